@@ -1,0 +1,39 @@
+using MmuSim.Faults;
+using MmuSim.Tracing;
+
+namespace MmuSim.Core;
+
+/// <summary>
+/// The result of one R/W/X/at/dump line in the spec's Results schema, as a struct (written to JSON Lines by
+/// <see cref="Reporting.ResultWriter"/>).
+/// </summary>
+public struct AccessOutcome
+{
+    public long Line;
+    public TraceOp Op;
+    public ulong Va;
+    public byte El;
+    public ulong Pa;
+    public ulong Ipa;
+    public bool HasIpa;
+    public AtOp At;
+    public ulong Par;
+    public ulong Value;
+    public long Cycles;
+    public FaultInfo Fault;
+    public byte TargetEl;
+    public ulong Esr;
+    public ulong Far;
+    public ulong Hpfar;
+
+    public readonly bool IsFault => Fault.IsFault;
+
+    /// <summary>True when HPFAR_EL2 is reported: a stage-2 fault taken to EL2.</summary>
+    public readonly bool HasHpfar => Fault.IsFault && Fault.Stage == 2 && TargetEl == 2;
+}
+
+/// <summary>Receives the outcome of each result-producing line.</summary>
+public interface IOutcomeSink
+{
+    void OnOutcome(in AccessOutcome outcome);
+}

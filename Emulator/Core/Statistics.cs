@@ -1,0 +1,53 @@
+using MmuSim.Faults;
+
+namespace MmuSim.Core;
+
+/// <summary>Counters of a replay. Fault counts are kept by type × stage × level (level −1..3).</summary>
+public sealed class Statistics
+{
+    private readonly long[] _faults = new long[6 * 2 * 5];
+
+    public long Lines { get; set; }
+    public long Records { get; internal set; }
+    public long Reads { get; internal set; }
+    public long Writes { get; internal set; }
+    public long Fetches { get; internal set; }
+    public long AtInstructions { get; internal set; }
+    public long Dumps { get; internal set; }
+    public long Tlbis { get; internal set; }
+    public long Faults { get; internal set; }
+    public long DescriptorReads { get; internal set; }
+    public long TranslationCycles { get; internal set; }
+
+    public long Accesses => Reads + Writes + Fetches;
+
+    internal void CountFault(in FaultInfo f)
+    {
+        Faults++;
+        _faults[Index(f.Type, f.Stage, f.Level)]++;
+    }
+
+    private static int Index(FaultType t, int stage, int level) => (((int)t * 2) + (stage - 1)) * 5 + (level + 1);
+
+    /// <summary>Fault count for one (type, stage, level) cell.</summary>
+    public long FaultCount(FaultType t, int stage, int level) => _faults[Index(t, stage, level)];
+
+    /// <summary>Non-zero fault cells, in a stable order.</summary>
+    public IEnumerable<(FaultType Type, int Stage, int Level, long Count)> FaultCells()
+    {
+        for (int t = 1; t < 6; t++)
+        {
+            for (int s = 1; s <= 2; s++)
+            {
+                for (int l = -1; l <= 3; l++)
+                {
+                    long c = _faults[Index((FaultType)t, s, l)];
+                    if (c != 0)
+                    {
+                        yield return ((FaultType)t, s, l, c);
+                    }
+                }
+            }
+        }
+    }
+}

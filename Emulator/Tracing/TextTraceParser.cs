@@ -1,0 +1,344 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+using System.Text;
+using MmuSim.Registers;
+
+namespace MmuSim.Tracing;
+
+/// <summary>
+/// The text trace format (docs/trace-format.md), parsed Kestrel-style: a synchronous line parser over bytes that
+/// never allocates, driven by an async loop over a <see cref="PipeReader"/> that only reads, hands complete lines
+/// over (the current segment's span when the line lies in one segment, a copy when it straddles segments) and
+/// advances once per read.
+/// </summary>
+public static class TextTraceParser
+{
+    private static readonly byte[][] RegNames = Enum.GetNames<SysReg>().Select(Encoding.ASCII.GetBytes).ToArray();
+    private static readonly byte[][] AtNames = Enum.GetNames<AtOp>().Select(Encoding.ASCII.GetBytes).ToArray();
+    private static readonly byte[][] TlbiNames = Enum.GetNames<TlbiOp>().Select(Encoding.ASCII.GetBytes).ToArray();
+
+    /// <summary>Parses a whole trace from a pipe, calling <paramref name="handler"/> for each record in order.</summary>
+    /// <returns>The number of lines read.</returns>
+    public static async ValueTask<long> ParseAsync<THandler>(PipeReader reader, string source, THandler handler, CancellationToken ct = default)
+        where THandler : ITraceHandler
+    {
+        long line = 0;
+        byte[] scratch = ArrayPool<byte>.Shared.Rent(256);
+        try
+        {
+            while (true)
+            {
+                ReadResult read = await reader.ReadAsync(ct).ConfigureAwait(false);
+                ReadOnlySequence<byte> buffer = read.Buffer;
+                SequencePosition consumed = buffer.Start;
+                try
+                {
+                    consumed = ParseLines(ref buffer, source, ref line, ref handler, ref scratch, read.IsCompleted);
+                }
+                finally
+                {
+                    reader.AdvanceTo(consumed, buffer.End);
+                }
+                if (read.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+            await reader.CompleteAsync().ConfigureAwait(false);
+        }
+        return line;
+    }
+
+    /// <summary>Parses every complete line of <paramref name="buffer"/>, and the final unterminated one when <paramref name="final"/>.</summary>
+    /// <returns>The position after the last line consumed.</returns>
+    public static SequencePosition ParseLines<THandler>(ref ReadOnlySequence<byte> buffer, string source, ref long line,
+        ref THandler handler, ref byte[] scratch, bool final)
+        where THandler : ITraceHandler
+    {
+        var reader = new SequenceReader<byte>(buffer);
+        while (true)
+        {
+            if (reader.UnreadSpan.IndexOf((byte)'\n') is int i and >= 0)
+            {
+                // Fast path: the line lies within the current segment.
+                line++;
+                ParseLine(reader.UnreadSpan[..i], source, line, ref handler);
+                reader.Advance(i + 1);
+                continue;
+            }
+            if (reader.TryReadTo(out ReadOnlySequence<byte> straddling, (byte)'\n'))
+            {
+                line++;
+                ParseLine(Flatten(straddling, ref scratch), source, line, ref handler);
+                continue;
+            }
+            if (final && !reader.End)
+            {
+                line++;
+                var rest = reader.UnreadSequence;
+                ParseLine(rest.IsSingleSegment ? rest.FirstSpan : Flatten(rest, ref scratch), source, line, ref handler);
+                reader.AdvanceToEnd();
+            }
+            return reader.Position;
+        }
+    }
+
+    private static ReadOnlySpan<byte> Flatten(ReadOnlySequence<byte> seq, ref byte[] scratch)
+    {
+        if (seq.IsSingleSegment)
+        {
+            return seq.FirstSpan;
+        }
+        if (seq.Length > scratch.Length)
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+            scratch = ArrayPool<byte>.Shared.Rent((int)seq.Length);
+        }
+        seq.CopyTo(scratch);
+        return scratch.AsSpan(0, (int)seq.Length);
+    }
+
+    /// <summary>A cursor over the tokens of one line.</summary>
+    private ref struct Tokens
+    {
+        private readonly ReadOnlySpan<byte> _line;
+        private int _pos;
+
+        public Tokens(ReadOnlySpan<byte> line)
+        {
+            int hash = line.IndexOf((byte)'#');
+            _line = hash >= 0 ? line[..hash] : line;
+            _pos = 0;
+        }
+
+        /// <summary>1-based column of the token last returned, or of the end of the line.</summary>
+        public int Column;
+
+        public bool Next(out ReadOnlySpan<byte> token)
+        {
+            while (_pos < _line.Length && IsSpace(_line[_pos]))
+            {
+                _pos++;
+            }
+            Column = _pos + 1;
+            if (_pos >= _line.Length)
+            {
+                token = default;
+                return false;
+            }
+            int start = _pos;
+            while (_pos < _line.Length && !IsSpace(_line[_pos]))
+            {
+                _pos++;
+            }
+            token = _line[start.._pos];
+            return true;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static bool IsSpace(byte b) => b == (byte)' ' || b == (byte)'\t' || b == (byte)'\r';
+    }
+
+    /// <summary>Parses one line (without its '\n') and emits its records.</summary>
+    public static void ParseLine<THandler>(ReadOnlySpan<byte> text, string source, long line, ref THandler handler)
+        where THandler : ITraceHandler
+    {
+        var t = new Tokens(text);
+        if (!t.Next(out var keyword))
+        {
+            return; // blank or comment
+        }
+        var rec = new TraceRecord { Line = line };
+        int keywordColumn = t.Column;
+        switch (keyword.Length)
+        {
+            case 1 when (keyword[0] | 0x20) == 'r':
+                rec.Op = TraceOp.Read;
+                rec.Address = Number(ref t, source, line, "virtual address");
+                rec.Size = OptionalSize(ref t, source, line);
+                break;
+            case 1 when (keyword[0] | 0x20) == 'w':
+                rec.Op = TraceOp.Write;
+                rec.Address = Number(ref t, source, line, "virtual address");
+                rec.Size = OptionalSize(ref t, source, line);
+                break;
+            case 1 when (keyword[0] | 0x20) == 'x':
+                rec.Op = TraceOp.Fetch;
+                rec.Address = Number(ref t, source, line, "virtual address");
+                rec.Size = 4;
+                break;
+            case 2 when Is(keyword, "at"u8):
+                rec.Op = TraceOp.At;
+                rec.At = (AtOp)Name(ref t, AtNames, source, line, "AT operation");
+                rec.Address = Number(ref t, source, line, "virtual address");
+                break;
+            case 2 when Is(keyword, "el"u8):
+                rec.Op = TraceOp.El;
+                rec.Value = Number(ref t, source, line, "exception level");
+                if (rec.Value > 2)
+                {
+                    throw new TraceFormatException(source, line, t.Column, $"exception level {rec.Value} is not 0, 1 or 2");
+                }
+                break;
+            case 3 when Is(keyword, "reg"u8):
+                rec.Op = TraceOp.Reg;
+                rec.Reg = (SysReg)Name(ref t, RegNames, source, line, "register");
+                rec.Value = Number(ref t, source, line, "register value");
+                break;
+            case 3 when Is(keyword, "ram"u8):
+                rec.Op = TraceOp.Ram;
+                rec.Address = Number(ref t, source, line, "RAM base");
+                rec.Value = Number(ref t, source, line, "RAM size");
+                break;
+            case 3 when Is(keyword, "mem"u8):
+            {
+                ulong pa = Number(ref t, source, line, "physical address");
+                if ((pa & 7) != 0)
+                {
+                    throw new TraceFormatException(source, line, t.Column, $"mem address 0x{pa:x} is not 8-byte aligned");
+                }
+                rec.Op = TraceOp.Mem;
+                int count = 0;
+                while (t.Next(out var tok))
+                {
+                    rec.Address = pa + (ulong)count * 8;
+                    rec.Value = ParseNumber(tok, source, line, t.Column, "value");
+                    handler.OnRecord(in rec);
+                    count++;
+                }
+                if (count == 0)
+                {
+                    throw new TraceFormatException(source, line, t.Column, "mem needs at least one value");
+                }
+                return;
+            }
+            case 4 when Is(keyword, "dump"u8):
+                rec.Op = TraceOp.Dump;
+                rec.Address = Number(ref t, source, line, "physical address");
+                if ((rec.Address & 7) != 0)
+                {
+                    throw new TraceFormatException(source, line, t.Column, $"dump address 0x{rec.Address:x} is not 8-byte aligned");
+                }
+                break;
+            case 4 when Is(keyword, "tlbi"u8):
+                rec.Op = TraceOp.Tlbi;
+                rec.Tlbi = (TlbiOp)Name(ref t, TlbiNames, source, line, "TLBI operation");
+                if (t.Next(out var xt))
+                {
+                    rec.Value = ParseNumber(xt, source, line, t.Column, "TLBI operand");
+                    rec.HasOperand = true;
+                }
+                break;
+            default:
+                throw new TraceFormatException(source, line, keywordColumn,
+                    $"unknown command '{Encoding.ASCII.GetString(keyword)}' (expected reg, mem, ram, el, R, W, X, at, dump or tlbi)");
+        }
+        if (t.Next(out _))
+        {
+            throw new TraceFormatException(source, line, t.Column, "unexpected extra operand");
+        }
+        handler.OnRecord(in rec);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Is(ReadOnlySpan<byte> token, ReadOnlySpan<byte> lowerKeyword) =>
+        System.Text.Ascii.EqualsIgnoreCase(token, lowerKeyword);
+
+    private static byte OptionalSize(ref Tokens t, string source, long line)
+    {
+        if (!t.Next(out var tok))
+        {
+            return 8;
+        }
+        ulong size = ParseNumber(tok, source, line, t.Column, "access size");
+        if (size is 0 or > 64)
+        {
+            throw new TraceFormatException(source, line, t.Column, $"access size {size} is not between 1 and 64 bytes");
+        }
+        return (byte)size;
+    }
+
+    private static int Name(ref Tokens t, byte[][] names, string source, long line, string what)
+    {
+        if (!t.Next(out var tok))
+        {
+            throw new TraceFormatException(source, line, t.Column, $"missing {what}");
+        }
+        for (int i = 0; i < names.Length; i++)
+        {
+            if (System.Text.Ascii.EqualsIgnoreCase(tok, names[i]))
+            {
+                return i;
+            }
+        }
+        throw new TraceFormatException(source, line, t.Column, $"unknown {what} '{Encoding.ASCII.GetString(tok)}'");
+    }
+
+    private static ulong Number(ref Tokens t, string source, long line, string what)
+    {
+        if (!t.Next(out var tok))
+        {
+            throw new TraceFormatException(source, line, t.Column, $"missing {what}");
+        }
+        return ParseNumber(tok, source, line, t.Column, what);
+    }
+
+    /// <summary>`0x` hexadecimal or decimal, unsigned, at most 64 bits, `_` allowed between digits.</summary>
+    public static ulong ParseNumber(ReadOnlySpan<byte> tok, string source, long line, int column, string what)
+    {
+        ulong value = 0;
+        bool hex = tok.Length > 2 && tok[0] == (byte)'0' && (tok[1] | 0x20) == 'x';
+        int i = hex ? 2 : 0;
+        int digits = 0;
+        for (; i < tok.Length; i++)
+        {
+            byte c = tok[i];
+            if (c == (byte)'_')
+            {
+                continue;
+            }
+            uint d;
+            if (c - (uint)'0' <= 9)
+            {
+                d = c - (uint)'0';
+            }
+            else if (hex && (c | 0x20) - (uint)'a' <= 5)
+            {
+                d = (uint)(c | 0x20) - 'a' + 10;
+            }
+            else
+            {
+                throw new TraceFormatException(source, line, column + i,
+                    $"bad {what} '{Encoding.ASCII.GetString(tok)}': '{(char)c}' is not a {(hex ? "hexadecimal" : "decimal")} digit");
+            }
+            if (hex)
+            {
+                if ((value >> 60) != 0)
+                {
+                    throw new TraceFormatException(source, line, column, $"{what} '{Encoding.ASCII.GetString(tok)}' does not fit in 64 bits");
+                }
+                value = (value << 4) | d;
+            }
+            else
+            {
+                ulong next = value * 10 + d;
+                if (value > ulong.MaxValue / 10 || next < value * 10)
+                {
+                    throw new TraceFormatException(source, line, column, $"{what} '{Encoding.ASCII.GetString(tok)}' does not fit in 64 bits");
+                }
+                value = next;
+            }
+            digits++;
+        }
+        if (digits == 0)
+        {
+            throw new TraceFormatException(source, line, column, $"bad {what} '{Encoding.ASCII.GetString(tok)}': no digits");
+        }
+        return value;
+    }
+}

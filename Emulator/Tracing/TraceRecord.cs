@@ -1,0 +1,97 @@
+using MmuSim.Registers;
+
+namespace MmuSim.Tracing;
+
+/// <summary>The commands of the trace format (docs/trace-format.md).</summary>
+public enum TraceOp : byte
+{
+    /// <summary>`reg NAME VALUE`</summary>
+    Reg,
+    /// <summary>`mem PA V1 [V2 ...]`: one record per 64-bit word, Address advancing by 8.</summary>
+    Mem,
+    /// <summary>`ram BASE SIZE`</summary>
+    Ram,
+    /// <summary>`el N`</summary>
+    El,
+    /// <summary>`R VA [SIZE]`</summary>
+    Read,
+    /// <summary>`W VA [SIZE]`</summary>
+    Write,
+    /// <summary>`X VA`</summary>
+    Fetch,
+    /// <summary>`at OP VA`</summary>
+    At,
+    /// <summary>`dump PA`</summary>
+    Dump,
+    /// <summary>`tlbi OP [XT]`</summary>
+    Tlbi,
+}
+
+/// <summary>The AT operations of the trace format.</summary>
+public enum AtOp : byte
+{
+    S1E1R,
+    S1E1W,
+    S1E0R,
+    S1E0W,
+    S12E1R,
+    S12E1W,
+    S12E0R,
+    S12E0W,
+    S1E2R,
+    S1E2W,
+}
+
+/// <summary>The TLBI operations of the trace format.</summary>
+public enum TlbiOp : byte
+{
+    VMALLE1,
+    VMALLS12E1,
+    ALLE1,
+    ALLE2,
+    VAE1,
+    VALE1,
+    VAAE1,
+    VAALE1,
+    ASIDE1,
+    IPAS2E1,
+    IPAS2LE1,
+    VAE2,
+    VALE2,
+}
+
+/// <summary>
+/// One parsed trace command, fixed-size and allocation-free. Field use by <see cref="Op"/>:
+/// Reg (Reg, Value); Mem (Address = PA, Value = word); Ram (Address = base, Value = size); El (Value = level);
+/// Read/Write (Address = VA, Size); Fetch (Address = VA, Size = 4); At (At, Address = VA); Dump (Address = PA);
+/// Tlbi (Tlbi, Value = Xt, HasOperand).
+/// </summary>
+public struct TraceRecord
+{
+    public TraceOp Op;
+    /// <summary>1-based line number in its source (every line counts).</summary>
+    public long Line;
+    public ulong Address;
+    public ulong Value;
+    public SysReg Reg;
+    public AtOp At;
+    public TlbiOp Tlbi;
+    public byte Size;
+    public bool HasOperand;
+}
+
+/// <summary>Receives parsed records; implemented by structs so the parser is specialised per handler (no virtual calls).</summary>
+public interface ITraceHandler
+{
+    void OnRecord(in TraceRecord record);
+}
+
+/// <summary>Malformed input: names the source, line and column (1-based) and says what is wrong.</summary>
+public sealed class TraceFormatException(string source, long line, int column, string reason)
+    : Exception($"{source}:{line}:{column}: {reason}")
+{
+    public string Source2 => source;
+    public long Line => line;
+    public int Column => column;
+    public string Reason => reason;
+}

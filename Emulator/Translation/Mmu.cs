@@ -1,0 +1,619 @@
+using System.Runtime.CompilerServices;
+using MmuSim.Addressing;
+using MmuSim.Bits;
+using MmuSim.Faults;
+using MmuSim.Memory;
+using MmuSim.Registers;
+
+namespace MmuSim.Translation;
+
+/// <summary>Which stages an AT instruction asks for.</summary>
+public enum AtMode : byte
+{
+    /// <summary>A real load, store or fetch.</summary>
+    None,
+    /// <summary>AT S1E0*, S1E1*, S1E2*: stage 1 only (its table walks still go through stage 2).</summary>
+    Stage1,
+    /// <summary>AT S12E0*, S12E1*: both stages.</summary>
+    Stage12,
+}
+
+/// <summary>The input of one translation.</summary>
+/// <param name="Va">The address as issued, tag included.</param>
+/// <param name="El">The exception level whose permissions apply (for AT, the level the instruction names).</param>
+/// <param name="Type">Read, write or instruction fetch.</param>
+/// <param name="At">AT instruction mode, or <see cref="AtMode.None"/> for a real access.</param>
+public readonly record struct AccessRequest(VirtualAddress Va, byte El, AccessType Type, AtMode At = AtMode.None);
+
+/// <summary>
+/// The VMSAv8-64 translation engine: one walker for both stages, with stage-1 descriptor fetches of the EL1&amp;0
+/// regime translated through stage 2 (AArch64.S1Walk / S2Walk composition). Faults are values; the steps of
+/// every translation are recorded in <see cref="Record"/>.
+/// </summary>
+public sealed class Mmu
+{
+    private readonly SystemRegisters _regs;
+    private readonly PhysicalMemory _mem;
+    private uint _generation = uint.MaxValue;
+
+    private WalkParams _s1Lo;
+    private WalkParams _s1Hi;
+    private WalkParams _s1El2;
+    private WalkParams _s2;
+    private bool _s1El10On;
+    private bool _s2On;
+    private bool _s1El2On;
+    private Sctlr _sctlrEl1;
+    private Sctlr _sctlrEl2;
+    private Hcr _hcr;
+    private ulong _mairEl1;
+    private ulong _mairEl2;
+    private int _paMax;
+    private bool _xnx;
+
+    public Mmu(SystemRegisters regs, PhysicalMemory memory)
+    {
+        _regs = regs;
+        _mem = memory;
+    }
+
+    /// <summary>The steps of the most recent translation.</summary>
+    public WalkRecord Record { get; } = new();
+
+    /// <summary>Hardware descriptor updates performed so far.</summary>
+    public long HardwareUpdates { get; private set; }
+
+    /// <summary>Stage-1 parameters of the EL1&amp;0 range selected by <paramref name="upper"/> (for explain).</summary>
+    public WalkParams El10Stage1(bool upper)
+    {
+        Refresh();
+        return upper ? _s1Hi : _s1Lo;
+    }
+
+    public WalkParams El2Stage1
+    {
+        get
+        {
+            Refresh();
+            return _s1El2;
+        }
+    }
+
+    public WalkParams Stage2Params
+    {
+        get
+        {
+            Refresh();
+            return _s2;
+        }
+    }
+
+    /// <summary>True when the EL1&amp;0 regime currently has stage 2 enabled.</summary>
+    public bool Stage2Enabled
+    {
+        get
+        {
+            Refresh();
+            return _s2On;
+        }
+    }
+
+    /// <summary>True when the stage-1 MMU of the regime used at <paramref name="el"/> is on.</summary>
+    public bool Stage1Enabled(int el)
+    {
+        Refresh();
+        return el == 2 ? _s1El2On : _s1El10On;
+    }
+
+    /// <summary>Rebuilds the regime snapshot when a register was written since the last translation.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Refresh()
+    {
+        if (_generation != _regs.Generation)
+        {
+            Rebuild();
+        }
+    }
+
+    private void Rebuild()
+    {
+        _generation = _regs.Generation;
+        _s1Lo = WalkParamsBuilder.El10Stage1(_regs, false);
+        _s1Hi = WalkParamsBuilder.El10Stage1(_regs, true);
+        _s1El2 = WalkParamsBuilder.El2Stage1(_regs);
+        _s2 = WalkParamsBuilder.Stage2(_regs);
+        _sctlrEl1 = _regs.SctlrEl1;
+        _sctlrEl2 = _regs.SctlrEl2;
+        _hcr = _regs.Hcr;
+        _mairEl1 = _regs[SysReg.MAIR_EL1];
+        _mairEl2 = _regs[SysReg.MAIR_EL2];
+        _paMax = _regs.Mmfr0.PaMax;
+        _xnx = _regs.Mmfr1.Xnx >= 1;
+        // Stage 1 of EL1&0 is off when SCTLR_EL1.M=0, when HCR_EL2.DC=1, or when HCR_EL2.TGE=1 with E2H=0.
+        _s1El10On = _sctlrEl1.M && !_hcr.Dc && !_hcr.Tge;
+        // Stage 2 is on with HCR_EL2.VM=1, or DC=1, which forces VM to act as 1.
+        _s2On = _hcr.Vm || _hcr.Dc;
+        _s1El2On = _sctlrEl2.M;
+    }
+
+    /// <summary>Translates one access. Returns false with <c>result.Fault</c> set when it faults.</summary>
+    public bool Translate(in AccessRequest req, out TranslationResult result)
+    {
+        Refresh();
+        Record.Clear();
+        result = default;
+        result.Level = -2;
+        bool ok = TranslateCore(in req, ref result);
+        return ok;
+    }
+
+    private bool TranslateCore(in AccessRequest req, ref TranslationResult r)
+    {
+        bool el2 = req.El == 2;
+        bool s2On = !el2 && _s2On;
+        bool fetch = req.Type == AccessType.Fetch;
+        ulong va = req.Va.Value;
+        ulong ipa;
+        byte s1Attr;
+        byte s1Sh;
+        int s1Shift;
+
+        bool s1On = el2 ? _s1El2On : _s1El10On;
+        bool upper = !el2 && BitOps.Bit(va, 55);
+        ref WalkParams p = ref el2 ? ref _s1El2 : ref (upper ? ref _s1Hi : ref _s1Lo);
+        bool tbi = p.Tbi && !(fetch && p.Tbid);
+        int top = tbi ? 55 : 63;
+
+        if (!s1On)
+        {
+            // AArch64.S1DisabledOutput: flat map; any VA bit in [top:PAMax] set is a level-0 address size fault.
+            if (BitOps.AnyAbove(va & BitOps.Mask(top, 0), _paMax))
+            {
+                r.Fault = FaultInfo.Stage1(FaultType.AddressSize, 0);
+                return false;
+            }
+            ipa = va & BitOps.Mask(_paMax);
+            s1Shift = _paMax;
+            if (!el2 && _hcr.Dc)
+            {
+                s1Attr = 0xFF;
+                s1Sh = 0;
+            }
+            else if (fetch)
+            {
+                s1Attr = (el2 ? _sctlrEl2 : _sctlrEl1).I ? (byte)0xEE : (byte)0x44;
+                s1Sh = 2;
+            }
+            else
+            {
+                s1Attr = Attributes.DeviceNGnRnE;
+                s1Sh = 2;
+            }
+        }
+        else
+        {
+            // Input-address checks, all level-0 translation faults (Arm ARM R_XCHFJ order: TxSZ, range, EPD/E0PD),
+            // then the TTBR base address-size check (level 0 whatever the start level).
+            if (p.ConfigFault || !InRange(va, top, p.InputSize, upper) || p.Epd || (p.E0Pd && req.El == 0))
+            {
+                r.Fault = FaultInfo.Stage1(FaultType.Translation, 0);
+                return false;
+            }
+            if (p.BaseAddressSizeFault)
+            {
+                r.Fault = FaultInfo.Stage1(FaultType.AddressSize, 0);
+                return false;
+            }
+            if (!Walk(ref p, va, s2On, nested: false, out Leaf leaf, out r.Fault))
+            {
+                return false;
+            }
+            r.Level = (sbyte)leaf.Level;
+            if (!Stage1Leaf(ref p, ref leaf, in req, s2On, el2 ? _sctlrEl2 : _sctlrEl1, out r.Fault))
+            {
+                return false;
+            }
+            ipa = leaf.OutputBase | (va & BitOps.Mask(leaf.Shift));
+            ulong mair = el2 ? _mairEl2 : _mairEl1;
+            s1Attr = (byte)(mair >> (8 * (int)BitOps.Field(leaf.Descriptor, 4, 2)));
+            s1Sh = (byte)(p.Ds ? p.TcrSh : (int)BitOps.Field(leaf.Descriptor, 9, 8));
+            s1Shift = leaf.Shift;
+        }
+
+        r.Ipa = ipa;
+        r.HasIpa = s2On;
+        if (!s2On || req.At == AtMode.Stage1)
+        {
+            r.Pa = ipa;
+            r.Attr = s1Attr;
+            r.Sh = s1Sh;
+            r.BlockShift = (byte)s1Shift;
+            return true;
+        }
+
+        var s2Access = req.Type == AccessType.Write ? S2Access.Write : fetch ? S2Access.Fetch : S2Access.Read;
+        if (!Stage2(ipa, s2Access, s1ptw: false, el0: req.El == 0, isAt: req.At != AtMode.None, out var s2))
+        {
+            r.Fault = s2.Fault;
+            return false;
+        }
+        if (r.Level == -2)
+        {
+            r.Level = (sbyte)s2.Level;
+        }
+        r.Pa = s2.Pa;
+        r.Attr = Attributes.Combine(s1Attr, Attributes.FromStage2(s2.MemAttr, _hcr.Cd));
+        r.Sh = Attributes.CombineShareability(s1Sh, s2.Sh);
+        r.BlockShift = (byte)Math.Min(s1Shift, s2.Shift);
+        return true;
+    }
+
+    /// <summary>
+    /// VA range check for an enabled stage 1: bits [top:inputsize] must all equal VA[55] in a two-range regime
+    /// (all zeros for TTBR0, all ones for TTBR1), and all be zero in a one-range regime.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool InRange(ulong va, int top, int inputSize, bool upper)
+    {
+        ulong bits = BitOps.Field(va, top, inputSize);
+        return upper ? bits == BitOps.Mask(top - inputSize + 1) : bits == 0;
+    }
+
+    /// <summary>What a walk found at its last lookup.</summary>
+    private struct Leaf
+    {
+        public ulong Descriptor;
+        /// <summary>The descriptor's address in the table's space (IPA for stage 1 through stage 2).</summary>
+        public ulong DescriptorAddress;
+        public ulong DescriptorPa;
+        /// <summary>The block or page address (descriptor address field, low bits cleared).</summary>
+        public ulong OutputBase;
+        public int Level;
+        public int Shift;
+        /// <summary>Table attributes ORed down the walk: bit0 PXNTable, bit1 UXN/XNTable, bit2 APTable[0], bit3 APTable[1].</summary>
+        public int TableAttrs;
+    }
+
+    private enum S2Access : byte
+    {
+        Read,
+        Write,
+        Fetch,
+    }
+
+    private struct S2Result
+    {
+        public ulong Pa;
+        public int MemAttr;
+        public byte Sh;
+        public int Level;
+        public int Shift;
+        public FaultInfo Fault;
+    }
+
+    /// <summary>
+    /// The walk loop shared by both stages (AArch64.S1Walk / S2Walk): per level, index, descriptor fetch (through
+    /// stage 2 for an EL1&amp;0 stage-1 table when <paramref name="s1ViaS2"/>), validity, output-address size, then
+    /// descend or stop at a leaf. Geometry comes from <see cref="TranslationGeometry"/>; nothing is per level.
+    /// </summary>
+    private bool Walk(ref WalkParams p, ulong ia, bool s1ViaS2, bool nested, out Leaf leaf, out FaultInfo fault)
+    {
+        leaf = default;
+        fault = default;
+        var g = p.Granule;
+        int stride = TranslationGeometry.Stride(g);
+        int level = p.StartLevel;
+        int indexBits = p.FirstLevelBits;
+        ulong tableBase = p.TableBase;
+        int tableAttrs = 0;
+        while (true)
+        {
+            int shift = TranslationGeometry.LevelShift(g, level);
+            int index = (int)((ia >> shift) & BitOps.Mask(indexBits));
+            ulong descAddr = tableBase + ((ulong)index << 3);
+            ulong descPa = descAddr;
+            if (s1ViaS2)
+            {
+                // Stage-1 descriptor addresses are IPAs: translate them through stage 2 as reads; a stage-2 fault
+                // here is reported with S1PTW=1 and the descriptor's IPA (Arm ARM D8.2.x, "nested walks").
+                if (!Stage2(descAddr, S2Access.Read, s1ptw: true, el0: false, isAt: false, out var s2))
+                {
+                    Record.Add(new WalkStep { Kind = StepKind.Read, Stage = p.Stage, Level = (sbyte)level, TableBase = tableBase, Index = index, DescriptorAddress = descAddr, Nested = nested });
+                    fault = s2.Fault;
+                    return false;
+                }
+                descPa = s2.Pa;
+            }
+            bool backed = _mem.TryRead64(new PhysicalAddress(descPa), out ulong desc);
+            Record.Add(new WalkStep
+            {
+                Kind = StepKind.Read,
+                Stage = p.Stage,
+                Level = (sbyte)level,
+                Nested = nested,
+                TableBase = tableBase,
+                Index = index,
+                DescriptorAddress = descAddr,
+                DescriptorPa = descPa,
+                Descriptor = desc,
+                ExternalAbort = !backed,
+            });
+            if (!backed)
+            {
+                fault = MakeFault(ref p, FaultType.ExternalWalk, level, ia, nested);
+                return false;
+            }
+            // bit0=0: invalid. bits[1:0]=01 at level 3: reserved. 01 below level 3: a block, if this level allows one.
+            bool isTable = (desc & 2) != 0;
+            if ((desc & 1) == 0 || (level == 3 && !isTable)
+                || (!isTable && !TranslationGeometry.BlockAllowed(g, level, p.Ds, p.Lpa)))
+            {
+                fault = MakeFault(ref p, FaultType.Translation, level, ia, nested);
+                return false;
+            }
+            ulong address = DescriptorAddress(desc, ref p);
+            if (BitOps.AnyAbove(address, p.OaSize))
+            {
+                fault = MakeFault(ref p, FaultType.AddressSize, level, ia, nested);
+                return false;
+            }
+            if (isTable && level < 3)
+            {
+                tableAttrs |= (int)(desc >> 59) & 0xF;
+                tableBase = address;
+                level++;
+                indexBits = stride;
+                continue;
+            }
+            leaf.Descriptor = desc;
+            leaf.DescriptorAddress = descAddr;
+            leaf.DescriptorPa = descPa;
+            leaf.Level = level;
+            leaf.Shift = shift;
+            leaf.OutputBase = address & ~BitOps.Mask(shift);
+            leaf.TableAttrs = tableAttrs;
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// The output (or next-table) address of a descriptor: bits [47:g]; with DS also [49:48] and [51:50] from
+    /// bits [9:8]; with 64K and FEAT_LPA, OA[51:48] from bits [15:12] (so with an output size below 52 bits they
+    /// raise the address size fault the architecture requires).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong DescriptorAddress(ulong desc, ref WalkParams p)
+    {
+        int g = (int)p.Granule;
+        if (p.Ds)
+        {
+            return (desc & BitOps.Mask(49, g)) | (BitOps.Field(desc, 9, 8) << 50);
+        }
+        ulong a = desc & BitOps.Mask(47, g);
+        if (p.Granule == Granule.K64 && p.Lpa)
+        {
+            a |= BitOps.Field(desc, 15, 12) << 48;
+        }
+        return a;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static FaultInfo MakeFault(ref WalkParams p, FaultType type, int level, ulong ia, bool nested) =>
+        p.Stage == 1
+            ? FaultInfo.Stage1(type, level)
+            : FaultInfo.Stage2(type, level, new IntermediatePhysicalAddress(ia), nested);
+
+    /// <summary>
+    /// Stage-1 leaf checks in priority order (R_XCHFJ): access flag, then permission; then the hardware AF/dirty
+    /// update, whose write of a stage-1 descriptor is itself translated through stage 2 as a write.
+    /// </summary>
+    private bool Stage1Leaf(ref WalkParams p, ref Leaf leaf, in AccessRequest req, bool s2On, Sctlr sctlr, out FaultInfo fault)
+    {
+        fault = default;
+        ulong desc = leaf.Descriptor;
+        ulong newDesc = desc;
+        if (!BitOps.Bit(desc, 10))
+        {
+            if (!p.Ha)
+            {
+                fault = FaultInfo.Stage1(FaultType.AccessFlag, leaf.Level);
+                return false;
+            }
+            newDesc |= 1UL << 10;
+        }
+        // With HD, DBM=1 makes AP[2] a dirty bit: writable-clean counts as writable (before APTable applies,
+        // so it is only "writable" when AP[2] is the only thing that would refuse the write).
+        bool dbm = p.Hd && BitOps.Bit(desc, 51);
+        int ap = (int)BitOps.Field(desc, 7, 6);
+        int apClean = ap;
+        if (dbm)
+        {
+            ap &= 1;
+        }
+        bool xn = BitOps.Bit(desc, 54);
+        bool pxn = BitOps.Bit(desc, 53);
+        if (!p.Hpd)
+        {
+            int t = leaf.TableAttrs;
+            if ((t & 4) != 0)
+            {
+                ap &= 2; // APTable[0]: no EL0 access
+                apClean &= 2;
+            }
+            if ((t & 8) != 0)
+            {
+                ap |= 2; // APTable[1]: read-only
+                apClean |= 2;
+            }
+            xn |= (t & 2) != 0;
+            pxn |= (t & 1) != 0;
+        }
+        // Writable-clean only changes the write check: "EL0-writable implies PXN" and WXN look at AP as
+        // programmed (QEMU 7.2 and the checked corpus; the notes' reading that WXN counts writable-clean
+        // pages is not what the oracle does).
+        if (!Stage1Permits(req.Type == AccessType.Write ? ap : apClean, xn, pxn, p.TwoRanges, sctlr.Wxn, req.El, req.Type))
+        {
+            fault = FaultInfo.Stage1(FaultType.Permission, leaf.Level);
+            return false;
+        }
+        // AT never updates the dirty state (it may update AF, as QEMU does).
+        if (dbm && req.Type == AccessType.Write && req.At == AtMode.None && BitOps.Bit(desc, 7))
+        {
+            newDesc &= ~(1UL << 7);
+        }
+        if (newDesc != desc)
+        {
+            ulong pa = leaf.DescriptorPa;
+            if (s2On)
+            {
+                // The update is a write to the descriptor's IPA and needs stage-2 write permission (S1PTW=1).
+                if (!Stage2(leaf.DescriptorAddress, S2Access.Write, s1ptw: true, el0: false, isAt: false, out var s2))
+                {
+                    fault = s2.Fault;
+                    return false;
+                }
+                pa = s2.Pa;
+            }
+            WriteBack(1, leaf.Level, leaf.DescriptorAddress, pa, desc, newDesc);
+            leaf.Descriptor = newDesc;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Stage-1 direct permissions (Arm ARM D8.4.1): AP[2:1] for data; UXN/PXN for fetches, with EL0-writable
+    /// implying PXN and SCTLR.WXN making writable memory execute-never. One-range regimes use AP[2] and XN only.
+    /// </summary>
+    internal static bool Stage1Permits(int ap, bool xn, bool pxn, bool twoRanges, bool wxn, int el, AccessType type)
+    {
+        bool privWrite = (ap & 2) == 0;
+        if (!twoRanges)
+        {
+            return type switch
+            {
+                AccessType.Read => true,
+                AccessType.Write => privWrite,
+                _ => !xn && !(wxn && privWrite),
+            };
+        }
+        bool userRead = (ap & 1) != 0;
+        bool userWrite = ap == 1;
+        if (el == 0)
+        {
+            return type switch
+            {
+                AccessType.Read => userRead,
+                AccessType.Write => userWrite,
+                _ => !xn && !(wxn && userWrite),
+            };
+        }
+        return type switch
+        {
+            AccessType.Read => true,
+            AccessType.Write => privWrite,
+            _ => !pxn && !userWrite && !(wxn && privWrite),
+        };
+    }
+
+    /// <summary>
+    /// Stage-2 permission (Arm ARM D8.4.3): S2AP[0] read, S2AP[1] write; execute from XN[1:0], split by EL with
+    /// FEAT_XNX, else XN[1] alone.
+    /// </summary>
+    internal static bool Stage2Permits(int s2ap, int xn, bool xnx, bool el0, bool read, bool write, bool fetch)
+    {
+        if (fetch)
+        {
+            if (!xnx)
+            {
+                return (xn & 2) == 0;
+            }
+            return xn switch { 0 => true, 1 => el0, 2 => false, _ => !el0 };
+        }
+        if (write)
+        {
+            return (s2ap & 2) != 0;
+        }
+        return !read || (s2ap & 1) != 0;
+    }
+
+    /// <summary>
+    /// A full stage-2 lookup of one IPA: T0SZ/SL0 configuration, IPA range, VTTBR base, the walk, access flag,
+    /// permission, HCR_EL2.PTW for table walks, then the hardware AF/dirty update.
+    /// </summary>
+    private bool Stage2(ulong ipa, S2Access access, bool s1ptw, bool el0, bool isAt, out S2Result result)
+    {
+        result = default;
+        ref WalkParams p = ref _s2;
+        var ipaTyped = new IntermediatePhysicalAddress(ipa);
+        if (p.ConfigFault || BitOps.AnyAbove(ipa, p.InputSize))
+        {
+            result.Fault = FaultInfo.Stage2(FaultType.Translation, 0, ipaTyped, s1ptw);
+            return false;
+        }
+        if (p.BaseAddressSizeFault)
+        {
+            result.Fault = FaultInfo.Stage2(FaultType.AddressSize, 0, ipaTyped, s1ptw);
+            return false;
+        }
+        if (!Walk(ref p, ipa, s1ViaS2: false, nested: s1ptw, out Leaf leaf, out result.Fault))
+        {
+            return false;
+        }
+        result.Level = leaf.Level;
+        ulong desc = leaf.Descriptor;
+        ulong newDesc = desc;
+        if (!BitOps.Bit(desc, 10))
+        {
+            if (!p.Ha)
+            {
+                result.Fault = FaultInfo.Stage2(FaultType.AccessFlag, leaf.Level, ipaTyped, s1ptw);
+                return false;
+            }
+            newDesc |= 1UL << 10;
+        }
+        int s2ap = (int)BitOps.Field(desc, 7, 6);
+        bool dbm = p.Hd && BitOps.Bit(desc, 51);
+        if (dbm)
+        {
+            s2ap |= 2; // writable-clean counts as writable
+        }
+        int memAttr = (int)BitOps.Field(desc, 5, 2);
+        bool write = access == S2Access.Write;
+        if (!Stage2Permits(s2ap, (int)BitOps.Field(desc, 54, 53), _xnx, el0, access == S2Access.Read, write, access == S2Access.Fetch)
+            || (s1ptw && !write && _hcr.Ptw && Attributes.IsStage2Device(memAttr)))
+        {
+            // HCR_EL2.PTW: a stage-1 walk that lands in stage-2 Device memory is a stage-2 permission fault.
+            result.Fault = FaultInfo.Stage2(FaultType.Permission, leaf.Level, ipaTyped, s1ptw);
+            return false;
+        }
+        if (dbm && write && !isAt && !BitOps.Bit(desc, 7))
+        {
+            newDesc |= 1UL << 7;
+        }
+        if (newDesc != desc)
+        {
+            WriteBack(2, leaf.Level, leaf.DescriptorAddress, leaf.DescriptorPa, desc, newDesc);
+        }
+        result.Pa = leaf.OutputBase | (ipa & BitOps.Mask(leaf.Shift));
+        result.MemAttr = memAttr;
+        result.Sh = (byte)(p.Ds ? p.TcrSh : (int)BitOps.Field(desc, 9, 8));
+        result.Shift = leaf.Shift;
+        return true;
+    }
+
+    private void WriteBack(int stage, int level, ulong descAddr, ulong descPa, ulong oldValue, ulong newValue)
+    {
+        _mem.Write64(new PhysicalAddress(descPa), newValue);
+        HardwareUpdates++;
+        Record.Add(new WalkStep
+        {
+            Kind = StepKind.Update,
+            Stage = (byte)stage,
+            Level = (sbyte)level,
+            DescriptorAddress = descAddr,
+            DescriptorPa = descPa,
+            Descriptor = newValue,
+            OldDescriptor = oldValue,
+        });
+    }
+}
