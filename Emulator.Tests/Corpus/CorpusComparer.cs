@@ -1,0 +1,96 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace MmuSim.Tests.Corpus;
+
+/// <summary>The comparison rules of traces/qemu/compare.py, in C#.</summary>
+public static class CorpusComparer
+{
+    /// <summary>EC, WnR, S1PTW and DFSC/IFSC of an ESR (ISV, SAS, SSE, SRT, SF, AR and IL masked).</summary>
+    private const ulong EsrKeep = (0x3FUL << 26) | (1UL << 7) | (1UL << 6) | 0x3F;
+
+    public static ulong Hex(JsonElement e, string name, ulong fallback = 0) =>
+        e.TryGetProperty(name, out var v) ? ulong.Parse(v.GetString()!.AsSpan(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture) : fallback;
+
+    /// <summary>Null when <paramref name="a"/> agrees with <paramref name="e"/>, else the reason.</summary>
+    public static string? Compare(JsonElement e, JsonElement a)
+    {
+        string op = e.GetProperty("op").GetString()!;
+        if (!string.Equals(a.GetProperty("op").GetString(), op, StringComparison.OrdinalIgnoreCase))
+        {
+            return "op differs";
+        }
+        if (op == "dump")
+        {
+            return Hex(e, "value") == Hex(a, "value") && Hex(e, "pa") == Hex(a, "pa") ? null : "dump value differs";
+        }
+        if (op == "at")
+        {
+            ulong pe = Hex(e, "par"), pa = Hex(a, "par", 1);
+            if ((pe & 1) != (pa & 1))
+            {
+                return $"PAR.F {pe & 1} vs {pa & 1}";
+            }
+            if ((pe & 1) != 0)
+            {
+                const ulong m = (0x3FUL << 1) | (1UL << 8) | (1UL << 9);
+                return (pe & m) == (pa & m) ? null : "PAR fault fields FST/PTW/S differ";
+            }
+            const ulong paMask = 0x000F_FFFF_FFFF_F000;
+            return (pe & paMask) == (pa & paMask) ? null : "PAR.PA differs";
+        }
+        bool eFault = e.TryGetProperty("fault", out var fe);
+        bool aFault = a.TryGetProperty("fault", out var fa);
+        if (!eFault)
+        {
+            if (aFault)
+            {
+                return "expected success, got fault";
+            }
+            return Hex(e, "pa") == Hex(a, "pa", ulong.MaxValue) ? null : "pa differs";
+        }
+        if (!aFault)
+        {
+            return "expected fault, got success";
+        }
+        foreach (var k in new[] { "type", "stage", "level", "s1ptw", "target_el" })
+        {
+            if (fe.GetProperty(k).GetRawText() != (fa.TryGetProperty(k, out var v) ? v.GetRawText() : "null"))
+            {
+                return $"fault.{k} {fe.GetProperty(k).GetRawText()} vs {(fa.TryGetProperty(k, out var v2) ? v2.GetRawText() : "missing")}";
+            }
+        }
+        ulong keep = EsrKeep;
+        if (fe.GetProperty("s1ptw").GetBoolean())
+        {
+            keep &= ~(1UL << 6); // --no-wnr-on-s1ptw
+        }
+        if ((Hex(fe, "esr") & keep) != (Hex(fa, "esr") & keep))
+        {
+            return "esr differs (EC/WnR/S1PTW/FSC)";
+        }
+        if (Hex(fe, "far") != Hex(fa, "far"))
+        {
+            return "far differs";
+        }
+        if (fe.TryGetProperty("hpfar", out _) && Hex(fe, "hpfar") != Hex(fa, "hpfar"))
+        {
+            return "hpfar differs";
+        }
+        return null;
+    }
+
+    /// <summary>The nearest preceding "# test" comment: what the generator aimed at.</summary>
+    public static string Context(string[] lines, int line)
+    {
+        for (int i = line - 1; i >= 0; i--)
+        {
+            string s = lines[i].Trim();
+            if (s.StartsWith("# test", StringComparison.Ordinal) || s.StartsWith("# re-check", StringComparison.Ordinal))
+            {
+                return s;
+            }
+        }
+        return "";
+    }
+}
