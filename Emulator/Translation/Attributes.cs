@@ -64,10 +64,13 @@ public static class Attributes
         return (byte)((CombineNibble(s1 >> 4, s2 >> 4) << 4) | CombineNibble(s1Lo, s2Lo));
     }
 
-    /// <summary>Shareability of two stages: outer beats inner beats non-shareable.</summary>
-    public static byte CombineShareability(int s1, int s2)
+    /// <summary>
+    /// Shareability of two combined stages: outer beats inner beats non-shareable, and any Device or Normal
+    /// inner- and outer-Non-cacheable result is outer shareable (Arm ARM D8.5.5).
+    /// </summary>
+    public static byte CombineShareability(int s1, int s2, byte combinedAttr)
     {
-        if (s1 == 2 || s2 == 2)
+        if (s1 == 2 || s2 == 2 || IsDevice(combinedAttr) || combinedAttr == 0x44)
         {
             return 2;
         }

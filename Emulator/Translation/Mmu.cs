@@ -179,15 +179,12 @@ public sealed class Mmu
                 s1Attr = 0xFF;
                 s1Sh = 0;
             }
-            else if (fetch)
-            {
-                s1Attr = (el2 ? _sctlrEl2 : _sctlrEl1).I ? (byte)0xEE : (byte)0x44;
-                s1Sh = 2;
-            }
             else
             {
-                s1Attr = Attributes.DeviceNGnRnE;
-                s1Sh = 2;
+                // Data: Device-nGnRnE; fetches: Normal, write-through if SCTLR.I else non-cacheable. Shareability
+                // is reported as 0 in PAR, as QEMU 7.2 does (Device and NC become outer shareable once combined).
+                s1Attr = !fetch ? Attributes.DeviceNGnRnE : (el2 ? _sctlrEl2 : _sctlrEl1).I ? (byte)0xEE : (byte)0x44;
+                s1Sh = 0;
             }
         }
         else
@@ -243,7 +240,7 @@ public sealed class Mmu
         }
         r.Pa = s2.Pa;
         r.Attr = Attributes.Combine(s1Attr, Attributes.FromStage2(s2.MemAttr, _hcr.Cd));
-        r.Sh = Attributes.CombineShareability(s1Sh, s2.Sh);
+        r.Sh = Attributes.CombineShareability(s1Sh, s2.Sh, r.Attr);
         r.BlockShift = (byte)Math.Min(s1Shift, s2.Shift);
         return true;
     }
