@@ -11,6 +11,11 @@ public static class Program
     {
         var root = new RootCommand("MmuSim: a cycle-level ARMv8-A (VMSAv8-64) MMU emulator with a software TLB.");
         root.Subcommands.Add(ReplayCommand.Create());
+        root.Subcommands.Add(ExplainCommand.Create());
+        foreach (var c in DecodeCommands.Create())
+        {
+            root.Subcommands.Add(c);
+        }
         return root;
     }
 }

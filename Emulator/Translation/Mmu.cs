@@ -348,7 +348,7 @@ public sealed class Mmu
                 fault = MakeFault(ref p, FaultType.Translation, level, ia, nested);
                 return false;
             }
-            ulong address = DescriptorAddress(desc, ref p);
+            ulong address = DescriptorAddress(desc, in p);
             if (BitOps.AnyAbove(address, p.OaSize))
             {
                 fault = MakeFault(ref p, FaultType.AddressSize, level, ia, nested);
@@ -379,7 +379,7 @@ public sealed class Mmu
     /// raise the address size fault the architecture requires).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong DescriptorAddress(ulong desc, ref WalkParams p)
+    public static ulong DescriptorAddress(ulong desc, in WalkParams p)
     {
         int g = (int)p.Granule;
         if (p.Ds)

@@ -1,0 +1,136 @@
+using System.Text;
+using MmuSim.Addressing;
+using MmuSim.Core;
+using MmuSim.Faults;
+using MmuSim.Tracing;
+using MmuSim.Translation;
+
+namespace MmuSim.Reporting;
+
+/// <summary>
+/// `explain`: replays traces up to one line of the last trace, and describes every step of that line's
+/// translation: stage, level, table, index, descriptor address and value, its decoded fields, the nested
+/// stage-2 walks, the hardware updates, and the outcome with its syndromes decoded.
+/// </summary>
+public static class Explainer
+{
+    private sealed class Stop : Exception;
+
+    private sealed class Capture
+    {
+        public AccessOutcome Outcome;
+        public WalkStep[] Steps = [];
+        public string Text = "";
+        public bool Found;
+        public bool NotAnAccess;
+    }
+
+    private readonly struct Handler(SimulatedCore core, long target, Capture capture) : ITraceHandler
+    {
+        public void OnRecord(in TraceRecord record)
+        {
+            if (record.Line == target)
+            {
+                if (record.Op is not (TraceOp.Read or TraceOp.Write or TraceOp.Fetch or TraceOp.At))
+                {
+                    capture.NotAnAccess = true;
+                    throw new Stop();
+                }
+                core.Execute(in record, out capture.Outcome);
+                capture.Steps = core.Mmu.Record.Steps.ToArray();
+                capture.Found = true;
+                capture.Text = Format(core, in record, capture.Outcome, capture.Steps);
+                throw new Stop();
+            }
+            core.Execute(in record, out _);
+        }
+    }
+
+    /// <summary>Returns the explanation, or throws <see cref="ArgumentException"/> when the line is not an access.</summary>
+    public static async Task<string> ExplainAsync(IReadOnlyList<string> traces, long line, CancellationToken ct = default)
+    {
+        var core = new SimulatedCore();
+        var replayer = new Replayer(core, NullSink.Instance);
+        for (int i = 0; i < traces.Count - 1; i++)
+        {
+            await using var s = File.OpenRead(traces[i]);
+            await replayer.ReplayAsync(s, traces[i], ct);
+        }
+        string last = traces[^1];
+        var capture = new Capture();
+        await using (var s = last == "-" ? Console.OpenStandardInput() : File.OpenRead(last))
+        {
+            try
+            {
+                await TextTraceParser.ParseAsync(System.IO.Pipelines.PipeReader.Create(s), last, new Handler(core, line, capture), ct);
+            }
+            catch (Stop)
+            {
+            }
+        }
+        if (capture.NotAnAccess)
+        {
+            throw new ArgumentException($"{last}:{line}: not an access or AT line (R, W, X or at)");
+        }
+        if (!capture.Found)
+        {
+            throw new ArgumentException($"{last}:{line}: no such line with a command");
+        }
+        return capture.Text;
+    }
+
+    private static string Format(SimulatedCore core, in TraceRecord rec, in AccessOutcome o, WalkStep[] steps)
+    {
+        var sb = new StringBuilder();
+        var mmu = core.Mmu;
+        int el = o.El;
+        string what = rec.Op == TraceOp.At ? $"AT {rec.At}" : rec.Op switch { TraceOp.Write => "write", TraceOp.Fetch => "instruction fetch", _ => "read" };
+        sb.AppendLine($"line {rec.Line}: {what} of VA 0x{rec.Address:x} at EL{el}");
+        bool upper = el != 2 && (rec.Address >> 55 & 1) != 0;
+        if (el == 2)
+        {
+            sb.AppendLine($"  regime EL2 (E2H=0), stage 1 {(mmu.Stage1Enabled(2) ? "on: " + DescriptorText.Params(mmu.El2Stage1) : "off (flat map)")}");
+        }
+        else
+        {
+            sb.AppendLine($"  regime EL1&0, stage 1 {(mmu.Stage1Enabled(el) ? $"on, TTBR{(upper ? 1 : 0)}_EL1: " + DescriptorText.Params(mmu.El10Stage1(upper)) : "off (flat map)")}");
+            sb.AppendLine($"  stage 2 {(mmu.Stage2Enabled ? "on: " + DescriptorText.Params(mmu.Stage2Params) : "off")}");
+        }
+        sb.AppendLine($"steps ({core.Mmu.Record.Reads} descriptor reads, {o.Cycles} cycles):");
+        if (steps.Length == 0)
+        {
+            sb.AppendLine("  (no table walk)");
+        }
+        WalkFormatter.AppendSteps(sb, steps, mmu, upper, el);
+        if (o.IsFault)
+        {
+            WalkFormatter.AppendFault(sb, in o);
+        }
+        else if (rec.Op == TraceOp.At)
+        {
+            sb.AppendLine("outcome: translation succeeded");
+            sb.Append(SyndromeDecoder.DescribePar(o.Par));
+        }
+        else
+        {
+            sb.AppendLine($"outcome: PA 0x{o.Pa:x}{(o.HasIpa ? $" (IPA 0x{o.Ipa:x})" : "")}");
+            var req = new AccessRequest(new VirtualAddress(rec.Address), (byte)el, rec.Op == TraceOp.Write ? AccessType.Write : rec.Op == TraceOp.Fetch ? AccessType.Fetch : AccessType.Read, AtMode.Stage12);
+            // A side-effect-free look at the final attributes: the access already updated AF/dirty, so this
+            // second walk changes nothing.
+            if (mmu.Translate(in req, out var r))
+            {
+                sb.AppendLine($"  attributes {Attributes.Describe(r.Attr)} (0x{r.Attr:x2}), {SyndromeDecoder.ShName(r.Sh)}, mapped by a {DescriptorText.SizeText(r.BlockShift)} translation");
+            }
+        }
+        return sb.ToString();
+    }
+
+    private sealed class NullSink : IOutcomeSink
+    {
+        public static readonly NullSink Instance = new();
+
+        public void OnOutcome(in AccessOutcome outcome)
+        {
+        }
+    }
+}

@@ -1,0 +1,78 @@
+using System.Text;
+using MmuSim.Core;
+using MmuSim.Faults;
+using MmuSim.Translation;
+
+namespace MmuSim.Reporting;
+
+/// <summary>Formats the recorded steps of a translation and its outcome, one line per step.</summary>
+public static class WalkFormatter
+{
+    /// <summary>Appends the steps. Stage-2 lookups made for a stage-1 descriptor are indented under it.</summary>
+    public static void AppendSteps(StringBuilder sb, ReadOnlySpan<WalkStep> steps, Mmu mmu, bool upperRange, int el, string indent = "  ")
+    {
+        WalkParams s1 = el == 2 ? mmu.El2Stage1 : mmu.El10Stage1(upperRange);
+        WalkParams s2 = mmu.Stage2Params;
+        bool s2On = el != 2 && mmu.Stage2Enabled;
+        foreach (ref readonly var st in steps)
+        {
+            ref readonly WalkParams p = ref st.Stage == 1 ? ref s1 : ref s2;
+            string pad = st.Nested ? indent + "    " : indent;
+            string space = st.Stage == 1 && s2On ? "IPA" : "PA";
+            if (st.Kind == StepKind.Update)
+            {
+                sb.AppendLine($"{pad}S{st.Stage} L{st.Level}  hardware update of descriptor at PA 0x{st.DescriptorPa:x}: 0x{st.OldDescriptor:x} -> 0x{st.Descriptor:x} ({UpdateText(st)})");
+                continue;
+            }
+            sb.Append($"{pad}S{st.Stage} L{st.Level}  table {(st.Stage == 2 ? "PA" : space)} 0x{st.TableBase:x} [{st.Index}]  descriptor at {(st.Stage == 2 ? "PA" : space)} 0x{st.DescriptorAddress:x}");
+            if (st.Stage == 1 && s2On)
+            {
+                if (st.DescriptorPa == 0 && st.Descriptor == 0 && !st.ExternalAbort)
+                {
+                    sb.AppendLine(": its stage-2 translation faulted (above)");
+                    continue;
+                }
+                sb.Append($" (PA 0x{st.DescriptorPa:x})");
+            }
+            if (st.ExternalAbort)
+            {
+                sb.AppendLine(": outside declared RAM -> synchronous external abort on the walk");
+                continue;
+            }
+            sb.AppendLine($" = 0x{st.Descriptor:x16}");
+            sb.AppendLine($"{pad}       {DescriptorText.Describe(st.Descriptor, st.Stage, st.Level, in p)}");
+        }
+    }
+
+    private static string UpdateText(in WalkStep st)
+    {
+        var parts = new List<string>();
+        if (((st.OldDescriptor ^ st.Descriptor) & (1UL << 10)) != 0)
+        {
+            parts.Add("AF set");
+        }
+        if (((st.OldDescriptor ^ st.Descriptor) & (1UL << 7)) != 0)
+        {
+            parts.Add(st.Stage == 1 ? "AP[2] cleared: dirty" : "S2AP[1] set: dirty");
+        }
+        return string.Join(", ", parts);
+    }
+
+    /// <summary>Appends a fault with every syndrome register decoded.</summary>
+    public static void AppendFault(StringBuilder sb, in AccessOutcome o)
+    {
+        var f = o.Fault;
+        sb.AppendLine($"outcome: {FaultInfo.TypeName(f.Type)} fault, stage {f.Stage}, level {f.Level}{(f.S1Ptw ? ", on a stage-1 table walk (S1PTW)" : "")}, taken to EL{o.TargetEl}");
+        if (o.Op == Tracing.TraceOp.At)
+        {
+            sb.Append(SyndromeDecoder.DescribePar(o.Par));
+            return;
+        }
+        sb.Append(SyndromeDecoder.DescribeEsr(o.Esr, o.TargetEl));
+        sb.AppendLine($"FAR_EL{o.TargetEl} = 0x{o.Far:x}");
+        if (o.HasHpfar)
+        {
+            sb.Append(SyndromeDecoder.DescribeHpfar(o.Hpfar));
+        }
+    }
+}
