@@ -12,6 +12,7 @@ public static class Program
         var root = new RootCommand("MmuSim: a cycle-level ARMv8-A (VMSAv8-64) MMU emulator with a software TLB.");
         root.Subcommands.Add(ReplayCommand.Create());
         root.Subcommands.Add(ExplainCommand.Create());
+        root.Subcommands.Add(CellCommand.Create());
         foreach (var c in DecodeCommands.Create())
         {
             root.Subcommands.Add(c);

@@ -1,0 +1,142 @@
+using System.CommandLine;
+using System.Globalization;
+using MmuSim.Addressing;
+using MmuSim.Hypervisor;
+
+namespace MmuSim.Cli;
+
+/// <summary>`mmusim cell SYSTEM.json [CELL.json...]`: build a hypervisor's tables as a setup trace, or check a configuration.</summary>
+public static class CellCommand
+{
+    public static Command Create()
+    {
+        var system = new Argument<string>("system") { Description = "System configuration (JSON): hypervisor_memory, debug_console, platform_info, cpu, root_cell." };
+        var cells = new Argument<string[]>("cell") { Description = "Non-root cell configurations (JSON). The first one is entered (VTTBR_EL2); without any, the root cell is.", Arity = ArgumentArity.ZeroOrMore };
+        var output = new Option<string?>("--output", "-o") { Description = "Write the setup trace here ('-' or absent: standard output). Nothing is written when the configuration has errors." };
+        var granule = new Option<string>("--granule") { Description = "Translation granule of every table: 4k, 16k or 64k.", DefaultValueFactory = _ => "4k" };
+        var vmid = new Option<int?>("--vmid") { Description = "VMID of the entered cell (default: jailhouse's numbering, root 0 and non-root cells 1, 2, ...)." };
+        var compat = new Option<bool>("--jailhouse-compat") { Description = "Reproduce jailhouse: ignore JAILHOUSE_MEM_EXECUTE, so no stage-2 descriptor is execute-never." };
+        var hwAf = new Option<bool>("--hw-af") { Description = "Stage-2 leaves with AF=0 and VTCR_EL2.HA=1 (hardware access-flag update) instead of AF=1." };
+        var pool = new Option<string?>("--pool") { Description = "Place table frames in BASE:SIZE (default: the upper half of hypervisor_memory)." };
+        var check = new Option<bool>("--check") { Description = "Report every finding (errors, warnings, notes) instead of building; exit 1 when there is an error or a warning." };
+        var against = new Option<string?>("--against") { Description = "With --check: probe the hypervisor's EL2 map in this setup trace instead of the tables `cell` would build." };
+        var cmd = new Command("cell", "Build the stage-2 and EL2 tables of a jailhouse-style cell configuration as a setup trace, or check the configuration.")
+        {
+            system, cells, output, granule, vmid, compat, hwAf, pool, check, against,
+        };
+        cmd.SetAction(async (pr, ct) =>
+        {
+            try
+            {
+                var opt = new CellBuildOptions
+                {
+                    Granule = ParseGranule(pr.GetValue(granule)!),
+                    Vmid = pr.GetValue(vmid),
+                    JailhouseCompat = pr.GetValue(compat),
+                    HardwareAf = pr.GetValue(hwAf),
+                };
+                if (pr.GetValue(pool) is { } p)
+                {
+                    var (b, s) = ParsePool(p);
+                    opt = opt with { PoolBase = b, PoolSize = s };
+                }
+                var sys = CellConfigLoader.LoadSystem(pr.GetValue(system)!);
+                var cellConfigs = pr.GetValue(cells)!.Select(CellConfigLoader.LoadCell).ToList();
+                if (pr.GetValue(check))
+                {
+                    return await Check(sys, cellConfigs, opt, pr.GetValue(against), ct);
+                }
+                return Build(sys, cellConfigs, opt, pr.GetValue(output));
+            }
+            catch (ConfigException e)
+            {
+                Console.Error.WriteLine($"mmusim cell: {e.Message}");
+                return 2;
+            }
+            catch (Exception e) when (e is ArgumentException or IOException or Tracing.TraceFormatException)
+            {
+                Console.Error.WriteLine($"mmusim cell: {e.Message}");
+                return 2;
+            }
+        });
+        return cmd;
+    }
+
+    private static int Build(SystemConfig sys, List<CellConfig> cells, CellBuildOptions opt, string? output)
+    {
+        CellSetup setup;
+        try
+        {
+            setup = CellSetupBuilder.Build(sys, cells, opt);
+        }
+        catch (CellConfigErrorsException e)
+        {
+            foreach (var f in e.Errors)
+            {
+                Console.Error.WriteLine(f.ToString());
+            }
+            Console.Error.WriteLine($"mmusim cell: {e.Errors.Count} error{(e.Errors.Count == 1 ? "" : "s")}; nothing written");
+            return 2;
+        }
+        foreach (var f in setup.Findings.Where(f => f.Severity == Severity.Warning))
+        {
+            Console.Error.WriteLine(f.ToString());
+        }
+        if (opt.JailhouseCompat)
+        {
+            Console.Error.WriteLine("mmusim cell: --jailhouse-compat: JAILHOUSE_MEM_EXECUTE is ignored as jailhouse does; no region is execute-never at stage 2");
+        }
+        if (output is null or "-")
+        {
+            Console.Out.Write(setup.Trace);
+        }
+        else
+        {
+            File.WriteAllText(output, setup.Trace);
+            Console.Error.WriteLine($"mmusim cell: wrote {output}: {setup.Descriptors.Count} descriptors, {setup.PoolUsed} bytes of the table pool "
+                + $"(0x{setup.Map.PoolBase:x}+0x{setup.Map.PoolSize:x}), entering cell '{setup.Map.EnteredCell}'");
+        }
+        return 0;
+    }
+
+    private static async Task<int> Check(SystemConfig sys, List<CellConfig> cells, CellBuildOptions opt, string? against, CancellationToken ct)
+    {
+        var findings = await CellChecker.CheckAsync(sys, cells, opt, against, ct);
+        foreach (var f in findings)
+        {
+            Console.Out.WriteLine(f.ToString());
+        }
+        int errors = findings.Count(f => f.Severity == Severity.Error);
+        int warnings = findings.Count(f => f.Severity == Severity.Warning);
+        int notes = findings.Count - errors - warnings;
+        Console.Out.WriteLine($"{errors} error{(errors == 1 ? "" : "s")}, {warnings} warning{(warnings == 1 ? "" : "s")}, {notes} note{(notes == 1 ? "" : "s")}");
+        return errors + warnings > 0 ? 1 : 0;
+    }
+
+    public static Granule ParseGranule(string s) => s.Trim().ToLowerInvariant() switch
+    {
+        "4k" or "4096" => Granule.K4,
+        "16k" or "16384" => Granule.K16,
+        "64k" or "65536" => Granule.K64,
+        _ => throw new ArgumentException($"--granule {s}: expected 4k, 16k or 64k"),
+    };
+
+    /// <summary>"BASE:SIZE", each 0x-hex or decimal.</summary>
+    public static (ulong Base, ulong Size) ParsePool(string s)
+    {
+        var parts = s.Split(':');
+        if (parts.Length == 2 && TryNumber(parts[0], out ulong b) && TryNumber(parts[1], out ulong size))
+        {
+            return (b, size);
+        }
+        throw new ArgumentException($"--pool {s}: expected BASE:SIZE, e.g. 0x7fe00000:0x200000");
+    }
+
+    private static bool TryNumber(string t, out ulong v)
+    {
+        t = t.Trim().Replace("_", "", StringComparison.Ordinal);
+        return t.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
+            ? ulong.TryParse(t.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out v)
+            : ulong.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out v);
+    }
+}

@@ -1,0 +1,315 @@
+using System.Globalization;
+using MmuSim.Registers;
+
+namespace MmuSim.Hypervisor;
+
+/// <summary>
+/// Loads system and cell configurations written in JSON with the field names of jailhouse's
+/// include/jailhouse/cell-config.h. Numbers are JSON integers or strings ("0x4000_0000", "1024"); flags are a list
+/// of names, a "READ | WRITE" string, or the numeric value. Unknown fields are errors (a misspelt field must not be
+/// silently ignored); jailhouse fields this model does not use are accepted and listed in docs/cells.md.
+/// Every error names the file, line and column, and the field.
+/// </summary>
+public static class CellConfigLoader
+{
+    /// <summary>jailhouse's JAILHOUSE_CELL_NAME_MAXLEN.</summary>
+    public const int CellNameMaxLength = 31;
+
+    private static readonly string[] IgnoredSystemFields = ["signature", "revision", "flags", "architecture"];
+    private static readonly string[] IgnoredCellFields =
+    [
+        "signature", "revision", "architecture", "id", "flags", "cpu_set_size", "num_memory_regions", "num_cache_regions",
+        "num_irqchips", "num_pio_regions", "num_pci_devices", "num_pci_caps", "num_stream_ids", "vpci_irq_base",
+        "cpu_reset_address", "msg_reply_timeout", "console", "cpus", "cache_regions", "irqchips", "pio_regions",
+        "pci_devices", "pci_caps", "stream_ids",
+    ];
+    private static readonly string[] IgnoredPlatformFields = ["pci_is_virtual", "pci_domain", "iommu_units", "arm", "x86"];
+    private static readonly string[] IgnoredConsoleFields = ["flags", "divider", "gate_nr", "clock_reg"];
+
+    public static SystemConfig LoadSystem(string path) => ParseSystem(File.ReadAllBytes(path), path);
+
+    public static CellConfig LoadCell(string path) => ParseCell(File.ReadAllBytes(path), path);
+
+    public static SystemConfig ParseSystem(byte[] utf8, string file)
+    {
+        var root = ConfigJson.Parse(utf8, file);
+        var o = new Fields(root, "", "the system configuration");
+        var hvNode = o.Required("hypervisor_memory");
+        var hv = new Fields(hvNode, "hypervisor_memory", "hypervisor_memory");
+        ulong hvPhys = hv.Number("phys_start", required: true)!.Value;
+        ulong hvSize = hv.Number("size", required: true)!.Value;
+        ulong hvVirt = hv.Number("virt_start", required: false) ?? hvPhys;
+        hv.Optional("flags");
+        hv.Finish();
+        var hvMem = new HypervisorMemory(hvPhys, hvVirt, hvSize, hvNode.Pos);
+
+        DebugConsole? console = null;
+        if (o.Optional("debug_console") is { } cNode)
+        {
+            var c = new Fields(cNode, "debug_console", "debug_console");
+            ulong address = c.Number("address", required: true)!.Value;
+            ulong size = c.Number("size", required: true)!.Value;
+            string? type = c.String("type", required: false);
+            c.Ignore(IgnoredConsoleFields);
+            c.Finish();
+            console = new DebugConsole(address, size, type, cNode.Pos);
+        }
+
+        var platform = new PlatformInfo(null, 0, root.Pos);
+        if (o.Optional("platform_info") is { } pNode)
+        {
+            var p = new Fields(pNode, "platform_info", "platform_info");
+            ulong? mmcfg = p.Number("pci_mmconfig_base", required: false);
+            ulong endBus = p.Number("pci_mmconfig_end_bus", required: false) ?? 0;
+            if (endBus > 255)
+            {
+                throw p.Error("pci_mmconfig_end_bus", $"{endBus} is not a PCI bus number (0..255)");
+            }
+            p.Ignore(IgnoredPlatformFields);
+            p.Finish();
+            platform = new PlatformInfo(mmcfg, (int)endBus, pNode.Pos);
+        }
+
+        var cpu = new CpuIds(SystemRegisters.QemuMaxMmfr0, SystemRegisters.QemuMaxMmfr1, SystemRegisters.QemuMaxMmfr2);
+        if (o.Optional("cpu") is { } cpuNode)
+        {
+            var c = new Fields(cpuNode, "cpu", "cpu");
+            cpu = new CpuIds(
+                c.Number("id_aa64mmfr0_el1", required: false) ?? cpu.Mmfr0,
+                c.Number("id_aa64mmfr1_el1", required: false) ?? cpu.Mmfr1,
+                c.Number("id_aa64mmfr2_el1", required: false) ?? cpu.Mmfr2);
+            c.Finish();
+        }
+
+        var rootCell = ReadCell(o.Required("root_cell"), file, isRoot: true);
+        o.Ignore(IgnoredSystemFields);
+        o.Finish();
+        return new SystemConfig
+        {
+            File = file,
+            HypervisorMemory = hvMem,
+            DebugConsole = console,
+            Platform = platform,
+            Cpu = cpu,
+            RootCell = rootCell,
+        };
+    }
+
+    public static CellConfig ParseCell(byte[] utf8, string file) => ReadCell(ConfigJson.Parse(utf8, file), file, isRoot: false);
+
+    private static CellConfig ReadCell(ConfigValue node, string file, bool isRoot)
+    {
+        string prefix = isRoot ? "root_cell." : "";
+        var o = new Fields(node, isRoot ? "root_cell" : "", isRoot ? "root_cell" : "the cell configuration");
+        string name = o.String("name", required: true)!;
+        if (name.Length == 0 || name.Length > CellNameMaxLength)
+        {
+            throw o.Error("name", $"a cell name has 1 to {CellNameMaxLength} characters (JAILHOUSE_CELL_NAME_MAXLEN); \"{name}\" has {name.Length}");
+        }
+        string cellLabel = $"cell '{name}'";
+        var regionsNode = o.Required("mem_regions");
+        if (regionsNode.Kind != ConfigValueKind.Array)
+        {
+            throw new ConfigException(regionsNode.Pos, $"{cellLabel}: {prefix}mem_regions must be an array, not {regionsNode.KindName}");
+        }
+        var regions = new List<MemRegion>();
+        for (int i = 0; i < regionsNode.Items.Count; i++)
+        {
+            regions.Add(ReadRegion(regionsNode.Items[i], i, $"{cellLabel}: {prefix}mem_regions[{i}]"));
+        }
+        o.Ignore(IgnoredCellFields);
+        o.Finish();
+        return new CellConfig { Name = name, IsRoot = isRoot, File = file, Pos = node.Pos, Regions = regions };
+    }
+
+    private static MemRegion ReadRegion(ConfigValue node, int index, string path)
+    {
+        var o = new Fields(node, path, path);
+        string? name = o.String("name", required: false);
+        if (name is not null)
+        {
+            o.Prefix = o.Context = $"{path} '{name}'";
+        }
+        var flagsNode = o.Required("flags");
+        MemFlags flags = ParseFlags(flagsNode, $"{o.Context}.flags");
+        // A communication region is backed by a page of hypervisor memory; jailhouse ignores its phys_start.
+        ulong phys = o.Number("phys_start", required: (flags & MemFlags.CommRegion) == 0) ?? 0;
+        ulong virt = o.Number("virt_start", required: true)!.Value;
+        ulong size = o.Number("size", required: true)!.Value;
+        o.Finish();
+        return new MemRegion
+        {
+            Index = index,
+            Name = name,
+            PhysStart = phys,
+            VirtStart = virt,
+            Size = size,
+            Flags = flags,
+            Pos = node.Pos,
+            FieldPos = o.Positions,
+        };
+    }
+
+    /// <summary>Flags as a number, a numeric string, a "READ | WRITE" string, or an array of names and numbers.</summary>
+    public static MemFlags ParseFlags(ConfigValue v, string what)
+    {
+        switch (v.Kind)
+        {
+            case ConfigValueKind.Number:
+                return CheckDefined(ParseNumber(v, what), v, what);
+            case ConfigValueKind.String:
+            {
+                if (v.Text.Trim().Length > 0 && char.IsAsciiDigit(v.Text.Trim()[0]))
+                {
+                    return CheckDefined(ParseNumber(v, what), v, what);
+                }
+                MemFlags f = MemFlags.None;
+                foreach (string part in v.Text.Split('|'))
+                {
+                    f |= FlagName(part, v, what);
+                }
+                return f;
+            }
+            case ConfigValueKind.Array:
+            {
+                MemFlags f = MemFlags.None;
+                foreach (var item in v.Items)
+                {
+                    f |= item.Kind switch
+                    {
+                        ConfigValueKind.String when item.Text.Trim().Length > 0 && !char.IsAsciiDigit(item.Text.Trim()[0]) => FlagName(item.Text, item, what),
+                        ConfigValueKind.String or ConfigValueKind.Number => CheckDefined(ParseNumber(item, what), item, what),
+                        _ => throw new ConfigException(item.Pos, $"{what}: a flag is a name or a number, not {item.KindName}"),
+                    };
+                }
+                return f;
+            }
+            default:
+                throw new ConfigException(v.Pos, $"{what}: flags are a list of names, a \"READ | WRITE\" string or a number, not {v.KindName}");
+        }
+    }
+
+    private static MemFlags FlagName(string name, ConfigValue at, string what)
+    {
+        if (MemFlagNames.TryParse(name, out var f))
+        {
+            return f;
+        }
+        string known = string.Join(", ", MemFlagNames.All.Select(x => x.Name));
+        throw new ConfigException(at.Pos, $"{what}: unknown flag \"{name.Trim()}\" (known: {known})");
+    }
+
+    private static MemFlags CheckDefined(ulong value, ConfigValue at, string what)
+    {
+        ulong unknown = value & ~(ulong)MemFlagNames.Defined;
+        if (unknown != 0)
+        {
+            throw new ConfigException(at.Pos, $"{what}: 0x{value:x} has bits 0x{unknown:x} that are not JAILHOUSE_MEM_* flags");
+        }
+        return (MemFlags)value;
+    }
+
+    /// <summary>A JSON integer, or a string holding 0x-hex or decimal digits with optional '_' separators.</summary>
+    public static ulong ParseNumber(ConfigValue v, string what)
+    {
+        if (v.Kind is not (ConfigValueKind.Number or ConfigValueKind.String))
+        {
+            throw new ConfigException(v.Pos, $"{what}: expected a number, not {v.KindName}");
+        }
+        string t = v.Text.Trim().Replace("_", "", StringComparison.Ordinal);
+        bool hex = t.StartsWith("0x", StringComparison.OrdinalIgnoreCase);
+        if (hex ? t.Length > 2 && ulong.TryParse(t.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong x)
+                : ulong.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out x))
+        {
+            return x;
+        }
+        throw new ConfigException(v.Pos, $"{what}: \"{v.Text}\" is not an unsigned 64-bit number (0x hexadecimal or decimal)");
+    }
+
+    /// <summary>Reads an object's members by name; whatever is left at <see cref="Finish"/> is an unknown field.</summary>
+    private sealed class Fields
+    {
+        private readonly ConfigValue _node;
+        private readonly HashSet<string> _seen = new();
+
+        public Fields(ConfigValue node, string prefix, string context)
+        {
+            if (node.Kind != ConfigValueKind.Object)
+            {
+                throw new ConfigException(node.Pos, $"{context} must be an object, not {node.KindName}");
+            }
+            _node = node;
+            Prefix = prefix;
+            Context = context;
+        }
+
+        /// <summary>How messages name this object, e.g. "cell 'linux': mem_regions[3] 'ram'".</summary>
+        public string Context { get; set; }
+
+        /// <summary>What goes before a field's name in messages ("" at the top of a file).</summary>
+        public string Prefix { get; set; }
+
+        public Dictionary<string, SourcePos> Positions { get; } = new();
+
+        private string FieldName(string name) => Prefix.Length == 0 ? name : $"{Prefix}.{name}";
+
+        public ConfigException Error(string field, string reason) =>
+            new(Positions.TryGetValue(field, out var p) ? p : _node.Pos, $"{FieldName(field)}: {reason}");
+
+        public ConfigValue? Optional(string name)
+        {
+            _seen.Add(name);
+            foreach (var p in _node.Properties)
+            {
+                if (p.Name == name)
+                {
+                    Positions[name] = p.Value.Pos;
+                    return p.Value;
+                }
+            }
+            return null;
+        }
+
+        public ConfigValue Required(string name) =>
+            Optional(name) ?? throw new ConfigException(_node.Pos, $"{Context}: the required field \"{name}\" is missing");
+
+        public ulong? Number(string name, bool required)
+        {
+            var v = required ? Required(name) : Optional(name);
+            return v is null ? null : ParseNumber(v, FieldName(name));
+        }
+
+        public string? String(string name, bool required)
+        {
+            var v = required ? Required(name) : Optional(name);
+            if (v is null)
+            {
+                return null;
+            }
+            if (v.Kind != ConfigValueKind.String)
+            {
+                throw new ConfigException(v.Pos, $"{FieldName(name)}: expected a string, not {v.KindName}");
+            }
+            return v.Text;
+        }
+
+        public void Ignore(string[] names)
+        {
+            foreach (var n in names)
+            {
+                _seen.Add(n);
+            }
+        }
+
+        public void Finish()
+        {
+            foreach (var p in _node.Properties)
+            {
+                if (!_seen.Contains(p.Name))
+                {
+                    throw new ConfigException(p.NamePos, $"{Context}: unknown field \"{p.Name}\"");
+                }
+            }
+        }
+    }
+}

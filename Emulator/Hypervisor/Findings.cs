@@ -1,0 +1,35 @@
+namespace MmuSim.Hypervisor;
+
+public enum Severity : byte
+{
+    /// <summary>Worth knowing; not a mistake.</summary>
+    Note,
+    /// <summary>Legal but dangerous or not what the author meant; `cell` still builds.</summary>
+    Warning,
+    /// <summary>The configuration contradicts itself or the CPU; `cell` refuses to build.</summary>
+    Error,
+}
+
+/// <summary>
+/// One result of validating or checking a configuration. <see cref="Kind"/> is a stable keyword (overlap,
+/// unaligned, size, beyond-parange, writable-executable, reaches-hypervisor, reaches-private, hypervisor-map-gap,
+/// subpage, pool, vmid, cpu, name); the region is named by index and name when the finding is about one.
+/// </summary>
+public sealed record Finding(Severity Severity, string Kind, SourcePos? Pos, string Message)
+{
+    public string? Cell { get; init; }
+    public int? RegionIndex { get; init; }
+    public string? RegionName { get; init; }
+
+    public static string SeverityName(Severity s) => s switch { Severity.Error => "error", Severity.Warning => "warning", _ => "note" };
+
+    public override string ToString() =>
+        $"{(Pos is { } p ? p + ": " : "")}{SeverityName(Severity)}: {Message} [{Kind}]";
+}
+
+/// <summary>The configuration cannot be built: every error found, each naming the file, the region and the field.</summary>
+public sealed class CellConfigErrorsException(IReadOnlyList<Finding> errors)
+    : Exception(string.Join(Environment.NewLine, errors.Select(e => e.ToString())))
+{
+    public IReadOnlyList<Finding> Errors { get; } = errors;
+}
