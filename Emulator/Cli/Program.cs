@@ -13,6 +13,7 @@ public static class Program
         root.Subcommands.Add(ReplayCommand.Create());
         root.Subcommands.Add(ExplainCommand.Create());
         root.Subcommands.Add(CellCommand.Create());
+        root.Subcommands.Add(FaultsCommand.Create());
         foreach (var c in DecodeCommands.Create())
         {
             root.Subcommands.Add(c);

@@ -133,7 +133,7 @@ public static class CellSetupBuilder
         {
             throw new CellConfigErrorsException(errors);
         }
-        var setup = Emit(plan, inputFiles ?? [sys.File, .. nonRootCells.Select(c => c.File)]);
+        var setup = Emit(plan, inputFiles ?? [.. new[] { sys.File }.Concat(nonRootCells.Select(c => c.File)).Select(Path.GetFileName).OfType<string>()]);
         // The hypervisor map must be complete by construction; probing it proves it before anything is written.
         var gaps = El2MapProbe.Probe(setup.CreateCore(), setup.Map.El2, opt.Granule);
         if (gaps.Count > 0)
@@ -412,7 +412,7 @@ public static class CellSetupBuilder
         {
             var cell = plan.Cells[c];
             w.Line("");
-            w.Comment($"Stage 2 of {(cell.IsRoot ? "the root " : "")}cell '{cell.Name}' (VMID {plan.Vmids[c]}), from {cell.File}.");
+            w.Comment($"Stage 2 of {(cell.IsRoot ? "the root " : "")}cell '{cell.Name}' (VMID {plan.Vmids[c]}), from {Path.GetFileName(cell.File)}.");
             var b = new PageTableBuilder(mem, g, s2.IpaBits, s2.StartLevel, frames) { OnWrite = capture.OnWrite };
             var mapped = new List<MappedRegion>();
             var given = new List<GivenAway>();

@@ -1,0 +1,54 @@
+using System.CommandLine;
+using MmuSim.Hypervisor;
+
+namespace MmuSim.Cli;
+
+/// <summary>`mmusim faults SETUP.trace GUEST.trace...`: every guest fault with its syndromes, region, walk and likely cause.</summary>
+public static class FaultsCommand
+{
+    public static Command Create()
+    {
+        var traces = new Argument<string[]>("trace") { Description = "A setup trace written by `mmusim cell`, then guest traces, replayed in order.", Arity = ArgumentArity.OneOrMore };
+        var stop = new Option<bool>("--stop-on-fault") { Description = "Stop at the first fault." };
+        var json = new Option<string?>("--json") { Description = "Also write {\"faults\": [...]} to this file, for tools." };
+        var cmd = new Command("faults", "Replay a cell setup and guest traces; list every fault with ESR/FAR/HPFAR decoded, the cell region at or nearest the faulting IPA, the walk and a likely cause.")
+        {
+            traces, stop, json,
+        };
+        cmd.SetAction(async (pr, ct) =>
+        {
+            FaultRun run;
+            try
+            {
+                run = await FaultReplay.RunAsync(pr.GetValue(traces)!, pr.GetValue(stop), ct);
+            }
+            catch (IOException e)
+            {
+                Console.Error.WriteLine($"mmusim faults: {e.Message}");
+                return 2;
+            }
+            foreach (var r in run.Faults)
+            {
+                Console.Out.WriteLine(FaultReportWriter.Text(r));
+            }
+            if (run.Map is null)
+            {
+                Console.Error.WriteLine("mmusim faults: note: no #@mmusim-setup line in the traces, so regions cannot be named (use a setup trace from `mmusim cell`)");
+            }
+            Console.Out.WriteLine($"{run.Faults.Count} fault{(run.Faults.Count == 1 ? "" : "s")} in {run.Accesses} access{(run.Accesses == 1 ? "" : "es")}"
+                + (run.StoppedOnFault ? " (stopped at the first fault: --stop-on-fault)" : ""));
+            if (pr.GetValue(json) is { } path)
+            {
+                await using var s = File.Create(path);
+                FaultReportWriter.WriteJson(s, run.Faults);
+            }
+            if (run.Error is not null)
+            {
+                Console.Error.WriteLine($"mmusim faults: {run.Error}");
+                return 2;
+            }
+            return 0;
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,293 @@
+using MmuSim.Bits;
+using MmuSim.Core;
+using MmuSim.Faults;
+using MmuSim.Registers;
+using MmuSim.Reporting;
+using MmuSim.Tracing;
+using MmuSim.Translation;
+
+namespace MmuSim.Hypervisor;
+
+/// <summary>The region a fault is attributed to: the one holding the IPA, else the nearest one of the cell.</summary>
+public sealed record RegionRef(string Cell, MappedRegion Region, bool Contains);
+
+/// <summary>One guest fault, decoded and explained.</summary>
+public sealed class FaultReport
+{
+    public required string Source { get; init; }
+    public required AccessOutcome Outcome { get; init; }
+    /// <summary>The IPA the fault is about: HPFAR's (a stage-1 table's IPA for S1PTW) for stage-2 faults, else the stage-1 output when known.</summary>
+    public ulong? Ipa { get; init; }
+    public RegionRef? Region { get; init; }
+    /// <summary>The hypervisor range an EL2 fault is about, when there is one.</summary>
+    public El2Item? El2Range { get; init; }
+    public required string Cause { get; init; }
+    public required IReadOnlyList<string> Walk { get; init; }
+
+    public FaultInfo Fault => Outcome.Fault;
+}
+
+/// <summary>
+/// Explains a guest fault against the cell layout of the setup trace: which region the faulting IPA is in (or is
+/// nearest to), and a one-line likely cause from the fault's kind, the region's flags and the registers, e.g.
+/// "IPA 0x4f001000 is 4 KiB past the end of region 0 'ram'", "region 1 'dtb' lacks EXECUTE", "AF clear and
+/// VTCR_EL2.HA=0".
+/// </summary>
+public static class FaultExplainer
+{
+    public static FaultReport Explain(string source, in AccessOutcome o, SimulatedCore core, ReadOnlySpan<WalkStep> steps, SetupMap? map)
+    {
+        var mmu = core.Mmu;
+        var regs = core.Registers;
+        int el = o.El;
+        bool upper = el != 2 && BitOps.Bit(o.Va, 55);
+        WalkParams s1 = el == 2 ? mmu.El2Stage1 : mmu.El10Stage1(upper);
+        WalkParams s2 = mmu.Stage2Params;
+        bool s2On = el != 2 && mmu.Stage2Enabled;
+        var walk = CompactWalkFormatter.Format(steps, in s1, in s2, mmu.Stage1Enabled(el), s2On);
+        var f = o.Fault;
+        var type = o.Op switch { TraceOp.Write => AccessType.Write, TraceOp.Fetch => AccessType.Fetch, _ => AccessType.Read };
+
+        if (el == 2)
+        {
+            var (item, el2Cause) = ExplainEl2(o, f, type, map);
+            return new FaultReport { Source = source, Outcome = o, El2Range = item, Cause = el2Cause, Walk = walk };
+        }
+        if (f.Stage == 1)
+        {
+            return new FaultReport
+            {
+                Source = source,
+                Outcome = o,
+                Ipa = null,
+                Cause = ExplainGuestStage1(o, f, type, regs, steps),
+                Walk = walk,
+            };
+        }
+
+        ulong ipa = f.Ipa.Value;
+        var cell = map?.CellForVttbr(regs[SysReg.VTTBR_EL2]);
+        RegionRef? region = cell is null ? null : Locate(cell, ipa);
+        string cause = ExplainStage2(o, f, type, ipa, cell, region, map, regs, mmu, steps);
+        return new FaultReport { Source = source, Outcome = o, Ipa = ipa, Region = region, Cause = cause, Walk = walk };
+    }
+
+    /// <summary>The region holding <paramref name="ipa"/>, else the nearest by distance (ties go to the region the IPA is past).</summary>
+    public static RegionRef? Locate(CellMap cell, ulong ipa)
+    {
+        MappedRegion? best = null;
+        ulong bestDistance = ulong.MaxValue;
+        foreach (var r in cell.Regions)
+        {
+            if (r.ContainsIpa(ipa))
+            {
+                return new RegionRef(cell.Name, r, true);
+            }
+            ulong d = ipa < r.VirtStart ? r.VirtStart - ipa : ipa - (r.VirtEnd - 1);
+            if (d < bestDistance || (d == bestDistance && ipa >= r.VirtEnd))
+            {
+                best = r;
+                bestDistance = d;
+            }
+        }
+        return best is null ? null : new RegionRef(cell.Name, best, false);
+    }
+
+    /// <summary>"IPA 0x... is 4 KiB past the end of region 3 'ram'", "... is just past the end of ...", "... is 16 bytes below the start of ...".</summary>
+    public static string Position(string what, ulong ipa, MappedRegion r)
+    {
+        if (ipa >= r.VirtEnd)
+        {
+            ulong d = ipa - r.VirtEnd;
+            return d == 0
+                ? $"{what} is just past the end of {r.Label} (the first byte after IPA {Sizes.Range(r.VirtStart, r.Size)})"
+                : $"{what} is {Sizes.Format(d)} past the end of {r.Label} (IPA {Sizes.Range(r.VirtStart, r.Size)})";
+        }
+        return $"{what} is {Sizes.Format(r.VirtStart - ipa)} below the start of {r.Label} (IPA {Sizes.Range(r.VirtStart, r.Size)})";
+    }
+
+    private static string AccessName(AccessType t) => t switch { AccessType.Write => "write", AccessType.Fetch => "instruction fetch", _ => "read" };
+
+    private static (El2Item? Item, string Cause) ExplainEl2(in AccessOutcome o, FaultInfo f, AccessType type, SetupMap? map)
+    {
+        El2Item? item = null;
+        El2Item? nearest = null;
+        ulong best = ulong.MaxValue;
+        foreach (var it in map?.El2 ?? [])
+        {
+            if (o.Va - it.Va < it.Size)
+            {
+                item = it;
+                break;
+            }
+            ulong d = o.Va < it.Va ? it.Va - o.Va : o.Va - (it.Va + it.Size - 1);
+            if (d < best)
+            {
+                best = d;
+                nearest = it;
+            }
+        }
+        string va = $"hypervisor VA 0x{o.Va:x}";
+        string cause = f.Type switch
+        {
+            FaultType.Translation when item is not null => $"{va} is in {item.Name} but the EL2 tables have no entry at level {f.Level}: the hypervisor's map is incomplete",
+            FaultType.Translation when nearest is not null => $"{va} is not in the hypervisor's map (nearest: {nearest.Name} at VA {Sizes.Range(nearest.Va, nearest.Size)})",
+            FaultType.Translation => $"{va} is not in the hypervisor's map",
+            FaultType.Permission => $"the hypervisor's own mapping of {item?.Name ?? "this page"} refuses a {AccessName(type)} at EL2",
+            FaultType.AccessFlag => "AF clear in the hypervisor's EL2 descriptor and TCR_EL2.HA=0",
+            FaultType.AddressSize => $"{va}: an address is beyond the EL2 output size (TCR_EL2.PS / PARange)",
+            _ => "an EL2 table walk read outside declared RAM",
+        };
+        return (item, cause);
+    }
+
+    private static string ExplainGuestStage1(in AccessOutcome o, FaultInfo f, AccessType type, SystemRegisters regs, ReadOnlySpan<WalkStep> steps)
+    {
+        string va = $"VA 0x{o.Va:x}";
+        const string own = "the guest's own stage 1 (taken to EL1, not the hypervisor's business)";
+        return f.Type switch
+        {
+            FaultType.Translation when f.Level == 0 && LastStage1(steps) is null =>
+                $"{va} is outside the ranges TCR_EL1 gives the guest (T0SZ={regs.TcrEl1.T0Sz}, T1SZ={regs.TcrEl1.T1Sz}) or the walk is disabled: {own}",
+            FaultType.Translation => $"the guest's level-{f.Level} stage-1 descriptor for {va} is invalid: {own}",
+            FaultType.AccessFlag => $"AF clear in the guest's level-{f.Level} stage-1 descriptor and TCR_EL1.HA=0: {own}",
+            FaultType.Permission => $"the guest's stage-1 permissions refuse a {AccessName(type)} of {va} at EL{o.El}: {own}",
+            FaultType.AddressSize => $"an address in the guest's stage-1 walk for {va} is beyond TCR_EL1.IPS / PARange: {own}",
+            _ => $"the guest's stage-1 table for {va} is outside declared RAM",
+        };
+    }
+
+    private static WalkStep? LastStage1(ReadOnlySpan<WalkStep> steps)
+    {
+        for (int i = steps.Length - 1; i >= 0; i--)
+        {
+            if (steps[i].Stage == 1 && steps[i].Kind == StepKind.Read)
+            {
+                return steps[i];
+            }
+        }
+        return null;
+    }
+
+    private static string ExplainStage2(in AccessOutcome o, FaultInfo f, AccessType type, ulong ipa, CellMap? cell, RegionRef? region,
+        SetupMap? map, SystemRegisters regs, Mmu mmu, ReadOnlySpan<WalkStep> steps)
+    {
+        // For S1PTW: a failed stage-1 descriptor read is recorded as a stage-1 step with no PA after the nested walk;
+        // otherwise the nested walk that failed was the write of a hardware AF/dirty update of the stage-1 leaf.
+        bool s1Update = false;
+        int s1Level = -1;
+        if (f.S1Ptw && steps.Length > 0)
+        {
+            var last = steps[^1];
+            s1Update = !(last.Stage == 1 && !last.Nested);
+            s1Level = LastStage1(steps)?.Level ?? -1;
+        }
+        string what = !f.S1Ptw ? $"IPA 0x{ipa:x}"
+            : s1Update ? $"the hardware AF/dirty update of the guest's level-{s1Level} stage-1 descriptor at IPA 0x{ipa:x}"
+            : $"the guest's level-{s1Level} stage-1 table at IPA 0x{ipa:x}";
+        var s2 = mmu.Stage2Params;
+        var vtcr = regs.Vtcr;
+        var r = region?.Region;
+
+        switch (f.Type)
+        {
+            case FaultType.Translation:
+                if (s2.ConfigFault)
+                {
+                    return $"VTCR_EL2 0x{regs[SysReg.VTCR_EL2]:x} is unusable (T0SZ={vtcr.T0Sz}, SL0=0b{Convert.ToString(vtcr.Sl0, 2).PadLeft(2, '0')}: invalid or inconsistent start level), so every stage-2 lookup faults at level 0";
+                }
+                if (BitOps.AnyAbove(ipa, s2.InputSize))
+                {
+                    return $"{what} is beyond the {s2.InputSize}-bit IPA space (VTCR_EL2.T0SZ={vtcr.T0Sz})";
+                }
+                if (map is null)
+                {
+                    return $"{what} has no stage-2 mapping (the setup trace has no cell layout to name regions)";
+                }
+                if (cell is null)
+                {
+                    return $"VTTBR_EL2 0x{regs[SysReg.VTTBR_EL2]:x} points at no cell's stage-2 tables, so {what} has no mapping";
+                }
+                if (r is null)
+                {
+                    return $"{what} is in no region: cell '{cell.Name}' has none";
+                }
+                if (!region!.Contains)
+                {
+                    return Position(what, ipa, r) + (f.S1Ptw ? ": the guest's stage-1 tables must live in its memory" : "");
+                }
+                if (r.Mapping == RegionMapping.Subpage)
+                {
+                    return $"{what} is in sub-page MMIO {r.Label}, which stage 2 leaves unmapped: the hypervisor traps and emulates accesses there"
+                        + (f.S1Ptw ? " (the guest's page tables cannot live in emulated MMIO)" : "");
+                }
+                foreach (var g in cell.GivenAway)
+                {
+                    if (g.RootRegion == r.Index && ipa - g.VirtStart < g.Size)
+                    {
+                        return $"{what} is in {r.Label}, but PA {Sizes.Range(g.PhysStart, g.Size)} now belongs to cell '{g.ToCell}' (its region {g.ToRegion} is not ROOTSHARED), so the root cell lost it";
+                    }
+                }
+                return $"{what} is in {r.Label}, but stage 2 has no valid entry for it at level {f.Level}: the tables do not match the configuration";
+
+            case FaultType.Permission:
+                if (r is null || !region!.Contains)
+                {
+                    return $"stage 2 refuses the {(f.S1Ptw ? (s1Update ? "write" : "read") : AccessName(type))} of {what}, which is in no configured region";
+                }
+                if (f.S1Ptw)
+                {
+                    if (!s1Update && !r.Has(MemFlags.Read))
+                    {
+                        return $"{what} is in {r.Label}, which lacks READ: the guest's stage-1 tables must be readable at stage 2";
+                    }
+                    if (!s1Update && regs.Hcr.Ptw && r.Has(MemFlags.Io))
+                    {
+                        return $"{what} is in IO {r.Label} (Device memory at stage 2) and HCR_EL2.PTW=1 forbids table walks there";
+                    }
+                    if (s1Update && !r.Has(MemFlags.Write))
+                    {
+                        return $"{what} needs WRITE, which {r.Label} lacks";
+                    }
+                    return $"{what} is in {r.Label} ({MemFlagNames.Format(r.Flags)}), but stage 2 refuses it: the tables do not match the configuration";
+                }
+                var (flag, name) = type switch
+                {
+                    AccessType.Write => (MemFlags.Write, "WRITE"),
+                    AccessType.Fetch => (MemFlags.Execute, "EXECUTE"),
+                    _ => (MemFlags.Read, "READ"),
+                };
+                if (!r.Has(flag))
+                {
+                    return $"{r.Label} lacks {name}";
+                }
+                return $"{r.Label} has {name}, but its stage-2 descriptor refuses the {AccessName(type)}: the tables do not match the configuration";
+
+            case FaultType.AccessFlag:
+            {
+                string leaf = $"the stage-2 leaf for {what}{(r is not null && region!.Contains ? $" ({r.Label})" : "")} has AF=0";
+                if (!vtcr.Ha)
+                {
+                    return $"AF clear and VTCR_EL2.HA=0: {leaf}, and with software-managed AF the hypervisor must set AF itself"
+                        + (map?.HardwareAf == true ? " (this setup was built with --hw-af, whose leaves start with AF=0)" : "");
+                }
+                return $"AF clear and VTCR_EL2.HA=1 has no effect: {leaf}, and ID_AA64MMFR1_EL1.HAFDBS={regs.Mmfr1.Hafdbs} means no hardware AF update";
+            }
+
+            case FaultType.AddressSize:
+                if (f.Level == 0 && s2.BaseAddressSizeFault)
+                {
+                    return $"VTTBR_EL2 0x{regs[SysReg.VTTBR_EL2]:x} holds a table address beyond the {s2.OaSize}-bit output size";
+                }
+                return r is not null && region!.Contains && r.Mapping == RegionMapping.Stage2
+                    ? $"{r.Label} is backed by PA {Sizes.Range(r.PhysStart, r.Size)}, beyond the {s2.OaSize}-bit PA size (VTCR_EL2.PS, PARange)"
+                    : $"a stage-2 descriptor for {what} holds an address beyond the {s2.OaSize}-bit PA size (VTCR_EL2.PS, PARange)";
+
+            default:
+            {
+                ulong pa = steps.Length > 0 ? steps[^1].DescriptorPa : 0;
+                return $"the stage-2 descriptor at PA 0x{pa:x} is outside declared RAM: the table pool must be declared with `ram`";
+            }
+        }
+    }
+}
