@@ -270,8 +270,44 @@ public static class CellConfigLoader
             return null;
         }
 
-        public ConfigValue Required(string name) =>
-            Optional(name) ?? throw new ConfigException(_node.Pos, $"{Context}: the required field \"{name}\" is missing");
+        public ConfigValue Required(string name)
+        {
+            if (Optional(name) is { } v)
+            {
+                return v;
+            }
+            foreach (var p in _node.Properties)
+            {
+                if (Distance(p.Name, name) <= 2)
+                {
+                    throw new ConfigException(p.NamePos, $"{Context}: unknown field \"{p.Name}\" (did you mean \"{name}\"? it is required)");
+                }
+            }
+            throw new ConfigException(_node.Pos, $"{Context}: the required field \"{name}\" is missing");
+        }
+
+        /// <summary>Edit distance, to point at a misspelt field instead of reporting a missing one.</summary>
+        private static int Distance(string a, string b)
+        {
+            var d = new int[a.Length + 1, b.Length + 1];
+            for (int i = 0; i <= a.Length; i++)
+            {
+                d[i, 0] = i;
+            }
+            for (int j = 0; j <= b.Length; j++)
+            {
+                d[0, j] = j;
+            }
+            for (int i = 1; i <= a.Length; i++)
+            {
+                for (int j = 1; j <= b.Length; j++)
+                {
+                    int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                    d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
+                }
+            }
+            return d[a.Length, b.Length];
+        }
 
         public ulong? Number(string name, bool required)
         {
