@@ -17,7 +17,7 @@ public static class CellChecker
         var findings = new List<Finding>(plan.Findings);
         if (findings.Any(f => f.Severity == Severity.Error))
         {
-            return Sort(findings);
+            return Sort(findings, sys, cells);
         }
         if (againstTrace is not null)
         {
@@ -25,7 +25,7 @@ public static class CellChecker
             await using var s = File.OpenRead(againstTrace);
             await new Replayer(core, NullSink.Instance).ReplayAsync(s, againstTrace, ct);
             findings.AddRange(El2MapProbe.Probe(core, plan.El2Items, opt.Granule));
-            return Sort(findings);
+            return Sort(findings, sys, cells);
         }
         try
         {
@@ -36,12 +36,20 @@ public static class CellChecker
         {
             findings.AddRange(e.Errors);
         }
-        return Sort(findings);
+        return Sort(findings, sys, cells);
     }
 
-    private static List<Finding> Sort(List<Finding> f) =>
-        f.OrderBy(x => x.Pos?.File ?? "", StringComparer.Ordinal).ThenBy(x => x.Pos?.Line ?? int.MaxValue).ThenBy(x => x.Pos?.Column ?? 0)
-            .ThenByDescending(x => x.Severity).ToList();
+    /// <summary>In the order the files were given (system first), then by line; findings without a place last.</summary>
+    private static List<Finding> Sort(List<Finding> f, SystemConfig sys, IReadOnlyList<CellConfig> cells)
+    {
+        var rank = new Dictionary<string, int> { [sys.File] = 0 };
+        foreach (var c in cells)
+        {
+            rank.TryAdd(c.File, rank.Count);
+        }
+        return f.OrderBy(x => x.Pos is { } p ? rank.GetValueOrDefault(p.File, rank.Count) : int.MaxValue)
+            .ThenBy(x => x.Pos?.Line ?? 0).ThenBy(x => x.Pos?.Column ?? 0).ThenByDescending(x => x.Severity).ToList();
+    }
 
     private sealed class NullSink : IOutcomeSink
     {
