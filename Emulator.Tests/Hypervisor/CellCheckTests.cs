@@ -254,8 +254,8 @@ public class CellCheckTests
     {
         var granule = (await Check(CleanRoot, opt: new CellBuildOptions { Granule = Granule.K16 }, mmfr0: 0x1124)).Where(f => f.Kind == "cpu").ToList();
         Assert.Equal(2, granule.Count);
-        Assert.Contains("does not implement the 16K granule at stage 2", granule[0].Message);
-        Assert.Contains("does not implement the 16K granule at stage 1", granule[1].Message);
+        Assert.Contains(granule, f => f.Message.Contains("does not implement the 16K granule at stage 2", StringComparison.Ordinal) && f.Pos!.Value.Line == 5);
+        Assert.Contains(granule, f => f.Message.Contains("does not implement the 16K granule at stage 1", StringComparison.Ordinal));
         var af = Single(await Check(CleanRoot, opt: new CellBuildOptions { HardwareAf = true }, mmfr1: 0x20), "cpu");
         Assert.Contains("--hw-af needs hardware access-flag update, but ID_AA64MMFR1_EL1.HAFDBS is 0", af.Message);
     }
@@ -265,5 +265,54 @@ public class CellCheckTests
     {
         var f = Single(await Check(CleanRoot, [Guest("root", """{ "phys_start": "0x60000000", "virt_start": "0x0", "size": "0x1000", "flags": "READ" }""")]), "name");
         Assert.Contains("cell 'root' is configured twice", f.Message);
+    }
+
+    [Theory]
+    [InlineData("\"phys_start\": \"0xfc000000\", \"size\": \"0\"", "size", "hypervisor_memory.size is 0")]
+    [InlineData("\"phys_start\": \"0xfc000800\", \"size\": \"0x2000000\"", "unaligned", "hypervisor_memory: phys_start 0xfc000800 is not aligned to the 4 KiB granule")]
+    [InlineData("\"phys_start\": \"0xfc000000\", \"size\": \"0x2000800\"", "unaligned", "hypervisor_memory: size 0x2000800 is not a multiple of the 4 KiB granule")]
+    [InlineData("\"phys_start\": \"0xffff000000\", \"size\": \"0x2000000\"", "beyond-parange", "hypervisor_memory [0xffff000000-0x10000ffffff] reaches beyond the 40-bit PA range")]
+    [InlineData("\"phys_start\": \"0xfc000000\", \"size\": \"0x2000000\", \"virt_start\": \"0x1000000000000\"", "cpu", "the hypervisor's VA 0x1000001ffffff needs 49 bits, more than the 48-bit EL2 VA range")]
+    public async Task HypervisorMemoryFindings(string hv, string kind, string text)
+    {
+        var f = (await Check(CleanRoot, hv: hv)).First(x => x.Kind == kind && x.Message.Contains(text, StringComparison.Ordinal));
+        Assert.Equal(Severity.Error, f.Severity);
+        Assert.Contains(text, f.Message);
+        Assert.Equal("sys.json", f.Pos!.Value.File);
+        Assert.Equal(2, f.Pos!.Value.Line); // the hypervisor_memory object
+    }
+
+    [Fact]
+    public async Task ConsoleMmconfigAndPoolFindings()
+    {
+        static string SysWith(string console, string platform) => $$"""
+            { "hypervisor_memory": { "phys_start": "0xfc000000", "size": "0x2000000" },
+              "debug_console": {{console}}, "platform_info": {{platform}},
+              "cpu": { "id_aa64mmfr0_el1": "0x101122", "id_aa64mmfr1_el1": "0x22" },
+              "root_cell": { "name": "root", "mem_regions": [] } }
+            """;
+        var noMmcfg = """{ "pci_mmconfig_base": "0x3000000000" }""";
+        var sys = Sys(SysWith("""{ "address": "0xfffffff000", "size": "0x2000" }""", noMmcfg));
+        var console = (await CellChecker.CheckAsync(sys, [], new CellBuildOptions())).Single(x => x.Kind == "beyond-parange");
+        Assert.Contains("debug_console [0xfffffff000-0x10000000fff] reaches beyond the 40-bit PA range", console.Message);
+        Assert.Equal(2, console.Pos!.Value.Line);
+
+        sys = Sys(SysWith("""{ "address": "0x9000000", "size": "0" }""", noMmcfg));
+        Assert.Contains("debug_console.size is 0", (await CellChecker.CheckAsync(sys, [], new CellBuildOptions())).Single(x => x.Kind == "size").Message);
+
+        sys = Sys(SysWith("""{ "address": "0x9000000", "size": "0x1000" }""", """{ "pci_mmconfig_base": "0x3000080000" }"""));
+        Assert.Contains("pci_mmconfig_base 0x3000080000 is not 1 MiB aligned", (await CellChecker.CheckAsync(sys, [], new CellBuildOptions())).Single(x => x.Kind == "unaligned").Message);
+
+        sys = Sys(SysWith("""{ "address": "0x9000000", "size": "0x1000" }""", """{ "pci_mmconfig_base": "0xfff8000000", "pci_mmconfig_end_bus": 255 }"""));
+        Assert.Contains("the PCI mmconfig window [0xfff8000000-0x10007ffffff] reaches beyond", (await CellChecker.CheckAsync(sys, [], new CellBuildOptions())).Single(x => x.Kind == "beyond-parange").Message);
+
+        sys = Sys(SysWith("""{ "address": "0x9000000", "size": "0x1000" }""", noMmcfg));
+        var small = (await CellChecker.CheckAsync(sys, [], new CellBuildOptions { PoolBase = 0x8000_0000, PoolSize = 0x800 })).Single(x => x.Kind == "pool");
+        Assert.Null(small.Pos);
+        Assert.Contains("the table pool [0x80000000-0x800007ff] (--pool) must be aligned to and hold at least one page of the 4 KiB granule", small.Message);
+        var onConsole = (await CellChecker.CheckAsync(sys, [], new CellBuildOptions { PoolBase = 0x0900_0000, PoolSize = 0x10_0000 })).Single(x => x.Kind == "pool");
+        Assert.Contains("overlaps the debug console", onConsole.Message);
+        var onMmcfg = (await CellChecker.CheckAsync(sys, [], new CellBuildOptions { PoolBase = 0x30_0000_0000, PoolSize = 0x10_0000 })).Single(x => x.Kind == "pool");
+        Assert.Contains("overlaps the PCI mmconfig window", onMmcfg.Message);
     }
 }

@@ -64,7 +64,8 @@ public sealed record PlatformInfo(ulong? PciMmconfigBase, int PciMmconfigEndBus,
 }
 
 /// <summary>The CPU's memory-model feature registers, which decide the PA range, granules and HAFDBS.</summary>
-public sealed record CpuIds(ulong Mmfr0, ulong Mmfr1, ulong Mmfr2);
+/// <param name="Pos">Where the "cpu" object was written; null when the QEMU -cpu max default applies.</param>
+public sealed record CpuIds(ulong Mmfr0, ulong Mmfr1, ulong Mmfr2, SourcePos? Pos = null);
 
 /// <summary>The system configuration: hypervisor memory, debug console, platform, CPU, and the root cell.</summary>
 public sealed class SystemConfig

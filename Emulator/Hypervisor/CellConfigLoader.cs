@@ -77,7 +77,8 @@ public static class CellConfigLoader
             cpu = new CpuIds(
                 c.Number("id_aa64mmfr0_el1", required: false) ?? cpu.Mmfr0,
                 c.Number("id_aa64mmfr1_el1", required: false) ?? cpu.Mmfr1,
-                c.Number("id_aa64mmfr2_el1", required: false) ?? cpu.Mmfr2);
+                c.Number("id_aa64mmfr2_el1", required: false) ?? cpu.Mmfr2,
+                cpuNode.Pos);
             c.Finish();
         }
 

@@ -170,7 +170,7 @@ public static class CellSetupBuilder
         var mmfr1 = new Mmfr1(sys.Cpu.Mmfr1);
         var mmfr2 = new Mmfr2(sys.Cpu.Mmfr2);
         var findings = new List<Finding>();
-        var cpuPos = new SourcePos(sys.File, 1, 1);
+        var cpuPos = sys.Cpu.Pos ?? new SourcePos(sys.File, 1, 1);
         var s2 = Stage2Geometry.Derive(opt.Granule, mmfr0, out string? s2Error);
         if (s2Error is not null)
         {

@@ -17,9 +17,10 @@ public enum RegionMapping : byte
 }
 
 /// <summary>A region as built: what the fault explainer needs to name it and reason about it.</summary>
+/// <remarks>Index −1 is the root cell's PCI mmconfig window, which comes from platform_info rather than mem_regions.</remarks>
 public sealed record MappedRegion(int Index, string? Name, ulong PhysStart, ulong VirtStart, ulong Size, MemFlags Flags, RegionMapping Mapping, ulong CommPa)
 {
-    public string Label => Name is null ? $"region {Index}" : $"region {Index} '{Name}'";
+    public string Label => Index < 0 ? "the PCI mmconfig window" : Name is null ? $"region {Index}" : $"region {Index} '{Name}'";
     public ulong VirtEnd => VirtStart + Size;
     public bool ContainsIpa(ulong ipa) => ipa - VirtStart < Size;
     public bool Has(MemFlags f) => (Flags & f) == f;
