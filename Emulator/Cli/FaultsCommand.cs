@@ -27,6 +27,10 @@ public static class FaultsCommand
                 Console.Error.WriteLine($"mmusim faults: {e.Message}");
                 return 2;
             }
+            if (run.Map is { JailhouseCompat: true })
+            {
+                Console.Out.WriteLine("note: the setup was built with --jailhouse-compat: JAILHOUSE_MEM_EXECUTE is ignored, so fetches from regions without EXECUTE do not fault\n");
+            }
             foreach (var r in run.Faults)
             {
                 Console.Out.WriteLine(FaultReportWriter.Text(r));

@@ -40,7 +40,7 @@ public sealed class CellMap
     public required List<MappedRegion> Regions { get; init; }
     public List<GivenAway> GivenAway { get; init; } = new();
 
-    public ulong Vttbr => TableRoot | ((ulong)Vmid << 48);
+    public ulong Vttbr => CellSetupBuilder.EncodeBaddr(TableRoot) | ((ulong)Vmid << 48);
 }
 
 /// <summary>What the hypervisor's EL2 map holds a range for.</summary>
@@ -84,10 +84,11 @@ public sealed class SetupMap
     /// <summary>The cell whose stage-2 tables VTTBR_EL2 points at, if any.</summary>
     public CellMap? CellForVttbr(ulong vttbr)
     {
+        // BADDR[47:1], with BADDR[51:48] in bits [5:2] for a 52-bit root: compare encodings, VMID and CnP aside.
         ulong baddr = vttbr & 0x0000_FFFF_FFFF_FFFEUL;
         foreach (var c in Cells)
         {
-            if (c.TableRoot == baddr)
+            if (CellSetupBuilder.EncodeBaddr(c.TableRoot) == baddr)
             {
                 return c;
             }
