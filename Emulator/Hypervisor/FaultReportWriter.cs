@@ -52,7 +52,7 @@ public static class FaultReportWriter
                 RegionMapping.Comm => $" -> PA 0x{g.CommPa:x} (communication page)",
                 _ => $" -> PA 0x{g.PhysStart:x}",
             };
-            sb.AppendLine($"  region    {(rr.Contains ? "" : "none holds it; nearest is ")}cell '{rr.Cell}' {g.Label} {range}, {MemFlagNames.Format(g.Flags)}");
+            sb.AppendLine($"  region    {(rr.Contains ? "" : "in no region; nearest is ")}cell '{rr.Cell}' {g.Label} {range}, {MemFlagNames.Format(g.Flags)}");
         }
         else if (r.El2Range is { } e)
         {

@@ -189,8 +189,8 @@ public sealed class SetupMap
 
     /// <summary>
     /// Reads the directives of a setup trace (lines starting with <see cref="SetupDirective"/> or
-    /// <see cref="CellDirective"/>). Null when the trace has none; throws <see cref="FormatException"/> naming the
-    /// line when one is malformed.
+    /// <see cref="CellDirective"/>) from the comment block before its first command, so a long guest trace costs
+    /// one line. Null when there are none; throws <see cref="FormatException"/> naming the line when one is malformed.
     /// </summary>
     public static SetupMap? FromTraceLines(IEnumerable<string> lines, string source)
     {
@@ -201,6 +201,10 @@ public sealed class SetupMap
         {
             n++;
             string line = raw.TrimStart();
+            if (line.Length > 0 && line[0] != '#')
+            {
+                break;
+            }
             bool setup = line.StartsWith(SetupDirective, StringComparison.Ordinal);
             bool cell = line.StartsWith(CellDirective, StringComparison.Ordinal);
             if (!setup && !cell)
