@@ -105,13 +105,14 @@ public static class WalkParamsBuilder
     {
         ulong baddr = ttbr & BitOps.Mask(47, 0);
         int alignBits = p.FirstLevelBits + 3;
-        if (p.OaSize > 48)
+        if (p.Ds || p.OaSize > 48)
         {
-            baddr |= BitOps.Field(ttbr, 5, 2) << 48;
-            alignBits = Math.Max(alignBits, 6); // BADDR[5:2] hold BADDR[51:48]: the base is 64-byte aligned
-            baddr &= ~BitOps.Mask(alignBits);
+            // With 52-bit addresses (DS=1, or 64K with a 52-bit output size) TTBR[5:2] hold BADDR[51:48] and the
+            // table is at least 64-byte aligned.
+            alignBits = Math.Max(alignBits, 6);
+            baddr = (baddr & ~BitOps.Mask(alignBits)) | (BitOps.Field(ttbr, 5, 2) << 48);
         }
-        else if (BitOps.AnyAbove(baddr, p.OaSize))
+        if (BitOps.AnyAbove(baddr, p.OaSize))
         {
             p.BaseAddressSizeFault = true;
         }
