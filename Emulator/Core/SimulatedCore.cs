@@ -83,11 +83,23 @@ public sealed class SimulatedCore
         o.Va = rec.Address;
         o.El = CurrentEl;
         var req = new AccessRequest(new VirtualAddress(rec.Address), CurrentEl, type);
-        bool ok = Mmu.Translate(in req, out var r);
-        int reads = Mmu.Record.Reads;
-        Stats.DescriptorReads += reads;
-        o.Cycles = (long)reads * MemoryLatency;
-        Stats.TranslationCycles += o.Cycles;
+        bool ok = Translate(in req, ref o, out var r);
+        ulong faultVa = rec.Address;
+        // An access that crosses into the next 4 KiB page is translated in two parts, as QEMU splits it; when
+        // only the second part faults, FAR is the start of that page (the lowest address that faulted).
+        ulong second = (rec.Address | PageMask) + 1;
+        if (ok && rec.Size > 1 && second != 0 && second - rec.Address < rec.Size)
+        {
+            var req2 = new AccessRequest(new VirtualAddress(second), CurrentEl, type);
+            ulong pa = r.Pa, ipa = r.Ipa;
+            ok = Translate(in req2, ref o, out r);
+            faultVa = second;
+            if (ok)
+            {
+                r.Pa = pa;
+                r.Ipa = ipa;
+            }
+        }
         o.HasIpa = r.HasIpa && (ok || r.Fault.Stage == 2 && !r.Fault.S1Ptw);
         o.Ipa = r.Ipa;
         if (ok)
@@ -96,7 +108,21 @@ public sealed class SimulatedCore
             return;
         }
         Stats.CountFault(in r.Fault);
-        Report(ref o, in r.Fault, type, CurrentEl, rec.Address);
+        Report(ref o, in r.Fault, type, CurrentEl, faultVa);
+    }
+
+    private const ulong PageMask = 0xFFF;
+
+    /// <summary>One translation, with its descriptor reads and cycles charged to the access.</summary>
+    private bool Translate(in AccessRequest req, ref AccessOutcome o, out TranslationResult r)
+    {
+        bool ok = Mmu.Translate(in req, out r);
+        int reads = Mmu.Record.Reads;
+        Stats.DescriptorReads += reads;
+        long cycles = (long)reads * MemoryLatency;
+        o.Cycles += cycles;
+        Stats.TranslationCycles += cycles;
+        return ok;
     }
 
     /// <summary>

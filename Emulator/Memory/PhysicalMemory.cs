@@ -15,17 +15,21 @@ public sealed class PhysicalMemory
 {
     private const int FrameShift = 12;
     private const int WordsPerFrame = 1 << (FrameShift - 3);
+    // A three-level radix over PA[51:12]: PA[51:36] -> PA[35:24] -> PA[23:12] -> 4 KiB frame. Lookups are three
+    // dependent loads with no hashing; storage grows with the 16 MiB regions touched.
+    private const int LeafBits = 12;
+    private const int MidBits = 12;
+    private const int TopBits = 52 - FrameShift - LeafBits - MidBits;
 
-    private readonly Dictionary<ulong, ulong[]> _frames = new();
+    private readonly ulong[]?[]?[]?[] _top = new ulong[]?[]?[]?[1 << TopBits];
     private readonly List<(ulong Base, ulong Size)> _ram = new();
-    private ulong _lastFrameNumber = ulong.MaxValue;
-    private ulong[]? _lastFrame;
+    private long _frameCount;
 
     /// <summary>Upper bound on bytes of backing storage; exceeding it raises <see cref="MemoryLimitException"/>.</summary>
     public long MaxBytes { get; set; } = 4L << 30;
 
     /// <summary>Bytes of backing storage allocated so far.</summary>
-    public long AllocatedBytes => (long)_frames.Count << FrameShift;
+    public long AllocatedBytes => _frameCount << FrameShift;
 
     /// <summary>Declared RAM regions, in declaration order.</summary>
     public IReadOnlyList<(ulong Base, ulong Size)> RamRegions => _ram;
@@ -67,32 +71,25 @@ public sealed class PhysicalMemory
     }
 
     /// <summary>The word at <paramref name="pa"/> whether or not it is declared RAM (for `dump`).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong Peek64(PhysicalAddress pa)
     {
-        ulong frameNumber = pa.Value >> FrameShift;
-        ulong[]? frame;
-        if (frameNumber == _lastFrameNumber)
-        {
-            frame = _lastFrame;
-        }
-        else if (_frames.TryGetValue(frameNumber, out frame))
-        {
-            _lastFrameNumber = frameNumber;
-            _lastFrame = frame;
-        }
-        return frame is null ? 0 : frame[(pa.Value >> 3) & (WordsPerFrame - 1)];
+        ulong a = pa.Value;
+        var mid = _top[(int)((a >> (FrameShift + LeafBits + MidBits)) & ((1 << TopBits) - 1))];
+        var leaf = mid?[(int)((a >> (FrameShift + LeafBits)) & ((1 << MidBits) - 1))];
+        var frame = leaf?[(int)((a >> FrameShift) & ((1 << LeafBits) - 1))];
+        return frame is null ? 0 : frame[(a >> 3) & (WordsPerFrame - 1)];
     }
 
     /// <summary>Stores a 64-bit word at an 8-byte aligned PA.</summary>
     public void Write64(PhysicalAddress pa, ulong value)
     {
-        ulong frameNumber = pa.Value >> FrameShift;
-        ulong[]? frame;
-        if (frameNumber == _lastFrameNumber && _lastFrame is not null)
-        {
-            frame = _lastFrame;
-        }
-        else if (!_frames.TryGetValue(frameNumber, out frame))
+        ulong a = pa.Value;
+        int ti = (int)((a >> (FrameShift + LeafBits + MidBits)) & ((1 << TopBits) - 1));
+        int mi = (int)((a >> (FrameShift + LeafBits)) & ((1 << MidBits) - 1));
+        int li = (int)((a >> FrameShift) & ((1 << LeafBits) - 1));
+        var frame = _top[ti]?[mi]?[li];
+        if (frame is null)
         {
             if (value == 0)
             {
@@ -103,20 +100,19 @@ public sealed class PhysicalMemory
                 throw new MemoryLimitException(
                     $"simulated physical memory would exceed its cap of {MaxBytes} bytes (raise it with --max-memory)");
             }
-            frame = new ulong[WordsPerFrame];
-            _frames.Add(frameNumber, frame);
+            var mid = _top[ti] ??= new ulong[]?[]?[1 << MidBits];
+            var leaf = mid[mi] ??= new ulong[]?[1 << LeafBits];
+            frame = leaf[li] = new ulong[WordsPerFrame];
+            _frameCount++;
         }
-        _lastFrameNumber = frameNumber;
-        _lastFrame = frame;
-        frame[(pa.Value >> 3) & (WordsPerFrame - 1)] = value;
+        frame[(a >> 3) & (WordsPerFrame - 1)] = value;
     }
 
     /// <summary>Forgets all contents and regions.</summary>
     public void Clear()
     {
-        _frames.Clear();
+        Array.Clear(_top);
         _ram.Clear();
-        _lastFrameNumber = ulong.MaxValue;
-        _lastFrame = null;
+        _frameCount = 0;
     }
 }

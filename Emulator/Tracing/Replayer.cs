@@ -32,11 +32,12 @@ public sealed class Replayer
 
     private sealed class StopSignal : Exception;
 
-    private readonly struct Handler(Replayer owner) : ITraceHandler
+    private readonly struct Handler(Replayer owner, long lineBase) : ITraceHandler
     {
         public void OnRecord(in TraceRecord record)
         {
             var core = owner._core;
+            core.Stats.Lines = lineBase + record.Line;
             if (core.Execute(in record, out var outcome))
             {
                 owner._sink.OnOutcome(in outcome);
@@ -55,8 +56,9 @@ public sealed class Replayer
         var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 1 << 16, leaveOpen: true));
         try
         {
-            long lines = await TextTraceParser.ParseAsync(reader, source, new Handler(this), ct).ConfigureAwait(false);
-            _core.Stats.Lines += lines;
+            long lineBase = _core.Stats.Lines;
+            long lines = await TextTraceParser.ParseAsync(reader, source, new Handler(this, lineBase), ct).ConfigureAwait(false);
+            _core.Stats.Lines = lineBase + lines;
             return true;
         }
         catch (StopSignal)

@@ -105,13 +105,14 @@ public static class WalkParamsBuilder
     {
         ulong baddr = ttbr & BitOps.Mask(47, 0);
         int alignBits = p.FirstLevelBits + 3;
-        if (p.OaSize > 48)
+        if (p.Ds || p.OaSize > 48)
         {
-            baddr |= BitOps.Field(ttbr, 5, 2) << 48;
-            alignBits = Math.Max(alignBits, 6); // BADDR[5:2] hold BADDR[51:48]: the base is 64-byte aligned
-            baddr &= ~BitOps.Mask(alignBits);
+            // With 52-bit addresses (DS=1, or 64K with a 52-bit output size) TTBR[5:2] hold BADDR[51:48] and the
+            // table is at least 64-byte aligned.
+            alignBits = Math.Max(alignBits, 6);
+            baddr = (baddr & ~BitOps.Mask(alignBits)) | (BitOps.Field(ttbr, 5, 2) << 48);
         }
-        else if (BitOps.AnyAbove(baddr, p.OaSize))
+        if (BitOps.AnyAbove(baddr, p.OaSize))
         {
             p.BaseAddressSizeFault = true;
         }
@@ -207,7 +208,8 @@ public static class WalkParamsBuilder
         int hafdbs = regs.Mmfr1.Hafdbs;
         var g = Sanitize(DecodeTg0(vtcr.Tg0), x => mmfr0.Stage2(x).Implemented);
         bool ds = vtcr.Ds && g != Granule.K64 && mmfr0.Stage2(g).Lpa2;
-        int minTsz = ds || (g == Granule.K64 && mmfr0.PaMax >= 52) ? 12 : 16;
+        // AArch64.S2MinTxSZ: the IPA space may not exceed PAMax (48 bits for 4K/16K without DS).
+        int minTsz = 64 - (ds || g == Granule.K64 ? mmfr0.PaMax : Math.Min(mmfr0.PaMax, 48));
         var p = new WalkParams
         {
             Stage = 2,
@@ -224,7 +226,7 @@ public static class WalkParamsBuilder
         p.Tag = (ushort)((regs[SysReg.VTTBR_EL2] >> 48) & (vmid16 ? 0xFFFFUL : 0xFFUL));
         int? start = Stage2StartLevel(g, vtcr.Sl0, vtcr.Sl2, ds, mmfr2.St >= 1);
         p.ConfigFault = vtcr.T0Sz < minTsz || vtcr.T0Sz > MaxTxSz(mmfr2, g) || start is null
-            || !Stage2LevelConsistent(g, start.Value, p.InputSize, p.OaSize);
+            || !Stage2LevelConsistent(g, start.Value, p.InputSize, mmfr0.PaMax);
         p.StartLevel = p.ConfigFault ? 0 : start!.Value;
         if (!p.ConfigFault)
         {
@@ -251,12 +253,12 @@ public static class WalkParamsBuilder
     }
 
     /// <summary>
-    /// The IPA size must be resolvable from the start level with at most 16 concatenated tables
-    /// (AArch64.S2InconsistentSL); the start level must suit the output size (4K L0 and 16K/64K L1 need 44/42/44
-    /// bits; QEMU compares with the effective output size); and, as QEMU chooses for this CONSTRAINED
-    /// UNPREDICTABLE case, an IPA size above the output size faults.
+    /// AArch64.S2InvalidSL (the PAMax part) and AArch64.S2InconsistentSL: a 4K level-0 or 64K level-1 start needs
+    /// PAMax of at least 44 bits, a 16K level-1 start 42 bits; and the IPA size must be resolvable from the start
+    /// level with at most 16 concatenated tables. (QEMU 7.2 compared with the PS-derived output size and also
+    /// faulted an IPA size above it; QEMU 8.0 reverted that as not in the pseudocode. We follow the architecture.)
     /// </summary>
-    public static bool Stage2LevelConsistent(Granule g, int startLevel, int inputSize, int oaSize)
+    public static bool Stage2LevelConsistent(Granule g, int startLevel, int inputSize, int paMax)
     {
         int stride = TranslationGeometry.Stride(g);
         int firstBits = inputSize - TranslationGeometry.LevelShift(g, startLevel);
@@ -264,12 +266,12 @@ public static class WalkParamsBuilder
         {
             return false;
         }
-        bool levelTooHigh = g switch
+        bool levelNeedsLargerPa = g switch
         {
-            Granule.K4 => startLevel == 0 && oaSize < 44,
-            Granule.K16 => startLevel == 1 && oaSize < 42,
-            _ => startLevel == 1 && oaSize < 44,
+            Granule.K4 => startLevel == 0 && paMax < 44,
+            Granule.K16 => startLevel == 1 && paMax < 42,
+            _ => startLevel == 1 && paMax < 44,
         };
-        return !levelTooHigh && inputSize <= oaSize;
+        return !levelNeedsLargerPa;
     }
 }
