@@ -123,35 +123,17 @@ public static class WalkParamsBuilder
     public static WalkParams El10Stage1(SystemRegisters regs, bool upperRange)
     {
         var tcr = regs.TcrEl1;
-        var mmfr0 = regs.Mmfr0;
-        var mmfr2 = regs.Mmfr2;
-        int hafdbs = regs.Mmfr1.Hafdbs;
-        var g = Sanitize(upperRange ? DecodeTg1(tcr.Tg1) : DecodeTg0(tcr.Tg0), x => mmfr0.Stage1(x).Implemented);
-        bool ds = tcr.Ds && g != Granule.K64 && mmfr0.Stage1(g).Lpa2;
-        int tsz = upperRange ? tcr.T1Sz : tcr.T0Sz;
-        int minTsz = ds || (g == Granule.K64 && mmfr2.VaRange >= 1) ? 12 : 16;
-        var p = new WalkParams
-        {
-            Stage = 1,
-            Granule = g,
-            Ds = ds,
-            Lpa = mmfr0.PaMax >= 52,
-            InputSize = 64 - tsz,
-            ConfigFault = tsz < minTsz || tsz > MaxTxSz(mmfr2, g),
-            OaSize = OaSize(tcr.Ips, mmfr0.PaMax, g, ds),
-            Ha = tcr.Ha && hafdbs >= 1,
-            TwoRanges = true,
-            Hpd = (upperRange ? tcr.Hpd1 : tcr.Hpd0) && regs.Mmfr1.Hpds >= 1,
-            Epd = upperRange ? tcr.Epd1 : tcr.Epd0,
-            E0Pd = (upperRange ? tcr.E0Pd1 : tcr.E0Pd0) && BitOps.Field(regs[SysReg.ID_AA64MMFR2_EL1], 63, 60) >= 1,
-            Tbi = upperRange ? tcr.Tbi1 : tcr.Tbi0,
-            Tbid = upperRange ? tcr.Tbid1 : tcr.Tbid0,
-            TcrSh = upperRange ? tcr.Sh1 : tcr.Sh0,
-        };
-        p.Hd = p.Ha && tcr.Hd && hafdbs >= 2;
-        p.StartLevel = p.ConfigFault ? 0 : TranslationGeometry.Stage1StartLevel(g, p.InputSize);
+        var p = Stage1(regs, upperRange ? DecodeTg1(tcr.Tg1) : DecodeTg0(tcr.Tg0), upperRange ? tcr.T1Sz : tcr.T0Sz,
+            tcr.Ips, tcr.Ha, tcr.Hd, upperRange ? tcr.Hpd1 : tcr.Hpd0, tcr.Ds);
+        p.TwoRanges = true;
+        p.Epd = upperRange ? tcr.Epd1 : tcr.Epd0;
+        p.E0Pd = (upperRange ? tcr.E0Pd1 : tcr.E0Pd0) && BitOps.Field(regs[SysReg.ID_AA64MMFR2_EL1], 63, 60) >= 1;
+        p.Tbi = upperRange ? tcr.Tbi1 : tcr.Tbi0;
+        p.Tbid = upperRange ? tcr.Tbid1 : tcr.Tbid0;
+        p.TcrSh = upperRange ? tcr.Sh1 : tcr.Sh0;
+        // TCR_EL1.A1 picks the TTBR whose ASID is current; TCR_EL1.AS=0 means 8-bit ASIDs.
         ulong asidTtbr = tcr.A1 ? regs[SysReg.TTBR1_EL1] : regs[SysReg.TTBR0_EL1];
-        bool asid16 = tcr.As && mmfr0.AsidBits == 2;
+        bool asid16 = tcr.As && regs.Mmfr0.AsidBits == 2;
         p.Tag = (ushort)((asidTtbr >> 48) & (asid16 ? 0xFFFFUL : 0xFFUL));
         if (!p.ConfigFault)
         {
@@ -164,11 +146,28 @@ public static class WalkParamsBuilder
     public static WalkParams El2Stage1(SystemRegisters regs)
     {
         var tcr = regs.TcrEl2;
+        var p = Stage1(regs, DecodeTg0(tcr.Tg0), tcr.T0Sz, tcr.Ps, tcr.Ha, tcr.Hd, tcr.Hpd, tcr.Ds);
+        p.Tbi = tcr.Tbi;
+        p.Tbid = tcr.Tbid;
+        p.TcrSh = tcr.Sh0;
+        if (!p.ConfigFault)
+        {
+            SetBase(ref p, regs[SysReg.TTBR0_EL2]);
+        }
+        return p;
+    }
+
+    /// <summary>
+    /// What every stage-1 range shares: granule (sanitized), DS only with an LPA2-capable granule, TxSZ limits
+    /// (AArch64.S1MinTxSZ/MaxTxSZ), output size, HA/HD gated by ID_AA64MMFR1.HAFDBS, HPD gated by HPDS.
+    /// </summary>
+    private static WalkParams Stage1(SystemRegisters regs, Granule? requested, int tsz, int ps, bool ha, bool hd, bool hpd, bool dsBit)
+    {
         var mmfr0 = regs.Mmfr0;
         var mmfr2 = regs.Mmfr2;
         int hafdbs = regs.Mmfr1.Hafdbs;
-        var g = Sanitize(DecodeTg0(tcr.Tg0), x => mmfr0.Stage1(x).Implemented);
-        bool ds = tcr.Ds && g != Granule.K64 && mmfr0.Stage1(g).Lpa2;
+        var g = Sanitize(requested, x => mmfr0.Stage1(x).Implemented);
+        bool ds = dsBit && g != Granule.K64 && mmfr0.Stage1(g).Lpa2;
         int minTsz = ds || (g == Granule.K64 && mmfr2.VaRange >= 1) ? 12 : 16;
         var p = new WalkParams
         {
@@ -176,22 +175,14 @@ public static class WalkParamsBuilder
             Granule = g,
             Ds = ds,
             Lpa = mmfr0.PaMax >= 52,
-            InputSize = 64 - tcr.T0Sz,
-            ConfigFault = tcr.T0Sz < minTsz || tcr.T0Sz > MaxTxSz(mmfr2, g),
-            OaSize = OaSize(tcr.Ps, mmfr0.PaMax, g, ds),
-            Ha = tcr.Ha && hafdbs >= 1,
-            TwoRanges = false,
-            Hpd = tcr.Hpd && regs.Mmfr1.Hpds >= 1,
-            Tbi = tcr.Tbi,
-            Tbid = tcr.Tbid,
-            TcrSh = tcr.Sh0,
+            InputSize = 64 - tsz,
+            ConfigFault = tsz < minTsz || tsz > MaxTxSz(mmfr2, g),
+            OaSize = OaSize(ps, mmfr0.PaMax, g, ds),
+            Ha = ha && hafdbs >= 1,
+            Hpd = hpd && regs.Mmfr1.Hpds >= 1,
         };
-        p.Hd = p.Ha && tcr.Hd && hafdbs >= 2;
+        p.Hd = p.Ha && hd && hafdbs >= 2;
         p.StartLevel = p.ConfigFault ? 0 : TranslationGeometry.Stage1StartLevel(g, p.InputSize);
-        if (!p.ConfigFault)
-        {
-            SetBase(ref p, regs[SysReg.TTBR0_EL2]);
-        }
         return p;
     }
 
