@@ -97,10 +97,10 @@ public sealed class Scenario
     /// EL1&amp;0 stage 1, TTBR0 range: TCR_EL1.{T0SZ, TG0, IPS, DS}, EPD1=1 until <see cref="WithUpper"/>, TTBR0_EL1 =
     /// the root, SCTLR_EL1.M=1. With stage 2 configured the tables are in IPA space.
     /// </summary>
-    public Scenario WithStage1(Granule g, int t0sz, int ips = Ps48, bool ds = false)
+    public Scenario WithStage1(Granule g, int t0sz, int ips = Ps48, bool ds = false, ulong pool = LowerPool)
     {
         int inputSize = 64 - t0sz;
-        Lower = new PageTableBuilder(Memory, g, inputSize, Stage1StartLevel(g, inputSize), new FrameAllocator(LowerPool, S1PoolSize), ds)
+        Lower = new PageTableBuilder(Memory, g, inputSize, Stage1StartLevel(g, inputSize), new FrameAllocator(pool, S1PoolSize), ds)
         {
             TableToPhysical = S1TableToPhysical,
         };
@@ -140,7 +140,7 @@ public sealed class Scenario
     /// <paramref name="startLevel"/> the walk starts where stage 1 would, moved down one level with concatenation for
     /// 16K when that level would be 0 without DS.
     /// </summary>
-    public Scenario WithStage2(Granule g, int t0sz, int? startLevel = null, int ps = Ps48, bool ds = false)
+    public Scenario WithStage2(Granule g, int t0sz, int? startLevel = null, int ps = Ps48, bool ds = false, ulong pool = S2Pool)
     {
         if (Lower is not null || Upper is not null)
         {
@@ -153,7 +153,7 @@ public sealed class Scenario
             level = 1;
         }
         var (sl0, sl2) = EncodeSl0(g, level);
-        Stage2 = new PageTableBuilder(Memory, g, inputSize, level, new FrameAllocator(S2Pool, S2PoolSize), ds);
+        Stage2 = new PageTableBuilder(Memory, g, inputSize, level, new FrameAllocator(pool, S2PoolSize), ds);
         ulong vtcr = (uint)t0sz | ((ulong)(uint)sl0 << 6) | (Tg0(g) << 14) | ((ulong)(uint)ps << 16) | (1UL << 31)
             | (ds ? 1UL << 32 : 0) | (sl2 ? 1UL << 33 : 0);
         Regs[SysReg.VTCR_EL2] = vtcr;
