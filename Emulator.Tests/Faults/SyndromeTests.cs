@@ -103,7 +103,7 @@ public class SyndromeTests
     [InlineData(0x0000_0000_4000_0FFFUL, 0x0000_0000_0040_0000UL)]
     [InlineData(0x000F_FFFF_FFFF_F123UL, 0x0000_0FFF_FFFF_FFF0UL)]  // FIPA = IPA[51:12] in [43:4]
     [InlineData(0xFFF0_0000_0000_1000UL, 0x0000_0000_0000_0010UL)]  // nothing above IPA[51]
-    [InlineData(0x0000_0100_0000_0000UL, 0x0000_0000_1000_0000UL)]  // §12 item 17: IPA 2^40
+    [InlineData(0x0000_0100_0000_0000UL, 0x0000_0001_0000_0000UL)]  // §12 item 17: IPA 2^40
     public void HpfarHoldsIpa51To12(ulong ipa, ulong hpfar) =>
         Assert.Equal(hpfar, Syndrome.Hpfar(new IntermediatePhysicalAddress(ipa)));
 
