@@ -121,7 +121,7 @@ public sealed class Scenario
     /// <summary>EL1&amp;0 stage 1, TTBR1 range: TCR_EL1.{T1SZ, TG1}, EPD1=0, TTBR1_EL1.</summary>
     public Scenario WithUpper(Granule g, int t1sz)
     {
-        bool ds = Lower?.Ds ?? false;
+        bool ds = (Lower?.Ds ?? false) && g != Granule.K64; // TCR_EL1.DS has no effect on a 64K range
         int inputSize = 64 - t1sz;
         Upper = new PageTableBuilder(Memory, g, inputSize, Stage1StartLevel(g, inputSize), new FrameAllocator(UpperPool, S1PoolSize), ds)
         {
