@@ -89,6 +89,7 @@ public class Stage2Tests
         { Granule.K4, 12, 1, true, true, 6, true, "SL2:SL0 = 101 is reserved" },
         { Granule.K4, 15, 2, false, false, 6, true, "T0SZ 15 below the minimum without DS" },
         { Granule.K16, 16, 3, false, false, 6, true, "SL0=3 (L0) needs DS (item 42)" },
+        { Granule.K16, 16, 3, false, true, 5, true, "SL0=3 (L0) with DS still needs PAMax = 52" },
         { Granule.K16, 24, 2, false, false, 2, true, "16K L1 needs PAMax >= 42" },
         { Granule.K16, 16, 1, false, false, 6, true, "48-bit IPA from L2: inconsistent" },
         { Granule.K64, 16, 3, false, false, 6, true, "SL0=3 is reserved for 64K (item 43)" },
@@ -142,6 +143,21 @@ public class Stage2Tests
         s.Regs[SysReg.ID_AA64MMFR0_EL1] = Mmfr0WithPaRange(paRange);
         s.SetField(SysReg.ID_AA64MMFR2_EL1, 31, 28, ttst ? 1UL : 0);
         return s;
+    }
+
+    [Fact]
+    public void Sixteen16KLevel0StartNeedsDsAndA52BitPaMax()
+    {
+        // AArch64.S2InvalidSL, 16K: SL0=11 is reserved unless DS=1 and PAMax = 52 (the output size itself may be smaller).
+        var s = new Scenario().WithStage2(Granule.K16, 16, startLevel: 0, ps: Scenario.Ps48, ds: true);
+        s.MapS2(0x4000_0000, Oa1);
+        Expect.Pa(s.Translate(0x4000_0010), Oa1 + 0x10);
+        Assert.Equal(0, s.Mmu.Record.Steps[0].Level);
+        s.Regs[SysReg.ID_AA64MMFR0_EL1] = Mmfr0WithPaRange(5);
+        Expect.Fault(s.Translate(0x4000_0010), FaultType.Translation, 2, 0);
+        s.Regs[SysReg.ID_AA64MMFR0_EL1] = Mmfr0WithPaRange(6);
+        s.SetBit(SysReg.VTCR_EL2, 32, false);
+        Expect.Fault(s.Translate(0x4000_0010), FaultType.Translation, 2, 0);
     }
 
     [Fact]
