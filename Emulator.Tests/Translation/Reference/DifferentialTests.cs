@@ -238,8 +238,8 @@ public class DifferentialTests(ITestOutputHelper output)
             if (s2)
             {
                 g2 = RandomGranule(rng);
-                bool ds2 = g2 != Granule.K64 && paRange == 6 && Chance(rng, 4);
-                ia2 = ds2 ? rng.Next(44, 53) : rng.Next(28, 49);
+                bool ds2 = g2 != Granule.K64 && Chance(rng, 4);
+                ia2 = ds2 ? rng.Next(Math.Min(44, paBits), Math.Min(52, paBits) + 1) : rng.Next(28, 49);
                 var starts = S2Starts(g2, ia2, ds2);
                 int start = starts.Count > 0 ? Pick(rng, starts.ToArray()) : 3;
                 int ps = Chance(rng, 6) ? rng.Next(0, 7) : (ia2 > 48 ? 6 : ia2 > 44 ? Pick(rng, 5, 6) : Pick(rng, 4, 5, 6));
@@ -333,7 +333,7 @@ public class DifferentialTests(ITestOutputHelper output)
                         oa |= 1UL << rng.Next(32, 48); // maybe above the output size
                     }
                     ulong desc = Descriptors.Stage1Leaf(oa, level, b.Granule, attrIndx: rng.Next(4), ap: rng.Next(4), sh: Pick(rng, 0, 2, 3),
-                        af: !Chance(rng, 4), nG: rng.Next(2) == 0, uxn: Chance(rng, 4), pxn: Chance(rng, 4), dbm: Chance(rng, 3), ds: b.Ds);
+                        af: !Chance(rng, 4), nG: rng.Next(2) == 0, uxn: Chance(rng, 4), pxn: Chance(rng, 4), dbm: Chance(rng, 2), ds: b.Ds);
                     b.Set(va, level, desc);
                     if (level > b.StartLevel && Chance(rng, 4))
                     {
@@ -498,8 +498,9 @@ public class DifferentialTests(ITestOutputHelper output)
             {
                 pa |= 1UL << rng.Next(32, 48);
             }
+            int s2ap = Pick(rng, 3, 3, 3, 1, 1, 2, 0);
             b.Set(ipa, level, Descriptors.Stage2Leaf(pa, level, b.Granule, memAttr: Pick(rng, 0xF, 0xF, 0x5, 0xA, 0x1, 0x0),
-                s2ap: Pick(rng, 3, 3, 3, 1, 2, 0), sh: Pick(rng, 0, 2, 3), af: !Chance(rng, 6), xn: rng.Next(4), dbm: Chance(rng, 3), ds: b.Ds));
+                s2ap: s2ap, sh: Pick(rng, 0, 2, 3), af: !Chance(rng, 5), xn: rng.Next(4), dbm: Chance(rng, s2ap < 2 ? 2 : 4), ds: b.Ds));
         }
     }
 }
