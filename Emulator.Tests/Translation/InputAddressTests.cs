@@ -2,6 +2,7 @@ using MmuSim.Addressing;
 using MmuSim.Faults;
 using MmuSim.Registers;
 using MmuSim.Tests.Support;
+using MmuSim.Tracing;
 using MmuSim.Translation;
 using static MmuSim.Tests.Support.Data;
 
@@ -194,7 +195,7 @@ public class InputAddressTests
         Assert.Equal(0, s.Reads);
         Expect.Pa(s.Translate(LowVa, el: 1), Oa1);
         Expect.Pa(s.Translate(HighVa, el: 0), Oa2);
-        var at = s.At(Tracing.AtOp.S1E0R, LowVa);
+        var at = s.At(AtOp.S1E0R, LowVa);
         Assert.Equal(0x809UL, at.Par); // F=1, FST=0x04 (translation L0), RES1 bit 11
         s.SetBit(SysReg.TCR_EL1, 55, false).SetBit(SysReg.TCR_EL1, 56); // E0PD1
         Expect.Pa(s.Translate(LowVa, el: 0), Oa1);

@@ -2,6 +2,7 @@ using MmuSim.Addressing;
 using MmuSim.Faults;
 using MmuSim.Registers;
 using MmuSim.Tests.Support;
+using MmuSim.Tracing;
 using static MmuSim.Tests.Support.Data;
 
 namespace MmuSim.Tests.Translation;
@@ -379,12 +380,12 @@ public class PermissionTests
         s.MapS1(LowVa + 0x1000, 0x4000_1000, ap: 0); // EL1 only
         s.MapS2(0x4000_1000, Oa1 + 0x1000, s2ap: 1);
         const ulong ok = 0xFF00_0000_0000_0B80;      // ATTR 0xFF, SH=11 [8:7], NS [9], RES1 [11]
-        Assert.Equal(ok | 0x4000_0000, s.At(Tracing.AtOp.S1E1R, LowVa).Par);     // stage 1 only: the IPA (item 66)
-        Assert.Equal(ok | 0x4000_0000, s.At(Tracing.AtOp.S1E0R, LowVa).Par);
-        Assert.Equal(0x81FUL, s.At(Tracing.AtOp.S1E1W, LowVa).Par);              // F, FST 0x0F (stage-1 permission L3)
-        Assert.Equal(ok | Oa1, s.At(Tracing.AtOp.S12E1R, LowVa).Par);
-        Assert.Equal(0x81FUL, s.At(Tracing.AtOp.S1E0R, LowVa + 0x1000).Par);     // EL0 has no access to AP=00
-        Assert.Equal(0xA1FUL, s.At(Tracing.AtOp.S12E1W, LowVa + 0x1000).Par);    // S=1: stage-2 permission L3
-        Assert.Equal(0x81FUL, s.At(Tracing.AtOp.S12E0W, LowVa + 0x1000).Par);    // stage 1 refuses first
+        Assert.Equal(ok | 0x4000_0000, s.At(AtOp.S1E1R, LowVa).Par);     // stage 1 only: the IPA (item 66)
+        Assert.Equal(ok | 0x4000_0000, s.At(AtOp.S1E0R, LowVa).Par);
+        Assert.Equal(0x81FUL, s.At(AtOp.S1E1W, LowVa).Par);              // F, FST 0x0F (stage-1 permission L3)
+        Assert.Equal(ok | Oa1, s.At(AtOp.S12E1R, LowVa).Par);
+        Assert.Equal(0x81FUL, s.At(AtOp.S1E0R, LowVa + 0x1000).Par);     // EL0 has no access to AP=00
+        Assert.Equal(0xA1FUL, s.At(AtOp.S12E1W, LowVa + 0x1000).Par);    // S=1: stage-2 permission L3
+        Assert.Equal(0x81FUL, s.At(AtOp.S12E0W, LowVa + 0x1000).Par);    // stage 1 refuses first
     }
 }
