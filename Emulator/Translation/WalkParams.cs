@@ -215,7 +215,7 @@ public static class WalkParamsBuilder
         p.Hd = p.Ha && vtcr.Hd && hafdbs >= 2;
         bool vmid16 = vtcr.Vs && regs.Mmfr1.VmidBits == 2;
         p.Tag = (ushort)((regs[SysReg.VTTBR_EL2] >> 48) & (vmid16 ? 0xFFFFUL : 0xFFUL));
-        int? start = Stage2StartLevel(g, vtcr.Sl0, vtcr.Sl2, ds, mmfr2.St >= 1);
+        int? start = Stage2StartLevel(g, vtcr.Sl0, vtcr.Sl2, ds, mmfr2.St >= 1, mmfr0.PaMax);
         p.ConfigFault = vtcr.T0Sz < minTsz || vtcr.T0Sz > MaxTxSz(mmfr2, g) || start is null
             || !Stage2LevelConsistent(g, start.Value, p.InputSize, mmfr0.PaMax);
         p.StartLevel = p.ConfigFault ? 0 : start!.Value;
@@ -228,9 +228,10 @@ public static class WalkParamsBuilder
 
     /// <summary>
     /// VTCR_EL2.SL0 (and SL2) to a start level: 4K 00→L2, 01→L1, 10→L0, 11→L3 with FEAT_TTST; with DS and SL2=1,
-    /// SL0=00 → L−1. 16K/64K 00→L3, 01→L2, 10→L1, 11→L0 (16K with DS only). Null when reserved.
+    /// SL0=00 → L−1. 16K/64K 00→L3, 01→L2, 10→L1, 11→L0 (16K with DS and a 52-bit PAMax only, AArch64.S2InvalidSL).
+    /// Null when reserved.
     /// </summary>
-    public static int? Stage2StartLevel(Granule g, int sl0, bool sl2, bool ds, bool ttst)
+    public static int? Stage2StartLevel(Granule g, int sl0, bool sl2, bool ds, bool ttst, int paMax)
     {
         if (g == Granule.K4)
         {
@@ -240,7 +241,7 @@ public static class WalkParamsBuilder
             }
             return sl0 switch { 0 => 2, 1 => 1, 2 => 0, _ => ttst ? 3 : null };
         }
-        return sl0 switch { 0 => 3, 1 => 2, 2 => 1, _ => g == Granule.K16 && ds ? 0 : null };
+        return sl0 switch { 0 => 3, 1 => 2, 2 => 1, _ => g == Granule.K16 && ds && paMax >= 52 ? 0 : null };
     }
 
     /// <summary>

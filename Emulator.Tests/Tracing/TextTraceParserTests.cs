@@ -1,0 +1,364 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Text;
+using MmuSim.Registers;
+using MmuSim.Tracing;
+
+namespace MmuSim.Tests.Tracing;
+
+/// <summary>
+/// The text trace parser (docs/trace-format.md): every command, comments, blank lines, CRLF, case-insensitivity, `_` in
+/// numbers, 64-bit limits, errors with exact line and column, and the same records whatever way the bytes are split.
+/// </summary>
+public class TextTraceParserTests
+{
+    private struct ListHandler : ITraceHandler
+    {
+        public List<TraceRecord> Records;
+
+        public readonly void OnRecord(in TraceRecord record) => Records.Add(record);
+    }
+
+    /// <summary>Parses <paramref name="text"/> as one buffer, all lines final.</summary>
+    private static List<TraceRecord> Parse(string text, string source = "t.trace")
+    {
+        var seq = new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes(text));
+        return ParseSequence(seq, source, out _);
+    }
+
+    private static List<TraceRecord> ParseSequence(ReadOnlySequence<byte> seq, string source, out long lines)
+    {
+        var h = new ListHandler { Records = new List<TraceRecord>() };
+        byte[] scratch = ArrayPool<byte>.Shared.Rent(16); // ParseLines may return it to the pool and rent a bigger one
+        lines = 0;
+        var pos = TextTraceParser.ParseLines(ref seq, source, ref lines, ref h, ref scratch, final: true);
+        Assert.Equal(seq.End, pos);
+        return h.Records;
+    }
+
+    private static TraceFormatException Error(string text, string source = "t.trace") =>
+        Assert.Throws<TraceFormatException>(() => Parse(text, source));
+
+    // ---------------------------------------------------------------- commands
+
+    [Fact]
+    public void EveryCommand()
+    {
+        var r = Parse(string.Join("\n",
+            "reg TCR_EL1 0x0000000280803510",
+            "mem 0x40000000 0x40001003 7 0xff",
+            "ram 0x40000000 0x100000",
+            "el 0",
+            "R 0x1008",
+            "R 0x1009 2",
+            "W 0x2000 64",
+            "X 0x3000",
+            "at S12E1W 0xffff000000001000",
+            "dump 0x40001000",
+            "tlbi VMALLE1",
+            "tlbi VAE1 0x0005000000000123"));
+        Assert.Equal(14, r.Count);
+        Assert.Equal(new TraceRecord { Op = TraceOp.Reg, Line = 1, Reg = SysReg.TCR_EL1, Value = 0x0000000280803510 }, r[0]);
+        Assert.Equal(new TraceRecord { Op = TraceOp.Mem, Line = 2, Address = 0x40000000, Value = 0x40001003 }, r[1]);
+        Assert.Equal(new TraceRecord { Op = TraceOp.Mem, Line = 2, Address = 0x40000008, Value = 7 }, r[2]);
+        Assert.Equal(new TraceRecord { Op = TraceOp.Mem, Line = 2, Address = 0x40000010, Value = 0xff }, r[3]);
+        Assert.Equal(new TraceRecord { Op = TraceOp.Ram, Line = 3, Address = 0x40000000, Value = 0x100000 }, r[4]);
+        Assert.Equal(new TraceRecord { Op = TraceOp.El, Line = 4, Value = 0 }, r[5]);
+        Assert.Equal(new TraceRecord { Op = TraceOp.Read, Line = 5, Address = 0x1008, Size = 8 }, r[6]);
+        Assert.Equal(new TraceRecord { Op = TraceOp.Read, Line = 6, Address = 0x1009, Size = 2 }, r[7]);
+        Assert.Equal(new TraceRecord { Op = TraceOp.Write, Line = 7, Address = 0x2000, Size = 64 }, r[8]);
+        Assert.Equal(new TraceRecord { Op = TraceOp.Fetch, Line = 8, Address = 0x3000, Size = 4 }, r[9]);
+        Assert.Equal(new TraceRecord { Op = TraceOp.At, Line = 9, At = AtOp.S12E1W, Address = 0xffff000000001000 }, r[10]);
+        Assert.Equal(new TraceRecord { Op = TraceOp.Dump, Line = 10, Address = 0x40001000 }, r[11]);
+        Assert.Equal(new TraceRecord { Op = TraceOp.Tlbi, Line = 11, Tlbi = TlbiOp.VMALLE1 }, r[12]);
+        Assert.Equal(new TraceRecord { Op = TraceOp.Tlbi, Line = 12, Tlbi = TlbiOp.VAE1, Value = 0x0005000000000123, HasOperand = true }, r[13]);
+    }
+
+    public static TheoryData<string> RegisterNames() => new(Enum.GetNames<SysReg>());
+
+    [Theory]
+    [MemberData(nameof(RegisterNames))]
+    public void EveryRegisterNameInAnyCase(string name)
+    {
+        var expected = Enum.Parse<SysReg>(name);
+        Assert.Equal(expected, Parse($"reg {name} 1")[0].Reg);
+        Assert.Equal(expected, Parse($"REG {name.ToLowerInvariant()} 1")[0].Reg);
+        Assert.Equal(expected, Parse($"Reg {char.ToLowerInvariant(name[0])}{name[1..]} 1")[0].Reg);
+    }
+
+    public static TheoryData<string> AtNames() => new(Enum.GetNames<AtOp>());
+
+    [Theory]
+    [MemberData(nameof(AtNames))]
+    public void EveryAtOperation(string name)
+    {
+        var r = Parse($"at {name.ToLowerInvariant()} 0x10\nAT {name} 16");
+        Assert.All(r, x => Assert.Equal(Enum.Parse<AtOp>(name), x.At));
+        Assert.All(r, x => Assert.Equal(0x10UL, x.Address));
+    }
+
+    public static TheoryData<string> TlbiNames() => new(Enum.GetNames<TlbiOp>());
+
+    [Theory]
+    [MemberData(nameof(TlbiNames))]
+    public void EveryTlbiOperation(string name)
+    {
+        var r = Parse($"tlbi {name.ToLowerInvariant()}\nTLBI {name} 0x1234");
+        Assert.Equal(Enum.Parse<TlbiOp>(name), r[0].Tlbi);
+        Assert.False(r[0].HasOperand);
+        Assert.Equal(Enum.Parse<TlbiOp>(name), r[1].Tlbi);
+        Assert.True(r[1].HasOperand);
+        Assert.Equal(0x1234UL, r[1].Value);
+    }
+
+    [Fact]
+    public void KeywordsAreCaseInsensitive()
+    {
+        var r = Parse("r 0x10\nw 0x20\nx 0x30\nEL 1\nRAM 0 1\nMEM 8 1\nDump 8\nReG mair_el1 0xff\nTlBi AlLe1");
+        Assert.Equal(new[] { TraceOp.Read, TraceOp.Write, TraceOp.Fetch, TraceOp.El, TraceOp.Ram, TraceOp.Mem, TraceOp.Dump, TraceOp.Reg, TraceOp.Tlbi },
+            r.Select(x => x.Op).ToArray());
+    }
+
+    [Fact]
+    public void CommentsBlankLinesAndLineNumbers()
+    {
+        var r = Parse("# a comment\n\n   \t \nR 0x10 # trailing comment\n#R 0x20\nW 0x30#no space\n\n  X   0x40  \t\n");
+        Assert.Equal(new[] { (TraceOp.Read, 4L, 0x10UL), (TraceOp.Write, 6L, 0x30UL), (TraceOp.Fetch, 8L, 0x40UL) },
+            r.Select(x => (x.Op, x.Line, x.Address)).ToArray());
+    }
+
+    [Fact]
+    public void CrLfLineEnds()
+    {
+        var lf = Parse("reg SCTLR_EL1 1\nR 0x10 4\n\n# c\nW 0x20\n");
+        var crlf = Parse("reg SCTLR_EL1 1\r\nR 0x10 4\r\n\r\n# c\r\nW 0x20\r\n");
+        Assert.Equal(lf, crlf);
+        Assert.Equal(5L, crlf[^1].Line);
+        // A bare final line with CR and no LF.
+        Assert.Equal(0x20UL, Parse("W 0x20\r")[0].Address);
+    }
+
+    [Theory]
+    [InlineData("0xffff_0000_0000_1000", 0xffff_0000_0000_1000UL)]
+    [InlineData("0XABCdef", 0xABCDEFUL)]
+    [InlineData("1_000_000", 1_000_000UL)]
+    [InlineData("0", 0UL)]
+    [InlineData("007", 7UL)]
+    [InlineData("0x0000_0000_0000_0000_0001", 1UL)]           // leading zeros are not overflow
+    [InlineData("0xffffffffffffffff", ulong.MaxValue)]
+    [InlineData("18446744073709551615", ulong.MaxValue)]
+    public void Numbers(string text, ulong value)
+    {
+        Assert.Equal(value, Parse($"R {text}")[0].Address);
+        Assert.Equal(value, TextTraceParser.ParseNumber(Encoding.ASCII.GetBytes(text), "s", 1, 1, "n"));
+    }
+
+    // ---------------------------------------------------------------- errors: file:line:col: reason
+
+    [Theory]
+    [InlineData("foo 1", 1, 1, "unknown command 'foo'")]
+    [InlineData("R 0x10\n\n  read 0x10", 3, 3, "unknown command 'read'")]
+    [InlineData("reg TCR_EL3 1", 1, 5, "unknown register 'TCR_EL3'")]
+    [InlineData("reg 1 1", 1, 5, "unknown register '1'")]
+    [InlineData("at S1E3R 0x10", 1, 4, "unknown AT operation 'S1E3R'")]
+    [InlineData("tlbi  VMALLE3", 1, 7, "unknown TLBI operation 'VMALLE3'")]
+    [InlineData("R 0x12g4", 1, 7, "bad virtual address '0x12g4': 'g' is not a hexadecimal digit")]
+    [InlineData("R 12a", 1, 5, "bad virtual address '12a': 'a' is not a decimal digit")]
+    [InlineData("R 0x", 1, 4, "bad virtual address '0x': 'x' is not a decimal digit")]
+    [InlineData("R 0x_", 1, 3, "bad virtual address '0x_': no digits")]
+    [InlineData("reg SCTLR_EL1 -1", 1, 15, "bad register value '-1': '-' is not a decimal digit")]
+    [InlineData("R 0x1_0000_0000_0000_0000", 1, 3, "virtual address '0x1_0000_0000_0000_0000' does not fit in 64 bits")]
+    [InlineData("mem 0x10 18446744073709551616", 1, 10, "value '18446744073709551616' does not fit in 64 bits")]
+    [InlineData("R", 1, 2, "missing virtual address")]
+    [InlineData("reg TCR_EL1", 1, 12, "missing register value")]
+    [InlineData("reg", 1, 4, "missing register")]
+    [InlineData("at", 1, 3, "missing AT operation")]
+    [InlineData("at S1E1R   # no address", 1, 12, "missing virtual address")]
+    [InlineData("ram 0x1000", 1, 11, "missing RAM size")]
+    [InlineData("tlbi", 1, 5, "missing TLBI operation")]
+    [InlineData("mem 0x1000", 1, 11, "mem needs at least one value")]
+    [InlineData("X 0x10 4", 1, 8, "unexpected extra operand")]
+    [InlineData("dump 0x10 5", 1, 11, "unexpected extra operand")]
+    [InlineData("el 1 2", 1, 6, "unexpected extra operand")]
+    [InlineData("tlbi VAE1 1 2", 1, 13, "unexpected extra operand")]
+    [InlineData("R 0x10 8 9", 1, 10, "unexpected extra operand")]
+    [InlineData("el 3", 1, 4, "exception level 3 is not 0, 1 or 2")]
+    [InlineData("R 0x10 0", 1, 8, "access size 0 is not between 1 and 64 bytes")]
+    [InlineData("W 0x10 65", 1, 8, "access size 65 is not between 1 and 64 bytes")]
+    [InlineData("mem 0x1004 1", 1, 5, "mem address 0x1004 is not 8-byte aligned")]
+    [InlineData("# x\r\ndump 0x41", 2, 6, "dump address 0x41 is not 8-byte aligned")]
+    public void ErrorsNameLineAndColumn(string text, long line, int column, string reason)
+    {
+        var e = Error(text, "dir/x.trace");
+        Assert.Equal((line, column), (e.Line, e.Column));
+        Assert.StartsWith(reason, e.Reason);
+        Assert.Equal($"dir/x.trace:{line}:{column}: {e.Reason}", e.Message);
+    }
+
+    [Fact]
+    public void RecordsBeforeAnErrorAreDelivered()
+    {
+        var h = new ListHandler { Records = new List<TraceRecord>() };
+        var seq = new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes("R 0x10\nmem 0x100 1 2 zz\nR 0x20\n"));
+        byte[] scratch = ArrayPool<byte>.Shared.Rent(16); // ParseLines may return it to the pool and rent a bigger one
+        long lines = 0;
+        var e = Assert.Throws<TraceFormatException>(() => TextTraceParser.ParseLines(ref seq, "s", ref lines, ref h, ref scratch, true));
+        Assert.Equal((2L, 15), (e.Line, e.Column));
+        // The read, and the mem words before the bad one, were handed over; nothing after.
+        Assert.Equal(new[] { (TraceOp.Read, 0x10UL), (TraceOp.Mem, 0x100UL), (TraceOp.Mem, 0x108UL) }, h.Records.Select(r => (r.Op, r.Address)).ToArray());
+    }
+
+    // ---------------------------------------------------------------- splits
+
+    private static readonly string SplitTrace = string.Join("\n",
+        "# split test: every command, comments, CRLF, tabs, a long line",
+        "reg TCR_EL1 0x0000_0002_8080_3510\r",
+        "",
+        "\treg\tMAIR_EL1\t0xff   # trailing",
+        "mem 0x40000000 " + string.Join(" ", Enumerable.Range(0, 60).Select(i => $"0x{0x4000_1003 + i * 0x1000:x}")),
+        "ram 0x40000000 0x100000\r",
+        "el 1",
+        "R 0x1008",
+        "W 0x2000 4\r",
+        "X 0x3000",
+        "at s1e1r 0xffff_0000_0000_1000",
+        "dump 0x40001000",
+        "tlbi VAE1 0x5_0000_0000_0123",
+        "tlbi alle1",
+        "R 18446744073709551615") + "   ";   // last line unterminated
+
+    private static List<TraceRecord> Baseline(out long lines) =>
+        ParseSequence(new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes(SplitTrace)), "s", out lines);
+
+    [Fact]
+    public void TwoSegmentsSplitAtEveryByte()
+    {
+        byte[] bytes = Encoding.ASCII.GetBytes(SplitTrace);
+        var expected = Baseline(out long expectedLines);
+        Assert.Equal(72, expected.Count);
+        Assert.Equal(15L, expectedLines);
+        for (int i = 0; i <= bytes.Length; i++)
+        {
+            var seq = Segments.Create(bytes[..i], bytes[i..]);
+            var got = ParseSequence(seq, "s", out long lines);
+            Assert.True(expected.SequenceEqual(got), $"split at {i}");
+            Assert.Equal(expectedLines, lines);
+        }
+    }
+
+    [Fact]
+    public void OneByteSegments()
+    {
+        byte[] bytes = Encoding.ASCII.GetBytes(SplitTrace);
+        var seq = Segments.Create(bytes.Select(b => new[] { b }).ToArray());
+        Assert.Equal(Baseline(out _), ParseSequence(seq, "s", out _));
+    }
+
+    /// <summary>
+    /// Incremental parsing exactly as <see cref="TextTraceParser.ParseAsync"/> drives it, but deterministic: a pipe built
+    /// from one-byte segments, one byte written and flushed at a time, the parser called after every byte with
+    /// final=false (so it must leave a partial line unconsumed at every position), then completed.
+    /// </summary>
+    [Fact]
+    public async Task PipeFedOneByteAtATime()
+    {
+        byte[] bytes = Encoding.ASCII.GetBytes(SplitTrace);
+        var pipe = new Pipe(new PipeOptions(pool: new TinyPool(), minimumSegmentSize: 1, pauseWriterThreshold: 0, useSynchronizationContext: false));
+        var h = new ListHandler { Records = new List<TraceRecord>() };
+        byte[] scratch = ArrayPool<byte>.Shared.Rent(16);
+        long lines = 0;
+        for (int i = 0; i <= bytes.Length; i++)
+        {
+            if (i < bytes.Length)
+            {
+                pipe.Writer.GetSpan(1)[0] = bytes[i];
+                pipe.Writer.Advance(1);
+                await pipe.Writer.FlushAsync();
+            }
+            else
+            {
+                await pipe.Writer.CompleteAsync();
+            }
+            Assert.True(pipe.Reader.TryRead(out var read));
+            var buffer = read.Buffer;
+            var consumed = TextTraceParser.ParseLines(ref buffer, "s", ref lines, ref h, ref scratch, read.IsCompleted);
+            pipe.Reader.AdvanceTo(consumed, buffer.End);
+        }
+        await pipe.Reader.CompleteAsync();
+        Assert.Equal(Baseline(out long expectedLines), h.Records);
+        Assert.Equal(expectedLines, lines);
+    }
+
+    [Fact]
+    public async Task ParseAsyncWithAWriterThatFlushesEveryByte()
+    {
+        byte[] bytes = Encoding.ASCII.GetBytes(SplitTrace);
+        var pipe = new Pipe(new PipeOptions(pool: new TinyPool(), minimumSegmentSize: 1, useSynchronizationContext: false));
+        var h = new ListHandler { Records = new List<TraceRecord>() };
+        var parse = TextTraceParser.ParseAsync(pipe.Reader, "s", h).AsTask();
+        foreach (byte b in bytes)
+        {
+            await pipe.Writer.WriteAsync(new[] { b });
+        }
+        await pipe.Writer.CompleteAsync();
+        long lines = await parse;
+        Assert.Equal(Baseline(out long expectedLines), h.Records);
+        Assert.Equal(expectedLines, lines);
+    }
+
+    [Fact]
+    public void ErrorPositionDoesNotDependOnTheSplit()
+    {
+        byte[] bytes = Encoding.ASCII.GetBytes("R 0x10\r\n# x\n\nmem 0x40 1 2 0x3_q\nR 0x20\n");
+        for (int i = 0; i <= bytes.Length; i++)
+        {
+            var seq = Segments.Create(bytes[..i], bytes[i..]);
+            var e = Assert.Throws<TraceFormatException>(() => ParseSequence(seq, "f", out _));
+            Assert.Equal((4L, 18), (e.Line, e.Column));
+        }
+    }
+
+    /// <summary>Builds multi-segment sequences.</summary>
+    private sealed class Segments : ReadOnlySequenceSegment<byte>
+    {
+        private Segments(ReadOnlyMemory<byte> memory, long runningIndex)
+        {
+            Memory = memory;
+            RunningIndex = runningIndex;
+        }
+
+        public static ReadOnlySequence<byte> Create(params byte[][] parts)
+        {
+            var first = new Segments(parts[0], 0);
+            var last = first;
+            for (int i = 1; i < parts.Length; i++)
+            {
+                var next = new Segments(parts[i], last.RunningIndex + last.Memory.Length);
+                last.Next = next;
+                last = next;
+            }
+            return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
+        }
+    }
+
+    /// <summary>A memory pool that hands out exactly the size asked for, so a pipe's segments can be one byte long.</summary>
+    private sealed class TinyPool : MemoryPool<byte>
+    {
+        public override int MaxBufferSize => int.MaxValue;
+
+        public override IMemoryOwner<byte> Rent(int minBufferSize = -1) => new Owner(Math.Max(1, minBufferSize));
+
+        protected override void Dispose(bool disposing)
+        {
+        }
+
+        private sealed class Owner(int size) : IMemoryOwner<byte>
+        {
+            public Memory<byte> Memory { get; } = new byte[size];
+
+            public void Dispose()
+            {
+            }
+        }
+    }
+}

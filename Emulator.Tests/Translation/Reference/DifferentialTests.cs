@@ -1,0 +1,506 @@
+using System.Text;
+using Xunit.Abstractions;
+using MmuSim.Addressing;
+using MmuSim.Building;
+using MmuSim.Faults;
+using MmuSim.Registers;
+using MmuSim.Tests.Support;
+using MmuSim.Tracing;
+using MmuSim.Translation;
+
+namespace MmuSim.Tests.Translation.Reference;
+
+/// <summary>
+/// Randomized differential test: seeded random table set-ups (granules, TxSZ, start levels, concatenation, DS, valid,
+/// invalid and out-of-range descriptors, permissions, table attributes, AF/DBM with HA/HD, stage 2 on and off, the EL2
+/// regime, RAM holes, HCR_EL2 controls) and random accesses at EL0/1/2 and AT instructions, run through the engine (via
+/// <see cref="MmuSim.Core.SimulatedCore"/>) and through <see cref="ReferenceMmu"/> on an identical copy. Every access must
+/// agree on the PA or the whole fault (type, stage, level, S1PTW, target EL, ESR, FAR, HPFAR), every AT on PAR_EL1, and
+/// after every access all descriptor memory must agree (hardware AF/dirty updates).
+/// </summary>
+public class DifferentialTests(ITestOutputHelper output)
+{
+    private const int Seeds = 800;
+
+    private enum Kind
+    {
+        Access,
+        At,
+    }
+
+    private readonly record struct Probe(Kind Kind, ulong Va, int El, AccessType Type, AtOp At);
+
+    private sealed class Coverage
+    {
+        public readonly Dictionary<(FaultType, int, bool), int> Faults = new();
+        public int Successes;
+        public int Ats;
+        public int Translations;
+        public int Updates;
+    }
+
+    [Fact]
+    public void RandomSetUpsAgreeWithTheReferenceWalker()
+    {
+        var coverage = new Coverage();
+        var failures = new List<string>();
+        for (int seed = 1; seed <= Seeds && failures.Count < 3; seed++)
+        {
+            RunSeed(seed, coverage, failures);
+        }
+        Assert.True(failures.Count == 0, string.Join("\n\n", failures));
+        output.WriteLine($"{coverage.Translations} translations ({coverage.Ats} AT), {coverage.Successes} successes, {coverage.Updates} hardware updates");
+        foreach (var (k, v) in coverage.Faults.OrderBy(kv => kv.Key))
+        {
+            output.WriteLine($"  {k.Item1} stage {k.Item2}{(k.Item3 ? " S1PTW" : "")}: {v}");
+        }
+
+        // The generator must reach what it is meant to test, or agreement proves little.
+        Assert.True(coverage.Translations >= 5000, $"only {coverage.Translations} translations");
+        Assert.True(coverage.Successes >= 1000, $"only {coverage.Successes} successful translations");
+        Assert.True(coverage.Ats >= 1000, $"only {coverage.Ats} AT instructions");
+        Assert.True(coverage.Updates >= 100, $"only {coverage.Updates} hardware updates");
+        foreach (var type in new[] { FaultType.Translation, FaultType.AddressSize, FaultType.AccessFlag, FaultType.Permission, FaultType.ExternalWalk })
+        {
+            foreach (var (stage, s1ptw) in new[] { (1, false), (2, false), (2, true) })
+            {
+                Assert.True(coverage.Faults.GetValueOrDefault((type, stage, s1ptw)) >= 5, $"too few {type} faults at stage {stage} (S1PTW={s1ptw})");
+            }
+        }
+    }
+
+    private static void RunSeed(int seed, Coverage coverage, List<string> failures)
+    {
+        var engineWrites = new HashSet<ulong>();
+        var engine = new Scenario();
+        var probes = Generator.Build(seed, engine, engineWrites);
+        var refWrites = new HashSet<ulong>();
+        var twin = new Scenario();
+        Generator.Build(seed, twin, refWrites);
+        var reference = new ReferenceMmu(twin.Regs, twin.Memory);
+        var written = engineWrites.Order().ToArray();
+
+        for (int i = 0; i < probes.Count; i++)
+        {
+            var p = probes[i];
+            long updatesBefore = engine.Mmu.HardwareUpdates;
+            string? why;
+            if (p.Kind == Kind.At)
+            {
+                var (el, write, mode) = MmuSim.Core.SimulatedCore.Decode(p.At);
+                ulong par = engine.At(p.At, p.Va).Par;
+                var rr = reference.Translate(p.Va, el, write ? AccessType.Write : AccessType.Read, mode);
+                ulong expected = ReferenceMmu.Par(rr);
+                why = par == expected ? null : $"PAR 0x{par:x} vs reference 0x{expected:x} ({rr})";
+                coverage.Ats++;
+                Count(coverage, rr);
+            }
+            else
+            {
+                var o = engine.Access(p.Va, p.Type, p.El);
+                var rr = reference.Translate(p.Va, p.El, p.Type, AtMode.None);
+                why = CompareAccess(o, rr, reference, p);
+                Count(coverage, rr);
+            }
+            coverage.Translations++;
+            coverage.Updates += (int)(engine.Mmu.HardwareUpdates - updatesBefore);
+            if (why is null)
+            {
+                foreach (ulong pa in written)
+                {
+                    ulong a = engine.Memory.Peek64(new PhysicalAddress(pa)), b = twin.Memory.Peek64(new PhysicalAddress(pa));
+                    if (a != b)
+                    {
+                        why = $"descriptor at PA 0x{pa:x} is 0x{a:x} in the engine, 0x{b:x} in the reference";
+                        break;
+                    }
+                }
+            }
+            if (why is not null)
+            {
+                failures.Add(Describe(seed, i, p, why, engine));
+                return;
+            }
+        }
+    }
+
+    private static void Count(Coverage c, in RefResult r)
+    {
+        if (!r.Faulted)
+        {
+            c.Successes++;
+            return;
+        }
+        var key = (r.Type, r.Stage, r.S1Ptw);
+        c.Faults[key] = c.Faults.GetValueOrDefault(key) + 1;
+    }
+
+    private static string? CompareAccess(in MmuSim.Core.AccessOutcome o, in RefResult r, ReferenceMmu reference, Probe p)
+    {
+        if (o.IsFault != r.Faulted)
+        {
+            return o.IsFault ? $"engine faults ({o.Fault}), reference gives {r}" : $"engine gives PA 0x{o.Pa:x}, reference faults: {r}";
+        }
+        if (!r.Faulted)
+        {
+            return o.Pa == r.Pa ? null : $"PA 0x{o.Pa:x} vs reference 0x{r.Pa:x}";
+        }
+        var f = o.Fault;
+        if ((f.Type, (int)f.Stage, (int)f.Level, f.S1Ptw) != (r.Type, r.Stage, r.Level, r.S1Ptw))
+        {
+            return $"fault {f.Type} stage {f.Stage} level {f.Level} s1ptw {f.S1Ptw} vs reference {r}";
+        }
+        var (target, esr) = reference.Route(r, p.El, p.Type);
+        if (o.TargetEl != target || o.Esr != esr)
+        {
+            return $"routing: EL{o.TargetEl} ESR 0x{o.Esr:x} vs reference EL{target} ESR 0x{esr:x}";
+        }
+        if (o.Far != p.Va)
+        {
+            return $"FAR 0x{o.Far:x}";
+        }
+        if (r.Stage == 2 && o.Hpfar != ((r.FaultIpa >> 12) << 4 & 0x0000_0FFF_FFFF_FFF0))
+        {
+            return $"HPFAR 0x{o.Hpfar:x} vs reference IPA 0x{r.FaultIpa:x}";
+        }
+        return null;
+    }
+
+    private static string Describe(int seed, int index, Probe p, string why, Scenario s)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine($"seed {seed}, probe {index}: {(p.Kind == Kind.At ? $"AT {p.At}" : $"{p.Type} at EL{p.El}")} VA 0x{p.Va:x}");
+        sb.AppendLine($"  {why}");
+        foreach (var r in Enum.GetValues<SysReg>())
+        {
+            sb.Append($"  {r}=0x{s.Regs[r]:x}");
+        }
+        sb.AppendLine();
+        foreach (var st in s.Mmu.Record.Steps)
+        {
+            sb.AppendLine($"  {st.Kind} s{st.Stage} L{st.Level}{(st.Nested ? " nested" : "")} at 0x{st.DescriptorAddress:x} (PA 0x{st.DescriptorPa:x}) = 0x{st.Descriptor:x}{(st.ExternalAbort ? " SEA" : "")}");
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>Builds one random scenario; deterministic in the seed, so two builds give identical machines.</summary>
+    private static class Generator
+    {
+        private const ulong Unbacked = 0x7000_0000;
+
+        private static T Pick<T>(Random rng, params T[] items) => items[rng.Next(items.Length)];
+
+        private static bool Chance(Random rng, int oneIn) => rng.Next(oneIn) == 0;
+
+        private static ulong RandomBits(Random rng, int bits) => bits <= 0 ? 0 : ((ulong)rng.NextInt64() << 1 >> (64 - bits)) | (uint)rng.Next(2);
+
+        private static int PaBits(int paRange) => paRange switch { 2 => 40, 4 => 44, 5 => 48, _ => 52 };
+
+        /// <summary>Start levels a stage-2 table could use for an IPA size (first lookup resolving 1..stride+4 bits).</summary>
+        private static List<int> S2Starts(Granule g, int ia, bool ds)
+        {
+            var list = new List<int>();
+            int stride = (int)g - 3;
+            int min = g == Granule.K4 ? (ds ? -1 : 0) : g == Granule.K16 ? (ds ? 0 : 1) : 1;
+            for (int l = min; l <= 3; l++)
+            {
+                int first = ia - ((3 - l) * stride + (int)g);
+                if (first >= 1 && first <= stride + 4)
+                {
+                    list.Add(l);
+                }
+            }
+            return list;
+        }
+
+        private static Granule RandomGranule(Random rng) => Pick(rng, Granule.K4, Granule.K16, Granule.K64);
+
+        private readonly record struct Target(ulong Va, ulong Size, int Regime, Granule G, ulong Oa);
+
+        public static List<Probe> Build(int seed, Scenario s, HashSet<ulong> written)
+        {
+            var rng = new Random(seed);
+            int paRange = Pick(rng, 2, 4, 5, 6, 6, 6);
+            s.Regs[SysReg.ID_AA64MMFR0_EL1] = Data.Mmfr0WithPaRange(paRange);
+            s.SetField(SysReg.ID_AA64MMFR1_EL1, 3, 0, (ulong)Pick(rng, 0, 1, 2, 2, 2, 2));
+            s.SetField(SysReg.ID_AA64MMFR1_EL1, 31, 28, (ulong)rng.Next(2));
+            s.SetField(SysReg.ID_AA64MMFR1_EL1, 15, 12, Chance(rng, 4) ? 0UL : 1);
+            s.SetField(SysReg.ID_AA64MMFR2_EL1, 31, 28, Chance(rng, 5) ? 0UL : 1);
+            s.SetField(SysReg.ID_AA64MMFR2_EL1, 19, 16, Chance(rng, 4) ? 0UL : 1);
+            s.SetField(SysReg.ID_AA64MMFR2_EL1, 63, 60, Chance(rng, 4) ? 0UL : 1);
+            int paBits = PaBits(paRange);
+            void Track(PageTableBuilder b) => b.OnWrite = (pa, _) => written.Add(pa);
+
+            // ---- stage 2
+            bool s2 = rng.Next(2) == 0;
+            int ia2 = 64;
+            Granule g2 = Granule.K4;
+            if (s2)
+            {
+                g2 = RandomGranule(rng);
+                bool ds2 = g2 != Granule.K64 && Chance(rng, 4);
+                ia2 = ds2 ? rng.Next(Math.Min(44, paBits), Math.Min(52, paBits) + 1) : rng.Next(28, 49);
+                var starts = S2Starts(g2, ia2, ds2);
+                int start = starts.Count > 0 ? Pick(rng, starts.ToArray()) : 3;
+                int ps = Chance(rng, 6) ? rng.Next(0, 7) : (ia2 > 48 ? 6 : ia2 > 44 ? Pick(rng, 5, 6) : Pick(rng, 4, 5, 6));
+                s.WithStage2(g2, 64 - ia2, startLevel: start, ps: ps, ds: ds2);
+                Track(s.Stage2!);
+                s.SetBit(SysReg.VTCR_EL2, 21, rng.Next(2) == 0).SetBit(SysReg.VTCR_EL2, 22, rng.Next(2) == 0);
+                s.SetField(SysReg.VTCR_EL2, 13, 12, (ulong)Pick(rng, 0, 2, 3));
+            }
+
+            // ---- EL1&0 stage 1
+            var g1 = RandomGranule(rng);
+            bool ds1 = g1 != Granule.K64 && Chance(rng, 5);
+            int ia1 = ds1 ? rng.Next(44, 53) : g1 == Granule.K64 && Chance(rng, 5) ? rng.Next(49, 53) : rng.Next(25, 49);
+            if (Chance(rng, 25))
+            {
+                ia1 = Pick(rng, 53, 54, 16, 24); // TxSZ 11, 10 (too small), 48 (64K: too big), 40 (too big without TTST)
+            }
+            int ips1 = Chance(rng, 4) ? rng.Next(0, 7) : Pick(rng, 5, 6);
+            s.WithStage1(g1, 64 - ia1, ips: ips1, ds: ds1);
+            Track(s.Lower!);
+            if (rng.Next(2) == 0)
+            {
+                var gu = RandomGranule(rng);
+                int iau = ds1 && gu != Granule.K64 ? rng.Next(44, 53) : rng.Next(25, 49);
+                s.WithUpper(gu, 64 - iau);
+                Track(s.Upper!);
+            }
+            foreach (var (bit, oneIn) in new[] { (37, 2), (38, 2), (51, 4), (52, 4), (39, 2), (40, 2), (41, 6), (42, 6), (55, 12), (56, 12), (7, 30) })
+            {
+                s.SetBit(SysReg.TCR_EL1, bit, Chance(rng, oneIn));
+            }
+            s.SetField(SysReg.TCR_EL1, 13, 12, (ulong)Pick(rng, 0, 2, 3));
+            s.SetBit(SysReg.SCTLR_EL1, 0, !Chance(rng, 20)).SetBit(SysReg.SCTLR_EL1, 19, Chance(rng, 4));
+            s.SetBit(SysReg.HCR_EL2, 12, Chance(rng, 25)).SetBit(SysReg.HCR_EL2, 27, Chance(rng, 25));
+            s.SetBit(SysReg.HCR_EL2, 2, Chance(rng, 4)).SetBit(SysReg.HCR_EL2, 37, Chance(rng, 4)).SetBit(SysReg.HCR_EL2, 32, Chance(rng, 8));
+
+            // ---- EL2 regime
+            bool el2 = Chance(rng, 3);
+            if (el2)
+            {
+                var ge = RandomGranule(rng);
+                bool dse = ge != Granule.K64 && Chance(rng, 5);
+                int iae = dse ? rng.Next(44, 53) : rng.Next(25, 49);
+                s.WithEl2(ge, 64 - iae, ps: rng.Next(0, 7), ds: dse);
+                Track(s.El2!);
+                foreach (var (bit, oneIn) in new[] { (20, 3), (29, 4), (21, 2), (22, 2), (24, 6) })
+                {
+                    s.SetBit(SysReg.TCR_EL2, bit, Chance(rng, oneIn));
+                }
+                s.SetBit(SysReg.SCTLR_EL2, 0, !Chance(rng, 20)).SetBit(SysReg.SCTLR_EL2, 19, Chance(rng, 4));
+            }
+
+            bool ram = Chance(rng, 3);
+            if (ram)
+            {
+                s.Memory.DeclareRam(new PhysicalAddress(Scenario.S2Pool), 0x1000_0000 - Scenario.S2Pool);
+            }
+
+            // ---- mappings
+            var targets = new List<Target>();
+            foreach (var (b, regime) in new[] { (s.Lower, 0), (s.Upper, 1), (s.El2, 2) })
+            {
+                if (b is null)
+                {
+                    continue;
+                }
+                int n = rng.Next(3, 8);
+                ulong prev = 0;
+                for (int i = 0; i < n; i++)
+                {
+                    ulong page = 1UL << (int)b.Granule;
+                    int ia = Math.Min(b.InputSize, 52);
+                    ulong va = i > 0 && Chance(rng, 3) ? prev + (ulong)rng.Next(1, 64) * page : RandomBits(rng, ia);
+                    va &= ~(page - 1) & ((1UL << ia) - 1);
+                    if (regime == 1)
+                    {
+                        va |= ~((1UL << ia) - 1);
+                    }
+                    prev = va;
+                    int level = LeafLevel(rng, b, paRange);
+                    ulong size = 1UL << ((int)b.Granule + ((int)b.Granule - 3) * (3 - level));
+                    int ipsBits = ips1 switch { 0 => 32, 1 => 36, 2 => 40, 3 => 42, 4 => 44, 5 => 48, _ => 52 };
+                    int outBits = Math.Min(Math.Min(paBits, 48), regime == 2 ? 48 : Math.Min(ipsBits, s2 ? ia2 : 48));
+                    ulong oa = size >= (1UL << outBits) ? 0 : RandomBits(rng, outBits) & ~(size - 1);
+                    if (Chance(rng, 2) && size < 0x1000_0000)
+                    {
+                        oa = (0x4000_0000 + RandomBits(rng, 28)) & ~(size - 1); // a compact region, shared by mappings
+                    }
+                    if (Chance(rng, 15))
+                    {
+                        oa |= 1UL << rng.Next(32, 48); // maybe above the output size
+                    }
+                    ulong desc = Descriptors.Stage1Leaf(oa, level, b.Granule, attrIndx: rng.Next(4), ap: rng.Next(4), sh: Pick(rng, 0, 2, 3),
+                        af: !Chance(rng, 4), nG: rng.Next(2) == 0, uxn: Chance(rng, 4), pxn: Chance(rng, 4), dbm: Chance(rng, 2), ds: b.Ds);
+                    b.Set(va, level, desc);
+                    if (level > b.StartLevel && Chance(rng, 4))
+                    {
+                        s.SetTableAttrs(va, rng.Next(b.StartLevel, level), rng.Next(4), Chance(rng, 3), Chance(rng, 3), b);
+                    }
+                    targets.Add(new Target(va, size, regime, b.Granule, oa));
+                    if (s2 && regime != 2 && !Chance(rng, 7))
+                    {
+                        MapStage2(rng, s, oa, size, paBits);
+                    }
+                }
+            }
+
+            // ---- stage-2 mappings of stage-1 table pages, occasionally made hostile
+            if (s2 && s.Stage2 is not null)
+            {
+                for (int k = rng.Next(0, 3); k > 0; k--)
+                {
+                    var t = Pick(rng, targets.ToArray());
+                    var b = t.Regime == 1 ? s.Upper : t.Regime == 0 ? s.Lower : null;
+                    if (b is null)
+                    {
+                        continue;
+                    }
+                    ulong descIpa = b.DescriptorAddress(t.Va, rng.Next(b.StartLevel, 4));
+                    ulong s2page = 1UL << (int)g2;
+                    ulong ipaPage = descIpa & ~(s2page - 1);
+                    ulong pa = rng.Next(4) switch
+                    {
+                        0 => Unbacked,
+                        1 => (ipaPage + Scenario.S1TableIpaToPa) | (1UL << rng.Next(36, 48)), // maybe above PS
+                        _ => ipaPage + Scenario.S1TableIpaToPa,
+                    };
+                    s.Stage2.Set(ipaPage, 3, Descriptors.Stage2Leaf(pa, 3, g2,
+                        memAttr: Pick(rng, 0xF, 0x5, 0x1, 0x0), s2ap: Pick(rng, 0, 1, 2, 3, 3), af: !Chance(rng, 3),
+                        xn: rng.Next(4), dbm: Chance(rng, 2), ds: s.Stage2.Ds));
+                }
+            }
+
+            // ---- corruptions
+            for (int k = rng.Next(0, 4); k > 0; k--)
+            {
+                var t = Pick(rng, targets.ToArray());
+                var b = Chance(rng, 3) && s.Stage2 is not null ? s.Stage2 : t.Regime switch { 0 => s.Lower!, 1 => s.Upper!, _ => s.El2! };
+                ulong ia = b == s.Stage2 ? t.Oa & ((1UL << Math.Min(b.InputSize, 52)) - 1) : t.Va; // stage 2: the data IPA's path
+                int level = rng.Next(b.StartLevel, 4);
+                ulong value = rng.Next(6) switch
+                {
+                    0 => 0,
+                    1 => (ulong)rng.NextInt64(),
+                    2 => Descriptors.Table(Unbacked, b.Granule, b.Ds),
+                    3 => Descriptors.Table((ulong)0x0400_0000 | (1UL << rng.Next(36, 52)), b.Granule, b.Ds),
+                    4 => Descriptors.Stage1Leaf(0, Math.Min(level, 2), b.Granule, ds: b.Ds), // a block, maybe where none is allowed
+                    _ => Descriptors.Stage1Leaf(0x4000_0000, 3, b.Granule, ds: b.Ds) & ~2UL, // reserved at level 3
+                };
+                b.Set(ia, level, value);
+            }
+            if (ram && s.Stage2 is not null && Chance(rng, 2))
+            {
+                // A stage-2 table of a data IPA outside RAM.
+                var t = Pick(rng, targets.ToArray());
+                ulong ia = t.Oa & ((1UL << Math.Min(s.Stage2.InputSize, 52)) - 1);
+                s.Stage2.Set(ia, rng.Next(s.Stage2.StartLevel, 3), Descriptors.Table(Unbacked, s.Stage2.Granule, s.Stage2.Ds));
+            }
+            if (s2 && Chance(rng, 12))
+            {
+                s.SetField(SysReg.VTCR_EL2, 7, 6, (ulong)rng.Next(4));
+            }
+            if (s2 && Chance(rng, 20))
+            {
+                s.Regs[SysReg.VTTBR_EL2] |= 1UL << rng.Next(36, 48);
+            }
+            if (Chance(rng, 30))
+            {
+                s.Regs[SysReg.TTBR0_EL1] |= 1UL << rng.Next(36, 48);
+            }
+
+            // ---- probes
+            var probes = new List<Probe>();
+            foreach (var t in targets)
+            {
+                for (int k = rng.Next(2, 5); k > 0; k--)
+                {
+                    ulong va = t.Va + (RandomBits(rng, Math.Min(63, BitLength(t.Size) - 1)) & ~7UL & (t.Size - 1));
+                    if (Chance(rng, 20))
+                    {
+                        va = (ulong)rng.NextInt64() << rng.Next(2);
+                    }
+                    if (t.Regime != 2 && Chance(rng, 8))
+                    {
+                        va = (va & 0x00FF_FFFF_FFFF_FFFF) | ((ulong)rng.Next(256) << 56); // a tag
+                    }
+                    int el = t.Regime == 2 ? (Chance(rng, 20) ? rng.Next(2) : 2) : (Chance(rng, 20) ? 2 : rng.Next(2));
+                    if (Chance(rng, 3))
+                    {
+                        var op = el == 2 ? Pick(rng, AtOp.S1E2R, AtOp.S1E2W)
+                            : Pick(rng, AtOp.S1E1R, AtOp.S1E1W, AtOp.S1E0R, AtOp.S1E0W, AtOp.S12E1R, AtOp.S12E1W, AtOp.S12E0R, AtOp.S12E0W);
+                        probes.Add(new Probe(Kind.At, va, el, AccessType.Read, op));
+                    }
+                    else
+                    {
+                        probes.Add(new Probe(Kind.Access, va, el, Pick(rng, AccessType.Read, AccessType.Write, AccessType.Fetch), default));
+                    }
+                }
+            }
+            // Shuffle so hardware updates interleave.
+            for (int i = probes.Count - 1; i > 0; i--)
+            {
+                int j = rng.Next(i + 1);
+                (probes[i], probes[j]) = (probes[j], probes[i]);
+            }
+            return probes;
+        }
+
+        /// <summary>Mostly pages, often an allowed block level, sometimes any level (blocks where none is allowed fault).</summary>
+        private static int LeafLevel(Random rng, PageTableBuilder b, int paRange)
+        {
+            int r = rng.Next(20);
+            if (r < 11)
+            {
+                return 3;
+            }
+            if (r < 17)
+            {
+                var g = b.Granule;
+                var allowed = new List<int>();
+                for (int l = Math.Max(b.StartLevel, 0); l < 3; l++)
+                {
+                    bool ok = g switch
+                    {
+                        Granule.K4 => l is 1 or 2 || (l == 0 && b.Ds),
+                        Granule.K16 => l == 2 || (l == 1 && b.Ds),
+                        _ => l == 2 || (l == 1 && paRange == 6),
+                    };
+                    if (ok)
+                    {
+                        allowed.Add(l);
+                    }
+                }
+                return allowed.Count > 0 ? Pick(rng, allowed.ToArray()) : 3;
+            }
+            return rng.Next(b.StartLevel, 4);
+        }
+
+        private static int BitLength(ulong x) => 64 - System.Numerics.BitOperations.LeadingZeroCount(x);
+
+        private static void MapStage2(Random rng, Scenario s, ulong ipa, ulong s1Size, int paBits)
+        {
+            var b = s.Stage2!;
+            int level = LeafLevel(rng, b, paRange: 6);
+            ulong size = 1UL << ((int)b.Granule + ((int)b.Granule - 3) * (3 - level));
+            if (ipa >= (1UL << Math.Min(b.InputSize, 52)))
+            {
+                return; // outside the IPA space: leave the stage-2 range fault
+            }
+            ulong pa = (RandomBits(rng, Math.Min(paBits, 48)) & ~(size - 1));
+            if (size >= (1UL << Math.Min(paBits, 48)))
+            {
+                pa = 0;
+            }
+            if (Chance(rng, 15))
+            {
+                pa |= 1UL << rng.Next(32, 48);
+            }
+            int s2ap = Pick(rng, 3, 3, 3, 1, 1, 2, 0);
+            b.Set(ipa, level, Descriptors.Stage2Leaf(pa, level, b.Granule, memAttr: Pick(rng, 0xF, 0xF, 0x5, 0xA, 0x1, 0x0),
+                s2ap: s2ap, sh: Pick(rng, 0, 2, 3), af: !Chance(rng, 5), xn: rng.Next(4), dbm: Chance(rng, s2ap < 2 ? 2 : 4), ds: b.Ds));
+        }
+    }
+}
