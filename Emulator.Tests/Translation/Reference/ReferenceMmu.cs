@@ -201,7 +201,7 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
 
     private int MinTxSz(Ttw p) => p.Stage == 1
         ? ((p.GranuleBits == 16 && HaveLva()) || p.Ds ? 12 : 16)       // AArch64.S1MinTxSZ
-        : ((p.GranuleBits == 16 && PaMax() == 52) || p.Ds ? 12 : 16);  // AArch64.S2MinTxSZ
+        : 64 - (p.GranuleBits == 16 || p.Ds ? PaMax() : Math.Min(48, PaMax())); // AArch64.S2MinTxSZ: IPA space within PAMax
 
     private int MaxTxSz(Ttw p) => HaveTtst() ? (p.GranuleBits == 16 ? 47 : 48) : 39;
 
@@ -250,23 +250,6 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
         int minIa = levels * p.Stride + p.GranuleBits + 1;
         int maxIa = minIa + (p.Stride - 1) + 4;
         return p.IaSize < minIa || p.IaSize > maxIa;
-    }
-
-    /// <summary>
-    /// QEMU 7.2's additional stage-2 checks (check_s2_mmu_setup), CONSTRAINED UNPREDICTABLE cases it resolves as faults:
-    /// a start level too high for the effective output size, and an IPA space larger than the output size.
-    /// </summary>
-    private bool QemuS2SetupFaults(Ttw p)
-    {
-        int level = S2StartLevel(p);
-        int oa = OaSize(p);
-        bool tooHigh = p.GranuleBits switch
-        {
-            12 => level == 0 && oa <= 42,
-            14 => level == 1 && oa <= 40,
-            _ => level == 1 && oa <= 42,
-        };
-        return tooHigh || p.IaSize > oa;
     }
 
     // ================================================================ descriptors
@@ -371,7 +354,7 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
         {
             Pa = pa,
             Attr = CombineAttrs(s1Attr, S2AttrToMair(memAttr, Bit(hcr, 32))),
-            Sh = CombineSh(s1Sh, s2Sh),
+            Sh = CombineSh(s1Sh, s2Sh, CombineAttrs(s1Attr, S2AttrToMair(memAttr, Bit(hcr, 32)))),
         };
     }
 
@@ -411,8 +394,8 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
             }
             else
             {
-                attr = 0x00; // data: Device-nGnRnE, reported as outer shareable
-                sh = 2;
+                attr = 0x00; // data: Device-nGnRnE; PAR.SH reads 0 for it, as in QEMU 7.2 (the corpus agrees)
+                sh = 0;
             }
             return default;
         }
@@ -615,7 +598,7 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
         memAttr = 0;
         sh = 0;
         var p = S2Params();
-        if (TxSzFaults(p) || (p.GranuleBits == 12 && p.Sl2 && p.Sl0 != 0) || S2InvalidSl(p) || S2InconsistentSl(p) || QemuS2SetupFaults(p))
+        if (TxSzFaults(p) || (p.GranuleBits == 12 && p.Sl2 && p.Sl0 != 0) || S2InvalidSl(p) || S2InconsistentSl(p))
         {
             return Fault(FaultType.Translation, 2, 0, s1ptw, ipa);
         }
@@ -760,7 +743,9 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
     }
 
     /// <summary>Outer beats inner beats non-shareable (QEMU 7.2 reports this even for Device/NC).</summary>
-    private static int CombineSh(int a, int b) => a == 2 || b == 2 ? 2 : a == 3 || b == 3 ? 3 : 0;
+    /// <summary>Combined shareability: OS beats IS beats NS; a Device or Normal iNC-oNC result is OS.</summary>
+    private static int CombineSh(int a, int b, int attr) =>
+        (attr & 0xF0) == 0 || attr == 0x44 || a == 2 || b == 2 ? 2 : a == 3 || b == 3 ? 3 : 0;
 
     // ================================================================ registers reported
 
