@@ -11,6 +11,7 @@ public static class Program
     {
         var root = new RootCommand("MmuSim: a cycle-level ARMv8-A (VMSAv8-64) MMU emulator with a software TLB.");
         root.Subcommands.Add(ReplayCommand.Create());
+        root.Subcommands.Add(ConvertCommand.Create());
         return root;
     }
 }

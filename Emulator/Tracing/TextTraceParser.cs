@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -7,10 +6,8 @@ using MmuSim.Registers;
 namespace MmuSim.Tracing;
 
 /// <summary>
-/// The text trace format (docs/trace-format.md), parsed Kestrel-style: a synchronous line parser over bytes that
-/// never allocates, driven by an async loop over a <see cref="PipeReader"/> that only reads, hands complete lines
-/// over (the current segment's span when the line lies in one segment, a copy when it straddles segments) and
-/// advances once per read.
+/// The text trace format (docs/trace-format.md): a synchronous line parser over bytes that never allocates, driven
+/// by <see cref="LineReader"/> over a <see cref="PipeReader"/>.
 /// </summary>
 public static class TextTraceParser
 {
@@ -20,87 +17,22 @@ public static class TextTraceParser
 
     /// <summary>Parses a whole trace from a pipe, calling <paramref name="handler"/> for each record in order.</summary>
     /// <returns>The number of lines read.</returns>
-    public static async ValueTask<long> ParseAsync<THandler>(PipeReader reader, string source, THandler handler, CancellationToken ct = default)
-        where THandler : ITraceHandler
-    {
-        long line = 0;
-        byte[] scratch = ArrayPool<byte>.Shared.Rent(256);
-        try
-        {
-            while (true)
-            {
-                ReadResult read = await reader.ReadAsync(ct).ConfigureAwait(false);
-                ReadOnlySequence<byte> buffer = read.Buffer;
-                SequencePosition consumed = buffer.Start;
-                try
-                {
-                    consumed = ParseLines(ref buffer, source, ref line, ref handler, ref scratch, read.IsCompleted);
-                }
-                finally
-                {
-                    reader.AdvanceTo(consumed, buffer.End);
-                }
-                if (read.IsCompleted)
-                {
-                    break;
-                }
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(scratch);
-            await reader.CompleteAsync().ConfigureAwait(false);
-        }
-        return line;
-    }
+    public static ValueTask<long> ParseAsync<THandler>(PipeReader reader, string source, THandler handler, CancellationToken ct = default)
+        where THandler : ITraceHandler =>
+        LineReader.ParseAsync(reader, source, default(TextLineFormat), handler, null, ct);
 
-    /// <summary>Parses every complete line of <paramref name="buffer"/>, and the final unterminated one when <paramref name="final"/>.</summary>
-    /// <returns>The position after the last line consumed.</returns>
-    public static SequencePosition ParseLines<THandler>(ref ReadOnlySequence<byte> buffer, string source, ref long line,
-        ref THandler handler, ref byte[] scratch, bool final)
-        where THandler : ITraceHandler
-    {
-        var reader = new SequenceReader<byte>(buffer);
-        while (true)
-        {
-            if (reader.UnreadSpan.IndexOf((byte)'\n') is int i and >= 0)
-            {
-                // Fast path: the line lies within the current segment.
-                line++;
-                ParseLine(reader.UnreadSpan[..i], source, line, ref handler);
-                reader.Advance(i + 1);
-                continue;
-            }
-            if (reader.TryReadTo(out ReadOnlySequence<byte> straddling, (byte)'\n'))
-            {
-                line++;
-                ParseLine(Flatten(straddling, ref scratch), source, line, ref handler);
-                continue;
-            }
-            if (final && !reader.End)
-            {
-                line++;
-                var rest = reader.UnreadSequence;
-                ParseLine(rest.IsSingleSegment ? rest.FirstSpan : Flatten(rest, ref scratch), source, line, ref handler);
-                reader.AdvanceToEnd();
-            }
-            return reader.Position;
-        }
-    }
+    /// <summary>As <see cref="ParseAsync{THandler}(PipeReader, string, THandler, CancellationToken)"/>, with options (--skip-bad-lines).</summary>
+    public static ValueTask<long> ParseAsync<THandler>(PipeReader reader, string source, THandler handler, ParseOptions? options, CancellationToken ct = default)
+        where THandler : ITraceHandler =>
+        LineReader.ParseAsync(reader, source, default(TextLineFormat), handler, options, ct);
 
-    private static ReadOnlySpan<byte> Flatten(ReadOnlySequence<byte> seq, ref byte[] scratch)
+    /// <summary>The text format as an <see cref="ILineFormat"/> for <see cref="LineReader"/>.</summary>
+    public readonly struct TextLineFormat : ILineFormat
     {
-        if (seq.IsSingleSegment)
-        {
-            return seq.FirstSpan;
-        }
-        if (seq.Length > scratch.Length)
-        {
-            ArrayPool<byte>.Shared.Return(scratch);
-            scratch = ArrayPool<byte>.Shared.Rent((int)seq.Length);
-        }
-        seq.CopyTo(scratch);
-        return scratch.AsSpan(0, (int)seq.Length);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void ParseLine<THandler>(ReadOnlySpan<byte> text, string source, long line, ref THandler handler)
+            where THandler : ITraceHandler =>
+            TextTraceParser.ParseLine(text, source, line, ref handler);
     }
 
     /// <summary>A cursor over the tokens of one line.</summary>
