@@ -261,7 +261,8 @@ internal sealed class CountingStream(Stream inner) : Stream
     public override bool CanSeek => false;
     public override bool CanWrite => false;
     public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    /// <summary>Bytes read so far (the xz decoder asks).</summary>
+    public override long Position { get => Count; set => throw new NotSupportedException(); }
     public override void Flush() { }
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
     public override void SetLength(long value) => throw new NotSupportedException();
@@ -281,6 +282,7 @@ internal sealed class CountingStream(Stream inner) : Stream
 internal sealed class PrefixStream(byte[] prefix, Stream inner, Exception? pending = null) : Stream
 {
     private int _pos;
+    private long _read;
     private Exception? _pending = pending;
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
@@ -292,10 +294,13 @@ internal sealed class PrefixStream(byte[] prefix, Stream inner, Exception? pendi
             int n = Math.Min(buffer.Length, prefix.Length - _pos);
             prefix.AsSpan(_pos, n).CopyTo(buffer);
             _pos += n;
+            _read += n;
             return n;
         }
         ThrowPending();
-        return inner.Read(buffer);
+        int k = inner.Read(buffer);
+        _read += k;
+        return k;
     }
 
     private void ThrowPending()
@@ -314,7 +319,14 @@ internal sealed class PrefixStream(byte[] prefix, Stream inner, Exception? pendi
             return new ValueTask<int>(Read(buffer.Span));
         }
         ThrowPending();
-        return inner.ReadAsync(buffer, ct);
+        return Counted(inner.ReadAsync(buffer, ct));
+    }
+
+    private async ValueTask<int> Counted(ValueTask<int> read)
+    {
+        int k = await read.ConfigureAwait(false);
+        _read += k;
+        return k;
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
@@ -324,7 +336,8 @@ internal sealed class PrefixStream(byte[] prefix, Stream inner, Exception? pendi
     public override bool CanSeek => false;
     public override bool CanWrite => false;
     public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    /// <summary>Bytes read so far (the xz decoder asks).</summary>
+    public override long Position { get => _read; set => throw new NotSupportedException(); }
     public override void Flush() { }
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
     public override void SetLength(long value) => throw new NotSupportedException();
