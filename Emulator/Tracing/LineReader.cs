@@ -76,12 +76,18 @@ public static class LineReader
         var reader = new SequenceReader<byte>(buffer);
         while (true)
         {
-            if (reader.UnreadSpan.IndexOf((byte)'\n') is int i and >= 0)
+            // Fast path: every line that lies within the current segment, with one Advance for all of them.
+            ReadOnlySpan<byte> span = reader.UnreadSpan;
+            int done = 0;
+            while (span[done..].IndexOf((byte)'\n') is int i and >= 0)
             {
-                // Fast path: the line lies within the current segment.
                 state.Line++;
-                Dispatch(reader.UnreadSpan[..i], ref state, ref format, ref handler);
-                reader.Advance(i + 1);
+                Dispatch(span.Slice(done, i), ref state, ref format, ref handler);
+                done += i + 1;
+            }
+            if (done > 0)
+            {
+                reader.Advance(done);
                 continue;
             }
             if (reader.TryReadTo(out ReadOnlySequence<byte> straddling, (byte)'\n'))
