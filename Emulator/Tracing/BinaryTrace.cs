@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using MmuSim.Registers;
 
 namespace MmuSim.Tracing;
@@ -139,6 +140,16 @@ public static class BinaryTraceReader
                 ReadOnlySpan<byte> span = r.UnreadSpan;
                 if (span.Length >= BinaryTrace.RecordSize)
                 {
+                    // Fast path: the run of plain access records in this segment, one Advance for all of them.
+                    int done = Accesses(span, ref state, ref handler);
+                    if (done > 0)
+                    {
+                        r.Advance(done);
+                        continue;
+                    }
+                }
+                if (span.Length >= BinaryTrace.RecordSize)
+                {
                     rec = span;
                 }
                 else if (r.Remaining >= BinaryTrace.RecordSize)
@@ -191,6 +202,46 @@ public static class BinaryTraceReader
         {
             state.Offset += r.Consumed;
         }
+    }
+
+    /// <summary>
+    /// Decodes consecutive access records (tag 1..3, size 1..64, bytes 2..7 zero) from the start of
+    /// <paramref name="span"/>; stops at the first other record or partial record. Returns the bytes consumed.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Accesses<THandler>(ReadOnlySpan<byte> span, ref State state, ref THandler handler)
+        where THandler : ITraceHandler
+    {
+        int pos = 0;
+        long number = state.Record;
+        ref byte start = ref MemoryMarshal.GetReference(span);
+        var a = new TraceRecord();
+        while (span.Length - pos >= BinaryTrace.RecordSize)
+        {
+            ulong head = Load(ref start, pos);
+            uint tag = (uint)head & 0xFF;
+            uint size = (uint)(head >> 8) & 0xFF;
+            if (tag - 1 >= 3 || (head >> 16) != 0 || size - 1 >= 64)
+            {
+                break;
+            }
+            a.Op = tag == BinaryTrace.TagRead ? TraceOp.Read : tag == BinaryTrace.TagWrite ? TraceOp.Write : TraceOp.Fetch;
+            a.Line = ++number;
+            a.Address = Load(ref start, pos + 8);
+            a.Size = (byte)size;
+            handler.OnRecord(in a);
+            pos += BinaryTrace.RecordSize;
+        }
+        state.Record = number;
+        return pos;
+    }
+
+    /// <summary>A little-endian 64-bit load at <paramref name="offset"/> (the caller has checked the length).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Load(ref byte start, int offset)
+    {
+        ulong v = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref start, offset));
+        return BitConverter.IsLittleEndian ? v : BinaryPrimitives.ReverseEndianness(v);
     }
 
     private static bool ReadHeader(ref SequenceReader<byte> r, ref State state, bool final)
