@@ -23,10 +23,10 @@ public interface ILineFormat
 public static class LineReader
 {
     /// <summary>
-    /// A line longer than this is malformed: no format has lines anywhere near it, and a file without '\n' must not
-    /// make the pipe buffer grow without bound.
+    /// A line longer than this is malformed: a file without '\n' must not make the pipe buffer grow without bound.
+    /// (16 MiB holds a `mem` line of about 900,000 words; table dumps write one line per table, 512 to 8192 words.)
     /// </summary>
-    public const int MaxLineLength = 1 << 20;
+    public const int MaxLineLength = 16 << 20;
 
     /// <summary>Parses a whole stream of lines, calling <paramref name="handler"/> for each record in order.</summary>
     /// <returns>The number of lines read.</returns>
