@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -10,7 +11,30 @@ namespace MmuSim.Tracing;
 internal static class Lex
 {
     /// <summary>Hexadecimal digits, with or without a 0x prefix, at most 64 bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Hex(ReadOnlySpan<byte> tok, string source, long line, int column, string what)
+    {
+        int i = tok.Length > 2 && tok[0] == (byte)'0' && (tok[1] | 0x20) == 'x' ? 2 : 0;
+        if (i == tok.Length || tok.Length - i > 16)
+        {
+            HexError(tok, source, line, column, what);
+        }
+        ReadOnlySpan<byte> table = TextTraceParser.HexDigit;
+        ulong v = 0;
+        for (; i < tok.Length; i++)
+        {
+            uint d = table[tok[i]];
+            if (d > 15)
+            {
+                HexError(tok, source, line, column, what);
+            }
+            v = (v << 4) | d;
+        }
+        return v;
+    }
+
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    private static void HexError(ReadOnlySpan<byte> tok, string source, long line, int column, string what)
     {
         int i = tok.Length > 2 && tok[0] == (byte)'0' && (tok[1] | 0x20) == 'x' ? 2 : 0;
         if (i == tok.Length)
@@ -21,27 +45,39 @@ internal static class Lex
         {
             throw new TraceFormatException(source, line, column, $"{what} '{Encoding.ASCII.GetString(tok)}' does not fit in 64 bits");
         }
-        ulong v = 0;
         for (; i < tok.Length; i++)
         {
-            uint c = tok[i];
-            uint d = c - '0';
+            if (TextTraceParser.HexDigit[tok[i]] > 15)
+            {
+                throw new TraceFormatException(source, line, column + i, $"bad {what} '{Encoding.ASCII.GetString(tok)}': '{(char)tok[i]}' is not a hexadecimal digit");
+            }
+        }
+        throw new InvalidOperationException("HexError called on a valid number");
+    }
+
+    /// <summary>Decimal digits, at most 9 of them (sizes and counts).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Dec(ReadOnlySpan<byte> tok, string source, long line, int column, string what)
+    {
+        if (tok.IsEmpty || tok.Length > 9)
+        {
+            DecError(tok, source, line, column, what);
+        }
+        uint v = 0;
+        for (int i = 0; i < tok.Length; i++)
+        {
+            uint d = tok[i] - (uint)'0';
             if (d > 9)
             {
-                d = (c | 0x20) - 'a';
-                if (d > 5)
-                {
-                    throw new TraceFormatException(source, line, column + i, $"bad {what} '{Encoding.ASCII.GetString(tok)}': '{(char)c}' is not a hexadecimal digit");
-                }
-                d += 10;
+                DecError(tok, source, line, column, what);
             }
-            v = (v << 4) | d;
+            v = v * 10 + d;
         }
         return v;
     }
 
-    /// <summary>Decimal digits, at most 9 of them (sizes and counts).</summary>
-    public static uint Dec(ReadOnlySpan<byte> tok, string source, long line, int column, string what)
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    private static void DecError(ReadOnlySpan<byte> tok, string source, long line, int column, string what)
     {
         if (tok.IsEmpty)
         {
@@ -51,17 +87,14 @@ internal static class Lex
         {
             throw new TraceFormatException(source, line, column, $"{what} '{Encoding.ASCII.GetString(tok)}' is too large");
         }
-        uint v = 0;
         for (int i = 0; i < tok.Length; i++)
         {
-            uint d = tok[i] - (uint)'0';
-            if (d > 9)
+            if (tok[i] - (uint)'0' > 9)
             {
                 throw new TraceFormatException(source, line, column + i, $"bad {what} '{Encoding.ASCII.GetString(tok)}': '{(char)tok[i]}' is not a decimal digit");
             }
-            v = v * 10 + d;
         }
-        return v;
+        throw new InvalidOperationException("DecError called on a valid number");
     }
 
     /// <summary>An access size as a record holds it: 1..64 bytes (larger accesses, e.g. FXSAVE's 512, are clamped to 64).</summary>
@@ -69,7 +102,7 @@ internal static class Lex
     {
         if (bytes == 0)
         {
-            throw new TraceFormatException(source, line, column, "access size 0");
+            Fail.Bad(source, line, column, "access size 0");
         }
         return (byte)Math.Min(bytes, 64u);
     }
@@ -83,6 +116,10 @@ internal static class Lex
 /// </summary>
 public readonly struct LackeyFormat : ILineFormat
 {
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    private static void LackeyError(string source, long line, int column, string reason) =>
+        throw new TraceFormatException(source, line, column, reason);
+
     public void ParseLine<THandler>(ReadOnlySpan<byte> text, string source, long line, ref THandler handler)
         where THandler : ITraceHandler
     {
@@ -108,12 +145,14 @@ public readonly struct LackeyFormat : ILineFormat
                 case (byte)'S': op = TraceOp.Write; break;
                 case (byte)'M': op = TraceOp.Read; modify = true; break;
                 default:
-                    throw new TraceFormatException(source, line, 2, $"unknown lackey record '{(char)text[1]}' (expected L, S or M)");
+                    LackeyError(source, line, 2, "unknown lackey record '" + (char)text[1] + "' (expected L, S or M)");
+                    return;
             }
         }
         else
         {
-            throw new TraceFormatException(source, line, 1, "not a lackey record (expected 'I  ', ' L ', ' S ' or ' M ')");
+            LackeyError(source, line, 1, "not a lackey record (expected 'I  ', ' L ', ' S ' or ' M ')");
+            return;
         }
         int start = 2;
         while (start < text.Length && text[start] == (byte)' ')
@@ -122,13 +161,13 @@ public readonly struct LackeyFormat : ILineFormat
         }
         if (start == 2)
         {
-            throw new TraceFormatException(source, line, 3, "expected a space before the address");
+            LackeyError(source, line, 3, "expected a space before the address");
         }
         var rest = text[start..];
         int comma = rest.IndexOf((byte)',');
         if (comma < 0)
         {
-            throw new TraceFormatException(source, line, start + 1 + rest.Length, "missing ',SIZE' after the address");
+            LackeyError(source, line, start + 1 + rest.Length, "missing ',SIZE' after the address");
         }
         ulong addr = Lex.Hex(rest[..comma], source, line, start + 1, "address");
         int sizeCol = start + comma + 2;
