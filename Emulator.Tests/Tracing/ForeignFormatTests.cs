@@ -198,6 +198,27 @@ public class ForeignFormatTests
         }
     }
 
+    [Fact]
+    public void StandardInputIsReadLikeAFileCompressedOrNot()
+    {
+        var gz = new MemoryStream();
+        using (var z = new GZipStream(gz, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            z.Write(Encoding.ASCII.GetBytes(Lackey));
+        }
+        using var input = TraceInput.Open("-", stdin: new NonSeekable(gz.ToArray()));
+        Assert.Equal(("-", TraceFormat.Lackey, TraceCompression.Gzip, (long?)null), (input.Source, input.Format, input.Compression, input.Length));
+        Assert.Equal(7, ReadAll(input).Count);
+        Assert.True(input.RawBytesRead == gz.Length);
+    }
+
+    /// <summary>A pipe: no length, no seeking.</summary>
+    private sealed class NonSeekable(byte[] data) : MemoryStream(data)
+    {
+        public override bool CanSeek => false;
+        public override long Length => throw new NotSupportedException();
+    }
+
     private static List<TraceRecord> ReadAll(TraceInput input)
     {
         var sink = new RecordList();
