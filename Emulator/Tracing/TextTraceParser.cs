@@ -58,8 +58,14 @@ public static class TextTraceParser
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void ParseLine<THandler>(ReadOnlySpan<byte> text, string source, long line, ref THandler handler)
-            where THandler : ITraceHandler =>
-            TextTraceParser.ParseLine(text, source, line, ref handler);
+            where THandler : ITraceHandler
+        {
+            // The access fast path inline here; the general parser (a large frame) only for the other lines.
+            if (!TryParseAccess(text, line, ref handler))
+            {
+                ParseGeneral(text, source, line, ref handler);
+            }
+        }
     }
 
     /// <summary>A cursor over the tokens of one line.</summary>
@@ -111,10 +117,17 @@ public static class TextTraceParser
     public static void ParseLine<THandler>(ReadOnlySpan<byte> text, string source, long line, ref THandler handler)
         where THandler : ITraceHandler
     {
-        if (TryParseAccess(text, line, ref handler))
+        if (!TryParseAccess(text, line, ref handler))
         {
-            return;
+            ParseGeneral(text, source, line, ref handler);
         }
+    }
+
+    /// <summary>Every spelling of every command, with its errors.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ParseGeneral<THandler>(ReadOnlySpan<byte> text, string source, long line, ref THandler handler)
+        where THandler : ITraceHandler
+    {
         var t = new Tokens(text);
         if (!t.Next(out var keyword))
         {
@@ -218,7 +231,7 @@ public static class TextTraceParser
     /// and goes through the general tokenizer, which accepts every spelling and reports every error.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryParseAccess<THandler>(ReadOnlySpan<byte> text, long line, ref THandler handler)
+    internal static bool TryParseAccess<THandler>(ReadOnlySpan<byte> text, long line, ref THandler handler)
         where THandler : ITraceHandler
     {
         if (text.Length < 5 || text[1] != (byte)' ' || text[2] != (byte)'0' || (text[3] | 0x20) != 'x')
