@@ -101,7 +101,7 @@ public class IngestBenchmarks
     private sealed class RateColumn : IColumn
     {
         public string Id => nameof(RateColumn);
-        public string ColumnName => "MB/s | Mrec/s";
+        public string ColumnName => "Throughput";
         public bool AlwaysShow => true;
         public ColumnCategory Category => ColumnCategory.Custom;
         public int PriorityInCategory => 0;
@@ -123,7 +123,7 @@ public class IngestBenchmarks
             string name = benchmarkCase.Descriptor.WorkloadMethod.Name;
             double bytesPerRecord = (double)Sizes.Value[name] / Records;
             double mrec = 1e3 / nsPerRecord;
-            return $"{bytesPerRecord * mrec:F0} MB/s | {mrec:F1} Mrec/s";
+            return $"{bytesPerRecord * mrec:F0} MB/s, {mrec:F1} Mrec/s";
         }
     }
 }
