@@ -71,7 +71,7 @@ public class PageTableBuilderTests
         var frames = new FrameAllocator(0x1000, 0x2000);
         var b = new PageTableBuilder(new PhysicalMemory(), Granule.K4, 48, 0, frames);
         b.Set(0x1000, 1, 0); // one more table fits
-        Assert.Throws<InvalidOperationException>(() => b.Set(0x1000, 3, 0));
+        Assert.Throws<PoolExhaustedException>(() => b.Set(0x1000, 3, 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => b.DescriptorAddress(0, -1));
         Assert.Throws<ArgumentOutOfRangeException>(() => b.DescriptorAddress(0, 4));
     }

@@ -7,10 +7,6 @@ using MmuSim.Tracing;
 
 namespace MmuSim.Tests.Cli;
 
-/// <summary>Console redirection is process-wide: tests that capture it never run alongside each other.</summary>
-[CollectionDefinition("Console", DisableParallelization = true)]
-public sealed class ConsoleCollection;
-
 /// <summary>
 /// `mmusim replay` in process (Program.Main with temp files): a malformed trace reports `file:line:col: reason` on
 /// stderr, exits non-zero, and the results file still holds every result computed before the bad line.

@@ -29,9 +29,11 @@ public class TextTraceParserTests
     private static List<TraceRecord> ParseSequence(ReadOnlySequence<byte> seq, string source, out long lines)
     {
         var h = new ListHandler { Records = new List<TraceRecord>() };
-        byte[] scratch = ArrayPool<byte>.Shared.Rent(16); // ParseLines may return it to the pool and rent a bigger one
-        lines = 0;
-        var pos = TextTraceParser.ParseLines(ref seq, source, ref lines, ref h, ref scratch, final: true);
+        var state = new LineState(source, ParseOptions.Strict);
+        var format = default(TextTraceParser.TextLineFormat);
+        var pos = LineReader.ParseLines(ref seq, ref state, ref format, ref h, final: true);
+        lines = state.Line;
+        state.Dispose();
         Assert.Equal(seq.End, pos);
         return h.Records;
     }
@@ -200,9 +202,9 @@ public class TextTraceParserTests
     {
         var h = new ListHandler { Records = new List<TraceRecord>() };
         var seq = new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes("R 0x10\nmem 0x100 1 2 zz\nR 0x20\n"));
-        byte[] scratch = ArrayPool<byte>.Shared.Rent(16); // ParseLines may return it to the pool and rent a bigger one
-        long lines = 0;
-        var e = Assert.Throws<TraceFormatException>(() => TextTraceParser.ParseLines(ref seq, "s", ref lines, ref h, ref scratch, true));
+        var state = new LineState("s", ParseOptions.Strict);
+        var format = default(TextTraceParser.TextLineFormat);
+        var e = Assert.Throws<TraceFormatException>(() => LineReader.ParseLines(ref seq, ref state, ref format, ref h, true));
         Assert.Equal((2L, 15), (e.Line, e.Column));
         // The read, and the mem words before the bad one, were handed over; nothing after.
         Assert.Equal(new[] { (TraceOp.Read, 0x10UL), (TraceOp.Mem, 0x100UL), (TraceOp.Mem, 0x108UL) }, h.Records.Select(r => (r.Op, r.Address)).ToArray());
@@ -265,8 +267,8 @@ public class TextTraceParserTests
         byte[] bytes = Encoding.ASCII.GetBytes(SplitTrace);
         var pipe = new Pipe(new PipeOptions(pool: new TinyPool(), minimumSegmentSize: 1, pauseWriterThreshold: 0, useSynchronizationContext: false));
         var h = new ListHandler { Records = new List<TraceRecord>() };
-        byte[] scratch = ArrayPool<byte>.Shared.Rent(16);
-        long lines = 0;
+        var state = new LineState("s", ParseOptions.Strict);
+        var format = default(TextTraceParser.TextLineFormat);
         for (int i = 0; i <= bytes.Length; i++)
         {
             if (i < bytes.Length)
@@ -281,12 +283,13 @@ public class TextTraceParserTests
             }
             Assert.True(pipe.Reader.TryRead(out var read));
             var buffer = read.Buffer;
-            var consumed = TextTraceParser.ParseLines(ref buffer, "s", ref lines, ref h, ref scratch, read.IsCompleted);
+            var consumed = LineReader.ParseLines(ref buffer, ref state, ref format, ref h, read.IsCompleted);
             pipe.Reader.AdvanceTo(consumed, buffer.End);
         }
         await pipe.Reader.CompleteAsync();
         Assert.Equal(Baseline(out long expectedLines), h.Records);
-        Assert.Equal(expectedLines, lines);
+        Assert.Equal(expectedLines, state.Line);
+        state.Dispose();
     }
 
     [Fact]

@@ -1,31 +1,221 @@
+using System.Numerics;
 using MmuSim.Addressing;
 using MmuSim.Bits;
 using MmuSim.Memory;
 
 namespace MmuSim.Building;
 
-/// <summary>Hands out table frames from a pool of physical (or, for stage-1 tables under stage 2, intermediate) memory.</summary>
-public sealed class FrameAllocator(ulong poolBase, ulong poolSize)
+/// <summary>Where a <see cref="FrameAllocator"/> with a placement policy puts frames.</summary>
+public enum FramePlacement : byte
 {
-    private ulong _next = poolBase;
+    /// <summary>Lowest free address first (first fit).</summary>
+    Sequential,
+    /// <summary>A seeded random free slot of the requested alignment.</summary>
+    Random,
+    /// <summary>
+    /// As <see cref="Random"/>, in a pool where one seeded random unit of every 2 MiB region is taken by someone else
+    /// from the start: nothing of 2 MiB or more can be placed, as in a long-running host.
+    /// </summary>
+    Fragmented,
+}
 
-    public ulong PoolBase { get; } = poolBase;
-    public ulong PoolSize { get; } = poolSize;
+/// <summary>A <see cref="FrameAllocator"/> pool has no room left for a request.</summary>
+public sealed class PoolExhaustedException(string message) : InvalidOperationException(message);
 
-    /// <summary>Bytes handed out so far.</summary>
-    public ulong Used => _next - PoolBase;
+/// <summary>
+/// Hands out frames from a pool of physical (or, for stage-1 tables under stage 2, intermediate) memory. Without a
+/// placement policy it is a bump allocator (table building for hand-made scenarios); with one it keeps a bitmap of
+/// the pool in <see cref="Unit"/>-sized units and places each request by the policy (demand paging).
+/// </summary>
+public sealed class FrameAllocator
+{
+    /// <summary>Size of the regions of which <see cref="FramePlacement.Fragmented"/> takes one unit.</summary>
+    public const ulong FragmentRegion = 2UL << 20;
+
+    private ulong _next;
+    private readonly ulong[]? _bitmap;
+    private readonly ulong _units;
+    private readonly ulong[] _hint = new ulong[64];
+    private readonly Random? _random;
+
+    public FrameAllocator(ulong poolBase, ulong poolSize)
+    {
+        PoolBase = poolBase;
+        PoolSize = poolSize;
+        _next = poolBase;
+        Unit = 1;
+    }
+
+    /// <param name="poolBase">First address of the pool (aligned to <paramref name="unit"/>).</param>
+    /// <param name="poolSize">Bytes in the pool (a multiple of <paramref name="unit"/>).</param>
+    /// <param name="unit">Smallest frame (the granule): every request is rounded up to a multiple of it.</param>
+    /// <param name="placement">Where frames go.</param>
+    /// <param name="seed">Seed of the random policies.</param>
+    public FrameAllocator(ulong poolBase, ulong poolSize, ulong unit, FramePlacement placement, int seed = 1)
+    {
+        if (!ulong.IsPow2(unit) || poolBase % unit != 0 || poolSize % unit != 0 || poolSize == 0)
+        {
+            throw new ArgumentException($"pool 0x{poolBase:x}+0x{poolSize:x} is not a whole number of 0x{unit:x}-byte units");
+        }
+        PoolBase = poolBase;
+        PoolSize = poolSize;
+        Unit = unit;
+        Placement = placement;
+        _units = poolSize / unit;
+        _bitmap = new ulong[(_units + 63) / 64];
+        if (placement != FramePlacement.Sequential)
+        {
+            _random = new Random(seed);
+        }
+        if (placement == FramePlacement.Fragmented)
+        {
+            ulong per = Math.Max(FragmentRegion / unit, 2);
+            for (ulong r = 0; r < _units; r += per)
+            {
+                ulong u = r + (ulong)_random!.NextInt64((long)Math.Min(per, _units - r));
+                Mark(u, 1);
+                Reserved += unit;
+            }
+        }
+    }
+
+    public ulong PoolBase { get; }
+    public ulong PoolSize { get; }
+
+    /// <summary>Allocation unit of a policy pool (1 for the bump allocator).</summary>
+    public ulong Unit { get; }
+
+    public FramePlacement Placement { get; }
+
+    /// <summary>Bytes handed out so far (for the bump allocator, including alignment padding).</summary>
+    public ulong Used { get; private set; }
+
+    /// <summary>Bytes of a <see cref="FramePlacement.Fragmented"/> pool taken from the start.</summary>
+    public ulong Reserved { get; }
 
     /// <summary>Allocates <paramref name="bytes"/> aligned to <paramref name="alignment"/> (a power of two).</summary>
     public ulong Allocate(ulong bytes, ulong alignment)
     {
-        ulong at = (_next + alignment - 1) & ~(alignment - 1);
-        if (at + bytes > PoolBase + PoolSize || at + bytes < at)
+        if (!TryAllocate(bytes, alignment, out ulong at))
         {
-            throw new InvalidOperationException(
-                $"table pool 0x{PoolBase:x}+0x{PoolSize:x} is exhausted ({Used} bytes used, 0x{bytes:x} more needed)");
+            if (_bitmap is not null)
+            {
+                throw new MemoryLimitException(
+                    $"frame pool 0x{PoolBase:x}+0x{PoolSize:x} is full ({Used} bytes used, 0x{bytes:x} more needed): raise --max-memory");
+            }
+            throw new PoolExhaustedException(
+                $"frame pool 0x{PoolBase:x}+0x{PoolSize:x} is exhausted ({Used} bytes used, 0x{bytes:x} more needed)");
         }
-        _next = at + bytes;
         return at;
+    }
+
+    /// <summary>Allocates <paramref name="bytes"/> aligned to <paramref name="alignment"/>; false when the pool has no room.</summary>
+    public bool TryAllocate(ulong bytes, ulong alignment, out ulong address)
+    {
+        if (_bitmap is null)
+        {
+            ulong at = (_next + alignment - 1) & ~(alignment - 1);
+            if (at + bytes > PoolBase + PoolSize || at + bytes < at)
+            {
+                address = 0;
+                return false;
+            }
+            Used += at + bytes - _next;
+            _next = at + bytes;
+            address = at;
+            return true;
+        }
+        ulong count = (bytes + Unit - 1) / Unit;
+        ulong align = Math.Max(alignment / Unit, 1);
+        if (count > _units)
+        {
+            address = 0;
+            return false;
+        }
+        bool found = Placement == FramePlacement.Sequential ? FirstFit(count, align, out ulong unit) : RandomFit(count, align, out unit);
+        if (!found)
+        {
+            address = 0;
+            return false;
+        }
+        Mark(unit, count);
+        Used += count * Unit;
+        address = PoolBase + unit * Unit;
+        return true;
+    }
+
+    private bool FirstFit(ulong count, ulong align, out ulong unit)
+    {
+        // No frame is ever freed, so a slot once found busy stays busy: the search for this alignment resumes there.
+        int k = BitOperations.Log2(align);
+        for (ulong u = _hint[k]; u + count <= _units; u += align)
+        {
+            if (IsFree(u, count))
+            {
+                _hint[k] = u;
+                unit = u;
+                return true;
+            }
+        }
+        _hint[k] = _units;
+        unit = 0;
+        return false;
+    }
+
+    private bool RandomFit(ulong count, ulong align, out ulong unit)
+    {
+        ulong slots = (_units - count) / align + 1;
+        for (int tries = 0; tries < 64; tries++)
+        {
+            ulong u = (ulong)_random!.NextInt64((long)slots) * align;
+            if (IsFree(u, count))
+            {
+                unit = u;
+                return true;
+            }
+        }
+        // Crowded: scan every slot once from a random start.
+        ulong start = (ulong)_random!.NextInt64((long)slots);
+        for (ulong i = 0; i < slots; i++)
+        {
+            ulong u = (start + i) % slots * align;
+            if (IsFree(u, count))
+            {
+                unit = u;
+                return true;
+            }
+        }
+        unit = 0;
+        return false;
+    }
+
+    private bool IsFree(ulong u, ulong count)
+    {
+        ulong end = u + count;
+        while (u < end)
+        {
+            int bit = (int)(u & 63);
+            int n = (int)Math.Min(64 - (ulong)bit, end - u);
+            ulong mask = (n == 64 ? ulong.MaxValue : (1UL << n) - 1) << bit;
+            if ((_bitmap![u >> 6] & mask) != 0)
+            {
+                return false;
+            }
+            u += (ulong)n;
+        }
+        return true;
+    }
+
+    private void Mark(ulong u, ulong count)
+    {
+        ulong end = u + count;
+        while (u < end)
+        {
+            int bit = (int)(u & 63);
+            int n = (int)Math.Min(64 - (ulong)bit, end - u);
+            _bitmap![u >> 6] |= (n == 64 ? ulong.MaxValue : (1UL << n) - 1) << bit;
+            u += (ulong)n;
+        }
     }
 }
 
@@ -122,6 +312,38 @@ public sealed class PageTableBuilder
         ulong slot = DescriptorAddress(ia, level);
         Write(slot, descriptor);
         return slot;
+    }
+
+    /// <summary>
+    /// Looks <paramref name="ia"/> up in the tables built so far, without creating any: true with the output address
+    /// and the leaf level when mapped; false with the level of the first invalid descriptor otherwise.
+    /// </summary>
+    public bool TryLookup(ulong ia, out ulong oa, out int level)
+    {
+        ulong table = Root;
+        int bits = RootIndexBits;
+        for (int l = StartLevel; l <= 3; l++)
+        {
+            int shift = TranslationGeometry.LevelShift(Granule, l);
+            ulong desc = Read(table + (((ia >> shift) & BitOps.Mask(bits)) << 3));
+            level = l;
+            if ((desc & 1) == 0)
+            {
+                oa = 0;
+                return false;
+            }
+            ulong address = DecodeTable(desc);
+            if (l == 3 || (desc & 2) == 0)
+            {
+                oa = (address & ~BitOps.Mask(shift)) | (ia & BitOps.Mask(shift));
+                return true;
+            }
+            table = address;
+            bits = TranslationGeometry.Stride(Granule);
+        }
+        level = 3;
+        oa = 0;
+        return false;
     }
 
     /// <summary>Reads the descriptor at a table-space address.</summary>

@@ -18,6 +18,7 @@ public static class Program
         {
             root.Subcommands.Add(c);
         }
+        root.Subcommands.Add(ConvertCommand.Create());
         return root;
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using MmuSim.Core;
 using MmuSim.Memory;
+using MmuSim.Paging;
 using MmuSim.Reporting;
 using MmuSim.Tracing;
 
@@ -11,44 +12,212 @@ public static class ReplayCommand
 {
     public static Command Create()
     {
-        var traces = new Argument<string[]>("trace") { Description = "Trace files, replayed in order as one stream ('-' for standard input).", Arity = ArgumentArity.OneOrMore };
+        var traces = new Argument<string[]>("trace") { Description = "Trace files, replayed in order as one stream ('-' for standard input; .gz and .xz are decompressed).", Arity = ArgumentArity.OneOrMore };
         var results = new Option<string?>("--results") { Description = "Write one JSON result per R/W/X/at/dump line to this file (JSON Lines)." };
         var stop = new Option<bool>("--stop-on-fault") { Description = "Stop at the first access or AT that faults." };
+        var input = new InputOptions();
         var cmd = new Command("replay", "Replay memory-access traces through the MMU and report results and a summary.")
         {
             traces, results, stop,
         };
-        cmd.SetAction((pr, ct) => Run(pr.GetValue(traces)!, pr.GetValue(results), pr.GetValue(stop), ct));
+        input.AddTo(cmd);
+        cmd.SetAction((pr, ct) => Run(pr.GetValue(traces)!, pr.GetValue(results), pr.GetValue(stop), input, pr, ct));
         return cmd;
     }
 
-    private static async Task<int> Run(string[] traces, string? resultsPath, bool stopOnFault, CancellationToken ct)
+    private static async Task<int> Run(string[] traces, string? resultsPath, bool stopOnFault, InputOptions input, ParseResult pr, CancellationToken ct)
     {
-        var core = new SimulatedCore();
+        if (!input.TryRead(pr, out var settings, out string? error))
+        {
+            Console.Error.WriteLine($"mmusim: {error}");
+            return 1;
+        }
+        var memory = new PhysicalMemory { MaxBytes = (long)settings.MaxMemory };
+        var core = new SimulatedCore(memory);
         using var writer = new ResultWriter(resultsPath is null ? Stream.Null : new BufferedStream(File.Create(resultsPath), 1 << 16));
-        var replayer = new Replayer(core, writer, new ReplayOptions { StopOnFault = stopOnFault });
+        var replayer = new Replayer(core, writer, new ReplayOptions
+        {
+            StopOnFault = stopOnFault,
+            Format = settings.Format,
+            Parse = settings.Parse,
+            DemandPaging = settings.DemandPaging,
+            Paging = settings.Paging,
+        });
         int exit = 0;
-        try
+        using (var progress = settings.Quiet || Console.IsErrorRedirected ? null : new ProgressDisplay(Console.Error, () =>
+               {
+                   var cur = replayer.Current;
+                   return (cur?.RawBytesRead ?? 0, cur?.Length, core.Stats.Records);
+               }))
         {
-            await replayer.ReplayFilesAsync(traces, ct);
-        }
-        catch (TraceFormatException e)
-        {
-            Console.Error.WriteLine($"mmusim: {e.Message}");
-            exit = 2;
-        }
-        catch (MemoryLimitException e)
-        {
-            Console.Error.WriteLine($"mmusim: {e.Message}");
-            exit = 3;
-        }
-        catch (IOException e)
-        {
-            Console.Error.WriteLine($"mmusim: {e.Message}");
-            exit = 2;
+            try
+            {
+                await replayer.ReplayFilesAsync(traces, ct);
+            }
+            catch (TraceFormatException e)
+            {
+                progress?.Dispose();
+                Console.Error.WriteLine($"mmusim: {e.Message}");
+                exit = 2;
+            }
+            catch (MemoryLimitException e)
+            {
+                progress?.Dispose();
+                Console.Error.WriteLine($"mmusim: {e.Message}");
+                exit = 3;
+            }
+            catch (IOException e)
+            {
+                progress?.Dispose();
+                Console.Error.WriteLine($"mmusim: {e.Message}");
+                exit = 2;
+            }
+            catch (ArgumentException e)
+            {
+                progress?.Dispose();
+                Console.Error.WriteLine($"mmusim: {e.Message}");
+                exit = 1;
+            }
         }
         writer.Flush();
-        Summary.Write(Console.Out, core.Stats, replayer.StoppedOnFault);
+        Summary.Write(Console.Out, core.Stats, replayer.StoppedOnFault, replayer.Pager);
         return exit;
+    }
+
+    /// <summary>What the input-side options of `replay` resolve to.</summary>
+    public sealed record InputSettings(TraceFormat Format, ParseOptions Parse, bool Quiet, ulong MaxMemory,
+        DemandPagingMode DemandPaging, DemandPagingOptions Paging);
+
+    /// <summary>
+    /// The input-side options of `replay` (format, bad input, progress, memory cap, demand paging), kept together so
+    /// model options can sit beside them.
+    /// </summary>
+    public sealed class InputOptions
+    {
+        public const ulong DefaultMaxMemory = 4UL << 30;
+
+        public Option<string> Format { get; } = new("--format") { Description = "Input format: auto, text, binary, lackey, champsim or qemu-mem.", DefaultValueFactory = _ => "auto" };
+        public Option<bool> SkipBadLines { get; } = new("--skip-bad-lines") { Description = "Count malformed lines (or binary records) and go on instead of stopping." };
+        public Option<bool> Quiet { get; } = new("--quiet", "-q") { Description = "No progress display on stderr." };
+        public Option<string> MaxMemory { get; } = new("--max-memory") { Description = "Cap on simulated physical memory and on each demand-paging RAM pool (e.g. 512m, 4g).", DefaultValueFactory = _ => "4g" };
+        public Option<string> DemandPaging { get; } = new("--demand-paging") { Description = "auto (foreign traces only), on (every trace) or off.", DefaultValueFactory = _ => "auto" };
+        public Option<int> Stages { get; } = new("--stages") { Description = "Demand paging: 1 (guest OS) or 2 (guest OS and hypervisor).", DefaultValueFactory = _ => 2 };
+        public Option<string> Granule { get; } = new("--granule") { Description = "Demand paging: stage-1 granule, 4k, 16k or 64k.", DefaultValueFactory = _ => "4k" };
+        public Option<string?> Stage2Granule { get; } = new("--stage2-granule") { Description = "Demand paging: stage-2 granule (default: as --granule)." };
+        public Option<string> PageSize { get; } = new("--page-size") { Description = "Demand paging: stage-1 mappings, 4k (pages), 2m (level-2 blocks), 1g (level-1 blocks) or mixed (by the alignment of the first touch).", DefaultValueFactory = _ => "4k" };
+        public Option<string?> Stage2PageSize { get; } = new("--stage2-page-size") { Description = "Demand paging: stage-2 mappings (default: as --page-size)." };
+        public Option<string> Placement { get; } = new("--placement") { Description = "Demand paging: frame placement, sequential, random or fragmented.", DefaultValueFactory = _ => "sequential" };
+        public Option<int> Seed { get; } = new("--seed") { Description = "Demand paging: seed of the random and fragmented placements.", DefaultValueFactory = _ => 1 };
+
+        public void AddTo(Command cmd)
+        {
+            foreach (Option o in new Option[] { Format, SkipBadLines, Quiet, MaxMemory, DemandPaging, Stages, Granule, Stage2Granule, PageSize, Stage2PageSize, Placement, Seed })
+            {
+                cmd.Options.Add(o);
+            }
+        }
+
+        public bool TryRead(ParseResult pr, out InputSettings settings, out string? error)
+        {
+            settings = null!;
+            error = null;
+            if (!TraceInput.TryParseFormat(pr.GetValue(Format)!, out var format))
+            {
+                error = $"unknown --format '{pr.GetValue(Format)}' (auto, text, binary, lackey, champsim, qemu-mem)";
+                return false;
+            }
+            if (!TryParseSize(pr.GetValue(MaxMemory)!, out ulong max) || max < (4UL << 20))
+            {
+                error = $"bad --max-memory '{pr.GetValue(MaxMemory)}' (a size of at least 4m, e.g. 512m or 4g)";
+                return false;
+            }
+            var mode = pr.GetValue(DemandPaging)!.ToLowerInvariant() switch
+            {
+                "auto" => DemandPagingMode.Auto,
+                "on" => DemandPagingMode.On,
+                "off" => DemandPagingMode.Off,
+                _ => (DemandPagingMode)255,
+            };
+            if ((byte)mode == 255)
+            {
+                error = $"bad --demand-paging '{pr.GetValue(DemandPaging)}' (auto, on or off)";
+                return false;
+            }
+            string g1s = pr.GetValue(Granule)!;
+            string g2s = pr.GetValue(Stage2Granule) ?? g1s;
+            string p1s = pr.GetValue(PageSize)!;
+            string p2s = pr.GetValue(Stage2PageSize) ?? p1s;
+            if (!DemandPagingOptions.TryParseGranule(g1s, out var g1) || !DemandPagingOptions.TryParseGranule(g2s, out var g2))
+            {
+                error = "a granule is 4k, 16k or 64k";
+                return false;
+            }
+            if (!DemandPagingOptions.TryParseSizes(p1s, out var p1) || !DemandPagingOptions.TryParseSizes(p2s, out var p2))
+            {
+                error = "a page size is 4k, 2m, 1g or mixed";
+                return false;
+            }
+            if (!DemandPagingOptions.TryParsePlacement(pr.GetValue(Placement)!, out var placement))
+            {
+                error = $"bad --placement '{pr.GetValue(Placement)}' (sequential, random or fragmented)";
+                return false;
+            }
+            int stages = pr.GetValue(Stages);
+            if (stages is not (1 or 2))
+            {
+                error = "--stages is 1 or 2";
+                return false;
+            }
+            var paging = new DemandPagingOptions
+            {
+                Stages = stages,
+                Stage1Granule = g1,
+                Stage2Granule = g2,
+                Stage1Sizes = p1,
+                Stage2Sizes = p2,
+                Placement = placement,
+                Seed = pr.GetValue(Seed),
+                MaxBytes = Math.Min(max, DemandPager.MaxPoolBytes),
+            };
+            bool skip = pr.GetValue(SkipBadLines);
+            int shown = 0;
+            var parse = new ParseOptions
+            {
+                SkipBadLines = skip,
+                OnBadLine = e =>
+                {
+                    // The first few are worth reading; the count in the summary covers the rest.
+                    if (++shown <= 10)
+                    {
+                        Console.Error.WriteLine($"mmusim: skipped {e.Message}");
+                    }
+                },
+            };
+            settings = new InputSettings(format, parse, pr.GetValue(Quiet), max, mode, paging);
+            return true;
+        }
+    }
+
+    /// <summary>Parses a byte count: digits with an optional k, m, g or t suffix (powers of 1024).</summary>
+    public static bool TryParseSize(string s, out ulong bytes)
+    {
+        bytes = 0;
+        s = s.Trim().ToLowerInvariant();
+        if (s.EndsWith('b'))
+        {
+            s = s[..^1];
+        }
+        int shift = 0;
+        if (s.Length > 0 && s[^1] is 'k' or 'm' or 'g' or 't')
+        {
+            shift = s[^1] switch { 'k' => 10, 'm' => 20, 'g' => 30, _ => 40 };
+            s = s[..^1];
+        }
+        if (!ulong.TryParse(s, out ulong n) || n > (ulong.MaxValue >> shift))
+        {
+            return false;
+        }
+        bytes = n << shift;
+        return true;
     }
 }

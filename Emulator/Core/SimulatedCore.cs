@@ -28,6 +28,12 @@ public sealed class SimulatedCore
     /// <summary>The current exception level (`el N`); EL1 until a trace says otherwise.</summary>
     public byte CurrentEl { get; set; } = 1;
 
+    /// <summary>Serves translation faults by mapping on first touch (demand paging); null when every fault is the trace's.</summary>
+    public IDemandPager? DemandPager { get; set; }
+
+    /// <summary>Most faults one access may have served before its fault is reported (stage 1, stage 2 of the data, tables).</summary>
+    public const int MaxDemandFaultsPerAccess = 8;
+
     /// <summary>Cycles charged per descriptor read (memory latency as the walker sees it).</summary>
     public int MemoryLatency { get; set; } = 100;
 
@@ -117,12 +123,36 @@ public sealed class SimulatedCore
     private bool Translate(in AccessRequest req, ref AccessOutcome o, out TranslationResult r)
     {
         bool ok = Mmu.Translate(in req, out r);
+        if (!ok && DemandPager is not null)
+        {
+            ok = ServeDemandFaults(in req, ref r);
+        }
         int reads = Mmu.Record.Reads;
         Stats.DescriptorReads += reads;
         long cycles = (long)reads * MemoryLatency;
         o.Cycles += cycles;
         Stats.TranslationCycles += cycles;
         return ok;
+    }
+
+    /// <summary>
+    /// Demand paging: while the pager can serve the fault, let it map and retry. The walks that ended in a served
+    /// fault exist only because the tables are built lazily, so they are counted apart (DemandFaults,
+    /// DemandFaultReads) and not charged: the access costs what its final walk costs, as if the mapping had been
+    /// there all along. A fault the pager cannot serve is reported as usual.
+    /// </summary>
+    private bool ServeDemandFaults(in AccessRequest req, ref TranslationResult r)
+    {
+        for (int i = 0; i < MaxDemandFaultsPerAccess && DemandPager!.TryServe(in req, in r.Fault); i++)
+        {
+            Stats.DemandFaults++;
+            Stats.DemandFaultReads += Mmu.Record.Reads;
+            if (Mmu.Translate(in req, out r))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>

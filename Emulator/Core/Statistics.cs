@@ -19,6 +19,15 @@ public sealed class Statistics
     public long DescriptorReads { get; internal set; }
     public long TranslationCycles { get; internal set; }
 
+    /// <summary>Translation faults served by demand paging (not in <see cref="Faults"/>).</summary>
+    public long DemandFaults { get; internal set; }
+
+    /// <summary>Descriptor reads of the walks that ended in a served fault (not charged).</summary>
+    public long DemandFaultReads { get; internal set; }
+
+    /// <summary>Malformed lines or records skipped (--skip-bad-lines).</summary>
+    public long BadLines { get; set; }
+
     public long Accesses => Reads + Writes + Fetches;
 
     internal void CountFault(in FaultInfo f)

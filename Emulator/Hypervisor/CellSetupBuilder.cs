@@ -560,7 +560,7 @@ public static class CellSetupBuilder
         {
             a();
         }
-        catch (InvalidOperationException e) when (e.Message.StartsWith("table pool", StringComparison.Ordinal))
+        catch (PoolExhaustedException e)
         {
             throw new CellConfigErrorsException([new Finding(Severity.Error, "pool", plan.Pool.FromOption ? null : plan.System.HypervisorMemory.Pos,
                 $"{e.Message}: give the tables more room with --pool BASE:SIZE (or a larger hypervisor_memory)")]);

@@ -34,8 +34,18 @@ public sealed class PhysicalMemory
     /// <summary>Declared RAM regions, in declaration order.</summary>
     public IReadOnlyList<(ulong Base, ulong Size)> RamRegions => _ram;
 
+    /// <summary>Most RAM regions a trace may declare: every walk read checks them, so hostile input must not pile them up.</summary>
+    public const int MaxRamRegions = 4096;
+
     /// <summary>Declares a RAM region. Once any region exists, walks outside all regions take an external abort.</summary>
-    public void DeclareRam(PhysicalAddress baseAddress, ulong size) => _ram.Add((baseAddress.Value, size));
+    public void DeclareRam(PhysicalAddress baseAddress, ulong size)
+    {
+        if (_ram.Count >= MaxRamRegions)
+        {
+            throw new MemoryLimitException($"more than {MaxRamRegions} ram regions declared");
+        }
+        _ram.Add((baseAddress.Value, size));
+    }
 
     /// <summary>True when a walk may read <paramref name="pa"/>: inside a declared region, or no region declared.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

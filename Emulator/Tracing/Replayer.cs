@@ -1,24 +1,53 @@
 using System.IO.Pipelines;
 using MmuSim.Core;
+using MmuSim.Paging;
 
 namespace MmuSim.Tracing;
+
+/// <summary>When demand paging serves translation faults.</summary>
+public enum DemandPagingMode : byte
+{
+    /// <summary>For foreign traces (virtual addresses only), not for our own formats.</summary>
+    Auto,
+    /// <summary>For every input, our own formats included.</summary>
+    On,
+    /// <summary>Never: a foreign trace then runs with whatever translation regime is set (by default, MMU off).</summary>
+    Off,
+}
 
 /// <summary>Options of a replay.</summary>
 public sealed record ReplayOptions
 {
     /// <summary>Stop after the first access or AT that faults.</summary>
     public bool StopOnFault { get; init; }
+
+    /// <summary>Input format; <see cref="TraceFormat.Auto"/> decides per input.</summary>
+    public TraceFormat Format { get; init; } = TraceFormat.Auto;
+
+    /// <summary>Malformed-input policy (--skip-bad-lines); counts what it skipped.</summary>
+    public ParseOptions Parse { get; init; } = new();
+
+    public DemandPagingMode DemandPaging { get; init; } = DemandPagingMode.Auto;
+
+    /// <summary>How demand paging builds tables, when it runs.</summary>
+    public DemandPagingOptions Paging { get; init; } = new();
+
+    /// <summary>Bytes of pipe buffer per read.</summary>
+    public int BufferSize { get; init; } = 1 << 16;
 }
 
 /// <summary>
 /// Streams one or more traces, in order and as one stream, into a <see cref="SimulatedCore"/> and hands every
-/// outcome to a sink. Line numbers restart in each file; errors name the file.
+/// outcome to a sink. Each input is opened by <see cref="TraceInput"/> (file or `-`, gzip/xz, format detection) and
+/// read by its format's parser; memory use does not grow with the length of a trace. Line numbers restart in each
+/// file; errors name the file. Foreign traces run at EL0 under demand paging unless told otherwise.
 /// </summary>
 public sealed class Replayer
 {
     private readonly SimulatedCore _core;
     private readonly IOutcomeSink _sink;
     private readonly ReplayOptions _options;
+    private long _lastLine;
 
     public Replayer(SimulatedCore core, IOutcomeSink sink, ReplayOptions? options = null)
     {
@@ -30,18 +59,24 @@ public sealed class Replayer
     /// <summary>True when the replay stopped at a fault because of <see cref="ReplayOptions.StopOnFault"/>.</summary>
     public bool StoppedOnFault { get; private set; }
 
+    /// <summary>The demand pager, once one was needed.</summary>
+    public DemandPager? Pager { get; private set; }
+
+    /// <summary>The input being replayed (for a progress display).</summary>
+    public TraceInput? Current { get; private set; }
+
     private sealed class StopSignal : Exception;
 
-    private readonly struct Handler(Replayer owner, long lineBase) : ITraceHandler
+    private readonly struct Handler(Replayer owner) : ITraceHandler
     {
         public void OnRecord(in TraceRecord record)
         {
+            owner._lastLine = record.Line;
             var core = owner._core;
-            core.Stats.Lines = lineBase + record.Line;
             if (core.Execute(in record, out var outcome))
             {
                 owner._sink.OnOutcome(in outcome);
-                if (owner._options.StopOnFault && (outcome.IsFault))
+                if (owner._options.StopOnFault && outcome.IsFault)
                 {
                     owner.StoppedOnFault = true;
                     throw new StopSignal();
@@ -50,20 +85,45 @@ public sealed class Replayer
         }
     }
 
-    /// <summary>Replays a stream. Returns false when it stopped on a fault.</summary>
+    /// <summary>Replays a stream (format per <see cref="ReplayOptions.Format"/>). Returns false when it stopped on a fault.</summary>
     public async ValueTask<bool> ReplayAsync(Stream stream, string source, CancellationToken ct = default)
     {
-        var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 1 << 16, leaveOpen: true));
+        await using var input = TraceInput.Open(new NonClosingStream(stream), source, _options.Format);
+        return await ReplayAsync(input, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Replays an opened input. Returns false when it stopped on a fault.</summary>
+    public async ValueTask<bool> ReplayAsync(TraceInput input, CancellationToken ct = default)
+    {
+        bool foreign = input.IsForeign;
+        if (_options.DemandPaging == DemandPagingMode.On || (foreign && _options.DemandPaging == DemandPagingMode.Auto))
+        {
+            Pager ??= new DemandPager(_core, _options.Paging);
+        }
+        if (foreign)
+        {
+            _core.CurrentEl = 0; // user-space traces: EL0 of the one guest
+        }
+        Current = input;
+        _lastLine = 0;
+        var handler = new Handler(this);
+        var parse = _options.Parse;
+        long lines = 0;
+        bool completed = false;
         try
         {
-            long lineBase = _core.Stats.Lines;
-            long lines = await TextTraceParser.ParseAsync(reader, source, new Handler(this, lineBase), ct).ConfigureAwait(false);
-            _core.Stats.Lines = lineBase + lines;
+            lines = await TraceReaders.ParseAsync(input, handler, parse, _options.BufferSize, ct).ConfigureAwait(false);
+            completed = true;
             return true;
         }
         catch (StopSignal)
         {
             return false;
+        }
+        finally
+        {
+            _core.Stats.Lines += completed ? lines : _lastLine;
+            _core.Stats.BadLines = parse.BadLines;
         }
     }
 
@@ -72,12 +132,50 @@ public sealed class Replayer
     {
         foreach (var path in paths)
         {
-            await using Stream s = path == "-" ? Console.OpenStandardInput() : File.OpenRead(path);
-            if (!await ReplayAsync(s, path, ct).ConfigureAwait(false))
+            await using var input = TraceInput.Open(path, _options.Format);
+            if (!await ReplayAsync(input, ct).ConfigureAwait(false))
             {
                 return false;
             }
         }
         return true;
     }
+}
+
+/// <summary>Runs the parser of an input's format.</summary>
+public static class TraceReaders
+{
+    /// <summary>Parses <paramref name="input"/> with the reader of its format. Returns its lines (or records).</summary>
+    public static async ValueTask<long> ParseAsync<THandler>(TraceInput input, THandler handler, ParseOptions? parse = null,
+        int bufferSize = 1 << 16, CancellationToken ct = default)
+        where THandler : ITraceHandler
+    {
+        var reader = PipeReader.Create(input.Stream, new StreamPipeReaderOptions(bufferSize: bufferSize, leaveOpen: true));
+        return input.Format switch
+        {
+            TraceFormat.Binary => await BinaryTraceReader.ParseAsync(reader, input.Source, handler, parse, ct).ConfigureAwait(false),
+            TraceFormat.Lackey => await LineReader.ParseAsync(reader, input.Source, default(LackeyFormat), handler, parse, ct).ConfigureAwait(false),
+            TraceFormat.QemuMem => await LineReader.ParseAsync(reader, input.Source, default(QemuMemFormat), handler, parse, ct).ConfigureAwait(false),
+            TraceFormat.ChampSim => await ChampSimReader.ParseAsync(reader, input.Source, handler, ct).ConfigureAwait(false),
+            _ => await LineReader.ParseAsync(reader, input.Source, default(TextTraceParser.TextLineFormat), handler, parse, ct).ConfigureAwait(false),
+        };
+    }
+}
+
+/// <summary>Lets a caller keep ownership of a stream handed to <see cref="TraceInput"/>.</summary>
+internal sealed class NonClosingStream(Stream inner) : Stream
+{
+    public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+    public override int Read(Span<byte> buffer) => inner.Read(buffer);
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default) => inner.ReadAsync(buffer, ct);
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) => inner.ReadAsync(buffer, offset, count, ct);
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -6,11 +7,34 @@ using MmuSim.Registers;
 
 namespace MmuSim.Tracing;
 
+/// <summary>Cold throws of the parser: kept out of the line parser so its frame stays small (no string building inline).</summary>
+internal static class Fail
+{
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    public static void Bad(string source, long line, int column, string reason) =>
+        throw new TraceFormatException(source, line, column, reason);
+
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    public static void Bad(string source, long line, int column, string before, ulong value, string after, bool hex = false) =>
+        throw new TraceFormatException(source, line, column, before + (hex ? value.ToString("x") : value.ToString()) + after);
+
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    public static void Missing(string source, long line, int column, string what) =>
+        throw new TraceFormatException(source, line, column, $"missing {what}");
+
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    public static void Unknown(string source, long line, int column, string what, ReadOnlySpan<byte> token) =>
+        throw new TraceFormatException(source, line, column, $"unknown {what} '{Encoding.ASCII.GetString(token)}'");
+
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    public static void UnknownCommand(string source, long line, int column, ReadOnlySpan<byte> keyword) =>
+        throw new TraceFormatException(source, line, column,
+            $"unknown command '{Encoding.ASCII.GetString(keyword)}' (expected reg, mem, ram, el, R, W, X, at, dump or tlbi)");
+}
+
 /// <summary>
-/// The text trace format (docs/trace-format.md), parsed Kestrel-style: a synchronous line parser over bytes that
-/// never allocates, driven by an async loop over a <see cref="PipeReader"/> that only reads, hands complete lines
-/// over (the current segment's span when the line lies in one segment, a copy when it straddles segments) and
-/// advances once per read.
+/// The text trace format (docs/trace-format.md): a synchronous line parser over bytes that never allocates, driven
+/// by <see cref="LineReader"/> over a <see cref="PipeReader"/>.
 /// </summary>
 public static class TextTraceParser
 {
@@ -20,87 +44,28 @@ public static class TextTraceParser
 
     /// <summary>Parses a whole trace from a pipe, calling <paramref name="handler"/> for each record in order.</summary>
     /// <returns>The number of lines read.</returns>
-    public static async ValueTask<long> ParseAsync<THandler>(PipeReader reader, string source, THandler handler, CancellationToken ct = default)
-        where THandler : ITraceHandler
-    {
-        long line = 0;
-        byte[] scratch = ArrayPool<byte>.Shared.Rent(256);
-        try
-        {
-            while (true)
-            {
-                ReadResult read = await reader.ReadAsync(ct).ConfigureAwait(false);
-                ReadOnlySequence<byte> buffer = read.Buffer;
-                SequencePosition consumed = buffer.Start;
-                try
-                {
-                    consumed = ParseLines(ref buffer, source, ref line, ref handler, ref scratch, read.IsCompleted);
-                }
-                finally
-                {
-                    reader.AdvanceTo(consumed, buffer.End);
-                }
-                if (read.IsCompleted)
-                {
-                    break;
-                }
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(scratch);
-            await reader.CompleteAsync().ConfigureAwait(false);
-        }
-        return line;
-    }
+    public static ValueTask<long> ParseAsync<THandler>(PipeReader reader, string source, THandler handler, CancellationToken ct = default)
+        where THandler : ITraceHandler =>
+        LineReader.ParseAsync(reader, source, default(TextLineFormat), handler, null, ct);
 
-    /// <summary>Parses every complete line of <paramref name="buffer"/>, and the final unterminated one when <paramref name="final"/>.</summary>
-    /// <returns>The position after the last line consumed.</returns>
-    public static SequencePosition ParseLines<THandler>(ref ReadOnlySequence<byte> buffer, string source, ref long line,
-        ref THandler handler, ref byte[] scratch, bool final)
-        where THandler : ITraceHandler
-    {
-        var reader = new SequenceReader<byte>(buffer);
-        while (true)
-        {
-            if (reader.UnreadSpan.IndexOf((byte)'\n') is int i and >= 0)
-            {
-                // Fast path: the line lies within the current segment.
-                line++;
-                ParseLine(reader.UnreadSpan[..i], source, line, ref handler);
-                reader.Advance(i + 1);
-                continue;
-            }
-            if (reader.TryReadTo(out ReadOnlySequence<byte> straddling, (byte)'\n'))
-            {
-                line++;
-                ParseLine(Flatten(straddling, ref scratch), source, line, ref handler);
-                continue;
-            }
-            if (final && !reader.End)
-            {
-                line++;
-                var rest = reader.UnreadSequence;
-                ParseLine(rest.IsSingleSegment ? rest.FirstSpan : Flatten(rest, ref scratch), source, line, ref handler);
-                reader.AdvanceToEnd();
-            }
-            return reader.Position;
-        }
-    }
+    /// <summary>As <see cref="ParseAsync{THandler}(PipeReader, string, THandler, CancellationToken)"/>, with options (--skip-bad-lines).</summary>
+    public static ValueTask<long> ParseAsync<THandler>(PipeReader reader, string source, THandler handler, ParseOptions? options, CancellationToken ct = default)
+        where THandler : ITraceHandler =>
+        LineReader.ParseAsync(reader, source, default(TextLineFormat), handler, options, ct);
 
-    private static ReadOnlySpan<byte> Flatten(ReadOnlySequence<byte> seq, ref byte[] scratch)
+    /// <summary>The text format as an <see cref="ILineFormat"/> for <see cref="LineReader"/>.</summary>
+    public readonly struct TextLineFormat : ILineFormat
     {
-        if (seq.IsSingleSegment)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void ParseLine<THandler>(ReadOnlySpan<byte> text, string source, long line, ref THandler handler)
+            where THandler : ITraceHandler
         {
-            return seq.FirstSpan;
+            // The access fast path inline here; the general parser (a large frame) only for the other lines.
+            if (!TryParseAccess(text, line, ref handler))
+            {
+                ParseGeneral(text, source, line, ref handler);
+            }
         }
-        if (seq.Length > scratch.Length)
-        {
-            ArrayPool<byte>.Shared.Return(scratch);
-            scratch = ArrayPool<byte>.Shared.Rent((int)seq.Length);
-        }
-        seq.CopyTo(scratch);
-        return scratch.AsSpan(0, (int)seq.Length);
     }
 
     /// <summary>A cursor over the tokens of one line.</summary>
@@ -131,14 +96,18 @@ public static class TextTraceParser
                 token = default;
                 return false;
             }
-            int start = _pos;
-            while (_pos < _line.Length && !IsSpace(_line[_pos]))
+            var rest = _line[_pos..];
+            int len = rest.IndexOfAny(Separators);
+            if (len < 0)
             {
-                _pos++;
+                len = rest.Length;
             }
-            token = _line[start.._pos];
+            token = rest[..len];
+            _pos += len;
             return true;
         }
+
+        private static readonly SearchValues<byte> Separators = SearchValues.Create(" \t\r"u8);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static bool IsSpace(byte b) => b == (byte)' ' || b == (byte)'\t' || b == (byte)'\r';
@@ -146,6 +115,17 @@ public static class TextTraceParser
 
     /// <summary>Parses one line (without its '\n') and emits its records.</summary>
     public static void ParseLine<THandler>(ReadOnlySpan<byte> text, string source, long line, ref THandler handler)
+        where THandler : ITraceHandler
+    {
+        if (!TryParseAccess(text, line, ref handler))
+        {
+            ParseGeneral(text, source, line, ref handler);
+        }
+    }
+
+    /// <summary>Every spelling of every command, with its errors.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ParseGeneral<THandler>(ReadOnlySpan<byte> text, string source, long line, ref THandler handler)
         where THandler : ITraceHandler
     {
         var t = new Tokens(text);
@@ -182,7 +162,7 @@ public static class TextTraceParser
                 rec.Value = Number(ref t, source, line, "exception level");
                 if (rec.Value > 2)
                 {
-                    throw new TraceFormatException(source, line, t.Column, $"exception level {rec.Value} is not 0, 1 or 2");
+                    Fail.Bad(source, line, t.Column, "exception level ", rec.Value, " is not 0, 1 or 2");
                 }
                 break;
             case 3 when Is(keyword, "reg"u8):
@@ -200,7 +180,7 @@ public static class TextTraceParser
                 ulong pa = Number(ref t, source, line, "physical address");
                 if ((pa & 7) != 0)
                 {
-                    throw new TraceFormatException(source, line, t.Column, $"mem address 0x{pa:x} is not 8-byte aligned");
+                    Fail.Bad(source, line, t.Column, "mem address 0x", pa, " is not 8-byte aligned", hex: true);
                 }
                 rec.Op = TraceOp.Mem;
                 int count = 0;
@@ -213,7 +193,7 @@ public static class TextTraceParser
                 }
                 if (count == 0)
                 {
-                    throw new TraceFormatException(source, line, t.Column, "mem needs at least one value");
+                    Fail.Bad(source, line, t.Column, "mem needs at least one value");
                 }
                 return;
             }
@@ -222,7 +202,7 @@ public static class TextTraceParser
                 rec.Address = Number(ref t, source, line, "physical address");
                 if ((rec.Address & 7) != 0)
                 {
-                    throw new TraceFormatException(source, line, t.Column, $"dump address 0x{rec.Address:x} is not 8-byte aligned");
+                    Fail.Bad(source, line, t.Column, "dump address 0x", rec.Address, " is not 8-byte aligned", hex: true);
                 }
                 break;
             case 4 when Is(keyword, "tlbi"u8):
@@ -235,14 +215,81 @@ public static class TextTraceParser
                 }
                 break;
             default:
-                throw new TraceFormatException(source, line, keywordColumn,
-                    $"unknown command '{Encoding.ASCII.GetString(keyword)}' (expected reg, mem, ram, el, R, W, X, at, dump or tlbi)");
+                Fail.UnknownCommand(source, line, keywordColumn, keyword);
+                return;
         }
         if (t.Next(out _))
         {
-            throw new TraceFormatException(source, line, t.Column, "unexpected extra operand");
+            Fail.Bad(source, line, t.Column, "unexpected extra operand");
         }
         handler.OnRecord(in rec);
+    }
+
+    /// <summary>
+    /// Fast path for the lines that make up almost all of a trace, in their plain spelling: `R|W|X 0xHEX` with an
+    /// optional ` SIZE` (R/W), single spaces, nothing else on the line. Anything else, errors included, returns false
+    /// and goes through the general tokenizer, which accepts every spelling and reports every error.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool TryParseAccess<THandler>(ReadOnlySpan<byte> text, long line, ref THandler handler)
+        where THandler : ITraceHandler
+    {
+        if (text.Length < 5 || text[1] != (byte)' ' || text[2] != (byte)'0' || (text[3] | 0x20) != 'x')
+        {
+            return false;
+        }
+        TraceOp op;
+        switch (text[0] | 0x20)
+        {
+            case 'r': op = TraceOp.Read; break;
+            case 'w': op = TraceOp.Write; break;
+            case 'x': op = TraceOp.Fetch; break;
+            default: return false;
+        }
+        ReadOnlySpan<byte> hex = HexDigit;
+        ulong va = 0;
+        int i = 4;
+        int end = Math.Min(text.Length, 20); // at most 16 digits
+        for (; i < end; i++)
+        {
+            uint d = hex[text[i]];
+            if (d > 15)
+            {
+                break;
+            }
+            va = (va << 4) | d;
+        }
+        if (i == 4)
+        {
+            return false;
+        }
+        uint size = op == TraceOp.Fetch ? 4u : 8u;
+        if (i < text.Length && text[i] == (byte)' ' && op != TraceOp.Fetch)
+        {
+            // ` SIZE`: one or two decimal digits, 1..64.
+            int start = ++i;
+            size = 0;
+            for (; i < text.Length && i - start < 2; i++)
+            {
+                uint d = text[i] - (uint)'0';
+                if (d > 9)
+                {
+                    break;
+                }
+                size = size * 10 + d;
+            }
+            if (i == start || size - 1 >= 64)
+            {
+                return false;
+            }
+        }
+        if (i != text.Length && !(i == text.Length - 1 && text[i] == (byte)'\r'))
+        {
+            return false;
+        }
+        var rec = new TraceRecord { Op = op, Line = line, Address = va, Size = (byte)size };
+        handler.OnRecord(in rec);
+        return true;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -258,7 +305,7 @@ public static class TextTraceParser
         ulong size = ParseNumber(tok, source, line, t.Column, "access size");
         if (size is 0 or > 64)
         {
-            throw new TraceFormatException(source, line, t.Column, $"access size {size} is not between 1 and 64 bytes");
+            Fail.Bad(source, line, t.Column, "access size ", size, " is not between 1 and 64 bytes");
         }
         return (byte)size;
     }
@@ -267,7 +314,7 @@ public static class TextTraceParser
     {
         if (!t.Next(out var tok))
         {
-            throw new TraceFormatException(source, line, t.Column, $"missing {what}");
+            Fail.Missing(source, line, t.Column, what);
         }
         for (int i = 0; i < names.Length; i++)
         {
@@ -276,20 +323,92 @@ public static class TextTraceParser
                 return i;
             }
         }
-        throw new TraceFormatException(source, line, t.Column, $"unknown {what} '{Encoding.ASCII.GetString(tok)}'");
+        Fail.Unknown(source, line, t.Column, what, tok);
+        return 0;
     }
 
     private static ulong Number(ref Tokens t, string source, long line, string what)
     {
         if (!t.Next(out var tok))
         {
-            throw new TraceFormatException(source, line, t.Column, $"missing {what}");
+            Fail.Missing(source, line, t.Column, what);
         }
         return ParseNumber(tok, source, line, t.Column, what);
     }
 
     /// <summary>`0x` hexadecimal or decimal, unsigned, at most 64 bits, `_` allowed between digits.</summary>
     public static ulong ParseNumber(ReadOnlySpan<byte> tok, string source, long line, int column, string what)
+    {
+        if (TryParseFast(tok, out ulong fast))
+        {
+            return fast;
+        }
+        return ParseNumberSlow(tok, source, line, column, what);
+    }
+
+    /// <summary>
+    /// Digit values of hexadecimal characters, 0xFF for anything else: one table load per digit on the fast path.
+    /// </summary>
+    internal static ReadOnlySpan<byte> HexDigit =>
+    [
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        0xFF, 10, 11, 12, 13, 14, 15, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        0xFF, 10, 11, 12, 13, 14, 15, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    ];
+
+    /// <summary>
+    /// The common case: `0x` and 1..16 hexadecimal digits, or 1..19 decimal digits (cannot overflow), no `_`.
+    /// Anything else (and every error) goes to the slow path, which reports it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryParseFast(ReadOnlySpan<byte> tok, out ulong value)
+    {
+        value = 0;
+        if (tok.Length > 2 && tok.Length <= 18 && tok[0] == (byte)'0' && (tok[1] | 0x20) == 'x')
+        {
+            ReadOnlySpan<byte> table = HexDigit;
+            for (int i = 2; i < tok.Length; i++)
+            {
+                uint d = table[tok[i]];
+                if (d > 15)
+                {
+                    return false;
+                }
+                value = (value << 4) | d;
+            }
+            return true;
+        }
+        if (tok.Length is 0 or > 19)
+        {
+            return false;
+        }
+        for (int i = 0; i < tok.Length; i++)
+        {
+            uint d = tok[i] - (uint)'0';
+            if (d > 9)
+            {
+                return false;
+            }
+            value = value * 10 + d;
+        }
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static ulong ParseNumberSlow(ReadOnlySpan<byte> tok, string source, long line, int column, string what)
     {
         ulong value = 0;
         bool hex = tok.Length > 2 && tok[0] == (byte)'0' && (tok[1] | 0x20) == 'x';

@@ -86,12 +86,60 @@ public interface ITraceHandler
     void OnRecord(in TraceRecord record);
 }
 
-/// <summary>Malformed input: names the source, line and column (1-based) and says what is wrong.</summary>
-public sealed class TraceFormatException(string source, long line, int column, string reason)
-    : Exception($"{source}:{line}:{column}: {reason}")
+/// <summary>
+/// Malformed input: names the source and the position (line and column, 1-based, for text; the byte offset of the
+/// record for binary formats) and says what is wrong.
+/// </summary>
+public sealed class TraceFormatException : Exception
 {
-    public string Source2 => source;
-    public long Line => line;
-    public int Column => column;
-    public string Reason => reason;
+    public TraceFormatException(string source, long line, int column, string reason)
+        : base($"{source}:{line}:{column}: {reason}")
+    {
+        Source2 = source;
+        Line = line;
+        Column = column;
+        Reason = reason;
+        ByteOffset = -1;
+    }
+
+    private TraceFormatException(string source, long byteOffset, string reason)
+        : base($"{source}:byte {byteOffset}: {reason}")
+    {
+        Source2 = source;
+        Reason = reason;
+        ByteOffset = byteOffset;
+    }
+
+    /// <summary>An error in a binary input, at the byte offset where the offending record starts.</summary>
+    public static TraceFormatException AtByte(string source, long byteOffset, string reason) => new(source, byteOffset, reason);
+
+    public string Source2 { get; }
+    /// <summary>1-based line (text formats), 0 for binary inputs.</summary>
+    public long Line { get; }
+    /// <summary>1-based column (text formats), 0 for binary inputs.</summary>
+    public int Column { get; }
+    public string Reason { get; }
+    /// <summary>Byte offset of the bad record (binary formats), −1 for text.</summary>
+    public long ByteOffset { get; }
+}
+
+/// <summary>How a parser treats malformed input.</summary>
+public sealed class ParseOptions
+{
+    /// <summary>Count a malformed line (or record) and go on instead of stopping.</summary>
+    public bool SkipBadLines { get; init; }
+
+    /// <summary>Told about each skipped line (for example to print the first few).</summary>
+    public Action<TraceFormatException>? OnBadLine { get; init; }
+
+    /// <summary>Malformed lines or records skipped so far.</summary>
+    public long BadLines { get; set; }
+
+    public static ParseOptions Strict { get; } = new();
+
+    internal void Skipped(TraceFormatException e)
+    {
+        BadLines++;
+        OnBadLine?.Invoke(e);
+    }
 }

@@ -1,0 +1,348 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+using System.Text;
+
+namespace MmuSim.Tracing;
+
+/// <summary>Number lexing shared by the foreign line formats; errors name the column.</summary>
+internal static class Lex
+{
+    /// <summary>Hexadecimal digits, with or without a 0x prefix, at most 64 bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Hex(ReadOnlySpan<byte> tok, string source, long line, int column, string what)
+    {
+        int i = tok.Length > 2 && tok[0] == (byte)'0' && (tok[1] | 0x20) == 'x' ? 2 : 0;
+        if (i == tok.Length || tok.Length - i > 16)
+        {
+            HexError(tok, source, line, column, what);
+        }
+        ReadOnlySpan<byte> table = TextTraceParser.HexDigit;
+        ulong v = 0;
+        for (; i < tok.Length; i++)
+        {
+            uint d = table[tok[i]];
+            if (d > 15)
+            {
+                HexError(tok, source, line, column, what);
+            }
+            v = (v << 4) | d;
+        }
+        return v;
+    }
+
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    private static void HexError(ReadOnlySpan<byte> tok, string source, long line, int column, string what)
+    {
+        int i = tok.Length > 2 && tok[0] == (byte)'0' && (tok[1] | 0x20) == 'x' ? 2 : 0;
+        if (i == tok.Length)
+        {
+            throw new TraceFormatException(source, line, column, $"missing {what}");
+        }
+        if (tok.Length - i > 16)
+        {
+            throw new TraceFormatException(source, line, column, $"{what} '{Encoding.ASCII.GetString(tok)}' does not fit in 64 bits");
+        }
+        for (; i < tok.Length; i++)
+        {
+            if (TextTraceParser.HexDigit[tok[i]] > 15)
+            {
+                throw new TraceFormatException(source, line, column + i, $"bad {what} '{Encoding.ASCII.GetString(tok)}': '{(char)tok[i]}' is not a hexadecimal digit");
+            }
+        }
+        throw new InvalidOperationException("HexError called on a valid number");
+    }
+
+    /// <summary>Decimal digits, at most 9 of them (sizes and counts).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Dec(ReadOnlySpan<byte> tok, string source, long line, int column, string what)
+    {
+        if (tok.IsEmpty || tok.Length > 9)
+        {
+            DecError(tok, source, line, column, what);
+        }
+        uint v = 0;
+        for (int i = 0; i < tok.Length; i++)
+        {
+            uint d = tok[i] - (uint)'0';
+            if (d > 9)
+            {
+                DecError(tok, source, line, column, what);
+            }
+            v = v * 10 + d;
+        }
+        return v;
+    }
+
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    private static void DecError(ReadOnlySpan<byte> tok, string source, long line, int column, string what)
+    {
+        if (tok.IsEmpty)
+        {
+            throw new TraceFormatException(source, line, column, $"missing {what}");
+        }
+        if (tok.Length > 9)
+        {
+            throw new TraceFormatException(source, line, column, $"{what} '{Encoding.ASCII.GetString(tok)}' is too large");
+        }
+        for (int i = 0; i < tok.Length; i++)
+        {
+            if (tok[i] - (uint)'0' > 9)
+            {
+                throw new TraceFormatException(source, line, column + i, $"bad {what} '{Encoding.ASCII.GetString(tok)}': '{(char)tok[i]}' is not a decimal digit");
+            }
+        }
+        throw new InvalidOperationException("DecError called on a valid number");
+    }
+
+    /// <summary>An access size as a record holds it: 1..64 bytes (larger accesses, e.g. FXSAVE's 512, are clamped to 64).</summary>
+    public static byte Size(uint bytes, string source, long line, int column)
+    {
+        if (bytes == 0)
+        {
+            Fail.Bad(source, line, column, "access size 0");
+        }
+        return (byte)Math.Min(bytes, 64u);
+    }
+}
+
+/// <summary>
+/// Valgrind lackey `--trace-mem=yes` output (docs/foreign-traces.md): `I  ADDR,SIZE` (instruction fetch),
+/// ` L ADDR,SIZE` (load), ` S ADDR,SIZE` (store), ` M ADDR,SIZE` (modify: a load then a store), addresses in
+/// hexadecimal without 0x, sizes in decimal bytes. Valgrind's own `==PID==` and `--PID--` lines and blank lines are
+/// skipped, so a log with the tool's commentary reads as is.
+/// </summary>
+public readonly struct LackeyFormat : ILineFormat
+{
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    private static void LackeyError(string source, long line, int column, string reason) =>
+        throw new TraceFormatException(source, line, column, reason);
+
+    public void ParseLine<THandler>(ReadOnlySpan<byte> text, string source, long line, ref THandler handler)
+        where THandler : ITraceHandler
+    {
+        if (!text.IsEmpty && text[^1] == (byte)'\r')
+        {
+            text = text[..^1];
+        }
+        if (text.IsEmpty || (text.Length >= 2 && ((text[0] == (byte)'=' && text[1] == (byte)'=') || (text[0] == (byte)'-' && text[1] == (byte)'-'))))
+        {
+            return;
+        }
+        TraceOp op;
+        bool modify = false;
+        if (text[0] == (byte)'I')
+        {
+            op = TraceOp.Fetch;
+        }
+        else if (text[0] == (byte)' ' && text.Length > 1)
+        {
+            switch (text[1])
+            {
+                case (byte)'L': op = TraceOp.Read; break;
+                case (byte)'S': op = TraceOp.Write; break;
+                case (byte)'M': op = TraceOp.Read; modify = true; break;
+                default:
+                    LackeyError(source, line, 2, "unknown lackey record '" + (char)text[1] + "' (expected L, S or M)");
+                    return;
+            }
+        }
+        else
+        {
+            LackeyError(source, line, 1, "not a lackey record (expected 'I  ', ' L ', ' S ' or ' M ')");
+            return;
+        }
+        int start = 2;
+        while (start < text.Length && text[start] == (byte)' ')
+        {
+            start++;
+        }
+        if (start == 2)
+        {
+            LackeyError(source, line, 3, "expected a space before the address");
+        }
+        var rest = text[start..];
+        int comma = rest.IndexOf((byte)',');
+        if (comma < 0)
+        {
+            LackeyError(source, line, start + 1 + rest.Length, "missing ',SIZE' after the address");
+        }
+        ulong addr = Lex.Hex(rest[..comma], source, line, start + 1, "address");
+        int sizeCol = start + comma + 2;
+        var rec = new TraceRecord
+        {
+            Op = op,
+            Line = line,
+            Address = addr,
+            Size = Lex.Size(Lex.Dec(rest[(comma + 1)..], source, line, sizeCol, "access size"), source, line, sizeCol),
+        };
+        handler.OnRecord(in rec);
+        if (modify)
+        {
+            rec.Op = TraceOp.Write;
+            handler.OnRecord(in rec);
+        }
+    }
+}
+
+/// <summary>
+/// The CSV of QEMU's TCG `mem` plugin with `print-accesses=true` (docs/foreign-traces.md): the header
+/// `insn_vaddr,insn_symbol,mem_vaddr,mem_hwaddr,access_size,access_type,mem_value`, then one line per access:
+/// `0xPC,SYMBOL,0xVADDR,0xHWADDR,BITS,load|store,0xVALUE`. The size is in bits. The symbol may be empty (and may hold
+/// commas: the fixed fields are taken from the right). The plugin's closing `mem accesses: N` / `io accesses: N`
+/// lines and blank lines are skipped. Only mem_vaddr, the size and the direction are used.
+/// </summary>
+public readonly struct QemuMemFormat : ILineFormat
+{
+    public void ParseLine<THandler>(ReadOnlySpan<byte> text, string source, long line, ref THandler handler)
+        where THandler : ITraceHandler
+    {
+        if (!text.IsEmpty && text[^1] == (byte)'\r')
+        {
+            text = text[..^1];
+        }
+        if (text.IsEmpty || text.StartsWith("insn_vaddr,"u8) || text.StartsWith("mem accesses:"u8) || text.StartsWith("io accesses:"u8)
+            || text.StartsWith("Warning:"u8))
+        {
+            return;
+        }
+        // Fields from the right: value, type, size, hwaddr, vaddr; then the instruction address from the left.
+        Span<int> comma = stackalloc int[5];
+        int end = text.Length;
+        for (int k = 0; k < 5; k++)
+        {
+            int c = text[..end].LastIndexOf((byte)',');
+            if (c < 0)
+            {
+                throw new TraceFormatException(source, line, 1, "expected 7 comma-separated fields (insn_vaddr,insn_symbol,mem_vaddr,mem_hwaddr,access_size,access_type,mem_value)");
+            }
+            comma[k] = c;
+            end = c;
+        }
+        int first = text.IndexOf((byte)',');
+        if (first == comma[4])
+        {
+            throw new TraceFormatException(source, line, first + 1, "expected 7 comma-separated fields (insn_vaddr,insn_symbol,mem_vaddr,mem_hwaddr,access_size,access_type,mem_value)");
+        }
+        Lex.Hex(text[..first], source, line, 1, "instruction address");
+        ulong vaddr = Lex.Hex(Field(text, comma[4], comma[3]), source, line, comma[4] + 2, "mem_vaddr");
+        Lex.Hex(Field(text, comma[3], comma[2]), source, line, comma[3] + 2, "mem_hwaddr");
+        int sizeCol = comma[2] + 2;
+        uint bits = Lex.Dec(Field(text, comma[2], comma[1]), source, line, sizeCol, "access size");
+        if (bits is not (8 or 16 or 32 or 64 or 128))
+        {
+            throw new TraceFormatException(source, line, sizeCol, $"access size {bits} is not 8, 16, 32, 64 or 128 bits");
+        }
+        var type = Field(text, comma[1], comma[0]);
+        TraceOp op = type.SequenceEqual("load"u8) ? TraceOp.Read
+            : type.SequenceEqual("store"u8) ? TraceOp.Write
+            : throw new TraceFormatException(source, line, comma[1] + 2, $"access type '{Encoding.ASCII.GetString(type)}' is not load or store");
+        var rec = new TraceRecord { Op = op, Line = line, Address = vaddr, Size = (byte)(bits / 8) };
+        handler.OnRecord(in rec);
+    }
+
+    private static ReadOnlySpan<byte> Field(ReadOnlySpan<byte> text, int leftComma, int rightComma) => text[(leftComma + 1)..rightComma];
+}
+
+/// <summary>
+/// ChampSim binary traces: a stream of 64-byte `input_instr` records, little-endian: ip (8), is_branch (1),
+/// branch_taken (1), destination_registers (2 × 1), source_registers (4 × 1), destination_memory (2 × 8),
+/// source_memory (4 × 8). Each record becomes an instruction fetch at ip, a read per non-zero source_memory and a
+/// write per non-zero destination_memory, in that order. Record numbers (1-based) stand in for line numbers.
+/// </summary>
+public static class ChampSimReader
+{
+    public const int RecordSize = 64;
+
+    /// <summary>Reads a whole ChampSim trace. Returns the number of instructions.</summary>
+    public static async ValueTask<long> ParseAsync<THandler>(PipeReader reader, string source, THandler handler, CancellationToken ct = default)
+        where THandler : ITraceHandler
+    {
+        long records = 0;
+        long offset = 0;
+        try
+        {
+            while (true)
+            {
+                ReadResult read = await reader.ReadAsync(ct).ConfigureAwait(false);
+                ReadOnlySequence<byte> buffer = read.Buffer;
+                SequencePosition consumed = buffer.Start;
+                try
+                {
+                    consumed = ParseRecords(ref buffer, ref records, ref offset, ref handler);
+                    if (read.IsCompleted && buffer.Slice(consumed).Length > 0)
+                    {
+                        throw TraceFormatException.AtByte(source, offset,
+                            $"truncated input: the last record has {buffer.Slice(consumed).Length} of its {RecordSize} bytes");
+                    }
+                }
+                finally
+                {
+                    reader.AdvanceTo(consumed, buffer.End);
+                }
+                if (read.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            await reader.CompleteAsync().ConfigureAwait(false);
+        }
+        return records;
+    }
+
+    /// <summary>Decodes every complete record of <paramref name="buffer"/>.</summary>
+    public static SequencePosition ParseRecords<THandler>(ref ReadOnlySequence<byte> buffer, ref long records, ref long offset, ref THandler handler)
+        where THandler : ITraceHandler
+    {
+        var r = new SequenceReader<byte>(buffer);
+        Span<byte> copy = stackalloc byte[RecordSize];
+        while (r.Remaining >= RecordSize)
+        {
+            scoped ReadOnlySpan<byte> rec = r.UnreadSpan;
+            if (rec.Length < RecordSize)
+            {
+                r.UnreadSequence.Slice(0, RecordSize).CopyTo(copy);
+                rec = copy;
+            }
+            records++;
+            Emit(rec, records, ref handler);
+            r.Advance(RecordSize);
+        }
+        offset += r.Consumed;
+        return r.Position;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Emit<THandler>(ReadOnlySpan<byte> rec, long number, ref THandler handler)
+        where THandler : ITraceHandler
+    {
+        var a = new TraceRecord { Op = TraceOp.Fetch, Line = number, Address = BinaryPrimitives.ReadUInt64LittleEndian(rec), Size = 4 };
+        handler.OnRecord(in a);
+        a.Size = 8;
+        a.Op = TraceOp.Read;
+        for (int i = 0; i < 4; i++)
+        {
+            ulong src = BinaryPrimitives.ReadUInt64LittleEndian(rec[(32 + 8 * i)..]);
+            if (src != 0)
+            {
+                a.Address = src;
+                handler.OnRecord(in a);
+            }
+        }
+        a.Op = TraceOp.Write;
+        for (int i = 0; i < 2; i++)
+        {
+            ulong dst = BinaryPrimitives.ReadUInt64LittleEndian(rec[(16 + 8 * i)..]);
+            if (dst != 0)
+            {
+                a.Address = dst;
+                handler.OnRecord(in a);
+            }
+        }
+    }
+}
