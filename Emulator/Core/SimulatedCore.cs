@@ -144,7 +144,32 @@ public sealed class SimulatedCore
         o.Op = rec.Op;
         o.Va = rec.Address;
         o.El = el;
-        var req = new AccessRequest(new VirtualAddress(rec.Address), el, type);
+        ulong va = rec.Address;
+        int size = type == AccessType.Fetch ? 4 : rec.Size;
+        TranslatePage(in rec, va, type, el, size, ref o);
+        if ((va & 0xFFF) + (ulong)size > 0x1000 && !o.IsFault)
+        {
+            // An access that crosses into the next 4 KiB page needs that page translated too (and faults on it
+            // with FAR = the start of that page, arm-notes §12 #67); the result reports the first byte's PA.
+            Stats.PageCrossings++;
+            ulong pa = o.Pa, ipa = o.Ipa;
+            bool hasIpa = o.HasIpa;
+            long first = o.Cycles;
+            TranslatePage(in rec, (va | 0xFFF) + 1, type, el, size, ref o);
+            o.Cycles += first;
+            if (!o.IsFault)
+            {
+                o.Pa = pa;
+                o.Ipa = ipa;
+                o.HasIpa = hasIpa;
+            }
+        }
+    }
+
+    /// <summary>Translates the page of <paramref name="va"/> for the access of <paramref name="rec"/>: TLB lookups, then a walk on a miss.</summary>
+    private void TranslatePage(in TraceRecord rec, ulong va, AccessType type, byte el, int size, ref AccessOutcome o)
+    {
+        var req = new AccessRequest(new VirtualAddress(va), el, type);
         LastWalked = false;
         LastTlbHit = false;
         LastLookups = 0;
@@ -153,8 +178,9 @@ public sealed class SimulatedCore
             // Rejected before any lookup (VA range, TxSZ, EPD/E0PD, PAMax): the MMU reports the fault, no table is read.
             Stats.InputFaults++;
             Mmu.Translate(in req, out var rf);
+            o.Cycles = 0;
             Stats.CountFault(in rf.Fault);
-            Report(ref o, in rf.Fault, type, el, rec.Address);
+            Report(ref o, in rf.Fault, type, el, va);
             return;
         }
 
@@ -165,12 +191,12 @@ public sealed class SimulatedCore
             int n = Caches.Lookup(path, in key, out bool hit, out var e, out ulong ctx);
             LastLookups = n;
             cycles = (type == AccessType.Fetch ? _fetchLatency : _dataLatency)[n];
-            if (hit && TryCompleteHit(in rec, in req, in key, in e, ctx, type, el, cycles, ref o))
+            if (hit && TryCompleteHit(in rec, in req, in key, in e, ctx, type, el, size, cycles, ref o))
             {
                 return;
             }
         }
-        Walk(in rec, in req, in key, path, type, el, cycles, ref o);
+        Walk(in rec, in req, in key, path, type, el, size, cycles, ref o);
     }
 
     /// <summary>
@@ -179,7 +205,7 @@ public sealed class SimulatedCore
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryCompleteHit(in TraceRecord rec, in AccessRequest req, in LookupKey key, in TlbEntry e, ulong ctx,
-        AccessType type, byte el, long cycles, ref AccessOutcome o)
+        AccessType type, byte el, int size, long cycles, ref AccessOutcome o)
     {
         int t = (int)type;
         bool write = type == AccessType.Write;
@@ -220,7 +246,7 @@ public sealed class SimulatedCore
             o.Ipa = e.IpaBase | offset;
             if (_dataCaches)
             {
-                Timing.DataAccess(o.Pa, rec.Op == TraceOp.Fetch ? 4 : rec.Size);
+                Timing.DataAccess(o.Pa, size);
             }
         }
         else
@@ -228,7 +254,7 @@ public sealed class SimulatedCore
             o.HasIpa = e.HasIpa && fault.Stage == 2;
             o.Ipa = e.IpaBase | offset;
             Stats.CountFault(in fault);
-            Report(ref o, in fault, type, el, rec.Address);
+            Report(ref o, in fault, type, el, req.Va.Value);
         }
         if (_stale is not null)
         {
@@ -246,7 +272,7 @@ public sealed class SimulatedCore
     }
 
     private void Walk(in TraceRecord rec, in AccessRequest req, in LookupKey key, Tlb[] path, AccessType type, byte el,
-        long cycles, ref AccessOutcome o)
+        int size, long cycles, ref AccessOutcome o)
     {
         Caches.CurrentLine = rec.Line;
         LastWalked = true;
@@ -286,13 +312,13 @@ public sealed class SimulatedCore
             }
             if (_dataCaches)
             {
-                Timing.DataAccess(r.Pa, rec.Op == TraceOp.Fetch ? 4 : rec.Size);
+                Timing.DataAccess(r.Pa, size);
             }
         }
         else
         {
             Stats.CountFault(in r.Fault);
-            Report(ref o, in r.Fault, type, el, rec.Address);
+            Report(ref o, in r.Fault, type, el, req.Va.Value);
         }
         if (_stale is not null && record.CacheHits != 0)
         {

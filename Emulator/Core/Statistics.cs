@@ -47,6 +47,9 @@ public sealed class Statistics
     /// <summary>Accesses rejected by a check that needs no table (VA range, TxSZ, EPD, PAMax): no lookup, no walk.</summary>
     public long InputFaults { get; internal set; }
 
+    /// <summary>Accesses that crossed into the next 4 KiB page (translated twice).</summary>
+    public long PageCrossings { get; internal set; }
+
     /// <summary>Hardware AF/dirty updates made by R/W/X accesses.</summary>
     public long HardwareUpdates { get; internal set; }
 
