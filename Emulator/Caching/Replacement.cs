@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace MmuSim.Caching;
 
@@ -64,7 +65,7 @@ public sealed class ReplacementState
     {
         if (_policy == ReplacementPolicy.Lru)
         {
-            _stamps[slot] = ++_clock;
+            Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_stamps), slot) = ++_clock;
         }
         else if (_policy == ReplacementPolicy.TreePlru)
         {

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace MmuSim.Caching;
@@ -60,6 +61,15 @@ public sealed class SetAssociativeArray<T> where T : struct
 
     public int Sets { get; }
     public int Ways { get; }
+
+    /// <summary>The tag array (slot = set · ways + way), for owners that read it on a hot path.</summary>
+    internal ulong[] Tags => _tags;
+
+    /// <summary>The context-tag array.</summary>
+    internal ulong[] Contexts => _ctx;
+
+    /// <summary>The payload array.</summary>
+    internal T[] Payload => _data;
     public int Capacity => _tags.Length;
     public ReplacementState Replacement { get; }
 
@@ -67,14 +77,17 @@ public sealed class SetAssociativeArray<T> where T : struct
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int SetOf(ulong index) => _pow2 ? (int)(index & _setMask) : (int)(index % (ulong)Sets);
 
+    /// <summary>The tag in <paramref name="slot"/> (0 = invalid). The slot must be in range: no bounds check.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ulong Tag(int slot) => _tags[slot];
+    public ulong Tag(int slot) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tags), slot);
 
+    /// <summary>The context tag in <paramref name="slot"/>. The slot must be in range: no bounds check.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ulong Context(int slot) => _ctx[slot];
+    public ulong Context(int slot) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_ctx), slot);
 
+    /// <summary>The payload in <paramref name="slot"/>. The slot must be in range: no bounds check.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ref T Data(int slot) => ref _data[slot];
+    public ref T Data(int slot) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_data), slot);
 
     /// <summary>The first way of <paramref name="set"/> holding <paramref name="tag"/> with context <paramref name="ctxA"/> or <paramref name="ctxB"/>; −1 if none.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

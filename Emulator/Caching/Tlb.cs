@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using MmuSim.Bits;
 using MmuSim.Translation;
 
@@ -33,6 +34,31 @@ public struct TlbEntry
     public bool S1Clean;
     /// <summary>A write must walk to set the stage-2 dirty state.</summary>
     public bool S2Clean;
+    /// <summary>
+    /// Bit (el·3 + access type) set when a hit completes with no further check: both stages permit it and, for a
+    /// write, neither stage must still set its dirty state. Derived from the fields above by <see cref="Seal"/>.
+    /// </summary>
+    public ushort Complete;
+
+    /// <summary>Computes <see cref="Complete"/>.</summary>
+    public void Seal()
+    {
+        int m = 0;
+        for (int el = 0; el <= 2; el++)
+        {
+            for (int t = 0; t < 3; t++)
+            {
+                bool s1 = ((S1Permissions >> (el * 3 + t)) & 1) != 0;
+                bool s2 = ((S2Permissions >> ((el == 0 ? 0 : 3) + t)) & 1) != 0;
+                bool dirty = t == 1 && (S1Clean || S2Clean);
+                if (s1 && s2 && !dirty)
+                {
+                    m |= 1 << (el * 3 + t);
+                }
+            }
+        }
+        Complete = (ushort)m;
+    }
 }
 
 /// <summary>Decides which entries a TLB maintenance operation removes (a struct, so the scan is specialised).</summary>
@@ -50,6 +76,10 @@ public interface IEntryMatch<T> where T : struct
 public sealed class Tlb
 {
     private readonly SetAssociativeArray<TlbEntry> _array;
+    private readonly ulong[] _tags;
+    private readonly ulong[] _ctxs;
+    private readonly TlbEntry[] _entries;
+    private readonly ReplacementState _replacement;
     private readonly int[] _sizeCount = new int[64];
     private ulong _sizes;
     private int _last = -1;
@@ -58,12 +88,21 @@ public sealed class Tlb
     {
         Config = config;
         _array = new SetAssociativeArray<TlbEntry>(config.Sets, config.Ways, config.Policy, config.Seed);
+        _tags = _array.Tags;
+        _ctxs = _array.Contexts;
+        _entries = _array.Payload;
+        _replacement = _array.Replacement;
+        Stats = new StructureStats();
+        Latency = config.Latency;
     }
 
     public TlbConfig Config { get; }
     public string Name => Config.Name;
-    public int Latency => Config.Latency;
-    public StructureStats Stats { get; } = new();
+
+    /// <summary>Cycles of one lookup.</summary>
+    public readonly int Latency;
+
+    public readonly StructureStats Stats;
 
     /// <summary>Number of valid entries.</summary>
     public int Count { get; private set; }
@@ -91,6 +130,38 @@ public sealed class Tlb
         return LookupSets(in key);
     }
 
+    /// <summary>
+    /// The slot hit last, when it matches <paramref name="key"/>; −1 otherwise. Counts nothing and touches nothing:
+    /// the caller confirms the hit with <see cref="CountHit"/> once it knows the access completes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int Predicted(in LookupKey key)
+    {
+        int last = _last;
+        if (last < 0)
+        {
+            return -1;
+        }
+        ulong t = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tags), last);
+        ulong c = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_ctxs), last);
+        ulong low = (1UL << (int)(t & 63)) - 1;
+        return t != 0 && t == ((key.Va & ~low) | (t & 63)) && (c == key.Ctx || c == key.CtxGlobal) ? last : -1;
+    }
+
+    /// <summary>The tag in <paramref name="slot"/> (0 when invalid).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong TagAt(int slot) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tags), slot);
+
+    /// <summary>Counts a lookup that hit <paramref name="slot"/> (found by <see cref="Predicted"/>) and marks it used.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void CountHit(int slot)
+    {
+        var st = Stats;
+        st.Lookups++;
+        st.Hits++;
+        _replacement.OnHitSlot(slot);
+    }
+
     private int LookupSets(in LookupKey key)
     {
         ulong sizes = _sizes;
@@ -112,10 +183,11 @@ public sealed class Tlb
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ref TlbEntry Entry(int slot) => ref _array.Data(slot);
+    public ref TlbEntry Entry(int slot) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_entries), slot);
 
     /// <summary>The context tag of the entry in <paramref name="slot"/>.</summary>
-    public ulong Context(int slot) => _array.Context(slot);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong Context(int slot) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_ctxs), slot);
 
     /// <summary>Writes an entry for <paramref name="va"/> (VA[55:0]) with context tag <paramref name="ctx"/>, over a copy already held.</summary>
     public void Fill(ulong va, ulong ctx, in TlbEntry entry)

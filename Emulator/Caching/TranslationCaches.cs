@@ -71,31 +71,34 @@ public sealed class TranslationCaches : IWalkCaches
 
     /// <summary>
     /// Looks up the levels of <paramref name="path"/> in order. On a hit in level i, the entry is copied into
-    /// levels 0..i−1 (a hit in a lower level fills the levels above it). Returns the number of levels looked up
-    /// (hit or not), and the entry and its context tag when one hit.
+    /// levels 0..i−1 (a hit in a lower level fills the levels above it). Returns the number of levels looked up;
+    /// <paramref name="slot"/> is the slot hit in the last of them, or −1 when every level missed.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int Lookup(Tlb[] path, in LookupKey key, out bool hit, out TlbEntry entry, out ulong ctx)
+    public static int Lookup(Tlb[] path, in LookupKey key, out int slot)
     {
-        for (int i = 0; i < path.Length; i++)
+        slot = path[0].Lookup(in key);
+        return slot >= 0 ? 1 : LookupBelow(path, in key, out slot);
+    }
+
+    private static int LookupBelow(Tlb[] path, in LookupKey key, out int slot)
+    {
+        for (int i = 1; i < path.Length; i++)
         {
             var tlb = path[i];
-            int slot = tlb.Lookup(in key);
+            slot = tlb.Lookup(in key);
             if (slot >= 0)
             {
-                entry = tlb.Entry(slot);
-                ctx = tlb.Context(slot);
+                ref var entry = ref tlb.Entry(slot);
+                ulong ctx = tlb.Context(slot);
                 for (int j = 0; j < i; j++)
                 {
                     path[j].Fill(key.Va, ctx, in entry);
                 }
-                hit = true;
                 return i + 1;
             }
         }
-        hit = false;
-        entry = default;
-        ctx = 0;
+        slot = -1;
         return path.Length;
     }
 

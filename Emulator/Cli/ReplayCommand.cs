@@ -36,8 +36,9 @@ public static class ReplayCommand
             return 2;
         }
         var core = new SimulatedCore(config: config) { CheckStale = model.CheckStale };
-        using var writer = new ResultWriter(resultsPath is null ? Stream.Null : new BufferedStream(File.Create(resultsPath), 1 << 16));
-        var replayer = new Replayer(core, writer, new ReplayOptions { StopOnFault = stopOnFault });
+        using var writer = resultsPath is null ? null : new ResultWriter(new BufferedStream(File.Create(resultsPath), 1 << 16));
+        // Without --results nothing is formatted: results cost nothing when nobody reads them.
+        var replayer = new Replayer(core, writer ?? (IOutcomeSink)NullSink.Instance, new ReplayOptions { StopOnFault = stopOnFault });
         int exit = 0;
         try
         {
@@ -58,7 +59,7 @@ public static class ReplayCommand
             Console.Error.WriteLine($"mmusim: {e.Message}");
             exit = 2;
         }
-        writer.Flush();
+        writer?.Flush();
         Summary.Write(Console.Out, core, replayer.StoppedOnFault);
         if (model.JsonPath is not null)
         {
@@ -66,6 +67,16 @@ public static class ReplayCommand
             SummaryJson.Write(js, core, replayer.StoppedOnFault);
         }
         return exit;
+    }
+}
+
+/// <summary>An outcome sink that drops everything.</summary>
+internal sealed class NullSink : IOutcomeSink
+{
+    public static readonly NullSink Instance = new();
+
+    public void OnOutcome(in AccessOutcome outcome)
+    {
     }
 }
 

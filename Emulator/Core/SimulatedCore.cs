@@ -30,6 +30,8 @@ public sealed class SimulatedCore
     private readonly int[] _dataLatency;
     private readonly int[] _fetchLatency;
     private readonly bool _coalesce;
+    private readonly Tlb? _l1Data;
+    private readonly Tlb? _l1Fetch;
     private readonly bool _dataCaches;
     private StaleChecker? _stale;
 
@@ -48,6 +50,8 @@ public sealed class SimulatedCore
         _dataPath = Caches.DataPath;
         _fetchPath = Caches.FetchPath;
         _dataLatency = Caches.DataLatency;
+        _l1Data = _dataPath.Length != 0 ? _dataPath[0] : null;
+        _l1Fetch = _fetchPath.Length != 0 ? _fetchPath[0] : null;
         _fetchLatency = Caches.FetchLatency;
         _coalesce = Config.Caching.CoalesceContiguous;
         _dataCaches = Config.Timing.ModelDataCaches;
@@ -146,6 +150,10 @@ public sealed class SimulatedCore
         o.El = el;
         ulong va = rec.Address;
         int size = type == AccessType.Fetch ? 4 : rec.Size;
+        if ((va & 0xFFF) + (ulong)size <= 0x1000 && TryPredictedHit(va, type, el, ref o))
+        {
+            return;
+        }
         TranslatePage(in rec, va, type, el, size, ref o);
         if ((va & 0xFFF) + (ulong)size > 0x1000 && !o.IsFault)
         {
@@ -166,6 +174,91 @@ public sealed class SimulatedCore
         }
     }
 
+    /// <summary>
+    /// Where the last access of a kind (data, fetch) completed in the first TLB level of its path: its page, under
+    /// which register generation and EL, and the slot with the tag and context it held. An access to the same page
+    /// under the same registers and EL needs no key and no search: if the slot still holds that tag and context,
+    /// it is the entry a lookup would find (<see cref="Tlb.Lookup"/> tries the same slot first).
+    /// </summary>
+    private struct Prediction
+    {
+        public ulong Page;
+        public ulong LowMask;
+        public uint Generation;
+        public byte El;
+        public int Slot;
+        public ulong Tag;
+        public ulong Ctx;
+    }
+
+    private Prediction _predictData = new() { Slot = -1, Page = ulong.MaxValue };
+    private Prediction _predictFetch = new() { Slot = -1, Page = ulong.MaxValue };
+
+    /// <summary>
+    /// The common case in few instructions: a predicted first-level hit whose entry lets the access complete
+    /// (permitted at both stages, no dirty state to set). Anything else returns false having changed nothing, and
+    /// the general path runs. Counts, replacement state and cycles are exactly those of the general path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryPredictedHit(ulong va, AccessType type, byte el, ref AccessOutcome o)
+    {
+        ref var p = ref type == AccessType.Fetch ? ref _predictFetch : ref _predictData;
+        if ((va & ~p.LowMask) != p.Page || p.Generation != Registers.Generation || p.El != el)
+        {
+            return false;
+        }
+        var l1 = type == AccessType.Fetch ? _l1Fetch : _l1Data;
+        int slot = p.Slot;
+        if (l1!.TagAt(slot) != p.Tag || l1.Context(slot) != p.Ctx)
+        {
+            return false;
+        }
+        ref var e = ref l1.Entry(slot);
+        if (((e.Complete >> (el * 3 + (int)type)) & 1) == 0)
+        {
+            return false;
+        }
+        l1.CountHit(slot);
+        LastLookups = 1;
+        LastTlbHit = true;
+        LastWalked = false;
+        ulong offset = va & p.LowMask;
+        o.Pa = e.PaBase | offset;
+        o.Ipa = e.IpaBase | offset;
+        o.HasIpa = e.HasIpa;
+        int latency = l1!.Latency;
+        o.Cycles = latency;
+        Stats.TlbHits++;
+        Stats.TranslationCycles += latency;
+        return true;
+    }
+
+    /// <summary>After an access completed: remember where its translation sits in the first TLB level.</summary>
+    private void Predict(ulong va, AccessType type, byte el, in LookupKey key)
+    {
+        var path = type == AccessType.Fetch ? _fetchPath : _dataPath;
+        ref var p = ref type == AccessType.Fetch ? ref _predictFetch : ref _predictData;
+        p.Page = ulong.MaxValue;
+        if (path.Length == 0 || _stale is not null || _dataCaches)
+        {
+            return;
+        }
+        var l1 = path[0];
+        int slot = l1.Predicted(in key);
+        if (slot < 0)
+        {
+            return;
+        }
+        int shift = l1.Entry(slot).Shift;
+        p.LowMask = (1UL << shift) - 1;
+        p.Page = va & ~p.LowMask;
+        p.Generation = Registers.Generation;
+        p.El = el;
+        p.Slot = slot;
+        p.Tag = l1.TagAt(slot);
+        p.Ctx = l1.Context(slot);
+    }
+
     /// <summary>Translates the page of <paramref name="va"/> for the access of <paramref name="rec"/>: TLB lookups, then a walk on a miss.</summary>
     private void TranslatePage(in TraceRecord rec, ulong va, AccessType type, byte el, int size, ref AccessOutcome o)
     {
@@ -175,12 +268,7 @@ public sealed class SimulatedCore
         LastLookups = 0;
         if (!Mmu.TryGetLookupKey(in req, out var key))
         {
-            // Rejected before any lookup (VA range, TxSZ, EPD/E0PD, PAMax): the MMU reports the fault, no table is read.
-            Stats.InputFaults++;
-            Mmu.Translate(in req, out var rf);
-            o.Cycles = 0;
-            Stats.CountFault(in rf.Fault);
-            Report(ref o, in rf.Fault, type, el, va);
+            InputFault(in req, type, el, ref o);
             return;
         }
 
@@ -188,15 +276,41 @@ public sealed class SimulatedCore
         var path = type == AccessType.Fetch ? _fetchPath : _dataPath;
         if (path.Length != 0)
         {
-            int n = Caches.Lookup(path, in key, out bool hit, out var e, out ulong ctx);
+            int n = TranslationCaches.Lookup(path, in key, out int slot);
             LastLookups = n;
             cycles = (type == AccessType.Fetch ? _fetchLatency : _dataLatency)[n];
-            if (hit && TryCompleteHit(in rec, in req, in key, in e, ctx, type, el, size, cycles, ref o))
+            if (slot >= 0)
             {
-                return;
+                var tlb = path[n - 1];
+                if (TryCompleteHit(in rec, in req, in key, ref tlb.Entry(slot), tlb.Context(slot), type, el, size, cycles, ref o))
+                {
+                    if (!o.IsFault)
+                    {
+                        Predict(va, type, el, in key);
+                    }
+                    return;
+                }
             }
         }
         Walk(in rec, in req, in key, path, type, el, size, cycles, ref o);
+        if (!o.IsFault)
+        {
+            Predict(va, type, el, in key);
+        }
+    }
+
+    /// <summary>Rejected before any lookup (VA range, TxSZ, EPD/E0PD, PAMax): the MMU reports the fault, no table is read.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void InputFault(in AccessRequest req, AccessType type, byte el, ref AccessOutcome o)
+    {
+        Stats.InputFaults++;
+        if (Mmu.Translate(in req, out var rf))
+        {
+            ThrowHelper.InvalidOperation("an access the input checks reject was translated");
+        }
+        o.Cycles = 0;
+        Stats.CountFault(in rf.Fault);
+        Report(ref o, in rf.Fault, type, el, req.Va.Value);
     }
 
     /// <summary>
@@ -204,7 +318,7 @@ public sealed class SimulatedCore
     /// Returns false when the access must walk after all: a write that would set the dirty state of either stage.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryCompleteHit(in TraceRecord rec, in AccessRequest req, in LookupKey key, in TlbEntry e, ulong ctx,
+    private bool TryCompleteHit(in TraceRecord rec, in AccessRequest req, in LookupKey key, ref TlbEntry e, ulong ctx,
         AccessType type, byte el, int size, long cycles, ref AccessOutcome o)
     {
         int t = (int)type;
@@ -369,6 +483,7 @@ public sealed class SimulatedCore
             S1Clean = r.S1Clean,
             S2Clean = r.S2Clean,
         };
+        e.Seal();
         Caches.Fill(path, key.Va, r.Global ? key.CtxGlobal : key.Ctx, in e);
     }
 

@@ -191,6 +191,9 @@ public sealed class Mmu
         // Walk-cache entries are intermediate entries: never global, so always ASID-tagged (arm-notes §8.3).
         _walkCtxEl10 = vmid | _s1Lo.Tag;
         _walkCtxS2 = vmid;
+        _ctxEl10Global = (_ctxEl10 & ~ContextTag.AsidMask) | ContextTag.Global;
+        _ctxEl2Global = _ctxEl2 | ContextTag.Global;
+        BuildGates();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -231,24 +234,81 @@ public sealed class Mmu
     }
 
     /// <summary>
-    /// The TLB lookup key of a real access, or false when the access fails a check that needs no table (it must
-    /// then be translated, which reports that fault without a walk).
+    /// <see cref="InputFault"/> precomputed for one VA range and access kind: an access passes when
+    /// (VA &amp; Mask) == Expect, the range is usable (<see cref="Ok"/>) and it is not an EL0 access to an E0PD range.
     /// </summary>
+    private struct InputGate
+    {
+        public ulong Mask;
+        public ulong Expect;
+        public bool Ok;
+        public bool E0Pd;
+    }
+
+    /// <summary>Gates by (range · 2 + fetch): ranges 0 = EL1&amp;0 TTBR0, 1 = EL1&amp;0 TTBR1, 2 = EL2.</summary>
+    private readonly InputGate[] _gates = new InputGate[6];
+    private ulong _ctxEl10Global;
+    private ulong _ctxEl2Global;
+
+    private void BuildGates()
+    {
+        for (int range = 0; range < 3; range++)
+        {
+            ref WalkParams p = ref Stage1Params(range == 2, range == 1);
+            bool s1On = range == 2 ? _s1El2On : _s1El10On;
+            for (int fetch = 0; fetch < 2; fetch++)
+            {
+                ref var g = ref _gates[range * 2 + fetch];
+                int top = p.Tbi && !(fetch == 1 && p.Tbid) ? 55 : 63;
+                if (!s1On)
+                {
+                    // AArch64.S1DisabledOutput: VA[top:PAMax] must be zero.
+                    g = new InputGate { Mask = _paMax >= 64 ? 0 : BitOps.Mask(top, _paMax), Expect = 0, Ok = true };
+                }
+                else if (p.ConfigFault || p.Epd || p.BaseAddressSizeFault)
+                {
+                    g = new InputGate { Ok = false };
+                }
+                else
+                {
+                    ulong m = BitOps.Mask(top, p.InputSize);
+                    g = new InputGate { Mask = m, Expect = range == 1 ? m : 0, Ok = true, E0Pd = p.E0Pd };
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The TLB lookup key of a real access, or false when the access fails a check that needs no table (it must
+    /// then be translated, which reports that fault without a walk). Same decision as <see cref="InputFault"/>,
+    /// from gates precomputed when the registers change.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryGetLookupKey(in AccessRequest req, out LookupKey key)
     {
         Refresh();
-        bool el2 = req.El == 2;
         ulong va = req.Va.Value;
-        bool upper = !el2 && BitOps.Bit(va, 55);
-        if (InputFault(in req, ref Stage1Params(el2, upper), el2 ? _s1El2On : _s1El10On, upper, out _))
+        bool el2 = req.El == 2;
+        int range = el2 ? 2 : (int)((va >> 55) & 1);
+        ref var g = ref _gates[range * 2 + (req.Type == AccessType.Fetch ? 1 : 0)];
+        if ((va & g.Mask) != g.Expect || !g.Ok || (g.E0Pd && req.El == 0))
         {
             key = default;
             return false;
         }
-        key.Va = va & BitOps.Mask(55, 0);
+        key.Va = va & 0x00FF_FFFF_FFFF_FFFFUL;
         key.Ctx = el2 ? _ctxEl2 : _ctxEl10;
-        key.CtxGlobal = (key.Ctx & ~ContextTag.AsidMask) | ContextTag.Global;
+        key.CtxGlobal = el2 ? _ctxEl2Global : _ctxEl10Global;
         return true;
+    }
+
+    /// <summary>True when <paramref name="req"/> fails a check that needs no table (for tests of the gates).</summary>
+    internal bool HasInputFault(in AccessRequest req)
+    {
+        Refresh();
+        bool el2 = req.El == 2;
+        bool upper = !el2 && BitOps.Bit(req.Va.Value, 55);
+        return InputFault(in req, ref Stage1Params(el2, upper), el2 ? _s1El2On : _s1El10On, upper, out _);
     }
 
     /// <summary>Translates one access. Returns false with <c>result.Fault</c> set when it faults.</summary>

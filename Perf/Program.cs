@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using BenchmarkDotNet.Running;
+using MmuSim.Core;
+using MmuSim.Tracing;
+
+namespace MmuSim.Perf;
+
+public static class Program
+{
+    /// <summary>
+    /// `Perf time TRACE [PRESET] [RUNS]` times a whole replay (parse + translate, no result output) with a
+    /// Stopwatch, the way the yardstick times itself; anything else goes to BenchmarkDotNet.
+    /// </summary>
+    public static async Task<int> Main(string[] args)
+    {
+        if (args.Length >= 2 && args[0] == "time")
+        {
+            string preset = args.Length > 2 ? args[2] : "bench";
+            int runs = args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 5;
+            await ReplayTiming.Run(args[1], Presets.All[preset], runs);
+            return 0;
+        }
+        if (args.Length >= 1 && args[0] == "quick")
+        {
+            Quick.Run();
+            return 0;
+        }
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
+}
+
+/// <summary>Stopwatch timing of whole replays and of the parser alone.</summary>
+public static class ReplayTiming
+{
+    private sealed class NullSink : IOutcomeSink
+    {
+        public long Count;
+
+        public void OnOutcome(in AccessOutcome outcome) => Count++;
+    }
+
+    private readonly struct CountingHandler : ITraceHandler
+    {
+        public void OnRecord(in TraceRecord record)
+        {
+        }
+    }
+
+    private sealed class ListHandlerState
+    {
+        public readonly List<TraceRecord> Records = new(1 << 20);
+    }
+
+    private readonly struct ListHandler(ListHandlerState state) : ITraceHandler
+    {
+        public void OnRecord(in TraceRecord record) => state.Records.Add(record);
+    }
+
+    public static async Task Run(string path, ModelConfig config, int runs)
+    {
+        byte[] bytes = await File.ReadAllBytesAsync(path);
+        for (int i = 0; i < runs; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            var reader = System.IO.Pipelines.PipeReader.Create(new MemoryStream(bytes));
+            await TextTraceParser.ParseAsync(reader, path, new CountingHandler());
+            double parse = sw.Elapsed.TotalMilliseconds;
+
+            sw.Restart();
+            var core = new SimulatedCore(config: config);
+            var sink = new NullSink();
+            await new Replayer(core, sink).ReplayAsync(new MemoryStream(bytes), path);
+            double total = sw.Elapsed.TotalMilliseconds;
+            sw.Restart();
+            var core2 = new SimulatedCore(config: config);
+            using (var writer = new MmuSim.Reporting.ResultWriter(Stream.Null))
+            {
+                await new Replayer(core2, writer).ReplayAsync(new MemoryStream(bytes), path);
+            }
+            Console.Write($"[with ResultWriter(Stream.Null): {sw.Elapsed.TotalMilliseconds:F1} ms] ");
+            var s = core.Stats;
+            // Pre-parsed: decode everything first, then time the replay loop alone (the yardstick's --preparsed).
+            var state = new ListHandlerState();
+            await TextTraceParser.ParseAsync(System.IO.Pipelines.PipeReader.Create(new MemoryStream(bytes)), path, new ListHandler(state));
+            var recs = state.Records.ToArray();
+            var core3 = new SimulatedCore(config: config);
+            sw.Restart();
+            ulong sum = 0;
+            for (int k = 0; k < recs.Length; k++)
+            {
+                if (core3.Execute(in recs[k], out var o))
+                {
+                    sum += o.Pa;
+                }
+            }
+            double replayOnly = sw.Elapsed.TotalMilliseconds;
+            GC.KeepAlive(sum);
+            Console.Write($"[replay loop alone (preparsed): {replayOnly:F1} ms = {replayOnly * 1e6 / core3.Stats.Accesses:F1} ns/access] ");
+            Console.WriteLine($"run {i}: parse only {parse,8:F1} ms   parse+replay {total,8:F1} ms   accesses {s.Accesses:N0}  walks {s.Walks:N0}  reads {s.DescriptorReads:N0}  cycles {s.TranslationCycles:N0}  ({s.Accesses / (total / 1000) / 1e6:F1} M accesses/s)");
+        }
+    }
+}
+
+/// <summary>
+/// `Perf quick`: minimum-of-many Stopwatch timings of the benchmark bodies, a rough figure that resists a noisy
+/// shared machine better than a mean (BenchmarkDotNet gives the real figures).
+/// </summary>
+public static class Quick
+{
+    public static void Run()
+    {
+        foreach (var preset in new[] { "bench", "neoverse-n1" })
+        {
+            foreach (bool two in new[] { false, true })
+            {
+                var b = new TlbHitBenchmarks { Preset = preset, TwoStage = two };
+                b.GlobalSetup();
+                Console.WriteLine($"tlb hit   {preset,-12} {(two ? "2 stages" : "1 stage "),-9} {Min(() => b.TlbHit(), 4096):F2} ns/access");
+            }
+        }
+        {
+            var core = Setup.Core(Presets.Bench, false, 16);
+            var recs = new MmuSim.Tracing.TraceRecord[4096];
+            for (int i = 0; i < recs.Length; i++)
+            {
+                recs[i] = new MmuSim.Tracing.TraceRecord { Op = MmuSim.Tracing.TraceOp.El, Value = 1 };
+            }
+            Console.WriteLine($"floor: Execute(el 1)                 {Min(() => Setup.Run(core, recs), 4096):F2} ns/record");
+        }
+        foreach (bool two in new[] { false, true })
+        {
+            var b = new ColdWalkBenchmarks { TwoStage = two };
+            b.GlobalSetup();
+            Console.WriteLine($"cold walk {(two ? "2 stages" : "1 stage "),-22} {Min(() => b.ColdWalk(), 1024):F2} ns/access");
+        }
+    }
+
+    private static double Min(Func<ulong> body, int ops)
+    {
+        double best = double.MaxValue;
+        ulong sink = 0;
+        for (int i = 0; i < 400; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            sink += body();
+            double ns = Stopwatch.GetElapsedTime(t0).TotalNanoseconds / ops;
+            best = Math.Min(best, ns);
+        }
+        GC.KeepAlive(sink);
+        return best;
+    }
+}
