@@ -20,6 +20,48 @@ public static class Program
             await ReplayTiming.Run(args[1], Presets.All[preset], runs);
             return 0;
         }
+        if (args.Length >= 2 && args[0] == "loop")
+        {
+            // For profilers: run one benchmark body for a few seconds.
+            Func<ulong> body;
+            if (File.Exists(args[1]))
+            {
+                var recs = ReplayTiming.Preparse(args[1]);
+                body = () =>
+                {
+                    var core = new SimulatedCore(config: Presets.Bench);
+                    ulong s = 0;
+                    for (int k = 0; k < recs.Length; k++)
+                    {
+                        if (core.Execute(in recs[k], out var o))
+                        {
+                            s += o.Pa;
+                        }
+                    }
+                    return s;
+                };
+            }
+            else if (args[1] == "cold1" || args[1] == "cold2")
+            {
+                var b = new ColdWalkBenchmarks { TwoStage = args[1] == "cold2" };
+                b.GlobalSetup();
+                body = b.ColdWalk;
+            }
+            else
+            {
+                var b = new TlbHitBenchmarks { Preset = "bench", TwoStage = false };
+                b.GlobalSetup();
+                body = b.TlbHit;
+            }
+            var until = Stopwatch.StartNew();
+            ulong sink = 0;
+            while (until.Elapsed.TotalSeconds < 6)
+            {
+                sink += body();
+            }
+            GC.KeepAlive(sink);
+            return 0;
+        }
         if (args.Length >= 1 && args[0] == "quick")
         {
             Quick.Run();
@@ -55,6 +97,13 @@ public static class ReplayTiming
     private readonly struct ListHandler(ListHandlerState state) : ITraceHandler
     {
         public void OnRecord(in TraceRecord record) => state.Records.Add(record);
+    }
+
+    public static TraceRecord[] Preparse(string path)
+    {
+        var state = new ListHandlerState();
+        TextTraceParser.ParseAsync(System.IO.Pipelines.PipeReader.Create(File.OpenRead(path)), path, new ListHandler(state)).AsTask().GetAwaiter().GetResult();
+        return state.Records.ToArray();
     }
 
     public static async Task Run(string path, ModelConfig config, int runs)

@@ -388,7 +388,7 @@ public sealed class Mmu
             // What a TLB entry holds, from the descriptor as it is now in memory (after any AF/dirty update): the
             // permissions of every EL and access type, whether a write must still set the dirty state, nG.
             r.Global = el2 || !BitOps.Bit(leaf.Descriptor, 11);
-            r.S1Permissions = Stage1PermissionMask(leaf.Descriptor, leaf.TableAttrs, ref p, sctlr.Wxn);
+            r.S1Permissions = _useCaches ? Stage1PermissionMask(leaf.Descriptor, leaf.TableAttrs, ref p, sctlr.Wxn) : (ushort)0;
             r.S1Clean = p.Hd && BitOps.Bit(leaf.Descriptor, 51) && BitOps.Bit(leaf.Descriptor, 7);
             r.S1DescriptorPa = leaf.DescriptorPa;
             s1Contig = ContiguousShift(ref p, in leaf);
@@ -423,7 +423,7 @@ public sealed class Mmu
         r.BlockShift = (byte)Math.Min(s1Shift, s2.Shift);
         r.ContiguousShift = (byte)Math.Min(s1Contig, s2.ContiguousShift);
         r.S2Level = (sbyte)s2.Level;
-        r.S2Permissions = Stage2PermissionMask(s2.Descriptor, _s2.Hd, _xnx);
+        r.S2Permissions = _useCaches ? Stage2PermissionMask(s2.Descriptor, _s2.Hd, _xnx) : (byte)0;
         r.S2Clean = _s2.Hd && BitOps.Bit(s2.Descriptor, 51) && !BitOps.Bit(s2.Descriptor, 7);
         return true;
     }
@@ -623,20 +623,7 @@ public sealed class Mmu
                 descPa = s2.Pa;
             }
             bool backed = _mem.TryRead64(new PhysicalAddress(descPa), out ulong desc);
-            Record.Add(new WalkStep
-            {
-                Kind = StepKind.Read,
-                Stage = p.Stage,
-                Level = (sbyte)level,
-                Nested = nested,
-                TableBase = tableBase,
-                Index = index,
-                DescriptorAddress = descAddr,
-                DescriptorPa = descPa,
-                Descriptor = desc,
-                InputAddress = ia,
-                ExternalAbort = !backed,
-            });
+            Record.AddRead(p.Stage, level, nested, tableBase, index, descAddr, descPa, desc, ia, !backed);
             if (!backed)
             {
                 fault = MakeFault(ref p, FaultType.ExternalWalk, level, ia, nested);

@@ -98,6 +98,30 @@ public sealed class WalkRecord
         Updates = 0;
     }
 
+    /// <summary>Records a descriptor read, written in place (the walk's most frequent step).</summary>
+    public void AddRead(byte stage, int level, bool nested, ulong tableBase, int index, ulong descriptorAddress,
+        ulong descriptorPa, ulong descriptor, ulong inputAddress, bool externalAbort)
+    {
+        Reads++;
+        if (Count >= _steps.Length)
+        {
+            return;
+        }
+        ref var s = ref _steps[Count++];
+        s = default;
+        s.Kind = StepKind.Read;
+        s.Stage = stage;
+        s.Level = (sbyte)level;
+        s.Nested = nested;
+        s.TableBase = tableBase;
+        s.Index = index;
+        s.DescriptorAddress = descriptorAddress;
+        s.DescriptorPa = descriptorPa;
+        s.Descriptor = descriptor;
+        s.InputAddress = inputAddress;
+        s.ExternalAbort = externalAbort;
+    }
+
     public void Add(in WalkStep step)
     {
         switch (step.Kind)
