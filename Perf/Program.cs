@@ -62,11 +62,6 @@ public static class Program
             GC.KeepAlive(sink);
             return 0;
         }
-        if (args.Length >= 1 && args[0] == "quick")
-        {
-            Quick.Run();
-            return 0;
-        }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }
@@ -113,6 +108,7 @@ public static class ReplayTiming
         {
             var sw = Stopwatch.StartNew();
             var reader = System.IO.Pipelines.PipeReader.Create(new MemoryStream(bytes));
+            // parse only
             await TextTraceParser.ParseAsync(reader, path, new CountingHandler());
             double parse = sw.Elapsed.TotalMilliseconds;
 
@@ -148,55 +144,5 @@ public static class ReplayTiming
             Console.Write($"[replay loop alone (preparsed): {replayOnly:F1} ms = {replayOnly * 1e6 / core3.Stats.Accesses:F1} ns/access] ");
             Console.WriteLine($"run {i}: parse only {parse,8:F1} ms   parse+replay {total,8:F1} ms   accesses {s.Accesses:N0}  walks {s.Walks:N0}  reads {s.DescriptorReads:N0}  cycles {s.TranslationCycles:N0}  ({s.Accesses / (total / 1000) / 1e6:F1} M accesses/s)");
         }
-    }
-}
-
-/// <summary>
-/// `Perf quick`: minimum-of-many Stopwatch timings of the benchmark bodies, a rough figure that resists a noisy
-/// shared machine better than a mean (BenchmarkDotNet gives the real figures).
-/// </summary>
-public static class Quick
-{
-    public static void Run()
-    {
-        foreach (var preset in new[] { "bench", "neoverse-n1" })
-        {
-            foreach (bool two in new[] { false, true })
-            {
-                var b = new TlbHitBenchmarks { Preset = preset, TwoStage = two };
-                b.GlobalSetup();
-                Console.WriteLine($"tlb hit   {preset,-12} {(two ? "2 stages" : "1 stage "),-9} {Min(() => b.TlbHit(), 4096):F2} ns/access");
-            }
-        }
-        {
-            var core = Setup.Core(Presets.Bench, false, 16);
-            var recs = new MmuSim.Tracing.TraceRecord[4096];
-            for (int i = 0; i < recs.Length; i++)
-            {
-                recs[i] = new MmuSim.Tracing.TraceRecord { Op = MmuSim.Tracing.TraceOp.El, Value = 1 };
-            }
-            Console.WriteLine($"floor: Execute(el 1)                 {Min(() => Setup.Run(core, recs), 4096):F2} ns/record");
-        }
-        foreach (bool two in new[] { false, true })
-        {
-            var b = new ColdWalkBenchmarks { TwoStage = two };
-            b.GlobalSetup();
-            Console.WriteLine($"cold walk {(two ? "2 stages" : "1 stage "),-22} {Min(() => b.ColdWalk(), 1024):F2} ns/access");
-        }
-    }
-
-    private static double Min(Func<ulong> body, int ops)
-    {
-        double best = double.MaxValue;
-        ulong sink = 0;
-        for (int i = 0; i < 400; i++)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            sink += body();
-            double ns = Stopwatch.GetElapsedTime(t0).TotalNanoseconds / ops;
-            best = Math.Min(best, ns);
-        }
-        GC.KeepAlive(sink);
-        return best;
     }
 }

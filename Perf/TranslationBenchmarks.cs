@@ -55,6 +55,7 @@ internal static class Setup
     }
 
     /// <summary>Executes every record; returns a checksum so the work cannot be skipped.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     public static ulong Run(SimulatedCore core, TraceRecord[] recs)
     {
         ulong sum = 0;
