@@ -154,6 +154,21 @@ public class TlbiScopeTests
     }
 
     [Fact]
+    public void ATlbiByVaReachesEveryPieceOfAStageOneBlock()
+    {
+        // A 2 MiB stage-1 block over 4K stage-2 pages is cached as 4K pieces; a TLBI by any VA in the block
+        // removes all of them (they all come from the one block descriptor).
+        var m = new Machine(Presets.Bench, twoStage: true);
+        m.S1.Set(0x20_0000, 2, Building.Descriptors.Stage1Leaf(0x4020_0000, 2, Granule.K4, nG: true));
+        Assert.Equal(Machine.IpaToPa + 0x4020_1008, m.R(0x20_1008).Pa);
+        Assert.Equal(Machine.IpaToPa + 0x4030_0008, m.R(0x30_0008).Pa);
+        Assert.Equal(2, m.Core.Caches.Tlbs[0].Count);
+        m.Tlbi(TlbiOp.VALE1, (1UL << 48) | (0x3F_F000 >> 12));
+        Assert.Equal(0, m.Core.Caches.Tlbs[0].Count);
+        Assert.Equal(0, m.Core.Caches.Tlbs[1].Count);
+    }
+
+    [Fact]
     public void RegisterWritesFlushNothing()
     {
         // Point TTBR0_EL1 (same ASID) at a second table tree that maps VA 0x1000 elsewhere: the TLB keeps giving

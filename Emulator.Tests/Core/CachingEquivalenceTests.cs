@@ -285,11 +285,21 @@ public static class RandomTrace
             }
             else if (k < 78)
             {
-                // Rewrite a page's leaf (new output, attributes, or invalid), then invalidate it.
-                ulong va = pages[r.Next(pages.Count - 2)];
-                ulong desc = r.Next(6) == 0 ? 0 : Leaf(dataIpa + (ulong)r.Next(256) * 0x1000, 3);
-                s1.Set(va, 3, desc);
-                StageOneChanged(va, leafOnly: true);
+                // Rewrite a leaf (new output, attributes, or invalid), then invalidate it: for the 2 MiB block, by
+                // any VA inside it (TLB entries may hold 4K pieces of it).
+                ulong va = pages[r.Next(pages.Count)];
+                if (va >= 0x2000_0000)
+                {
+                    ulong block = r.Next(6) == 0 ? 0 : Leaf(IpaBase + (r.Next(2) == 0 ? 0x60_0000UL : 0x40_0000UL), 2);
+                    s1.Set(0x2000_0000, 2, block);
+                    StageOneChanged(0x2000_0000 + (ulong)r.Next(512) * 0x1000, leafOnly: true);
+                }
+                else
+                {
+                    ulong desc = r.Next(6) == 0 ? 0 : Leaf(dataIpa + (ulong)r.Next(256) * 0x1000, 3);
+                    s1.Set(va, 3, desc);
+                    StageOneChanged(va, leafOnly: true);
+                }
             }
             else if (k < 80)
             {

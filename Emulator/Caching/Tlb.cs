@@ -27,6 +27,11 @@ public struct TlbEntry
     public byte S2Permissions;
     /// <summary>log2 of the mapped size (page, block or contiguous group).</summary>
     public byte Shift;
+    /// <summary>
+    /// log2 of what the stage-1 leaf maps (0 with stage 1 off). An entry may hold a smaller piece of a stage-1 block
+    /// (when stage 2 maps smaller pages); a TLBI by VA anywhere in the block still reaches it.
+    /// </summary>
+    public byte S1Shift;
     public sbyte S1Level;
     public sbyte S2Level;
     public bool HasIpa;

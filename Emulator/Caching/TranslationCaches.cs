@@ -332,7 +332,9 @@ public sealed class TranslationCaches : IWalkCaches
             return true;
         }
 
-        public readonly bool Matches(ulong ctx, ulong baseAddress, int shift, in TlbEntry entry) => Match(ctx, baseAddress, shift);
+        /// <summary>By VA, an entry is reached through the whole stage-1 leaf it came from, even if it holds a smaller piece.</summary>
+        public readonly bool Matches(ulong ctx, ulong baseAddress, int shift, in TlbEntry entry) =>
+            Match(ctx, baseAddress, Math.Max(shift, entry.S1Shift));
 
         public readonly bool Matches(ulong ctx, ulong baseAddress, int shift, in WalkCacheEntry entry) => Match(ctx, baseAddress, shift);
 

@@ -75,7 +75,13 @@ public sealed class SimulatedCore
     public bool CheckStale
     {
         get => _stale is not null;
-        set => _stale = value ? _stale ?? new StaleChecker(Registers, Memory) : null;
+        set
+        {
+            _stale = value ? _stale ?? new StaleChecker(Registers, Memory) : null;
+            // Every access must now pass the checker: forget the predicted slots, which bypass it.
+            _predictData.Page = ulong.MaxValue;
+            _predictFetch.Page = ulong.MaxValue;
+        }
     }
 
     /// <summary>The stale-translation checker, when <see cref="CheckStale"/> is on.</summary>
@@ -525,6 +531,7 @@ public sealed class SimulatedCore
             S1Permissions = r.S1Permissions,
             S2Permissions = r.S2Permissions,
             Shift = (byte)shift,
+            S1Shift = r.S1Shift,
             S1Level = r.Level,
             S2Level = r.S2Level,
             S1Clean = r.S1Clean,

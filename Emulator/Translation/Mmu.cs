@@ -391,6 +391,7 @@ public sealed class Mmu
             r.S1Permissions = _useCaches ? Stage1PermissionMask(leaf.Descriptor, leaf.TableAttrs, ref p, sctlr.Wxn) : (ushort)0;
             r.S1Clean = p.Hd && BitOps.Bit(leaf.Descriptor, 51) && BitOps.Bit(leaf.Descriptor, 7);
             r.S1DescriptorPa = leaf.DescriptorPa;
+            r.S1Shift = (byte)leaf.Shift;
             s1Contig = ContiguousShift(ref p, in leaf);
         }
 

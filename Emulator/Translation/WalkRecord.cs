@@ -187,6 +187,8 @@ public struct TranslationResult
     public sbyte S2Level;
     /// <summary>Physical address of the stage-1 leaf descriptor (0 when stage 1 is off).</summary>
     public ulong S1DescriptorPa;
+    /// <summary>log2 of what the stage-1 leaf maps (0 when stage 1 is off): a TLBI by VA anywhere in it reaches the entry.</summary>
+    public byte S1Shift;
 
     public readonly bool IsFault => Fault.IsFault;
 }
