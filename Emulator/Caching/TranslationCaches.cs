@@ -64,6 +64,10 @@ public sealed class TranslationCaches : IWalkCaches
 
     public bool CoalesceContiguous => Config.CoalesceContiguous;
 
+    public bool HasWalkCache(int stage) => (stage == 1 ? _stage1 : _stage2).Length != 0;
+
+    public bool HasIpaCache => IpaCache is not null;
+
     /// <summary>Trace line of the access being translated (recorded in the entries it fills).</summary>
     public long CurrentLine { get; set; }
 

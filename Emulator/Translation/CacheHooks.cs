@@ -73,6 +73,12 @@ public interface IWalkCaches
     /// <summary>Whether leaf entries of a consistent contiguous group may be held as one entry.</summary>
     bool CoalesceContiguous { get; }
 
+    /// <summary>Whether any walk cache holds entries of <paramref name="stage"/> (else the walker skips the hooks).</summary>
+    bool HasWalkCache(int stage);
+
+    /// <summary>Whether an IPA cache exists.</summary>
+    bool HasIpaCache { get; }
+
     /// <summary>
     /// The deepest cached table entry of <paramref name="stage"/> that covers <paramref name="ia"/>, at a level in
     /// [<paramref name="startLevel"/>, 2]. Records one lookup step per walk cache of that stage.

@@ -57,6 +57,13 @@ public sealed class Mmu
     private IWalkCaches? _caches;
     private bool _useCaches;
 
+    private bool _s1WalkCache;
+    private bool _s2WalkCache;
+    private bool _ipaCache;
+    private bool _walkCaches1;
+    private bool _walkCaches2;
+    private bool _ipaCacheOn;
+
     public Mmu(SystemRegisters regs, PhysicalMemory memory)
     {
         _regs = regs;
@@ -73,7 +80,13 @@ public sealed class Mmu
     public IWalkCaches? Caches
     {
         get => _caches;
-        set => _caches = value;
+        set
+        {
+            _caches = value;
+            _s1WalkCache = value?.HasWalkCache(1) ?? false;
+            _s2WalkCache = value?.HasWalkCache(2) ?? false;
+            _ipaCache = value?.HasIpaCache ?? false;
+        }
     }
 
     /// <summary>
@@ -320,6 +333,9 @@ public sealed class Mmu
         result.Level = -2;
         result.S2Level = -2;
         _useCaches = _caches is not null && req.At == AtMode.None;
+        _walkCaches1 = _useCaches && _s1WalkCache;
+        _walkCaches2 = _useCaches && _s2WalkCache;
+        _ipaCacheOn = _useCaches && _ipaCache;
         bool ok = TranslateCore(in req, ref result);
         return ok;
     }
@@ -598,7 +614,8 @@ public sealed class Mmu
         int tableAttrs = 0;
         // A walk cache holds table descriptors already read: the walk resumes below the deepest one that covers
         // the input address, with the table attributes accumulated above it.
-        if (_useCaches && _caches!.TryResume(p.Stage, cacheCtx, ia, g, level, Record, out var resume))
+        bool walkCache = p.Stage == 1 ? _walkCaches1 : _walkCaches2;
+        if (walkCache && _caches!.TryResume(p.Stage, cacheCtx, ia, g, level, Record, out var resume))
         {
             level = resume.Level + 1;
             tableBase = resume.NextTable;
@@ -647,7 +664,7 @@ public sealed class Mmu
             if (isTable && level < 3)
             {
                 tableAttrs |= (int)(desc >> 59) & 0xF;
-                if (_useCaches)
+                if (walkCache)
                 {
                     _caches!.FillTable(p.Stage, cacheCtx, ia, g, new TableEntry { NextTable = address, TableAttrs = tableAttrs, Level = (sbyte)level });
                 }
@@ -858,7 +875,7 @@ public sealed class Mmu
         Leaf leaf = default;
         bool cached = false;
         Stage2LeafEntry hit = default;
-        if (_useCaches && _caches!.TryStage2Leaf(_walkCtxS2, ipa, p.StartLevel, s1ptw, Record, out hit))
+        if (_ipaCacheOn && _caches!.TryStage2Leaf(_walkCtxS2, ipa, p.StartLevel, s1ptw, Record, out hit))
         {
             bool mustSetDirty = access == S2Access.Write && !isAt && p.Hd && BitOps.Bit(hit.Descriptor, 51) && !BitOps.Bit(hit.Descriptor, 7);
             if (!mustSetDirty)
@@ -916,7 +933,7 @@ public sealed class Mmu
         result.Shift = leaf.Shift;
         result.Descriptor = leaf.Descriptor;
         result.ContiguousShift = cached ? hit.GroupShift : ContiguousShift(ref p, in leaf);
-        if (!cached && _useCaches)
+        if (!cached && _ipaCacheOn)
         {
             int group = result.ContiguousShift;
             _caches!.FillStage2Leaf(_walkCtxS2, ipa, new Stage2LeafEntry
