@@ -1,9 +1,148 @@
+using System.Diagnostics;
 using BenchmarkDotNet.Running;
+using MmuSim.Core;
+using MmuSim.Tracing;
 
 namespace MmuSim.Perf;
 
-/// <summary>Runs the benchmarks: `dotnet run -c Release --project Perf -- --filter '*'` (one class per concept).</summary>
 public static class Program
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    /// <summary>
+    /// `Perf time TRACE [PRESET] [RUNS]` times a whole replay (parse + translate, no result output) with a
+    /// Stopwatch, the way the yardstick times itself; anything else goes to BenchmarkDotNet.
+    /// </summary>
+    public static async Task<int> Main(string[] args)
+    {
+        if (args.Length >= 2 && args[0] == "time")
+        {
+            string preset = args.Length > 2 ? args[2] : "bench";
+            int runs = args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 5;
+            await ReplayTiming.Run(args[1], Presets.All[preset], runs);
+            return 0;
+        }
+        if (args.Length >= 2 && args[0] == "loop")
+        {
+            // For profilers: run one benchmark body for a few seconds.
+            Func<ulong> body;
+            if (File.Exists(args[1]))
+            {
+                var recs = ReplayTiming.Preparse(args[1]);
+                body = () =>
+                {
+                    var core = new SimulatedCore(config: Presets.Bench);
+                    ulong s = 0;
+                    for (int k = 0; k < recs.Length; k++)
+                    {
+                        if (core.Execute(in recs[k], out var o))
+                        {
+                            s += o.Pa;
+                        }
+                    }
+                    return s;
+                };
+            }
+            else if (args[1] == "cold1" || args[1] == "cold2")
+            {
+                var b = new ColdWalkBenchmarks { TwoStage = args[1] == "cold2" };
+                b.GlobalSetup();
+                body = b.ColdWalk;
+            }
+            else
+            {
+                var b = new TlbHitBenchmarks { Preset = "bench", TwoStage = false };
+                b.GlobalSetup();
+                body = b.TlbHit;
+            }
+            var until = Stopwatch.StartNew();
+            ulong sink = 0;
+            while (until.Elapsed.TotalSeconds < 6)
+            {
+                sink += body();
+            }
+            GC.KeepAlive(sink);
+            return 0;
+        }
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
+}
+
+/// <summary>Stopwatch timing of whole replays and of the parser alone.</summary>
+public static class ReplayTiming
+{
+    private sealed class NullSink : IOutcomeSink
+    {
+        public long Count;
+
+        public void OnOutcome(in AccessOutcome outcome) => Count++;
+    }
+
+    private readonly struct CountingHandler : ITraceHandler
+    {
+        public void OnRecord(in TraceRecord record)
+        {
+        }
+    }
+
+    private sealed class ListHandlerState
+    {
+        public readonly List<TraceRecord> Records = new(1 << 20);
+    }
+
+    private readonly struct ListHandler(ListHandlerState state) : ITraceHandler
+    {
+        public void OnRecord(in TraceRecord record) => state.Records.Add(record);
+    }
+
+    public static TraceRecord[] Preparse(string path)
+    {
+        var state = new ListHandlerState();
+        TextTraceParser.ParseAsync(System.IO.Pipelines.PipeReader.Create(File.OpenRead(path)), path, new ListHandler(state)).AsTask().GetAwaiter().GetResult();
+        return state.Records.ToArray();
+    }
+
+    public static async Task Run(string path, ModelConfig config, int runs)
+    {
+        byte[] bytes = await File.ReadAllBytesAsync(path);
+        for (int i = 0; i < runs; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            var reader = System.IO.Pipelines.PipeReader.Create(new MemoryStream(bytes));
+            // parse only
+            await TextTraceParser.ParseAsync(reader, path, new CountingHandler());
+            double parse = sw.Elapsed.TotalMilliseconds;
+
+            sw.Restart();
+            var core = new SimulatedCore(config: config);
+            var sink = new NullSink();
+            await new Replayer(core, sink).ReplayAsync(new MemoryStream(bytes), path);
+            double total = sw.Elapsed.TotalMilliseconds;
+            sw.Restart();
+            var core2 = new SimulatedCore(config: config);
+            using (var writer = new MmuSim.Reporting.ResultWriter(Stream.Null))
+            {
+                await new Replayer(core2, writer).ReplayAsync(new MemoryStream(bytes), path);
+            }
+            Console.Write($"[with ResultWriter(Stream.Null): {sw.Elapsed.TotalMilliseconds:F1} ms] ");
+            var s = core.Stats;
+            // Pre-parsed: decode everything first, then time the replay loop alone (the yardstick's --preparsed).
+            var state = new ListHandlerState();
+            await TextTraceParser.ParseAsync(System.IO.Pipelines.PipeReader.Create(new MemoryStream(bytes)), path, new ListHandler(state));
+            var recs = state.Records.ToArray();
+            var core3 = new SimulatedCore(config: config);
+            sw.Restart();
+            ulong sum = 0;
+            for (int k = 0; k < recs.Length; k++)
+            {
+                if (core3.Execute(in recs[k], out var o))
+                {
+                    sum += o.Pa;
+                }
+            }
+            double replayOnly = sw.Elapsed.TotalMilliseconds;
+            GC.KeepAlive(sum);
+            Console.Write($"[replay loop alone (preparsed): {replayOnly:F1} ms = {replayOnly * 1e6 / core3.Stats.Accesses:F1} ns/access] ");
+            Console.WriteLine($"run {i}: parse only {parse,8:F1} ms   parse+replay {total,8:F1} ms   accesses {s.Accesses:N0}  walks {s.Walks:N0}  reads {s.DescriptorReads:N0}  cycles {s.TranslationCycles:N0}  ({s.Accesses / (total / 1000) / 1e6:F1} M accesses/s)");
+        }
+    }
 }

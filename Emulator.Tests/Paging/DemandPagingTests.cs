@@ -14,9 +14,10 @@ namespace MmuSim.Tests.Paging;
 public class DemandPagingTests
 {
     private static (SimulatedCore Core, Collector Sink, Replayer Replayer) Replay(string trace, DemandPagingOptions options,
-        TraceFormat format = TraceFormat.Lackey, PhysicalMemory? memory = null, DemandPagingMode mode = DemandPagingMode.Auto)
+        TraceFormat format = TraceFormat.Lackey, PhysicalMemory? memory = null, DemandPagingMode mode = DemandPagingMode.Auto,
+        ModelConfig? config = null)
     {
-        var core = new SimulatedCore(memory);
+        var core = new SimulatedCore(memory, config);
         var sink = new Collector();
         var replayer = new Replayer(core, sink, new ReplayOptions { Format = format, Paging = options, DemandPaging = mode });
         replayer.ReplayAsync(new MemoryStream(Encoding.ASCII.GetBytes(trace)), "t").AsTask().GetAwaiter().GetResult();
@@ -86,14 +87,16 @@ public class DemandPagingTests
     public void FaultingWalksAreNotChargedButFinalWalksAre()
     {
         // Without a TLB every access walks: a first touch must cost exactly what a later access to the page costs.
-        var (core, sink, _) = Replay(Lackey([0x1000_0010, 0x1000_0020, 0x2000_0000, 0x2000_0008]), new DemandPagingOptions { Stages = 2 });
+        var (core, sink, _) = Replay(Lackey([0x1000_0010, 0x1000_0020, 0x2000_0000, 0x2000_0008]), new DemandPagingOptions { Stages = 2 },
+            config: Presets.Uncached);
+        int memoryLatency = Presets.Uncached.Timing.MemoryLatency;
         Assert.Equal(sink.Outcomes[1].Cycles, sink.Outcomes[0].Cycles);
         Assert.Equal(sink.Outcomes[3].Cycles, sink.Outcomes[2].Cycles);
         // 4 stage-1 levels, each descriptor fetched through a 3-level stage 2, then the data IPA: 4 × 3 + 4 + 3 = 19 reads.
-        Assert.Equal(19 * core.MemoryLatency, sink.Outcomes[0].Cycles);
+        Assert.Equal(19 * memoryLatency, sink.Outcomes[0].Cycles);
         Assert.Equal(4 * 19, core.Stats.DescriptorReads);
         Assert.True(core.Stats.DemandFaultReads > 0);
-        Assert.Equal(4L * 19 * core.MemoryLatency, core.Stats.TranslationCycles);
+        Assert.Equal(4L * 19 * memoryLatency, core.Stats.TranslationCycles);
     }
 
     [Fact]

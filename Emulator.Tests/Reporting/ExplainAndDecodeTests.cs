@@ -61,7 +61,7 @@ public class ExplainAndDecodeTests
     public async Task ExplainShowsNestedWalkAndDecodedFault()
     {
         // p0008 line 263: an EL1 fetch whose final stage-2 walk reads outside RAM (QEMU: stage-2 SEA, level 3).
-        string text = await Explainer.ExplainAsync([Path.Combine(TestPaths.Qemu, "p0008.trace")], 263);
+        string text = await Explainer.ExplainAsync([Path.Combine(TestPaths.Qemu, "p0008.trace")], 263, MmuSim.Core.Presets.Uncached);
         Assert.Contains("line 263: instruction fetch of VA 0x2f73b478c970 at EL1", text);
         Assert.Contains("stage 2 on: 64K granule, 44-bit input, start level 2 (4 concatenated tables)", text);
         Assert.Contains("S1 L2  table IPA 0x1345c95c000 [474]", text);
@@ -69,7 +69,34 @@ public class ExplainAndDecodeTests
         Assert.Contains("outside declared RAM -> synchronous external abort on the walk", text);
         Assert.Contains("outcome: external_walk fault, stage 2, level 3, taken to EL2", text);
         Assert.Contains("HPFAR_EL2 = 0x12d4478c0", text);
-        Assert.Contains("11 descriptor reads", text);
+        Assert.Contains("steps of the walk (11 descriptor reads)", text);
+        Assert.Contains("model uncached: 1100 cycles for this access", text);
+        Assert.Contains("no TLB configured", text);
+        Assert.Contains("= 0x0048012d44000cc9 [100 cycles, from memory]", text);
+    }
+
+    [Fact]
+    public async Task ExplainShowsTlbLookupsAndWalkCacheHitsOfTheModel()
+    {
+        // With the default model, earlier accesses of p0008 left table entries in the walk caches and the IPA cache.
+        string text = await Explainer.ExplainAsync([Path.Combine(TestPaths.Qemu, "p0008.trace")], 263);
+        Assert.Contains("model neoverse-n1:", text);
+        Assert.Contains("TLB L1I: miss", text);
+        Assert.Contains("TLB L2: miss", text);
+        Assert.Contains("walk cache S1WC: hit for 0x2f73b478c970, level-0 table entry, 1 descriptor read(s) saved", text);
+        Assert.Contains("IPA cache IPA: hit for IPA 0x1345c9117b8", text);
+        Assert.Contains("steps of the walk (4 descriptor reads)", text);
+        Assert.Contains("outcome: external_walk fault, stage 2, level 3, taken to EL2", text);
+    }
+
+    [Fact]
+    public async Task ExplainOfATlbHitSaysNoWalk()
+    {
+        // p0000 line 128 reads the page line 127 just wrote: the second access is a TLB hit.
+        string text = await Explainer.ExplainAsync([Path.Combine(TestPaths.Qemu, "p0000.trace")], 128);
+        Assert.Contains("TLB L1D: hit", text);
+        Assert.Contains("no walk: the TLB entry translated it", text);
+        Assert.Contains("outcome: PA 0x6cb03768", text);
     }
 
     [Fact]

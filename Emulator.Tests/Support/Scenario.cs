@@ -42,7 +42,7 @@ public sealed class Scenario
 
     public Scenario()
     {
-        Core = new SimulatedCore();
+        Core = new SimulatedCore(config: Presets.Uncached); // the rules of the walk alone: no TLB, no walk caches
         Regs[SysReg.MAIR_EL1] = Mair;
         Regs[SysReg.MAIR_EL2] = Mair;
     }

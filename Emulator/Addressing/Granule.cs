@@ -58,5 +58,12 @@ public static class TranslationGeometry
         _ => 32,
     };
 
+    /// <summary>
+    /// Whether the Contiguous bit has effect in a leaf at <paramref name="level"/> (Arm ARM D8.6.1): 4K pages and
+    /// level 1/2 blocks; 16K and 64K pages and level 2 blocks. It is RES0 for 4K level-0 and 16K level-1 blocks
+    /// (FEAT_LPA2) and for 64K level-1 blocks.
+    /// </summary>
+    public static bool ContiguousAllowed(Granule g, int level, bool ds) => g == Granule.K4 ? level >= 1 : level >= 2;
+
     public static string Name(Granule g) => g switch { Granule.K4 => "4K", Granule.K16 => "16K", _ => "64K" };
 }

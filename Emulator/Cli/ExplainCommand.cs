@@ -1,3 +1,4 @@
+using MmuSim.Core;
 using System.CommandLine;
 using MmuSim.Reporting;
 using MmuSim.Tracing;
@@ -11,18 +12,21 @@ public static class ExplainCommand
     {
         var traces = new Argument<string[]>("trace") { Description = "Trace files replayed in order; --line refers to the last one.", Arity = ArgumentArity.OneOrMore };
         var line = new Option<long>("--line", "-n") { Description = "Line number (in the last trace) of the R, W, X or at command to explain.", Required = true };
-        var cmd = new Command("explain", "Show every step of one access's translation: descriptors, nested walks, permissions, and the outcome with decoded syndromes.")
+        var preset = new Option<string?>("--preset") { Description = "Translation model preset, as for replay (default neoverse-n1)." };
+        var config = new Option<string?>("--config") { Description = "Translation model configuration file, as for replay." };
+        var cmd = new Command("explain", "Show every step of one access's translation: TLB lookups, walk-cache hits, descriptors, nested walks, cycles, and the outcome with decoded syndromes.")
         {
-            traces, line,
+            traces, line, preset, config,
         };
         cmd.SetAction(async (pr, ct) =>
         {
             try
             {
-                Console.Out.Write(await Explainer.ExplainAsync(pr.GetValue(traces)!, pr.GetValue(line), ct));
+                var model = new ModelOptions.Values(pr.GetValue(config), pr.GetValue(preset), null, false, false).Resolve();
+                Console.Out.Write(await Explainer.ExplainAsync(pr.GetValue(traces)!, pr.GetValue(line), model, ct));
                 return 0;
             }
-            catch (Exception e) when (e is ArgumentException or TraceFormatException or IOException)
+            catch (Exception e) when (e is ArgumentException or TraceFormatException or IOException or ConfigException)
             {
                 Console.Error.WriteLine($"mmusim: {e.Message}");
                 return 2;

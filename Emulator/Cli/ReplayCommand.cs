@@ -21,21 +21,34 @@ public static class ReplayCommand
             traces, results, stop,
         };
         input.AddTo(cmd);
-        cmd.SetAction((pr, ct) => Run(pr.GetValue(traces)!, pr.GetValue(results), pr.GetValue(stop), input, pr, ct));
+        var model = ModelOptions.AddTo(cmd);
+        cmd.SetAction((pr, ct) => Run(pr.GetValue(traces)!, pr.GetValue(results), pr.GetValue(stop), input, model.Read(pr), pr, ct));
         return cmd;
     }
 
-    private static async Task<int> Run(string[] traces, string? resultsPath, bool stopOnFault, InputOptions input, ParseResult pr, CancellationToken ct)
+    private static async Task<int> Run(string[] traces, string? resultsPath, bool stopOnFault, InputOptions input, ModelOptions.Values model,
+        ParseResult pr, CancellationToken ct)
     {
         if (!input.TryRead(pr, out var settings, out string? error))
         {
             Console.Error.WriteLine($"mmusim: {error}");
             return 1;
         }
+        ModelConfig config;
+        try
+        {
+            config = model.Resolve();
+        }
+        catch (ConfigException e)
+        {
+            Console.Error.WriteLine($"mmusim: {e.Message}");
+            return 2;
+        }
         var memory = new PhysicalMemory { MaxBytes = (long)settings.MaxMemory };
-        var core = new SimulatedCore(memory);
-        using var writer = new ResultWriter(resultsPath is null ? Stream.Null : new BufferedStream(File.Create(resultsPath), 1 << 16));
-        var replayer = new Replayer(core, writer, new ReplayOptions
+        var core = new SimulatedCore(memory, config) { CheckStale = model.CheckStale };
+        using var writer = resultsPath is null ? null : new ResultWriter(new BufferedStream(File.Create(resultsPath), 1 << 16));
+        // Without --results nothing is formatted: results cost nothing when nobody reads them.
+        var replayer = new Replayer(core, writer ?? (IOutcomeSink)NullSink.Instance, new ReplayOptions
         {
             StopOnFault = stopOnFault,
             Format = settings.Format,
@@ -79,8 +92,13 @@ public static class ReplayCommand
                 exit = 1;
             }
         }
-        writer.Flush();
-        Summary.Write(Console.Out, core.Stats, replayer.StoppedOnFault, replayer.Pager);
+        writer?.Flush();
+        Summary.Write(Console.Out, core, replayer.StoppedOnFault, replayer.Pager);
+        if (model.JsonPath is not null)
+        {
+            await using var js = File.Create(model.JsonPath);
+            SummaryJson.Write(js, core, replayer.StoppedOnFault);
+        }
         return exit;
     }
 
@@ -219,5 +237,77 @@ public static class ReplayCommand
         }
         bytes = n << shift;
         return true;
+    }
+}
+
+/// <summary>An outcome sink that drops everything.</summary>
+internal sealed class NullSink : IOutcomeSink
+{
+    public static readonly NullSink Instance = new();
+
+    public void OnOutcome(in AccessOutcome outcome)
+    {
+    }
+}
+
+/// <summary>
+/// The translation-model options of `replay` (kept together so other option groups merge cleanly):
+/// --config, --preset, --json, --check-stale, --model-data-caches.
+/// </summary>
+public sealed class ModelOptions
+{
+    private Option<string?> _config = null!;
+    private Option<string?> _preset = null!;
+    private Option<string?> _json = null!;
+    private Option<bool> _checkStale = null!;
+    private Option<bool> _dataCaches = null!;
+
+    public static ModelOptions AddTo(Command cmd)
+    {
+        var m = new ModelOptions
+        {
+            _config = new Option<string?>("--config") { Description = "Translation model (TLBs, walk caches, IPA cache, walker caches, latencies) from a JSON file; schema in docs/translation-cost.md." },
+            _preset = new Option<string?>("--preset") { Description = $"A named translation model: {string.Join(", ", Presets.All.Keys)} (default neoverse-n1)." },
+            _json = new Option<string?>("--json") { Description = "Write the summary as JSON (schema mmusim.summary/1) to this file." },
+            _checkStale = new Option<bool>("--check-stale") { Description = "Re-walk every access a cached entry translated and report those the tables now in memory translate differently (missing TLBI)." },
+            _dataCaches = new Option<bool>("--model-data-caches") { Description = "Send the trace's data accesses through the walker's caches too, so data evicts table lines." },
+        };
+        cmd.Options.Add(m._config);
+        cmd.Options.Add(m._preset);
+        cmd.Options.Add(m._json);
+        cmd.Options.Add(m._checkStale);
+        cmd.Options.Add(m._dataCaches);
+        return m;
+    }
+
+    public Values Read(ParseResult pr) => new(pr.GetValue(_config), pr.GetValue(_preset), pr.GetValue(_json), pr.GetValue(_checkStale), pr.GetValue(_dataCaches));
+
+    public sealed record Values(string? ConfigPath, string? Preset, string? JsonPath, bool CheckStale, bool ModelDataCaches)
+    {
+        /// <summary>The model the options select; <see cref="ConfigException"/> for a bad file or name.</summary>
+        public ModelConfig Resolve()
+        {
+            if (ConfigPath is not null && Preset is not null)
+            {
+                throw new ConfigException("use either --config or --preset, not both");
+            }
+            ModelConfig config;
+            if (ConfigPath is not null)
+            {
+                config = ModelConfigJson.Load(ConfigPath);
+            }
+            else if (Preset is not null)
+            {
+                if (!Presets.TryGet(Preset, out config))
+                {
+                    throw new ConfigException($"--preset: unknown preset '{Preset}' (known: {string.Join(", ", Presets.All.Keys)})");
+                }
+            }
+            else
+            {
+                config = ModelConfig.Default;
+            }
+            return ModelDataCaches ? config.WithDataCaches(true) : config;
+        }
     }
 }

@@ -1,28 +1,68 @@
+using System.Runtime.CompilerServices;
 using MmuSim.Addressing;
+using MmuSim.Bits;
+using MmuSim.Caching;
 using MmuSim.Faults;
 using MmuSim.Memory;
 using MmuSim.Registers;
+using MmuSim.Timing;
 using MmuSim.Tracing;
 using MmuSim.Translation;
 
 namespace MmuSim.Core;
 
 /// <summary>
-/// A simulated AArch64 core: current EL, the system registers, physical memory and the MMU. Executes trace
-/// records; accesses, AT and dump produce an <see cref="AccessOutcome"/> with the exact fault registers.
+/// A simulated AArch64 core: current EL, the system registers, physical memory, the MMU, its translation caches
+/// and the cycle model. Executes trace records; accesses, AT and dump produce an <see cref="AccessOutcome"/> with
+/// the exact fault registers and, for accesses, the cycles translation cost.
 /// </summary>
+/// <remarks>
+/// An access first passes the checks that need no table (<see cref="Mmu.TryGetLookupKey"/>), then looks up the TLB
+/// levels that serve its kind, in order. A hit decides permissions from the entry (a permission fault is reported
+/// from it exactly as a walk would report it); a write to an entry that is not yet dirty, like a miss, goes to
+/// the walker, whose translation then fills every level of the path. The timing model prices the lookups and the
+/// walker's recorded steps.
+/// </remarks>
 public sealed class SimulatedCore
 {
-    public SimulatedCore(PhysicalMemory? memory = null)
+    private readonly Tlb[] _dataPath;
+    private readonly Tlb[] _fetchPath;
+    private readonly int[] _dataLatency;
+    private readonly int[] _fetchLatency;
+    private readonly bool _coalesce;
+    private readonly Tlb? _l1Data;
+    private readonly Tlb? _l1Fetch;
+    private readonly bool _dataCaches;
+    private StaleChecker? _stale;
+
+    public SimulatedCore(PhysicalMemory? memory = null, ModelConfig? config = null)
     {
         Registers = new SystemRegisters();
         Memory = memory ?? new PhysicalMemory();
+        Config = config ?? ModelConfig.Default;
         Mmu = new Mmu(Registers, Memory);
+        Caches = new TranslationCaches(Config.Caching);
+        if (!Config.Caching.IsEmpty)
+        {
+            Mmu.Caches = Caches;
+        }
+        Timing = new TimingModel(Config.Timing, Config.Caching);
+        _dataPath = Caches.DataPath;
+        _fetchPath = Caches.FetchPath;
+        _dataLatency = Caches.DataLatency;
+        _l1Data = _dataPath.Length != 0 ? _dataPath[0] : null;
+        _l1Fetch = _fetchPath.Length != 0 ? _fetchPath[0] : null;
+        _fetchLatency = Caches.FetchLatency;
+        _coalesce = Config.Caching.CoalesceContiguous;
+        _dataCaches = Config.Timing.ModelDataCaches;
     }
 
     public SystemRegisters Registers { get; }
     public PhysicalMemory Memory { get; }
     public Mmu Mmu { get; }
+    public ModelConfig Config { get; }
+    public TranslationCaches Caches { get; }
+    public TimingModel Timing { get; }
     public Statistics Stats { get; } = new();
 
     /// <summary>The current exception level (`el N`); EL1 until a trace says otherwise.</summary>
@@ -34,21 +74,103 @@ public sealed class SimulatedCore
     /// <summary>Most faults one access may have served before its fault is reported (stage 1, stage 2 of the data, tables).</summary>
     public const int MaxDemandFaultsPerAccess = 8;
 
-    /// <summary>Cycles charged per descriptor read (memory latency as the walker sees it).</summary>
-    public int MemoryLatency { get; set; } = 100;
+    /// <summary>
+    /// Check every access translated with the help of a cached entry against the tables in memory
+    /// (<see cref="StaleChecker"/>). Turn on before the first record.
+    /// </summary>
+    public bool CheckStale
+    {
+        get => _stale is not null;
+        set
+        {
+            _stale = value ? _stale ?? new StaleChecker(Registers, Memory) : null;
+            // Every access must now pass the checker: forget the predicted slots, which bypass it.
+            _predictData.Page = ulong.MaxValue;
+            _predictFetch.Page = ulong.MaxValue;
+        }
+    }
+
+    /// <summary>The stale-translation checker, when <see cref="CheckStale"/> is on.</summary>
+    public StaleChecker? Stale => _stale;
+
+    private enum LastKind : byte
+    {
+        General,
+        PredictedHit,
+    }
+
+    private LastKind _last;
+    private int _lastLookups;
+    private bool _lastTlbHit;
+    private bool _lastWalked;
+
+    /// <summary>TLB levels the last access looked up, in its path order (for explain).</summary>
+    public int LastLookups => _last == LastKind.PredictedHit ? 1 : _lastLookups;
+
+    /// <summary>The last access hit in the last level it looked up.</summary>
+    public bool LastTlbHit => _last == LastKind.PredictedHit || _lastTlbHit;
+
+    /// <summary>The last access went to the walker (its steps are in <see cref="Mmu.Record"/>, priced).</summary>
+    public bool LastWalked => _last != LastKind.PredictedHit && _lastWalked;
+
+    /// <summary>The TLB levels an access of <paramref name="type"/> looks up, in order.</summary>
+    public Tlb[] PathOf(AccessType type) => type == AccessType.Fetch ? _fetchPath : _dataPath;
 
     /// <summary>Executes one record. Returns true and fills <paramref name="outcome"/> for result-producing lines.</summary>
     public bool Execute(in TraceRecord rec, out AccessOutcome outcome)
     {
         outcome = default;
+        // The predicted TLB hit is kept out of the general code so that it pays for nothing else.
+        if ((uint)(rec.Op - TraceOp.Read) <= TraceOp.Fetch - TraceOp.Read && TryFastAccess(in rec, ref outcome))
+        {
+            return true;
+        }
+        return ExecuteGeneral(in rec, ref outcome);
+    }
+
+    /// <summary>
+    /// An access that does not cross a page and whose translation <see cref="TryPredictedHit"/> completes; false,
+    /// having changed nothing, for anything else.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryFastAccess(in TraceRecord rec, ref AccessOutcome o)
+    {
+        var type = rec.Op == TraceOp.Write ? AccessType.Write : rec.Op == TraceOp.Fetch ? AccessType.Fetch : AccessType.Read;
+        ulong va = rec.Address;
+        int size = type == AccessType.Fetch ? 4 : rec.Size;
+        byte el = CurrentEl;
+        if ((va & 0xFFF) + (ulong)size > 0x1000 || !TryPredictedHit(va, type, el, ref o))
+        {
+            return false;
+        }
+        var st = Stats;
+        st.Records++;
+        switch (type)
+        {
+            case AccessType.Write: st.Writes++; break;
+            case AccessType.Fetch: st.Fetches++; break;
+            default: st.Reads++; break;
+        }
+        o.Line = rec.Line;
+        o.Op = rec.Op;
+        o.Va = va;
+        o.El = el;
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool ExecuteGeneral(in TraceRecord rec, ref AccessOutcome outcome)
+    {
         Stats.Records++;
         switch (rec.Op)
         {
             case TraceOp.Reg:
                 Registers[rec.Reg] = rec.Value;
+                _stale?.OnRegisterWrite(rec.Reg, rec.Line);
                 return false;
             case TraceOp.Mem:
                 Memory.Write64(new PhysicalAddress(rec.Address), rec.Value);
+                _stale?.OnMemoryWrite(rec.Address, rec.Line);
                 return false;
             case TraceOp.Ram:
                 Memory.DeclareRam(new PhysicalAddress(rec.Address), rec.Value);
@@ -58,6 +180,7 @@ public sealed class SimulatedCore
                 return false;
             case TraceOp.Tlbi:
                 Stats.Tlbis++;
+                Caches.Invalidate(rec.Tlbi, rec.Value, Mmu.CurrentVmid, Mmu.AsidMask);
                 return false;
             case TraceOp.Dump:
                 Stats.Dumps++;
@@ -84,55 +207,311 @@ public sealed class SimulatedCore
             case AccessType.Fetch: Stats.Fetches++; break;
             default: Stats.Reads++; break;
         }
+        byte el = CurrentEl;
         o.Line = rec.Line;
         o.Op = rec.Op;
         o.Va = rec.Address;
-        o.El = CurrentEl;
-        var req = new AccessRequest(new VirtualAddress(rec.Address), CurrentEl, type);
-        bool ok = Translate(in req, ref o, out var r);
-        ulong faultVa = rec.Address;
-        // An access that crosses into the next 4 KiB page is translated in two parts, as QEMU splits it; when
-        // only the second part faults, FAR is the start of that page (the lowest address that faulted).
-        ulong second = (rec.Address | PageMask) + 1;
-        if (ok && rec.Size > 1 && second != 0 && second - rec.Address < rec.Size)
+        o.El = el;
+        ulong va = rec.Address;
+        int size = type == AccessType.Fetch ? 4 : rec.Size;
+        TranslatePage(in rec, va, type, el, size, ref o);
+        if ((va & 0xFFF) + (ulong)size > 0x1000 && !o.IsFault)
         {
-            var req2 = new AccessRequest(new VirtualAddress(second), CurrentEl, type);
-            ulong pa = r.Pa, ipa = r.Ipa;
-            ok = Translate(in req2, ref o, out r);
-            faultVa = second;
-            if (ok)
+            // An access that crosses into the next 4 KiB page needs that page translated too (and faults on it
+            // with FAR = the start of that page, arm-notes §12 #67); the result reports the first byte's PA.
+            Stats.PageCrossings++;
+            ulong pa = o.Pa, ipa = o.Ipa;
+            bool hasIpa = o.HasIpa;
+            long first = o.Cycles;
+            TranslatePage(in rec, (va | 0xFFF) + 1, type, el, size, ref o);
+            o.Cycles += first;
+            if (!o.IsFault)
             {
-                r.Pa = pa;
-                r.Ipa = ipa;
+                o.Pa = pa;
+                o.Ipa = ipa;
+                o.HasIpa = hasIpa;
             }
+        }
+    }
+
+    /// <summary>
+    /// Where the last access of a kind (data, fetch) completed in the first TLB level of its path: its page, under
+    /// which register generation and EL, and the slot with the tag and context it held. An access to the same page
+    /// under the same registers and EL needs no key and no search: if the slot still holds that tag and context,
+    /// it is the entry a lookup would find (<see cref="Tlb.Lookup"/> tries the same slot first).
+    /// </summary>
+    private struct Prediction
+    {
+        public ulong Page;
+        public ulong LowMask;
+        public uint Generation;
+        public byte El;
+        public int Slot;
+        public ulong Tag;
+        public ulong Ctx;
+    }
+
+    private Prediction _predictData = new() { Slot = -1, Page = ulong.MaxValue };
+    private Prediction _predictFetch = new() { Slot = -1, Page = ulong.MaxValue };
+
+    /// <summary>
+    /// The common case in few instructions: a predicted first-level hit whose entry lets the access complete
+    /// (permitted at both stages, no dirty state to set). Anything else returns false having changed nothing, and
+    /// the general path runs. Counts, replacement state and cycles are exactly those of the general path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryPredictedHit(ulong va, AccessType type, byte el, ref AccessOutcome o)
+    {
+        ref var p = ref type == AccessType.Fetch ? ref _predictFetch : ref _predictData;
+        if ((va & ~p.LowMask) != p.Page || p.Generation != Registers.Generation || p.El != el)
+        {
+            return false;
+        }
+        var l1 = type == AccessType.Fetch ? _l1Fetch : _l1Data;
+        int slot = p.Slot;
+        if (l1!.TagAt(slot) != p.Tag || l1.Context(slot) != p.Ctx)
+        {
+            return false;
+        }
+        ref var e = ref l1.Entry(slot);
+        if (((e.Complete >> (el * 3 + (int)type)) & 1) == 0)
+        {
+            return false;
+        }
+        l1.CountHit(slot);
+        _last = LastKind.PredictedHit;
+        ulong offset = va & p.LowMask;
+        o.Pa = e.PaBase | offset;
+        o.Ipa = e.IpaBase | offset;
+        o.HasIpa = e.HasIpa;
+        int latency = l1!.Latency;
+        o.Cycles = latency;
+        Stats.TlbHits++;
+        Stats.TranslationCycles += latency;
+        return true;
+    }
+
+    /// <summary>After an access completed: remember where its translation sits in the first TLB level.</summary>
+    private void Predict(ulong va, AccessType type, byte el, in LookupKey key)
+    {
+        var path = type == AccessType.Fetch ? _fetchPath : _dataPath;
+        ref var p = ref type == AccessType.Fetch ? ref _predictFetch : ref _predictData;
+        p.Page = ulong.MaxValue;
+        if (path.Length == 0 || _stale is not null || _dataCaches)
+        {
+            return;
+        }
+        var l1 = path[0];
+        int slot = l1.Predicted(in key);
+        if (slot < 0)
+        {
+            return;
+        }
+        int shift = l1.Entry(slot).Shift;
+        p.LowMask = (1UL << shift) - 1;
+        p.Page = va & ~p.LowMask;
+        p.Generation = Registers.Generation;
+        p.El = el;
+        p.Slot = slot;
+        p.Tag = l1.TagAt(slot);
+        p.Ctx = l1.Context(slot);
+    }
+
+    /// <summary>Translates the page of <paramref name="va"/> for the access of <paramref name="rec"/>: TLB lookups, then a walk on a miss.</summary>
+    private void TranslatePage(in TraceRecord rec, ulong va, AccessType type, byte el, int size, ref AccessOutcome o)
+    {
+        var req = new AccessRequest(new VirtualAddress(va), el, type);
+        _last = LastKind.General;
+        _lastWalked = false;
+        _lastTlbHit = false;
+        _lastLookups = 0;
+        if (!Mmu.TryGetLookupKey(in req, out var key))
+        {
+            InputFault(in req, type, el, ref o);
+            return;
+        }
+
+        long cycles = 0;
+        var path = type == AccessType.Fetch ? _fetchPath : _dataPath;
+        if (path.Length != 0)
+        {
+            int n = TranslationCaches.Lookup(path, in key, out int slot);
+            _lastLookups = n;
+            cycles = (type == AccessType.Fetch ? _fetchLatency : _dataLatency)[n];
+            if (slot >= 0)
+            {
+                var tlb = path[n - 1];
+                if (TryCompleteHit(in rec, in req, in key, ref tlb.Entry(slot), tlb.Context(slot), type, el, size, cycles, ref o))
+                {
+                    if (!o.IsFault)
+                    {
+                        Predict(va, type, el, in key);
+                    }
+                    return;
+                }
+            }
+        }
+        Walk(in rec, in req, in key, path, type, el, size, cycles, ref o);
+        if (!o.IsFault)
+        {
+            Predict(va, type, el, in key);
+        }
+    }
+
+    /// <summary>Rejected before any lookup (VA range, TxSZ, EPD/E0PD, PAMax): the MMU reports the fault, no table is read.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void InputFault(in AccessRequest req, AccessType type, byte el, ref AccessOutcome o)
+    {
+        Stats.InputFaults++;
+        if (Mmu.Translate(in req, out var rf))
+        {
+            ThrowHelper.InvalidOperation("an access the input checks reject was translated");
+        }
+        o.Cycles = 0;
+        Stats.CountFault(in rf.Fault);
+        Report(ref o, in rf.Fault, type, el, req.Va.Value);
+    }
+
+    /// <summary>
+    /// Completes an access from a TLB entry: stage-1 then stage-2 permission, as a walk orders them (R_XCHFJ).
+    /// Returns false when the access must walk after all: a write that would set the dirty state of either stage.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryCompleteHit(in TraceRecord rec, in AccessRequest req, in LookupKey key, ref TlbEntry e, ulong ctx,
+        AccessType type, byte el, int size, long cycles, ref AccessOutcome o)
+    {
+        int t = (int)type;
+        bool write = type == AccessType.Write;
+        ulong offset = key.Va & BitOps.Mask(e.Shift);
+        FaultInfo fault;
+        if (((e.S1Permissions >> (el * 3 + t)) & 1) == 0)
+        {
+            fault = FaultInfo.Stage1(FaultType.Permission, e.S1Level);
+        }
+        else if (write && e.S1Clean)
+        {
+            Stats.DirtyWalks++;
+            return false;
+        }
+        else if (((e.S2Permissions >> ((el == 0 ? 0 : 3) + t)) & 1) == 0)
+        {
+            fault = FaultInfo.Stage2(FaultType.Permission, e.S2Level, new IntermediatePhysicalAddress(e.IpaBase | offset), false);
+        }
+        else if (write && e.S2Clean)
+        {
+            Stats.DirtyWalks++;
+            return false;
+        }
+        else
+        {
+            fault = default;
+        }
+
+        _lastTlbHit = true;
+        Stats.TlbHits++;
+        o.Cycles = cycles;
+        Stats.TranslationCycles += cycles;
+        bool ok = !fault.IsFault;
+        if (ok)
+        {
+            o.Pa = e.PaBase | offset;
+            o.HasIpa = e.HasIpa;
+            o.Ipa = e.IpaBase | offset;
+            if (_dataCaches)
+            {
+                Timing.DataAccess(o.Pa, size);
+            }
+        }
+        else
+        {
+            o.HasIpa = e.HasIpa && fault.Stage == 2;
+            o.Ipa = e.IpaBase | offset;
+            Stats.CountFault(in fault);
+            Report(ref o, in fault, type, el, req.Va.Value);
+        }
+        if (_stale is not null)
+        {
+            var shape = new StaleChecker.CachedShape
+            {
+                Source = "TLB",
+                FillLine = e.FillLine,
+                S1Level = e.S1Level,
+                Global = ContextTag.IsGlobal(ctx),
+                Asid = ContextTag.Asid(key.Ctx),
+            };
+            _stale.Check(in req, rec.Op, rec.Line, ok, o.Pa, in fault, in shape);
+        }
+        return true;
+    }
+
+    private void Walk(in TraceRecord rec, in AccessRequest req, in LookupKey key, Tlb[] path, AccessType type, byte el,
+        int size, long cycles, ref AccessOutcome o)
+    {
+        Caches.CurrentLine = rec.Line;
+        _lastWalked = true;
+        bool ok = Mmu.Translate(in req, out var r);
+        if (!ok && DemandPager is not null)
+        {
+            ok = ServeDemandFaults(in req, ref r);
+        }
+        var record = Mmu.Record;
+        long walkCycles = Timing.PriceWalk(record.MutableSteps);
+        int reads = record.Reads;
+        Stats.Walks++;
+        if (r.TwoDimensional)
+        {
+            Stats.Walks2D++;
+            Stats.DescriptorReads2D += reads;
+        }
+        else
+        {
+            Stats.Walks1D++;
+            Stats.DescriptorReads1D += reads;
+        }
+        Stats.DescriptorReads += reads;
+        Stats.WalkCycles.Add(walkCycles);
+        cycles += walkCycles;
+        o.Cycles = cycles;
+        Stats.TranslationCycles += cycles;
+        if (record.Updates != 0)
+        {
+            Stats.HardwareUpdates += record.Updates;
+            RetireUpdatedLeaves(record);
         }
         o.HasIpa = r.HasIpa && (ok || r.Fault.Stage == 2 && !r.Fault.S1Ptw);
         o.Ipa = r.Ipa;
         if (ok)
         {
             o.Pa = r.Pa;
-            return;
+            if (path.Length != 0)
+            {
+                Fill(path, in key, in r, rec.Line);
+            }
+            if (_dataCaches)
+            {
+                Timing.DataAccess(r.Pa, size);
+            }
         }
-        Stats.CountFault(in r.Fault);
-        Report(ref o, in r.Fault, type, CurrentEl, faultVa);
-    }
-
-    private const ulong PageMask = 0xFFF;
-
-    /// <summary>One translation, with its descriptor reads and cycles charged to the access.</summary>
-    private bool Translate(in AccessRequest req, ref AccessOutcome o, out TranslationResult r)
-    {
-        bool ok = Mmu.Translate(in req, out r);
-        if (!ok && DemandPager is not null)
+        else
         {
-            ok = ServeDemandFaults(in req, ref r);
+            Stats.CountFault(in r.Fault);
+            Report(ref o, in r.Fault, type, el, req.Va.Value);
         }
-        int reads = Mmu.Record.Reads;
-        Stats.DescriptorReads += reads;
-        long cycles = (long)reads * MemoryLatency;
-        o.Cycles += cycles;
-        Stats.TranslationCycles += cycles;
-        return ok;
+        if (_stale is not null && record.CacheHits != 0)
+        {
+            long fill = long.MaxValue;
+            string source = "walk cache";
+            foreach (ref readonly var s in record.Steps)
+            {
+                if (s.Kind is StepKind.WalkCacheLookup or StepKind.IpaCacheLookup && s.Hit && s.FillLine < fill)
+                {
+                    fill = s.FillLine;
+                    source = s.Kind == StepKind.IpaCacheLookup ? $"IPA cache {Caches.IpaCache!.Name}" : $"walk cache {Caches.WalkCaches[s.Structure].Name}";
+                }
+            }
+            var shape = new StaleChecker.CachedShape { Source = source, FillLine = fill, S1Level = -1, Global = r.Global, Asid = ContextTag.Asid(key.Ctx) };
+            _stale.Check(in req, rec.Op, rec.Line, ok, r.Pa, in r.Fault, in shape);
+        }
     }
 
     /// <summary>
@@ -155,6 +534,43 @@ public sealed class SimulatedCore
         return false;
     }
 
+    /// <summary>A hardware update rewrote stage-1 leaves: retire every TLB entry made from their old values.</summary>
+    private void RetireUpdatedLeaves(WalkRecord record)
+    {
+        foreach (ref readonly var s in record.Steps)
+        {
+            if (s.Kind == StepKind.Update && s.Stage == 1)
+            {
+                Caches.RetireStage1Descriptor(s.DescriptorPa);
+            }
+        }
+    }
+
+    /// <summary>Fills every level of the access's path with the translation just walked.</summary>
+    private void Fill(Tlb[] path, in LookupKey key, in TranslationResult r, long line)
+    {
+        int shift = _coalesce ? r.ContiguousShift : r.BlockShift;
+        ulong low = BitOps.Mask(shift);
+        var e = new TlbEntry
+        {
+            PaBase = r.Pa & ~low,
+            IpaBase = r.Ipa & ~low,
+            HasIpa = r.HasIpa,
+            S1DescriptorPa = r.S1DescriptorPa,
+            FillLine = line,
+            S1Permissions = r.S1Permissions,
+            S2Permissions = r.S2Permissions,
+            Shift = (byte)shift,
+            S1Shift = r.S1Shift,
+            S1Level = r.Level,
+            S2Level = r.S2Level,
+            S1Clean = r.S1Clean,
+            S2Clean = r.S2Clean,
+        };
+        e.Seal();
+        Caches.Fill(path, key.Va, r.Global ? key.CtxGlobal : key.Ctx, in e);
+    }
+
     /// <summary>
     /// Routes a fault (Arm ARM D1.3 and HCR_EL2): stage-2 faults, faults of the EL2 regime, EL0 faults with
     /// HCR_EL2.TGE=1 and (HCR_EL2.TEA=1) external aborts on a walk go to EL2; other stage-1 faults to EL1.
@@ -173,7 +589,10 @@ public sealed class SimulatedCore
         o.Hpfar = f.Stage == 2 ? Syndrome.Hpfar(f.Ipa) : 0;
     }
 
-    /// <summary>AT: the result goes to PAR_EL1 (the trace's AT runs at EL2, so no AT fault is taken as an exception).</summary>
+    /// <summary>
+    /// AT: the result goes to PAR_EL1 (the trace's AT runs at EL2, so no AT fault is taken as an exception). AT
+    /// walks from the root without TLBs or walk caches and is not priced.
+    /// </summary>
     private void ExecuteAt(in TraceRecord rec, ref AccessOutcome o)
     {
         Stats.AtInstructions++;
@@ -193,7 +612,11 @@ public sealed class SimulatedCore
             o.Fault = r.Fault;
             o.Par = Syndrome.ParFault(in r.Fault);
         }
-        Stats.DescriptorReads += Mmu.Record.Reads;
+        Stats.AtDescriptorReads += Mmu.Record.Reads;
+        if (Mmu.Record.Updates != 0)
+        {
+            RetireUpdatedLeaves(Mmu.Record);
+        }
     }
 
     /// <summary>An AT operation's EL, direction and stages.</summary>

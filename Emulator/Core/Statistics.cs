@@ -16,7 +16,14 @@ public sealed class Statistics
     public long Dumps { get; internal set; }
     public long Tlbis { get; internal set; }
     public long Faults { get; internal set; }
+
+    /// <summary>Descriptor reads made for R/W/X accesses (AT walks are counted apart).</summary>
     public long DescriptorReads { get; internal set; }
+
+    /// <summary>Descriptor reads made by AT instructions (translated without caches, not priced).</summary>
+    public long AtDescriptorReads { get; internal set; }
+
+    /// <summary>Cycles charged to R/W/X accesses (translation only).</summary>
     public long TranslationCycles { get; internal set; }
 
     /// <summary>Translation faults served by demand paging (not in <see cref="Faults"/>).</summary>
@@ -27,6 +34,36 @@ public sealed class Statistics
 
     /// <summary>Malformed lines or records skipped (--skip-bad-lines).</summary>
     public long BadLines { get; set; }
+
+    /// <summary>Accesses translated by a TLB hit without a walk.</summary>
+    public long TlbHits { get; internal set; }
+
+    /// <summary>Translations that went to the walker (TLB miss, no TLB, or a write that must set the dirty state).</summary>
+    public long Walks { get; internal set; }
+
+    /// <summary>Walks of one stage (stage 1 alone, EL2, or stage 2 alone with stage 1 off).</summary>
+    public long Walks1D { get; internal set; }
+
+    /// <summary>Nested walks: stage 1 with every table access translated by stage 2.</summary>
+    public long Walks2D { get; internal set; }
+
+    public long DescriptorReads1D { get; internal set; }
+    public long DescriptorReads2D { get; internal set; }
+
+    /// <summary>Walks made because a write hit a cached entry that was not yet dirty (FEAT_HAFDBS).</summary>
+    public long DirtyWalks { get; internal set; }
+
+    /// <summary>Accesses rejected by a check that needs no table (VA range, TxSZ, EPD, PAMax): no lookup, no walk.</summary>
+    public long InputFaults { get; internal set; }
+
+    /// <summary>Accesses that crossed into the next 4 KiB page (translated twice).</summary>
+    public long PageCrossings { get; internal set; }
+
+    /// <summary>Hardware AF/dirty updates made by R/W/X accesses.</summary>
+    public long HardwareUpdates { get; internal set; }
+
+    /// <summary>Cycles of each walk (walk-cache and IPA-cache lookups, descriptor reads and updates; no TLB lookups).</summary>
+    public CycleHistogram WalkCycles { get; } = new();
 
     public long Accesses => Reads + Writes + Fetches;
 

@@ -47,9 +47,9 @@ public static class Explainer
     }
 
     /// <summary>Returns the explanation, or throws <see cref="ArgumentException"/> when the line is not an access.</summary>
-    public static async Task<string> ExplainAsync(IReadOnlyList<string> traces, long line, CancellationToken ct = default)
+    public static async Task<string> ExplainAsync(IReadOnlyList<string> traces, long line, ModelConfig? config = null, CancellationToken ct = default)
     {
-        var core = new SimulatedCore();
+        var core = new SimulatedCore(config: config);
         var replayer = new Replayer(core, NullSink.Instance);
         for (int i = 0; i < traces.Count - 1; i++)
         {
@@ -96,12 +96,36 @@ public static class Explainer
             sb.AppendLine($"  regime EL1&0, stage 1 {(mmu.Stage1Enabled(el) ? $"on, TTBR{(upper ? 1 : 0)}_EL1: " + DescriptorText.Params(mmu.El10Stage1(upper)) : "off (flat map)")}");
             sb.AppendLine($"  stage 2 {(mmu.Stage2Enabled ? "on: " + DescriptorText.Params(mmu.Stage2Params) : "off")}");
         }
-        sb.AppendLine($"steps ({core.Mmu.Record.Reads} descriptor reads, {o.Cycles} cycles):");
-        if (steps.Length == 0)
+        if (rec.Op == TraceOp.At)
         {
-            sb.AppendLine("  (no table walk)");
+            sb.AppendLine($"steps ({core.Mmu.Record.Reads} descriptor reads; AT walks the tables without TLBs or walk caches and is not priced):");
         }
-        WalkFormatter.AppendSteps(sb, steps, mmu, upper, el);
+        else
+        {
+            var path = core.PathOf(o.Op == TraceOp.Fetch ? AccessType.Fetch : AccessType.Read);
+            int looked = Math.Min(core.LastLookups, path.Length);
+            sb.AppendLine($"model {core.Config.Name}: {o.Cycles} cycles for this access");
+            if (path.Length == 0)
+            {
+                sb.AppendLine("  no TLB configured");
+            }
+            for (int i = 0; i < looked; i++)
+            {
+                bool hit = core.LastTlbHit && i == looked - 1;
+                sb.AppendLine($"  TLB {path[i].Name}: {(hit ? "hit" : "miss")} [{path[i].Latency} cycles]");
+            }
+            sb.AppendLine(core.LastWalked
+                ? $"steps of the walk ({core.Mmu.Record.Reads} descriptor reads):"
+                : "no walk: the TLB entry translated it");
+        }
+        if (steps.Length == 0 && (rec.Op == TraceOp.At || core.LastWalked))
+        {
+            sb.AppendLine("  (no table was read: the input-address checks decided)");
+        }
+        if (rec.Op == TraceOp.At || core.LastWalked)
+        {
+            WalkFormatter.AppendSteps(sb, steps, core, upper, el);
+        }
         if (o.IsFault)
         {
             WalkFormatter.AppendFault(sb, in o);

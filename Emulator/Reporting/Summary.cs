@@ -1,10 +1,12 @@
+using System.Globalization;
+using MmuSim.Caching;
 using MmuSim.Core;
 using MmuSim.Faults;
 using MmuSim.Paging;
 
 namespace MmuSim.Reporting;
 
-/// <summary>The short text summary of a replay.</summary>
+/// <summary>The text summary of a replay: counts, faults, and what translation cost per structure.</summary>
 public static class Summary
 {
     public static void Write(TextWriter w, Statistics s, bool stoppedOnFault, DemandPager? pager = null)
@@ -33,4 +35,93 @@ public static class Summary
             w.WriteLine("stopped at the first fault (--stop-on-fault)");
         }
     }
+
+    /// <summary>The full summary of a core: the counts above, then the translation-cost section.</summary>
+    public static void Write(TextWriter w, SimulatedCore core, bool stoppedOnFault, DemandPager? pager = null)
+    {
+        var s = core.Stats;
+        Write(w, s, stoppedOnFault, pager);
+        WriteCost(w, core);
+    }
+
+    private static string Rate(long part, long whole) => whole == 0 ? "-" : (100.0 * part / whole).ToString("0.00", CultureInfo.InvariantCulture) + "%";
+
+    private static string Ratio(long a, long b) => b == 0 ? "-" : ((double)a / b).ToString("0.00", CultureInfo.InvariantCulture);
+
+    /// <summary>Per structure lookups, hits, misses and evictions; walks, reads and where they were served; cycles.</summary>
+    public static void WriteCost(TextWriter w, SimulatedCore core)
+    {
+        var s = core.Stats;
+        var caches = core.Caches;
+        var timing = core.Timing;
+        w.WriteLine();
+        w.WriteLine($"translation model  {core.Config.Name}");
+        w.WriteLine($"  {"structure",-10} {"kind",-16} {"geometry",-14} {"lookups",13} {"hits",13} {"misses",13} {"hit rate",8} {"evictions",11}");
+        foreach (var t in caches.Tlbs)
+        {
+            Row(w, t.Name, $"TLB {t.Config.Serves.ToString().ToLowerInvariant()}", Geometry(t.Config.Entries, t.Config.Ways), t.Stats);
+        }
+        foreach (var c in caches.WalkCaches)
+        {
+            Row(w, c.Name, $"walk cache S{c.Stage}", Geometry(c.Config.Entries, c.Config.Ways), c.Stats);
+        }
+        if (caches.IpaCache is { } ipa)
+        {
+            Row(w, ipa.Name, "IPA cache", Geometry(ipa.Config.Entries, ipa.Config.Ways), ipa.Stats);
+        }
+        foreach (var c in timing.Caches.Levels)
+        {
+            Row(w, c.Name, "walker cache", $"{Size(c.Config.SizeBytes)} {c.Config.Ways}w {c.Config.LineBytes}B", c.Stats);
+        }
+        w.WriteLine($"tlb hits           {s.TlbHits,12:N0}   ({Rate(s.TlbHits, s.Accesses)} of accesses)");
+        w.WriteLine($"walks              {s.Walks,12:N0}   (1D {s.Walks1D:N0}, 2D {s.Walks2D:N0}; {s.DirtyWalks:N0} to set a dirty state)");
+        w.WriteLine($"  reads per walk   1D {Ratio(s.DescriptorReads1D, s.Walks1D)}, 2D {Ratio(s.DescriptorReads2D, s.Walks2D)}");
+        var served = new List<string>();
+        for (int i = 0; i < caches.WalkCaches.Length; i++)
+        {
+            served.Add($"{caches.WalkCaches[i].Name} {timing.SavedByWalkCache[i]:N0}");
+        }
+        if (caches.IpaCache is { } ic)
+        {
+            served.Add($"{ic.Name} {timing.SavedByIpaCache:N0}");
+        }
+        for (int i = 0; i < timing.Caches.Levels.Length; i++)
+        {
+            served.Add($"{timing.Caches.Levels[i].Name} {timing.ServedByLevel[i]:N0}");
+        }
+        served.Add($"memory {timing.ServedByMemory:N0}");
+        w.WriteLine($"  served by        {string.Join(", ", served)}");
+        if (caches.WalkCaches.Length != 0 || caches.IpaCache is not null)
+        {
+            w.WriteLine("                   (walk and IPA cache figures: descriptor reads their hits made unnecessary)");
+        }
+        var h = s.WalkCycles;
+        w.WriteLine($"walk cycles        mean {h.Mean.ToString("0.0", CultureInfo.InvariantCulture)}, p50 {h.Percentile(50):N0}, p90 {h.Percentile(90):N0}, p99 {h.Percentile(99):N0}, max {h.Max:N0}");
+        w.WriteLine($"cycles per access  {Ratio(s.TranslationCycles, s.Accesses)}");
+        if (s.HardwareUpdates != 0)
+        {
+            w.WriteLine($"hardware updates   {s.HardwareUpdates,12:N0}");
+        }
+        if (core.Stale is { } stale)
+        {
+            w.WriteLine($"stale translations {stale.Count,12:N0}   (--check-stale)");
+            foreach (var r in stale.Reports.Take(20))
+            {
+                w.WriteLine($"  {r}");
+            }
+            if (stale.Count > 20)
+            {
+                w.WriteLine($"  ... {stale.Count - 20:N0} more (all kept ones are in --json)");
+            }
+        }
+    }
+
+    private static string Geometry(int entries, int ways) =>
+        ways == entries ? $"{entries} FA" : $"{entries} {ways}w";
+
+    private static string Size(long bytes) =>
+        bytes >= 1 << 20 && bytes % (1 << 20) == 0 ? $"{bytes >> 20}MiB" : bytes >= 1024 && bytes % 1024 == 0 ? $"{bytes >> 10}KiB" : $"{bytes}B";
+
+    private static void Row(TextWriter w, string name, string kind, string geometry, StructureStats st) =>
+        w.WriteLine($"  {name,-10} {kind,-16} {geometry,-14} {st.Lookups,13:N0} {st.Hits,13:N0} {st.Misses,13:N0} {Rate(st.Hits, st.Lookups),8} {st.Evictions,11:N0}");
 }

@@ -8,9 +8,13 @@ namespace MmuSim.Reporting;
 /// <summary>Formats the recorded steps of a translation and its outcome, one line per step.</summary>
 public static class WalkFormatter
 {
-    /// <summary>Appends the steps. Stage-2 lookups made for a stage-1 descriptor are indented under it.</summary>
-    public static void AppendSteps(StringBuilder sb, ReadOnlySpan<WalkStep> steps, Mmu mmu, bool upperRange, int el, string indent = "  ")
+    /// <summary>
+    /// Appends the steps with the cycles the model charged each. Stage-2 lookups made for a stage-1 descriptor are
+    /// indented under it; walk-cache and IPA-cache lookups say whether they hit and what they saved.
+    /// </summary>
+    public static void AppendSteps(StringBuilder sb, ReadOnlySpan<WalkStep> steps, SimulatedCore core, bool upperRange, int el, string indent = "  ")
     {
+        var mmu = core.Mmu;
         WalkParams s1 = el == 2 ? mmu.El2Stage1 : mmu.El10Stage1(upperRange);
         WalkParams s2 = mmu.Stage2Params;
         bool s2On = el != 2 && mmu.Stage2Enabled;
@@ -19,29 +23,59 @@ public static class WalkFormatter
             ref readonly WalkParams p = ref st.Stage == 1 ? ref s1 : ref s2;
             string pad = st.Nested ? indent + "    " : indent;
             string space = st.Stage == 1 && s2On ? "IPA" : "PA";
-            if (st.Kind == StepKind.Update)
+            string cost = $"[{st.Cycles} cycles{Served(core, in st)}]";
+            switch (st.Kind)
             {
-                sb.AppendLine($"{pad}S{st.Stage} L{st.Level}  hardware update of descriptor at PA 0x{st.DescriptorPa:x}: 0x{st.OldDescriptor:x} -> 0x{st.Descriptor:x} ({UpdateText(st)})");
-                continue;
+                case StepKind.WalkCacheLookup:
+                    string wc = core.Caches.WalkCaches[st.Structure].Name;
+                    sb.AppendLine(st.Hit
+                        ? $"{pad}S{st.Stage}     walk cache {wc}: hit for 0x{st.InputAddress:x}, level-{st.Level} table entry, {st.Saved} descriptor read(s) saved {cost}"
+                        : $"{pad}S{st.Stage}     walk cache {wc}: miss for 0x{st.InputAddress:x} {cost}");
+                    continue;
+                case StepKind.IpaCacheLookup:
+                    string ic = core.Caches.IpaCache?.Name ?? "IPA cache";
+                    sb.AppendLine(st.Hit
+                        ? $"{pad}S2     IPA cache {ic}: hit for IPA 0x{st.InputAddress:x}, {st.Saved} descriptor read(s) saved {cost}"
+                        : $"{pad}S2     IPA cache {ic}: miss for IPA 0x{st.InputAddress:x} {cost}");
+                    continue;
+                case StepKind.Update:
+                    sb.AppendLine($"{pad}S{st.Stage} L{st.Level}  hardware update of descriptor at PA 0x{st.DescriptorPa:x}: 0x{st.OldDescriptor:x} -> 0x{st.Descriptor:x} ({UpdateText(st)}) {cost}");
+                    continue;
             }
             sb.Append($"{pad}S{st.Stage} L{st.Level}  table {(st.Stage == 2 ? "PA" : space)} 0x{st.TableBase:x} [{st.Index}]  descriptor at {(st.Stage == 2 ? "PA" : space)} 0x{st.DescriptorAddress:x}");
+            if (st.NotRead)
+            {
+                sb.AppendLine(": not read, the stage-2 translation of its address faulted (above)");
+                continue;
+            }
             if (st.Stage == 1 && s2On)
             {
-                if (st.DescriptorPa == 0 && st.Descriptor == 0 && !st.ExternalAbort)
-                {
-                    sb.AppendLine(": its stage-2 translation faulted (above)");
-                    continue;
-                }
                 sb.Append($" (PA 0x{st.DescriptorPa:x})");
             }
             if (st.ExternalAbort)
             {
-                sb.AppendLine(": outside declared RAM -> synchronous external abort on the walk");
+                sb.AppendLine($": outside declared RAM -> synchronous external abort on the walk {cost}");
                 continue;
             }
-            sb.AppendLine($" = 0x{st.Descriptor:x16}");
+            sb.AppendLine($" = 0x{st.Descriptor:x16} {cost}");
             sb.AppendLine($"{pad}       {DescriptorText.Describe(st.Descriptor, st.Stage, st.Level, in p)}");
         }
+    }
+
+    /// <summary>Where the timing model says a read or update was served.</summary>
+    private static string Served(SimulatedCore core, in WalkStep st)
+    {
+        if (st.Kind is not (StepKind.Read or StepKind.Update))
+        {
+            return "";
+        }
+        var levels = core.Timing.Caches.Levels;
+        return st.ServedBy switch
+        {
+            >= 0 when st.ServedBy < levels.Length => $", from walker cache {levels[st.ServedBy].Config.Name}",
+            -1 => ", from memory",
+            _ => "",
+        };
     }
 
     private static string UpdateText(in WalkStep st)

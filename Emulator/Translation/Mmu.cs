@@ -50,6 +50,19 @@ public sealed class Mmu
     private ulong _mairEl2;
     private int _paMax;
     private bool _xnx;
+    private ulong _ctxEl10;
+    private ulong _ctxEl2;
+    private ulong _walkCtxEl10;
+    private ulong _walkCtxS2;
+    private IWalkCaches? _caches;
+    private bool _useCaches;
+
+    private bool _s1WalkCache;
+    private bool _s2WalkCache;
+    private bool _ipaCache;
+    private bool _walkCaches1;
+    private bool _walkCaches2;
+    private bool _ipaCacheOn;
 
     public Mmu(SystemRegisters regs, PhysicalMemory memory)
     {
@@ -59,6 +72,54 @@ public sealed class Mmu
 
     /// <summary>The steps of the most recent translation.</summary>
     public WalkRecord Record { get; } = new();
+
+    /// <summary>
+    /// Walk caches and IPA cache consulted by walks of real accesses (never by AT); null for none. Set before the
+    /// first translation.
+    /// </summary>
+    public IWalkCaches? Caches
+    {
+        get => _caches;
+        set
+        {
+            _caches = value;
+            _s1WalkCache = value?.HasWalkCache(1) ?? false;
+            _s2WalkCache = value?.HasWalkCache(2) ?? false;
+            _ipaCache = value?.HasIpaCache ?? false;
+        }
+    }
+
+    /// <summary>
+    /// Translate without side effects: hardware AF/dirty updates are decided as usual but not written to memory
+    /// (the stale-translation checker's second opinion).
+    /// </summary>
+    public bool DryRun { get; init; }
+
+    /// <summary>The current VMID (VTTBR_EL2.VMID, 8 or 16 bits per VTCR_EL2.VS), whether or not stage 2 is on.</summary>
+    public ushort CurrentVmid
+    {
+        get
+        {
+            Refresh();
+            return _s2.Tag;
+        }
+    }
+
+    /// <summary>The current EL1&amp;0 ASID (from the TTBR that TCR_EL1.A1 selects, 8 or 16 bits per TCR_EL1.AS).</summary>
+    public ushort CurrentAsid
+    {
+        get
+        {
+            Refresh();
+            return _s1Lo.Tag;
+        }
+    }
+
+    /// <summary>The ASID bits the implementation has (ID_AA64MMFR0_EL1.ASIDBits): 0xFFFF or 0xFF.</summary>
+    public ushort AsidMask => _regs.Mmfr0.AsidBits == 2 ? (ushort)0xFFFF : (ushort)0xFF;
+
+    /// <summary>The VMID bits the implementation has (ID_AA64MMFR1_EL1.VMIDBits): 0xFFFF or 0xFF.</summary>
+    public ushort VmidMask => _regs.Mmfr1.VmidBits == 2 ? (ushort)0xFFFF : (ushort)0xFF;
 
     /// <summary>Hardware descriptor updates performed so far.</summary>
     public long HardwareUpdates { get; private set; }
@@ -134,6 +195,133 @@ public sealed class Mmu
         // Stage 2 is on with HCR_EL2.VM=1, or DC=1, which forces VM to act as 1.
         _s2On = _hcr.Vm || _hcr.Dc;
         _s1El2On = _sctlrEl2.M;
+        // Context tags (arm-notes §8.3): EL1&0 entries carry the VMID even with VM=0, and the ASID that TCR_EL1.A1
+        // selects (both ranges' Tag hold it); EL2 (E2H=0) entries carry neither. The enable state of each stage is
+        // part of the tag so that turning a stage on or off never reuses an entry made under the other setting.
+        ulong vmid = (ulong)_s2.Tag << ContextTag.VmidShift;
+        _ctxEl10 = vmid | _s1Lo.Tag | (_s1El10On ? 0 : ContextTag.Stage1Off) | (_s2On ? ContextTag.Stage2On : 0);
+        _ctxEl2 = ContextTag.El2 | (_s1El2On ? 0 : ContextTag.Stage1Off);
+        // Walk-cache entries are intermediate entries: never global, so always ASID-tagged (arm-notes §8.3).
+        _walkCtxEl10 = vmid | _s1Lo.Tag;
+        _walkCtxS2 = vmid;
+        _ctxEl10Global = (_ctxEl10 & ~ContextTag.AsidMask) | ContextTag.Global;
+        _ctxEl2Global = _ctxEl2 | ContextTag.Global;
+        BuildGates();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref WalkParams Stage1Params(bool el2, bool upper) => ref el2 ? ref _s1El2 : ref (upper ? ref _s1Hi : ref _s1Lo);
+
+    /// <summary>
+    /// The checks of an access that read no table, in R_XCHFJ order: with stage 1 off the PAMax check
+    /// (AArch64.S1DisabledOutput); with it on TxSZ, VA range, EPD/E0PD, then the TTBR base address size. They
+    /// depend on registers only, so they run before any TLB lookup: an access they reject never hits a TLB, and a
+    /// cached entry can never hide them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool InputFault(in AccessRequest req, ref WalkParams p, bool s1On, bool upper, out FaultInfo fault)
+    {
+        ulong va = req.Va.Value;
+        bool tbi = p.Tbi && !(req.Type == AccessType.Fetch && p.Tbid);
+        int top = tbi ? 55 : 63;
+        if (!s1On)
+        {
+            if (BitOps.AnyAbove(va & BitOps.Mask(top, 0), _paMax))
+            {
+                fault = FaultInfo.Stage1(FaultType.AddressSize, 0);
+                return true;
+            }
+        }
+        else if (p.ConfigFault || !InRange(va, top, p.InputSize, upper) || p.Epd || (p.E0Pd && req.El == 0))
+        {
+            fault = FaultInfo.Stage1(FaultType.Translation, 0);
+            return true;
+        }
+        else if (p.BaseAddressSizeFault)
+        {
+            fault = FaultInfo.Stage1(FaultType.AddressSize, 0);
+            return true;
+        }
+        fault = default;
+        return false;
+    }
+
+    /// <summary>
+    /// <see cref="InputFault"/> precomputed for one VA range and access kind: an access passes when
+    /// (VA &amp; Mask) == Expect, the range is usable (<see cref="Ok"/>) and it is not an EL0 access to an E0PD range.
+    /// </summary>
+    private struct InputGate
+    {
+        public ulong Mask;
+        public ulong Expect;
+        public bool Ok;
+        public bool E0Pd;
+    }
+
+    /// <summary>Gates by (range · 2 + fetch): ranges 0 = EL1&amp;0 TTBR0, 1 = EL1&amp;0 TTBR1, 2 = EL2.</summary>
+    private readonly InputGate[] _gates = new InputGate[6];
+    private ulong _ctxEl10Global;
+    private ulong _ctxEl2Global;
+
+    private void BuildGates()
+    {
+        for (int range = 0; range < 3; range++)
+        {
+            ref WalkParams p = ref Stage1Params(range == 2, range == 1);
+            bool s1On = range == 2 ? _s1El2On : _s1El10On;
+            for (int fetch = 0; fetch < 2; fetch++)
+            {
+                ref var g = ref _gates[range * 2 + fetch];
+                int top = p.Tbi && !(fetch == 1 && p.Tbid) ? 55 : 63;
+                if (!s1On)
+                {
+                    // AArch64.S1DisabledOutput: VA[top:PAMax] must be zero.
+                    g = new InputGate { Mask = _paMax >= 64 ? 0 : BitOps.Mask(top, _paMax), Expect = 0, Ok = true };
+                }
+                else if (p.ConfigFault || p.Epd || p.BaseAddressSizeFault)
+                {
+                    g = new InputGate { Ok = false };
+                }
+                else
+                {
+                    ulong m = BitOps.Mask(top, p.InputSize);
+                    g = new InputGate { Mask = m, Expect = range == 1 ? m : 0, Ok = true, E0Pd = p.E0Pd };
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The TLB lookup key of a real access, or false when the access fails a check that needs no table (it must
+    /// then be translated, which reports that fault without a walk). Same decision as <see cref="InputFault"/>,
+    /// from gates precomputed when the registers change.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryGetLookupKey(in AccessRequest req, out LookupKey key)
+    {
+        Refresh();
+        ulong va = req.Va.Value;
+        bool el2 = req.El == 2;
+        int range = el2 ? 2 : (int)((va >> 55) & 1);
+        ref var g = ref _gates[range * 2 + (req.Type == AccessType.Fetch ? 1 : 0)];
+        if ((va & g.Mask) != g.Expect || !g.Ok || (g.E0Pd && req.El == 0))
+        {
+            key = default;
+            return false;
+        }
+        key.Va = va & 0x00FF_FFFF_FFFF_FFFFUL;
+        key.Ctx = el2 ? _ctxEl2 : _ctxEl10;
+        key.CtxGlobal = el2 ? _ctxEl2Global : _ctxEl10Global;
+        return true;
+    }
+
+    /// <summary>True when <paramref name="req"/> fails a check that needs no table (for tests of the gates).</summary>
+    internal bool HasInputFault(in AccessRequest req)
+    {
+        Refresh();
+        bool el2 = req.El == 2;
+        bool upper = !el2 && BitOps.Bit(req.Va.Value, 55);
+        return InputFault(in req, ref Stage1Params(el2, upper), el2 ? _s1El2On : _s1El10On, upper, out _);
     }
 
     /// <summary>Translates one access. Returns false with <c>result.Fault</c> set when it faults.</summary>
@@ -143,6 +331,11 @@ public sealed class Mmu
         Record.Clear();
         result = default;
         result.Level = -2;
+        result.S2Level = -2;
+        _useCaches = _caches is not null && req.At == AtMode.None;
+        _walkCaches1 = _useCaches && _s1WalkCache;
+        _walkCaches2 = _useCaches && _s2WalkCache;
+        _ipaCacheOn = _useCaches && _ipaCache;
         bool ok = TranslateCore(in req, ref result);
         return ok;
     }
@@ -157,23 +350,24 @@ public sealed class Mmu
         byte s1Attr;
         byte s1Sh;
         int s1Shift;
+        int s1Contig;
 
         bool s1On = el2 ? _s1El2On : _s1El10On;
         bool upper = !el2 && BitOps.Bit(va, 55);
-        ref WalkParams p = ref el2 ? ref _s1El2 : ref (upper ? ref _s1Hi : ref _s1Lo);
-        bool tbi = p.Tbi && !(fetch && p.Tbid);
-        int top = tbi ? 55 : 63;
+        ref WalkParams p = ref Stage1Params(el2, upper);
+        if (InputFault(in req, ref p, s1On, upper, out r.Fault))
+        {
+            return false;
+        }
+        r.TwoDimensional = s1On && s2On;
 
         if (!s1On)
         {
-            // AArch64.S1DisabledOutput: flat map; any VA bit in [top:PAMax] set is a level-0 address size fault.
-            if (BitOps.AnyAbove(va & BitOps.Mask(top, 0), _paMax))
-            {
-                r.Fault = FaultInfo.Stage1(FaultType.AddressSize, 0);
-                return false;
-            }
+            // AArch64.S1DisabledOutput: flat map of the PAMax-bit address space.
             ipa = va & BitOps.Mask(_paMax);
-            s1Shift = _paMax;
+            s1Shift = s1Contig = _paMax;
+            r.Global = true;
+            r.S1Permissions = AllStage1Permissions;
             if (!el2 && _hcr.Dc)
             {
                 s1Attr = 0xFF;
@@ -189,24 +383,13 @@ public sealed class Mmu
         }
         else
         {
-            // Input-address checks, all level-0 translation faults (Arm ARM R_XCHFJ order: TxSZ, range, EPD/E0PD),
-            // then the TTBR base address-size check (level 0 whatever the start level).
-            if (p.ConfigFault || !InRange(va, top, p.InputSize, upper) || p.Epd || (p.E0Pd && req.El == 0))
-            {
-                r.Fault = FaultInfo.Stage1(FaultType.Translation, 0);
-                return false;
-            }
-            if (p.BaseAddressSizeFault)
-            {
-                r.Fault = FaultInfo.Stage1(FaultType.AddressSize, 0);
-                return false;
-            }
-            if (!Walk(ref p, va, s2On, nested: false, out Leaf leaf, out r.Fault))
+            if (!Walk(ref p, va, s2On, nested: false, el2 ? ContextTag.El2 : _walkCtxEl10, out Leaf leaf, out r.Fault))
             {
                 return false;
             }
             r.Level = (sbyte)leaf.Level;
-            if (!Stage1Leaf(ref p, ref leaf, in req, s2On, el2 ? _sctlrEl2 : _sctlrEl1, out r.Fault))
+            var sctlr = el2 ? _sctlrEl2 : _sctlrEl1;
+            if (!Stage1Leaf(ref p, ref leaf, in req, s2On, sctlr, out r.Fault))
             {
                 return false;
             }
@@ -215,6 +398,14 @@ public sealed class Mmu
             s1Attr = (byte)(mair >> (8 * (int)BitOps.Field(leaf.Descriptor, 4, 2)));
             s1Sh = (byte)(p.Ds ? p.TcrSh : (int)BitOps.Field(leaf.Descriptor, 9, 8));
             s1Shift = leaf.Shift;
+            // What a TLB entry holds, from the descriptor as it is now in memory (after any AF/dirty update): the
+            // permissions of every EL and access type, whether a write must still set the dirty state, nG.
+            r.Global = el2 || !BitOps.Bit(leaf.Descriptor, 11);
+            r.S1Permissions = _useCaches ? Stage1PermissionMask(leaf.Descriptor, leaf.TableAttrs, ref p, sctlr.Wxn) : (ushort)0;
+            r.S1Clean = p.Hd && BitOps.Bit(leaf.Descriptor, 51) && BitOps.Bit(leaf.Descriptor, 7);
+            r.S1DescriptorPa = leaf.DescriptorPa;
+            r.S1Shift = (byte)leaf.Shift;
+            s1Contig = ContiguousShift(ref p, in leaf);
         }
 
         r.Ipa = ipa;
@@ -225,6 +416,8 @@ public sealed class Mmu
             r.Attr = s1Attr;
             r.Sh = s1Sh;
             r.BlockShift = (byte)s1Shift;
+            r.ContiguousShift = (byte)s1Contig;
+            r.S2Permissions = AllStage2Permissions;
             return true;
         }
 
@@ -242,7 +435,117 @@ public sealed class Mmu
         r.Attr = Attributes.Combine(s1Attr, Attributes.FromStage2(s2.MemAttr, _hcr.Cd));
         r.Sh = Attributes.CombineShareability(s1Sh, s2.Sh, r.Attr);
         r.BlockShift = (byte)Math.Min(s1Shift, s2.Shift);
+        r.ContiguousShift = (byte)Math.Min(s1Contig, s2.ContiguousShift);
+        r.S2Level = (sbyte)s2.Level;
+        r.S2Permissions = _useCaches ? Stage2PermissionMask(s2.Descriptor, _s2.Hd, _xnx) : (byte)0;
+        r.S2Clean = _s2.Hd && BitOps.Bit(s2.Descriptor, 51) && !BitOps.Bit(s2.Descriptor, 7);
         return true;
+    }
+
+    /// <summary>Every stage-1 permission bit (EL0..EL2 × read, write, fetch).</summary>
+    public const ushort AllStage1Permissions = 0x1FF;
+
+    /// <summary>Every stage-2 permission bit (EL0, EL1 × read, write, fetch).</summary>
+    public const byte AllStage2Permissions = 0x3F;
+
+    /// <summary>
+    /// Stage-1 permissions of a leaf for every EL and access type: bit (el·3 + type), decided by the same
+    /// <see cref="Stage1PermissionInputs"/> and <see cref="Stage1Permits"/> as a walk, so a TLB hit faults exactly
+    /// when a walk would.
+    /// </summary>
+    internal static ushort Stage1PermissionMask(ulong desc, int tableAttrs, ref WalkParams p, bool wxn)
+    {
+        Stage1PermissionInputs(desc, tableAttrs, ref p, out int ap, out int apClean, out bool xn, out bool pxn);
+        int mask = 0;
+        for (int el = 0; el <= 2; el++)
+        {
+            for (int t = 0; t < 3; t++)
+            {
+                var type = (AccessType)t;
+                if (Stage1Permits(type == AccessType.Write ? ap : apClean, xn, pxn, p.TwoRanges, wxn, el, type))
+                {
+                    mask |= 1 << (el * 3 + t);
+                }
+            }
+        }
+        return (ushort)mask;
+    }
+
+    /// <summary>Stage-2 permissions of a leaf: bit ((el == 0 ? 0 : 3) + type), as <see cref="Stage2Permits"/> decides.</summary>
+    internal static byte Stage2PermissionMask(ulong desc, bool hd, bool xnx)
+    {
+        int s2ap = (int)BitOps.Field(desc, 7, 6);
+        if (hd && BitOps.Bit(desc, 51))
+        {
+            s2ap |= 2; // writable-clean counts as writable
+        }
+        int xn = (int)BitOps.Field(desc, 54, 53);
+        int mask = 0;
+        for (int e = 0; e < 2; e++)
+        {
+            for (int t = 0; t < 3; t++)
+            {
+                if (Stage2Permits(s2ap, xn, xnx, el0: e == 0, read: t == 0, write: t == 1, fetch: t == 2))
+                {
+                    mask |= 1 << (e * 3 + t);
+                }
+            }
+        }
+        return (byte)mask;
+    }
+
+    /// <summary>
+    /// The size a cached entry for <paramref name="leaf"/> may cover: the whole contiguous group (Arm ARM D8.6.1,
+    /// "The Contiguous bit") when coalescing is on, the Contiguous bit is set at a level that has it, the stage
+    /// has no hardware AF/dirty update (those are made per descriptor, so one entry for the group would hide
+    /// them), and every member of the group is a correctly programmed copy: same attributes, AF and permissions,
+    /// consecutive output addresses. The group is checked in memory without counting descriptor reads; a
+    /// misprogrammed group is simply cached page by page, so coalescing never changes a result.
+    /// </summary>
+    private int ContiguousShift(ref WalkParams p, in Leaf leaf)
+    {
+        if (!_useCaches || !_caches!.CoalesceContiguous || p.Ha || !BitOps.Bit(leaf.Descriptor, 52)
+            || !TranslationGeometry.ContiguousAllowed(p.Granule, leaf.Level, p.Ds))
+        {
+            return leaf.Shift;
+        }
+        int entries = TranslationGeometry.ContiguousEntries(p.Granule, leaf.Level);
+        int log2 = System.Numerics.BitOperations.Log2((uint)entries);
+        int groupShift = leaf.Shift + log2;
+        if (groupShift > p.InputSize)
+        {
+            return leaf.Shift; // a group larger than the input range is a programming error: no coalescing
+        }
+        ulong groupBytes = (ulong)entries * 8;
+        ulong firstPa = leaf.DescriptorPa & ~(groupBytes - 1);
+        ulong member = (leaf.DescriptorPa - firstPa) >> 3;
+        ulong groupOa = leaf.OutputBase - (member << leaf.Shift);
+        if ((groupOa & BitOps.Mask(groupShift)) != 0)
+        {
+            return leaf.Shift;
+        }
+        ulong fieldMask = AddressFieldMask(ref p);
+        ulong rest = leaf.Descriptor & ~fieldMask;
+        for (int i = 0; i < entries; i++)
+        {
+            ulong d = _mem.Peek64(new PhysicalAddress(firstPa + ((ulong)i << 3)));
+            if ((d & ~fieldMask) != rest || DescriptorAddress(d, in p) != groupOa + ((ulong)i << leaf.Shift))
+            {
+                return leaf.Shift;
+            }
+        }
+        return groupShift;
+    }
+
+    /// <summary>The descriptor bits that hold an output address (see <see cref="DescriptorAddress"/>).</summary>
+    private static ulong AddressFieldMask(ref WalkParams p)
+    {
+        int g = (int)p.Granule;
+        if (p.Ds)
+        {
+            return BitOps.Mask(49, g) | BitOps.Mask(9, 8);
+        }
+        return BitOps.Mask(47, g) | (p.Granule == Granule.K64 && p.Lpa ? BitOps.Mask(15, 12) : 0);
     }
 
     /// <summary>
@@ -285,6 +588,9 @@ public sealed class Mmu
         public byte Sh;
         public int Level;
         public int Shift;
+        public int ContiguousShift;
+        /// <summary>The leaf descriptor after any hardware update.</summary>
+        public ulong Descriptor;
         public FaultInfo Fault;
     }
 
@@ -293,7 +599,7 @@ public sealed class Mmu
     /// stage 2 for an EL1&amp;0 stage-1 table when <paramref name="s1ViaS2"/>), validity, output-address size, then
     /// descend or stop at a leaf. Geometry comes from <see cref="TranslationGeometry"/>; nothing is per level.
     /// </summary>
-    private bool Walk(ref WalkParams p, ulong ia, bool s1ViaS2, bool nested, out Leaf leaf, out FaultInfo fault)
+    private bool Walk(ref WalkParams p, ulong ia, bool s1ViaS2, bool nested, ulong cacheCtx, out Leaf leaf, out FaultInfo fault)
     {
         leaf = default;
         fault = default;
@@ -303,6 +609,16 @@ public sealed class Mmu
         int indexBits = p.FirstLevelBits;
         ulong tableBase = p.TableBase;
         int tableAttrs = 0;
+        // A walk cache holds table descriptors already read: the walk resumes below the deepest one that covers
+        // the input address, with the table attributes accumulated above it.
+        bool walkCache = p.Stage == 1 ? _walkCaches1 : _walkCaches2;
+        if (walkCache && _caches!.TryResume(p.Stage, cacheCtx, ia, g, level, Record, out var resume))
+        {
+            level = resume.Level + 1;
+            tableBase = resume.NextTable;
+            tableAttrs = resume.TableAttrs;
+            indexBits = stride;
+        }
         while (true)
         {
             int shift = TranslationGeometry.LevelShift(g, level);
@@ -315,26 +631,14 @@ public sealed class Mmu
                 // here is reported with S1PTW=1 and the descriptor's IPA (Arm ARM D8.2.x, "nested walks").
                 if (!Stage2(descAddr, S2Access.Read, s1ptw: true, el0: false, isAt: false, out var s2))
                 {
-                    Record.Add(new WalkStep { Kind = StepKind.Read, Stage = p.Stage, Level = (sbyte)level, TableBase = tableBase, Index = index, DescriptorAddress = descAddr, Nested = nested });
+                    Record.Add(new WalkStep { Kind = StepKind.Read, Stage = p.Stage, Level = (sbyte)level, TableBase = tableBase, Index = index, DescriptorAddress = descAddr, InputAddress = ia, Nested = nested, NotRead = true });
                     fault = s2.Fault;
                     return false;
                 }
                 descPa = s2.Pa;
             }
             bool backed = _mem.TryRead64(new PhysicalAddress(descPa), out ulong desc);
-            Record.Add(new WalkStep
-            {
-                Kind = StepKind.Read,
-                Stage = p.Stage,
-                Level = (sbyte)level,
-                Nested = nested,
-                TableBase = tableBase,
-                Index = index,
-                DescriptorAddress = descAddr,
-                DescriptorPa = descPa,
-                Descriptor = desc,
-                ExternalAbort = !backed,
-            });
+            Record.AddRead(p.Stage, level, nested, tableBase, index, descAddr, descPa, desc, ia, !backed);
             if (!backed)
             {
                 fault = MakeFault(ref p, FaultType.ExternalWalk, level, ia, nested);
@@ -357,6 +661,10 @@ public sealed class Mmu
             if (isTable && level < 3)
             {
                 tableAttrs |= (int)(desc >> 59) & 0xF;
+                if (walkCache)
+                {
+                    _caches!.FillTable(p.Stage, cacheCtx, ia, g, new TableEntry { NextTable = address, TableAttrs = tableAttrs, Level = (sbyte)level });
+                }
                 tableBase = address;
                 level++;
                 indexBits = stride;
@@ -418,36 +726,8 @@ public sealed class Mmu
             }
             newDesc |= 1UL << 10;
         }
-        // With HD, DBM=1 makes AP[2] a dirty bit: writable-clean counts as writable (before APTable applies,
-        // so it is only "writable" when AP[2] is the only thing that would refuse the write).
         bool dbm = p.Hd && BitOps.Bit(desc, 51);
-        int ap = (int)BitOps.Field(desc, 7, 6);
-        int apClean = ap;
-        if (dbm)
-        {
-            ap &= 1;
-        }
-        bool xn = BitOps.Bit(desc, 54);
-        bool pxn = BitOps.Bit(desc, 53);
-        if (!p.Hpd)
-        {
-            int t = leaf.TableAttrs;
-            if ((t & 4) != 0)
-            {
-                ap &= 2; // APTable[0]: no EL0 access
-                apClean &= 2;
-            }
-            if ((t & 8) != 0)
-            {
-                ap |= 2; // APTable[1]: read-only
-                apClean |= 2;
-            }
-            xn |= (t & 2) != 0;
-            pxn |= (t & 1) != 0;
-        }
-        // Writable-clean only changes the write check: "EL0-writable implies PXN" and WXN look at AP as
-        // programmed (QEMU 7.2 and the checked corpus; the notes' reading that WXN counts writable-clean
-        // pages is not what the oracle does).
+        Stage1PermissionInputs(desc, leaf.TableAttrs, ref p, out int ap, out int apClean, out bool xn, out bool pxn);
         if (!Stage1Permits(req.Type == AccessType.Write ? ap : apClean, xn, pxn, p.TwoRanges, sctlr.Wxn, req.El, req.Type))
         {
             fault = FaultInfo.Stage1(FaultType.Permission, leaf.Level);
@@ -475,6 +755,40 @@ public sealed class Mmu
             leaf.Descriptor = newDesc;
         }
         return true;
+    }
+
+    /// <summary>
+    /// The inputs of the stage-1 permission check of a leaf. With HD, DBM=1 makes AP[2] a dirty bit:
+    /// writable-clean counts as writable for the write check (<paramref name="ap"/>), before APTable applies, so it
+    /// is only "writable" when AP[2] is the only thing that would refuse the write. Writable-clean changes nothing
+    /// else: "EL0-writable implies PXN" and WXN look at AP as programmed (<paramref name="apClean"/>; QEMU 7.2 and
+    /// the checked corpus). Hierarchical attributes apply unless HPD.
+    /// </summary>
+    internal static void Stage1PermissionInputs(ulong desc, int tableAttrs, ref WalkParams p, out int ap, out int apClean, out bool xn, out bool pxn)
+    {
+        ap = (int)BitOps.Field(desc, 7, 6);
+        apClean = ap;
+        if (p.Hd && BitOps.Bit(desc, 51))
+        {
+            ap &= 1;
+        }
+        xn = BitOps.Bit(desc, 54);
+        pxn = BitOps.Bit(desc, 53);
+        if (!p.Hpd)
+        {
+            if ((tableAttrs & 4) != 0)
+            {
+                ap &= 2; // APTable[0]: no EL0 access
+                apClean &= 2;
+            }
+            if ((tableAttrs & 8) != 0)
+            {
+                ap |= 2; // APTable[1]: read-only
+                apClean |= 2;
+            }
+            xn |= (tableAttrs & 2) != 0;
+            pxn |= (tableAttrs & 1) != 0;
+        }
     }
 
     /// <summary>
@@ -552,7 +866,25 @@ public sealed class Mmu
             result.Fault = FaultInfo.Stage2(FaultType.AddressSize, 0, ipaTyped, s1ptw);
             return false;
         }
-        if (!Walk(ref p, ipa, s1ViaS2: false, nested: s1ptw, out Leaf leaf, out result.Fault))
+        // The IPA cache holds stage-2 leaves as they are in memory; every check below runs on the cached descriptor
+        // exactly as on one just read. Only a write that must set the dirty state walks anyway: hardware updates
+        // are made by walks (the cached copy is then replaced by the updated one).
+        Leaf leaf = default;
+        bool cached = false;
+        Stage2LeafEntry hit = default;
+        if (_ipaCacheOn && _caches!.TryStage2Leaf(_walkCtxS2, ipa, p.StartLevel, s1ptw, Record, out hit))
+        {
+            bool mustSetDirty = access == S2Access.Write && !isAt && p.Hd && BitOps.Bit(hit.Descriptor, 51) && !BitOps.Bit(hit.Descriptor, 7);
+            if (!mustSetDirty)
+            {
+                cached = true;
+                leaf.Descriptor = hit.Descriptor;
+                leaf.Level = hit.Level;
+                leaf.Shift = hit.Shift;
+                leaf.OutputBase = hit.OutputBase | (ipa & BitOps.Mask(hit.GroupShift) & ~BitOps.Mask(hit.Shift));
+            }
+        }
+        if (!cached && !Walk(ref p, ipa, s1ViaS2: false, nested: s1ptw, _walkCtxS2, out leaf, out result.Fault))
         {
             return false;
         }
@@ -590,18 +922,36 @@ public sealed class Mmu
         if (newDesc != desc)
         {
             WriteBack(2, leaf.Level, leaf.DescriptorAddress, leaf.DescriptorPa, desc, newDesc);
+            leaf.Descriptor = newDesc;
         }
         result.Pa = leaf.OutputBase | (ipa & BitOps.Mask(leaf.Shift));
         result.MemAttr = memAttr;
         result.Sh = (byte)(p.Ds ? p.TcrSh : (int)BitOps.Field(desc, 9, 8));
         result.Shift = leaf.Shift;
+        result.Descriptor = leaf.Descriptor;
+        result.ContiguousShift = cached ? hit.GroupShift : ContiguousShift(ref p, in leaf);
+        if (!cached && _ipaCacheOn)
+        {
+            int group = result.ContiguousShift;
+            _caches!.FillStage2Leaf(_walkCtxS2, ipa, new Stage2LeafEntry
+            {
+                Descriptor = leaf.Descriptor,
+                OutputBase = leaf.OutputBase & ~BitOps.Mask(group),
+                Level = (sbyte)leaf.Level,
+                Shift = (byte)leaf.Shift,
+                GroupShift = (byte)group,
+            });
+        }
         return true;
     }
 
     private void WriteBack(int stage, int level, ulong descAddr, ulong descPa, ulong oldValue, ulong newValue)
     {
-        _mem.Write64(new PhysicalAddress(descPa), newValue);
-        HardwareUpdates++;
+        if (!DryRun)
+        {
+            _mem.Write64(new PhysicalAddress(descPa), newValue);
+            HardwareUpdates++;
+        }
         Record.Add(new WalkStep
         {
             Kind = StepKind.Update,

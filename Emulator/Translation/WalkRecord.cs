@@ -9,16 +9,23 @@ public enum StepKind : byte
     Read,
     /// <summary>A hardware access-flag / dirty-state write-back of a descriptor (FEAT_HAFDBS).</summary>
     Update,
+    /// <summary>A lookup in a walk cache (intermediate table entries of one stage), hit or miss.</summary>
+    WalkCacheLookup,
+    /// <summary>A lookup in the IPA→PA cache of stage-2 leaf entries, hit or miss.</summary>
+    IpaCacheLookup,
 }
 
 /// <summary>
 /// One step of a translation, as the walker saw it: which stage and level, where the descriptor was and what it
-/// held. Nested steps are stage-2 lookups made on behalf of a stage-1 table access (the S1PTW walks).
+/// held. Nested steps are stage-2 lookups made on behalf of a stage-1 table access (the S1PTW walks). The walker
+/// fills the architectural fields; the cycle model fills <see cref="Cycles"/> and <see cref="ServedBy"/> after the
+/// fact (the walker never prices anything).
 /// </summary>
 public struct WalkStep
 {
     public StepKind Kind;
     public byte Stage;
+    /// <summary>The level read or updated; for a walk-cache hit, the level of the cached table entry.</summary>
     public sbyte Level;
     /// <summary>True for a stage-2 lookup that translates a stage-1 descriptor address.</summary>
     public bool Nested;
@@ -33,8 +40,30 @@ public struct WalkStep
     public ulong Descriptor;
     /// <summary>For an update, the value replaced.</summary>
     public ulong OldDescriptor;
+    /// <summary>The address this stage was translating (VA for stage 1, IPA for stage 2).</summary>
+    public ulong InputAddress;
     /// <summary>The read went outside declared RAM (external abort).</summary>
     public bool ExternalAbort;
+    /// <summary>
+    /// A stage-1 read that never happened: the stage-2 translation of its address faulted (S1PTW). Recorded so
+    /// explain can show where the walk stopped; not counted as a descriptor read.
+    /// </summary>
+    public bool NotRead;
+    /// <summary>Cache lookups: which walk cache (index in the configuration), or 0 for the IPA cache.</summary>
+    public byte Structure;
+    /// <summary>Cache lookups: the lookup hit.</summary>
+    public bool Hit;
+    /// <summary>Cache lookups that hit: descriptor reads of this stage the hit made unnecessary.</summary>
+    public byte Saved;
+    /// <summary>Cache lookups that hit: trace line of the access that filled the entry (for stale reports).</summary>
+    public long FillLine;
+    /// <summary>Cycles the timing model charged for this step.</summary>
+    public int Cycles;
+    /// <summary>
+    /// Reads and updates: the walker-cache level that served the access (0 = first), or −1 for memory; set by the
+    /// timing model.
+    /// </summary>
+    public sbyte ServedBy;
 }
 
 /// <summary>
@@ -50,19 +79,68 @@ public sealed class WalkRecord
     /// <summary>Descriptor reads made by the current translation.</summary>
     public int Reads { get; private set; }
 
+    /// <summary>Walk-cache and IPA-cache lookups of the current translation that hit.</summary>
+    public int CacheHits { get; private set; }
+
+    /// <summary>Hardware descriptor updates made by the current translation.</summary>
+    public int Updates { get; private set; }
+
     public ReadOnlySpan<WalkStep> Steps => _steps.AsSpan(0, Count);
+
+    /// <summary>The steps, writable, so the timing model can annotate them with cycles.</summary>
+    public Span<WalkStep> MutableSteps => _steps.AsSpan(0, Count);
 
     public void Clear()
     {
         Count = 0;
         Reads = 0;
+        CacheHits = 0;
+        Updates = 0;
+    }
+
+    /// <summary>Records a descriptor read, written in place (the walk's most frequent step).</summary>
+    public void AddRead(byte stage, int level, bool nested, ulong tableBase, int index, ulong descriptorAddress,
+        ulong descriptorPa, ulong descriptor, ulong inputAddress, bool externalAbort)
+    {
+        Reads++;
+        if (Count >= _steps.Length)
+        {
+            return;
+        }
+        ref var s = ref _steps[Count++];
+        s = default;
+        s.Kind = StepKind.Read;
+        s.Stage = stage;
+        s.Level = (sbyte)level;
+        s.Nested = nested;
+        s.TableBase = tableBase;
+        s.Index = index;
+        s.DescriptorAddress = descriptorAddress;
+        s.DescriptorPa = descriptorPa;
+        s.Descriptor = descriptor;
+        s.InputAddress = inputAddress;
+        s.ExternalAbort = externalAbort;
     }
 
     public void Add(in WalkStep step)
     {
-        if (step.Kind == StepKind.Read)
+        switch (step.Kind)
         {
-            Reads++;
+            case StepKind.Read:
+                if (!step.NotRead)
+                {
+                    Reads++;
+                }
+                break;
+            case StepKind.Update:
+                Updates++;
+                break;
+            default:
+                if (step.Hit)
+                {
+                    CacheHits++;
+                }
+                break;
         }
         if (Count < _steps.Length)
         {
@@ -87,6 +165,30 @@ public struct TranslationResult
     public sbyte Level;
     /// <summary>log2 of the size of the memory the final translation maps (smaller of the two stages).</summary>
     public byte BlockShift;
+
+    // What a TLB needs to hold this translation and decide permissions and faults exactly on a later hit
+    // (arm-notes §8.3). Filled for every successful translation.
+
+    /// <summary>A stage-1 walk ran with stage 2 enabled (a two-dimensional, nested walk).</summary>
+    public bool TwoDimensional;
+    /// <summary>As <see cref="BlockShift"/>, but widened to a whole contiguous group where the Contiguous bit allows it.</summary>
+    public byte ContiguousShift;
+    /// <summary>The stage-1 leaf is global (nG=0), or stage 1 is off, or the regime has no ASIDs.</summary>
+    public bool Global;
+    /// <summary>Stage-1 permissions: bit (el·3 + access type) set when permitted.</summary>
+    public ushort S1Permissions;
+    /// <summary>Stage-2 permissions: bit ((el == 0 ? 0 : 3) + access type) set when permitted; all set without stage 2.</summary>
+    public byte S2Permissions;
+    /// <summary>Stage-1 leaf is writable-clean (DBM with HD, AP[2]=1): a write must walk to set the dirty state.</summary>
+    public bool S1Clean;
+    /// <summary>Stage-2 leaf is writable-clean (DBM with HD, S2AP[1]=0): a write must walk to set the dirty state.</summary>
+    public bool S2Clean;
+    /// <summary>Lookup level of the stage-2 leaf of the final IPA (for a stage-2 permission fault on a hit).</summary>
+    public sbyte S2Level;
+    /// <summary>Physical address of the stage-1 leaf descriptor (0 when stage 1 is off).</summary>
+    public ulong S1DescriptorPa;
+    /// <summary>log2 of what the stage-1 leaf maps (0 when stage 1 is off): a TLBI by VA anywhere in it reaches the entry.</summary>
+    public byte S1Shift;
 
     public readonly bool IsFault => Fault.IsFault;
 }

@@ -1,0 +1,394 @@
+using MmuSim.Addressing;
+using MmuSim.Building;
+using MmuSim.Caching;
+using MmuSim.Core;
+using MmuSim.Memory;
+using MmuSim.Registers;
+using MmuSim.Tests.Support;
+using MmuSim.Timing;
+using MmuSim.Tracing;
+
+namespace MmuSim.Tests.Core;
+
+/// <summary>
+/// For a trace that performs correct TLB maintenance, every caching configuration gives the results of no caching
+/// at all: PAs, faults and their syndromes, PARs and descriptor contents after hardware updates. Checked on the
+/// QEMU corpus and on random traces with HA/HD, DBM, contiguous groups, blocks, ASID and VMID switches, and table
+/// and stage-2 changes followed by the TLBIs the architecture requires.
+/// </summary>
+public class CachingEquivalenceTests
+{
+    /// <summary>Small, randomly shaped hierarchies: tiny structures so that evictions happen all the time.</summary>
+    public static ModelConfig RandomConfig(int seed)
+    {
+        var r = new Random(seed);
+        ReplacementPolicy P() => (ReplacementPolicy)r.Next(4);
+        (int Entries, int Ways) G(int max)
+        {
+            int ways = r.Next(1, 6);
+            return (ways * r.Next(1, Math.Max(2, max / ways)), ways);
+        }
+        var tlbs = new List<TlbConfig>();
+        if (r.Next(2) == 0)
+        {
+            var (e1, w1) = G(8);
+            var (e2, w2) = G(8);
+            tlbs.Add(new TlbConfig("I", TlbServes.Instruction, e1, w1, 1, P(), (ulong)seed));
+            tlbs.Add(new TlbConfig("D", TlbServes.Data, e2, w2, 1, P(), (ulong)seed + 1));
+        }
+        else
+        {
+            var (e, w) = G(6);
+            tlbs.Add(new TlbConfig("U1", TlbServes.Unified, e, w, 1, P(), (ulong)seed));
+        }
+        if (r.Next(3) != 0)
+        {
+            var (e, w) = G(24);
+            tlbs.Add(new TlbConfig("U2", TlbServes.Unified, e, w, 3, P(), (ulong)seed + 2));
+        }
+        var walk = new List<WalkCacheConfig>();
+        for (int stage = 1; stage <= 2; stage++)
+        {
+            if (r.Next(3) != 0)
+            {
+                var levels = new[] { -1, 0, 1, 2 }.Where(_ => r.Next(2) == 0).DefaultIfEmpty(2).ToArray();
+                var (e, w) = G(12);
+                walk.Add(new WalkCacheConfig($"W{stage}", stage, levels, e, w, 2, P(), (ulong)seed + 3));
+            }
+        }
+        IpaCacheConfig? ipa = null;
+        if (r.Next(3) != 0)
+        {
+            var (e, w) = G(10);
+            ipa = new IpaCacheConfig("IPA", e, w, 2, P(), (ulong)seed + 4);
+        }
+        var walker = r.Next(2) == 0 ? new List<WalkerCacheConfig>() : [new WalkerCacheConfig("C1", 1024, 2, 64, 4, P())];
+        return new ModelConfig($"random-{seed}", new CachingConfig(tlbs, walk, ipa, r.Next(2) == 0), new TimingConfig(walker, 100, r.Next(2) == 0));
+    }
+
+    private static IEnumerable<ModelConfig> Configs()
+    {
+        yield return Presets.NeoverseN1;
+        yield return Presets.CortexA55;
+        yield return Presets.CortexA53;
+        yield return Presets.Bench;
+        for (int i = 1; i <= 4; i++)
+        {
+            yield return RandomConfig(i);
+        }
+    }
+
+    private static List<AccessOutcome> Replay(IReadOnlyList<TraceRecord> records, ModelConfig config, bool checkStale = false)
+    {
+        var core = new SimulatedCore(config: config) { CheckStale = checkStale };
+        var list = new List<AccessOutcome>();
+        foreach (var rec in records)
+        {
+            if (core.Execute(in rec, out var o))
+            {
+                list.Add(o);
+            }
+        }
+        if (checkStale)
+        {
+            Assert.True(core.Stale!.Count == 0, $"{config.Name}: {core.Stale.Reports.FirstOrDefault()}");
+        }
+        return list;
+    }
+
+    public static TheoryData<string> CorpusTraces() => Corpus.QemuCorpusTests.Traces();
+
+    [Theory]
+    [MemberData(nameof(CorpusTraces))]
+    public async Task CorpusGivesTheSameResultsUnderEveryConfiguration(string name)
+    {
+        string path = Path.Combine(TestPaths.Qemu, name + ".trace");
+        var (_, reference) = await Machine.ReplayFile(path, Presets.Uncached);
+        foreach (var config in Configs())
+        {
+            var (core, actual) = await Machine.ReplayFile(path, config, checkStale: config == Presets.NeoverseN1);
+            OutcomeComparer.AssertSame(reference, actual, $"{name} with {config.Name}");
+            if (core.Stale is { } stale)
+            {
+                Assert.True(stale.Count == 0, $"{name}: the corpus performs correct maintenance, yet: {stale.Reports.FirstOrDefault()}");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(6)]
+    [InlineData(7)]
+    [InlineData(8)]
+    [InlineData(9)]
+    [InlineData(10)]
+    [InlineData(11)]
+    [InlineData(12)]
+    [InlineData(13)]
+    [InlineData(14)]
+    [InlineData(15)]
+    [InlineData(16)]
+    public void RandomTracesGiveTheSameResultsUnderEveryConfiguration(int seed)
+    {
+        var records = RandomTrace.Generate(seed, events: 600);
+        var reference = Replay(records, Presets.Uncached);
+        Assert.Contains(reference, o => o.Op == TraceOp.Read && !o.IsFault);
+        foreach (var config in Configs().Append(RandomConfig(100 + seed)))
+        {
+            OutcomeComparer.AssertSame(reference, Replay(records, config, checkStale: true), $"seed {seed} with {config.Name}");
+        }
+    }
+}
+
+/// <summary>
+/// Random traces that keep the TLB maintenance rules: every table or stage-2 change is followed by a TLBI that
+/// covers it, register changes that affect translation by VMALLE1; ASID and VMID switches need none.
+/// </summary>
+public static class RandomTrace
+{
+    private const ulong S2Root = 0x8000_0000;
+    private const ulong IpaBase = 0x4000_0000;   // IPA of stage-1 tables and data; PA = IPA + 0x5000_0000
+    private const ulong IpaSize = 0x80_0000;     // 8 MiB mapped by stage 2
+    private const ulong IpaToPa = 0x5000_0000;
+
+    public static List<TraceRecord> Generate(int seed, int events)
+    {
+        var r = new Random(seed);
+        var recs = new List<TraceRecord>();
+        long line = 0;
+        void Add(TraceRecord rec)
+        {
+            rec.Line = ++line;
+            recs.Add(rec);
+        }
+        void Mem(ulong pa, ulong v) => Add(new TraceRecord { Op = TraceOp.Mem, Address = pa, Value = v });
+        void Reg(SysReg reg, ulong v) => Add(new TraceRecord { Op = TraceOp.Reg, Reg = reg, Value = v });
+        void Tlbi(TlbiOp op, ulong xt = 0) => Add(new TraceRecord { Op = TraceOp.Tlbi, Tlbi = op, Value = xt, HasOperand = true });
+
+        bool twoStage = r.Next(3) != 0;
+        bool ha = r.Next(2) == 0, hd = ha && r.Next(2) == 0;
+        bool s2ha = twoStage && r.Next(2) == 0, s2hd = s2ha && r.Next(2) == 0;
+        var mem = new PhysicalMemory();
+        var s2 = twoStage ? new PageTableBuilder(mem, Granule.K4, 40, 0, new FrameAllocator(S2Root, 0x10_0000)) { OnWrite = Mem } : null;
+        var s1 = new PageTableBuilder(mem, Granule.K4, 48, 0, new FrameAllocator(IpaBase, 0x10_0000)) { OnWrite = Mem };
+        if (twoStage)
+        {
+            s1.TableToPhysical = ipa => ipa + IpaToPa;
+            // Stage 2: 4K pages, RW, AF=1; DBM (writable-clean) on some data pages when HD.
+            for (ulong ipa = IpaBase; ipa < IpaBase + IpaSize; ipa += 0x1000)
+            {
+                bool data = ipa >= IpaBase + 0x10_0000;
+                bool dbm = s2hd && data && r.Next(3) == 0;
+                int s2ap = dbm ? 1 : data && r.Next(20) == 0 ? 1 : 3;
+                bool af = !data || !s2ha || r.Next(4) != 0;
+                s2!.Set(ipa, 3, Descriptors.Stage2Leaf(ipa + IpaToPa, 3, Granule.K4, s2ap: s2ap, af: af, dbm: dbm, xn: data && r.Next(10) == 0 ? 2 : 0));
+            }
+        }
+        ulong dataIpa = IpaBase + 0x10_0000;
+        var pages = new List<ulong>();
+        ulong Leaf(ulong oa, int level, bool contiguous = false, int? apFixed = null, bool? nGFixed = null) =>
+            Descriptors.Stage1Leaf(oa, level, Granule.K4, ap: apFixed ?? r.Next(4), nG: nGFixed ?? r.Next(2) == 0,
+                pxn: r.Next(4) == 0, uxn: r.Next(4) == 0, af: !ha ? r.Next(12) != 0 : r.Next(3) != 0,
+                dbm: hd && r.Next(2) == 0, contiguous: contiguous);
+        // Pages in two 2 MiB regions, a consistent 16-page contiguous group, and a 2 MiB block.
+        for (int i = 0; i < 24; i++)
+        {
+            ulong va = 0x1000_0000 + (ulong)r.Next(64) * 0x1000 + (i % 2 == 0 ? 0UL : 0x20_0000UL);
+            if (!pages.Contains(va))
+            {
+                s1.Set(va, 3, Leaf(dataIpa + (ulong)r.Next(256) * 0x1000, 3));
+                pages.Add(va);
+            }
+        }
+        {
+            int ap = r.Next(4);
+            bool nG = r.Next(2) == 0;
+            ulong groupDesc = Descriptors.Stage1Leaf(0, 3, Granule.K4, ap: ap, nG: nG, af: true, contiguous: true);
+            for (int i = 0; i < 16; i++)
+            {
+                ulong va = 0x1040_0000 + (ulong)i * 0x1000;
+                s1.Set(va, 3, Descriptors.WithAddress(groupDesc, dataIpa + 0x10_0000 + (ulong)i * 0x1000, Granule.K4, false));
+                pages.Add(va);
+            }
+        }
+        s1.Set(0x2000_0000, 2, Leaf(IpaBase + 0x60_0000, 2));
+        pages.Add(0x2000_0000);
+        pages.Add(0x2000_0000 + 0x1F_F000);
+
+        var regs = new List<(SysReg, ulong)>
+        {
+            (SysReg.MAIR_EL1, 0xff),
+            (SysReg.TCR_EL1, 0x0000_0002_8080_3510 | (ha ? 1UL << 39 : 0) | (hd ? 1UL << 40 : 0)),
+            (SysReg.TTBR0_EL1, (1UL << 48) | s1.Root),
+        };
+        if (twoStage)
+        {
+            regs.Add((SysReg.VTCR_EL2, 0x8002_3598 | (s2ha ? 1UL << 21 : 0) | (s2hd ? 1UL << 22 : 0)));
+            regs.Add((SysReg.VTTBR_EL2, (1UL << 48) | s2!.Root));
+            regs.Add((SysReg.HCR_EL2, 0x8000_0001));
+        }
+        bool wxn = r.Next(4) == 0;
+        regs.Add((SysReg.SCTLR_EL1, 1 | (wxn ? 1UL << 19 : 0)));
+        foreach (var (reg, v) in regs)
+        {
+            Reg(reg, v);
+        }
+
+        int asid = 1;
+        int vmid = 1;
+        bool manyVmids = false;
+        byte el = 1;
+        ulong lastPage = pages[0];
+        ulong frames = IpaBase + 0x8_0000; // spare table frames (IPA), for moved L3 tables
+        void StageOneChanged(ulong va, bool leafOnly)
+        {
+            if (manyVmids)
+            {
+                Tlbi(TlbiOp.ALLE1);
+                return;
+            }
+            switch (r.Next(4))
+            {
+                case 0: Tlbi(TlbiOp.VMALLE1); break;
+                case 1: Tlbi(leafOnly ? TlbiOp.VAALE1 : TlbiOp.VAAE1, (va >> 12) & 0xFFF_FFFF_FFFF); break;
+                case 2:
+                    for (ulong a = 1; a <= 3; a++)
+                    {
+                        Tlbi(leafOnly ? TlbiOp.VALE1 : TlbiOp.VAE1, (a << 48) | ((va >> 12) & 0xFFF_FFFF_FFFF));
+                    }
+                    break;
+                default: Tlbi(TlbiOp.VAAE1, (va >> 12) & 0xFFF_FFFF_FFFF); break;
+            }
+        }
+
+        for (int e = 0; e < events; e++)
+        {
+            int k = r.Next(100);
+            if (k < 72)
+            {
+                byte want = (byte)(r.Next(3) == 0 ? 0 : 1);
+                if (want != el)
+                {
+                    el = want;
+                    Add(new TraceRecord { Op = TraceOp.El, Value = el });
+                }
+                // Locality: often the page of the previous access, so TLB hits are common.
+                ulong va = r.Next(25) == 0 ? 0x1000_0000 + (ulong)r.Next(1024) * 0x1000 : r.Next(2) == 0 ? lastPage : pages[r.Next(pages.Count)];
+                lastPage = va;
+                var op = (TraceOp)(r.Next(3) switch { 0 => (int)TraceOp.Read, 1 => (int)TraceOp.Write, _ => (int)TraceOp.Fetch });
+                ulong off = op == TraceOp.Fetch ? (ulong)r.Next(1024) * 4 : (ulong)r.Next(4096 - 8);
+                Add(new TraceRecord { Op = op, Address = va + off, Size = (byte)(op == TraceOp.Fetch ? 4 : 8) });
+            }
+            else if (k < 78)
+            {
+                // Rewrite a leaf (new output, attributes, or invalid), then invalidate it: for the 2 MiB block, by
+                // any VA inside it (TLB entries may hold 4K pieces of it).
+                ulong va = pages[r.Next(pages.Count)];
+                if (va >= 0x2000_0000)
+                {
+                    ulong block = r.Next(6) == 0 ? 0 : Leaf(IpaBase + (r.Next(2) == 0 ? 0x60_0000UL : 0x40_0000UL), 2);
+                    s1.Set(0x2000_0000, 2, block);
+                    StageOneChanged(0x2000_0000 + (ulong)r.Next(512) * 0x1000, leafOnly: true);
+                }
+                else
+                {
+                    ulong desc = r.Next(6) == 0 ? 0 : Leaf(dataIpa + (ulong)r.Next(256) * 0x1000, 3);
+                    s1.Set(va, 3, desc);
+                    StageOneChanged(va, leafOnly: true);
+                }
+            }
+            else if (k < 80)
+            {
+                // Move the L3 table of a region: copy it, point the L2 entry at the copy, invalidate all levels.
+                ulong va = pages[r.Next(pages.Count - 2)];
+                ulong l2Slot = s1.DescriptorAddress(va, 2);
+                ulong oldTable = s1.Read(l2Slot) & 0x0000_FFFF_FFFF_F000;
+                ulong newTable = frames;
+                frames += 0x1000;
+                for (int i = 0; i < 512; i++)
+                {
+                    ulong d = mem.Peek64(new PhysicalAddress(s1.TableToPhysical(oldTable + (ulong)i * 8)));
+                    if (d != 0)
+                    {
+                        ulong pa = s1.TableToPhysical(newTable + (ulong)i * 8);
+                        mem.Write64(new PhysicalAddress(pa), d);
+                        Mem(pa, d);
+                    }
+                }
+                ulong l2Pa = s1.TableToPhysical(l2Slot);
+                ulong table = Descriptors.Table(newTable, Granule.K4);
+                mem.Write64(new PhysicalAddress(l2Pa), table);
+                Mem(l2Pa, table);
+                StageOneChanged(va, leafOnly: false);
+                if (ha)
+                {
+                    // The copy holds the leaves as this generator wrote them, without the AF/dirty updates the
+                    // replay made since: every page of the region may have changed, so each is invalidated.
+                    foreach (ulong p in pages.Where(p => (p >> 21) == (va >> 21) && p != va))
+                    {
+                        Tlbi(TlbiOp.VAAE1, (p >> 12) & 0xFFF_FFFF_FFFF);
+                    }
+                }
+            }
+            else if (k < 82 && twoStage)
+            {
+                // Remap a stage-2 data page: IPAS2E1 for the IPA, then VMALLE1 (or everything with several VMIDs).
+                ulong ipa = dataIpa + (ulong)r.Next(256) * 0x1000;
+                s2!.Set(ipa, 3, Descriptors.Stage2Leaf(ipa + IpaToPa + (ulong)r.Next(2) * 0x100_0000, 3, Granule.K4, s2ap: r.Next(4) == 0 ? 1 : 3));
+                if (manyVmids)
+                {
+                    Tlbi(TlbiOp.ALLE1);
+                }
+                else
+                {
+                    Tlbi(TlbiOp.IPAS2E1, ipa >> 12);
+                    Tlbi(r.Next(2) == 0 ? TlbiOp.VMALLE1 : TlbiOp.VMALLS12E1);
+                }
+            }
+            else if (k < 86)
+            {
+                asid = r.Next(1, 4);
+                Reg(SysReg.TTBR0_EL1, ((ulong)asid << 48) | s1.Root);
+            }
+            else if (k < 87 && twoStage)
+            {
+                vmid = r.Next(1, 3);
+                manyVmids |= vmid != 1;
+                Reg(SysReg.VTTBR_EL2, ((ulong)vmid << 48) | s2!.Root);
+            }
+            else if (k < 91)
+            {
+                // Read back the descriptors of a recently used page: hardware AF/dirty updates must be the same.
+                ulong va = r.Next(2) == 0 ? lastPage : pages[r.Next(pages.Count)];
+                ulong slot = s1.DescriptorAddress(va, va >= 0x2000_0000 ? 2 : 3);
+                Add(new TraceRecord { Op = TraceOp.Dump, Address = s1.TableToPhysical(slot) });
+                ulong ipa = s1.Read(slot) & 0x0000_FFFF_FFFF_F000;
+                if (twoStage && ipa >= IpaBase && ipa < IpaBase + IpaSize)
+                {
+                    Add(new TraceRecord { Op = TraceOp.Dump, Address = s2!.DescriptorAddress(ipa, 3) });
+                }
+            }
+            else if (k < 94)
+            {
+                Add(new TraceRecord { Op = TraceOp.At, At = (AtOp)r.Next(twoStage ? 8 : 4), Address = pages[r.Next(pages.Count)] + (ulong)r.Next(4096) });
+            }
+            else if (k < 97)
+            {
+                // An extra TLBI of any kind is always allowed.
+                var op = (TlbiOp)r.Next(13);
+                Tlbi(op, ((ulong)r.Next(1, 4) << 48) | ((pages[r.Next(pages.Count)] >> 12) & 0xFFF_FFFF_FFFF));
+            }
+            else
+            {
+                wxn = !wxn;
+                Reg(SysReg.SCTLR_EL1, 1 | (wxn ? 1UL << 19 : 0));
+                Tlbi(manyVmids ? TlbiOp.ALLE1 : TlbiOp.VMALLE1);
+            }
+        }
+        return recs;
+    }
+}

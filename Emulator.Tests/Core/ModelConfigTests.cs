@@ -1,0 +1,79 @@
+using MmuSim.Caching;
+using MmuSim.Core;
+using MmuSim.Tests.Support;
+
+namespace MmuSim.Tests.Core;
+
+public class ModelConfigTests
+{
+    private static ConfigException Bad(string json) =>
+        Assert.Throws<ConfigException>(() => ModelConfigJson.Parse(System.Text.Encoding.UTF8.GetBytes(json), "cfg.json"));
+
+    [Theory]
+    [InlineData("""{ "tlbs": [ { "name": "L2", "serves": "unified", "entries": 1280, "ways": 3, "latency": 3 } ] }""", "cfg.json: tlbs[0].ways: 3 does not divide entries (1280)")]
+    [InlineData("""{ "tlbs": [ { "name": "L2", "serves": "both", "entries": 8, "ways": 8, "latency": 3 } ] }""", "cfg.json: tlbs[0].serves: must be \"instruction\", \"data\" or \"unified\", got the string \"both\"")]
+    [InlineData("""{ "tlbs": [ { "name": "L1", "serves": "data", "entries": 8, "latency": 1 } ] }""", "cfg.json: tlbs[0].ways: is required")]
+    [InlineData("""{ "tlbs": [ { "name": "L1", "serves": "data", "entries": 8, "ways": 8, "latency": 1, "size": 3 } ] }""", "cfg.json: tlbs[0].size: unknown key")]
+    [InlineData("""{ "tlbs": [ { "name": "L1", "serves": "data", "entries": 8, "ways": 8, "latency": 1, "policy": "mru" } ] }""", "cfg.json: tlbs[0].policy: must be")]
+    [InlineData("""{ "tlbs": [ { "name": "A", "serves": "data", "entries": 8, "ways": 8, "latency": 1 }, { "name": "A", "serves": "data", "entries": 8, "ways": 8, "latency": 1 } ] }""", "cfg.json: tlbs[1].name: \"A\" names another structure already")]
+    [InlineData("""{ "walkCaches": [ { "name": "W", "stage": 3, "entries": 8, "ways": 2, "latency": 1 } ] }""", "cfg.json: walkCaches[0].stage: must be in 1..2, got 3")]
+    [InlineData("""{ "walkCaches": [ { "name": "W", "stage": 1, "levels": [2, 3], "entries": 8, "ways": 2, "latency": 1 } ] }""", "cfg.json: walkCaches[0].levels[1]: must be a table level -1..2")]
+    [InlineData("""{ "walkerCaches": [ { "name": "L1D$", "sizeBytes": 65536, "ways": 4, "lineBytes": 48, "latency": 4 } ] }""", "cfg.json: walkerCaches[0].lineBytes: must be a power of two, got 48")]
+    [InlineData("""{ "walkerCaches": [ { "name": "L1D$", "sizeBytes": 1000, "ways": 4, "lineBytes": 64, "latency": 4 } ] }""", "cfg.json: walkerCaches[0].sizeBytes: 1000 is not a whole number of sets")]
+    [InlineData("""{ "memoryLatency": "slow" }""", "cfg.json: memoryLatency: must be an integer, got the string \"slow\"")]
+    [InlineData("""{ "tlb": [] }""", "cfg.json: tlb: unknown key")]
+    [InlineData("""{ "tlbs": [ 1 ] }""", "cfg.json: tlbs[0]: must be an object, got the number 1")]
+    public void ErrorsNameTheKey(string json, string message) => Assert.StartsWith(message, Bad(json).Message, StringComparison.Ordinal);
+
+    [Fact]
+    public void SyntaxErrorsGiveLineAndColumn() =>
+        Assert.StartsWith("cfg.json:2:", Bad("{\n  \"tlbs\": [ , ]\n}").Message, StringComparison.Ordinal);
+
+    [Fact]
+    public void AnEmptyDocumentIsNoCaching()
+    {
+        var c = Machine.Config("{}");
+        Assert.True(c.Caching.IsEmpty);
+        Assert.Empty(c.Timing.WalkerCaches);
+        Assert.Equal(100, c.Timing.MemoryLatency);
+        var e = Machine.Config("""{ "ipaCache": {}, "walkCaches": [] }""");
+        Assert.Null(e.Caching.IpaCache);
+    }
+
+    [Fact]
+    public void NonPowerOfTwoWaysAreAccepted()
+    {
+        var c = Machine.Config("""{ "tlbs": [ { "name": "L2", "serves": "unified", "entries": 1280, "ways": 5, "latency": 3, "policy": "tree-plru" } ] }""");
+        var t = Assert.Single(c.Caching.Tlbs);
+        Assert.Equal((1280, 5, 256, ReplacementPolicy.TreePlru), (t.Entries, t.Ways, t.Sets, t.Policy));
+    }
+
+    [Theory]
+    [InlineData("neoverse-n1")]
+    [InlineData("cortex-a76")]
+    [InlineData("cortex-a55")]
+    [InlineData("cortex-a53")]
+    [InlineData("small-in-order")]
+    [InlineData("bench")]
+    [InlineData("uncached")]
+    public void PresetsRoundTripThroughTheSchema(string name)
+    {
+        Assert.True(Presets.TryGet(name, out var p));
+        var back = Machine.Config(ModelConfigJson.ToJson(p));
+        Assert.Equal(ModelConfigJson.ToJson(p), ModelConfigJson.ToJson(back));
+    }
+
+    [Fact]
+    public void TheBenchConfigFileIsTheBenchPreset()
+    {
+        var file = ModelConfigJson.Load(Path.Combine(TestPaths.Traces, "bench", "bench.config.json"));
+        Assert.Equal(ModelConfigJson.ToJson(Presets.Bench), ModelConfigJson.ToJson(file));
+    }
+
+    [Fact]
+    public void TheDefaultIsNeoverseN1()
+    {
+        Assert.Equal("neoverse-n1", ModelConfig.Default.Name);
+        Assert.Equal("neoverse-n1", new SimulatedCore().Config.Name);
+    }
+}

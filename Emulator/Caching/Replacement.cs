@@ -1,0 +1,172 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace MmuSim.Caching;
+
+/// <summary>How a set chooses the way to replace when every way holds a valid entry.</summary>
+public enum ReplacementPolicy : byte
+{
+    /// <summary>Least recently used (per-way stamps: exact LRU at any associativity).</summary>
+    Lru,
+    /// <summary>Tree pseudo-LRU: one bit per internal node of a binary tree over the ways (any way count).</summary>
+    TreePlru,
+    /// <summary>First in, first out: the oldest fill goes, hits do not count.</summary>
+    Fifo,
+    /// <summary>A way drawn from a seeded xorshift generator (reproducible run to run).</summary>
+    Random,
+}
+
+/// <summary>
+/// Replacement state of a set-associative structure with any number of sets and ways (powers of two not
+/// required). Invalid ways are always filled first, lowest way first; the policy decides among valid ways.
+/// </summary>
+public sealed class ReplacementState
+{
+    private readonly ReplacementPolicy _policy;
+    private readonly int _ways;
+    private readonly ulong[] _stamps;
+    private ulong _clock;
+    private readonly ulong[] _plru;
+    private readonly int _leaves;
+    private readonly int _plruWords;
+    private ulong _rng;
+
+    public ReplacementState(ReplacementPolicy policy, int sets, int ways, ulong seed)
+    {
+        _policy = policy;
+        _ways = ways;
+        _stamps = policy is ReplacementPolicy.Lru or ReplacementPolicy.Fifo ? new ulong[sets * ways] : [];
+        _leaves = (int)BitOperations.RoundUpToPowerOf2((uint)ways);
+        _plruWords = (_leaves + 63) / 64;
+        _plru = policy == ReplacementPolicy.TreePlru ? new ulong[sets * _plruWords] : [];
+        _rng = seed == 0 ? 0x9E3779B97F4A7C15UL : seed;
+    }
+
+    public ReplacementPolicy Policy => _policy;
+
+    /// <summary>A lookup hit <paramref name="way"/> of <paramref name="set"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void OnHit(int set, int way)
+    {
+        if (_policy == ReplacementPolicy.Lru)
+        {
+            _stamps[set * _ways + way] = ++_clock;
+        }
+        else if (_policy == ReplacementPolicy.TreePlru)
+        {
+            Touch(set, way);
+        }
+    }
+
+    /// <summary>A lookup hit slot <paramref name="slot"/> (set · ways + way).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void OnHitSlot(int slot)
+    {
+        if (_policy == ReplacementPolicy.Lru)
+        {
+            Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_stamps), slot) = ++_clock;
+        }
+        else if (_policy == ReplacementPolicy.TreePlru)
+        {
+            Touch(slot / _ways, slot % _ways);
+        }
+    }
+
+    /// <summary>A new entry was written into <paramref name="way"/> of <paramref name="set"/>.</summary>
+    public void OnFill(int set, int way)
+    {
+        switch (_policy)
+        {
+            case ReplacementPolicy.Lru:
+            case ReplacementPolicy.Fifo:
+                _stamps[set * _ways + way] = ++_clock;
+                break;
+            case ReplacementPolicy.TreePlru:
+                Touch(set, way);
+                break;
+        }
+    }
+
+    /// <summary>The way of a full set (every way valid) to replace.</summary>
+    public int Victim(int set)
+    {
+        switch (_policy)
+        {
+            case ReplacementPolicy.Lru:
+            case ReplacementPolicy.Fifo:
+            {
+                var stamps = _stamps.AsSpan(set * _ways, _ways);
+                int v = 0;
+                for (int w = 1; w < stamps.Length; w++)
+                {
+                    if (stamps[w] < stamps[v])
+                    {
+                        v = w;
+                    }
+                }
+                return v;
+            }
+            case ReplacementPolicy.TreePlru:
+                return PlruVictim(set);
+            default:
+                // xorshift64*: small, fast and reproducible for a given seed.
+                _rng ^= _rng >> 12;
+                _rng ^= _rng << 25;
+                _rng ^= _rng >> 27;
+                return (int)(((_rng * 0x2545F4914F6CDD1DUL) >> 32) % (uint)_ways);
+        }
+    }
+
+    /// <summary>
+    /// Tree-PLRU over the next power of two of the way count: node n (1-based, heap order) has children 2n and
+    /// 2n+1; its bit says which half to replace next (1 = right). A touch points every node on the way's path
+    /// away from it.
+    /// </summary>
+    private void Touch(int set, int way)
+    {
+        int bitsBase = set * _plruWords;
+        int node = 1, lo = 0, hi = _leaves;
+        while (hi - lo > 1)
+        {
+            int mid = (lo + hi) >> 1;
+            ref ulong word = ref _plru[bitsBase + (node >> 6)];
+            ulong bit = 1UL << (node & 63);
+            if (way < mid)
+            {
+                word |= bit; // used the left half: replace on the right next
+                node = 2 * node;
+                hi = mid;
+            }
+            else
+            {
+                word &= ~bit;
+                node = 2 * node + 1;
+                lo = mid;
+            }
+        }
+    }
+
+    /// <summary>Follows the tree bits; a half that holds no real way (ways not a power of two) is never chosen.</summary>
+    private int PlruVictim(int set)
+    {
+        int bitsBase = set * _plruWords;
+        int node = 1, lo = 0, hi = _leaves;
+        while (hi - lo > 1)
+        {
+            int mid = (lo + hi) >> 1;
+            bool right = (_plru[bitsBase + (node >> 6)] & (1UL << (node & 63))) != 0;
+            if (right && mid < _ways)
+            {
+                node = 2 * node + 1;
+                lo = mid;
+            }
+            else
+            {
+                node = 2 * node;
+                hi = mid;
+            }
+        }
+        return lo;
+    }
+}

@@ -1,0 +1,173 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace MmuSim.Caching;
+
+/// <summary>What an insert did.</summary>
+public enum InsertOutcome : byte
+{
+    /// <summary>Into an invalid way.</summary>
+    New,
+    /// <summary>Over the same entry (same tag and context).</summary>
+    Rewrite,
+    /// <summary>Over the policy's victim, a valid entry.</summary>
+    Evicted,
+}
+
+/// <summary>Counters of one caching structure.</summary>
+public sealed class StructureStats
+{
+    public long Lookups;
+    public long Hits;
+    public long Misses;
+    public long Fills;
+    /// <summary>Fills that replaced a valid entry.</summary>
+    public long Evictions;
+    /// <summary>Entries removed by TLB maintenance.</summary>
+    public long Invalidations;
+
+    public void Reset()
+    {
+        Lookups = Hits = Misses = Fills = Evictions = Invalidations = 0;
+    }
+}
+
+/// <summary>
+/// Storage of a set-associative structure with any set and way count: tags and context tags in separate arrays
+/// (struct of arrays, so a set scan touches 8 bytes a way and wide sets are scanned 4 ways at a time), the payload
+/// in a third. A tag of 0 marks an invalid way; callers never use 0 as a valid tag.
+/// </summary>
+public sealed class SetAssociativeArray<T> where T : struct
+{
+    private readonly ulong[] _tags;
+    private readonly ulong[] _ctx;
+    private readonly T[] _data;
+    private readonly ulong _setMask;
+    private readonly bool _pow2;
+
+    public SetAssociativeArray(int sets, int ways, ReplacementPolicy policy, ulong seed)
+    {
+        Sets = sets;
+        Ways = ways;
+        _tags = new ulong[sets * ways];
+        _ctx = new ulong[sets * ways];
+        _data = new T[sets * ways];
+        _pow2 = BitOperations.IsPow2(sets);
+        _setMask = (ulong)sets - 1;
+        Replacement = new ReplacementState(policy, sets, ways, seed);
+    }
+
+    public int Sets { get; }
+    public int Ways { get; }
+
+    /// <summary>The tag array (slot = set · ways + way), for owners that read it on a hot path.</summary>
+    internal ulong[] Tags => _tags;
+
+    /// <summary>The context-tag array.</summary>
+    internal ulong[] Contexts => _ctx;
+
+    /// <summary>The payload array.</summary>
+    internal T[] Payload => _data;
+    public int Capacity => _tags.Length;
+    public ReplacementState Replacement { get; }
+
+    /// <summary>The set of an index value: index mod sets.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int SetOf(ulong index) => _pow2 ? (int)(index & _setMask) : (int)(index % (ulong)Sets);
+
+    /// <summary>The tag in <paramref name="slot"/> (0 = invalid). The slot must be in range: no bounds check.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong Tag(int slot) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tags), slot);
+
+    /// <summary>The context tag in <paramref name="slot"/>. The slot must be in range: no bounds check.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong Context(int slot) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_ctx), slot);
+
+    /// <summary>The payload in <paramref name="slot"/>. The slot must be in range: no bounds check.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ref T Data(int slot) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_data), slot);
+
+    /// <summary>The first way of <paramref name="set"/> holding <paramref name="tag"/> with context <paramref name="ctxA"/> or <paramref name="ctxB"/>; −1 if none.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int Find(int set, ulong tag, ulong ctxA, ulong ctxB)
+    {
+        int b = set * Ways;
+        int n = Ways;
+        ref ulong t0 = ref _tags[b];
+        int w = 0;
+        if (Vector256.IsHardwareAccelerated && n >= 8)
+        {
+            var want = Vector256.Create(tag);
+            for (; w + 4 <= n; w += 4)
+            {
+                uint m = Vector256.Equals(Vector256.LoadUnsafe(ref t0, (nuint)w), want).ExtractMostSignificantBits();
+                while (m != 0)
+                {
+                    int i = b + w + BitOperations.TrailingZeroCount(m);
+                    ulong c = _ctx[i];
+                    if (c == ctxA || c == ctxB)
+                    {
+                        return i;
+                    }
+                    m &= m - 1;
+                }
+            }
+        }
+        for (; w < n; w++)
+        {
+            if (Unsafe.Add(ref t0, w) == tag)
+            {
+                ulong c = _ctx[b + w];
+                if (c == ctxA || c == ctxB)
+                {
+                    return b + w;
+                }
+            }
+        }
+        return -1;
+    }
+
+    /// <summary>Marks a hit on <paramref name="slot"/> for the replacement policy.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Touch(int slot) => Replacement.OnHitSlot(slot);
+
+    /// <summary>
+    /// Writes an entry into <paramref name="set"/>: over an existing entry with the same tag and context, else into
+    /// the first invalid way, else over the policy's victim. Returns the slot; <paramref name="outcome"/> says which,
+    /// and <paramref name="evictedTag"/> is the tag of the valid entry replaced by an eviction.
+    /// </summary>
+    public int Insert(int set, ulong tag, ulong ctx, in T data, out InsertOutcome outcome, out ulong evictedTag)
+    {
+        int slot = Find(set, tag, ctx, ctx);
+        evictedTag = 0;
+        outcome = InsertOutcome.Rewrite;
+        if (slot < 0)
+        {
+            int b = set * Ways;
+            int way = Array.IndexOf(_tags, 0UL, b, Ways) - b;
+            outcome = InsertOutcome.New;
+            if (way < 0)
+            {
+                way = Replacement.Victim(set);
+                evictedTag = _tags[b + way];
+                outcome = InsertOutcome.Evicted;
+            }
+            slot = b + way;
+        }
+        _tags[slot] = tag;
+        _ctx[slot] = ctx;
+        _data[slot] = data;
+        Replacement.OnFill(set, slot - set * Ways);
+        return slot;
+    }
+
+    /// <summary>Empties a slot.</summary>
+    public void Invalidate(int slot)
+    {
+        _tags[slot] = 0;
+        _ctx[slot] = 0;
+        _data[slot] = default;
+    }
+}

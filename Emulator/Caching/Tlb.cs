@@ -1,0 +1,273 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using MmuSim.Bits;
+using MmuSim.Translation;
+
+namespace MmuSim.Caching;
+
+/// <summary>
+/// A cached final translation (VA→PA, both stages combined): its size, and what a hit needs to decide
+/// permissions and report faults exactly (arm-notes §8.3). Never holds a translation that faulted or whose
+/// descriptor had AF=0.
+/// </summary>
+public struct TlbEntry
+{
+    /// <summary>Output address of the start of the mapped memory (aligned to 2^Shift).</summary>
+    public ulong PaBase;
+    /// <summary>IPA of the start of the mapped memory, when <see cref="HasIpa"/>.</summary>
+    public ulong IpaBase;
+    /// <summary>PA of the stage-1 leaf descriptor (0 with stage 1 off): hardware dirty updates retire entries by it.</summary>
+    public ulong S1DescriptorPa;
+    /// <summary>Trace line of the access whose walk filled the entry.</summary>
+    public long FillLine;
+    /// <summary>Stage-1 permissions, bit (el·3 + access type).</summary>
+    public ushort S1Permissions;
+    /// <summary>Stage-2 permissions, bit ((el == 0 ? 0 : 3) + access type).</summary>
+    public byte S2Permissions;
+    /// <summary>log2 of the mapped size (page, block or contiguous group).</summary>
+    public byte Shift;
+    /// <summary>
+    /// log2 of what the stage-1 leaf maps (0 with stage 1 off). An entry may hold a smaller piece of a stage-1 block
+    /// (when stage 2 maps smaller pages); a TLBI by VA anywhere in the block still reaches it.
+    /// </summary>
+    public byte S1Shift;
+    public sbyte S1Level;
+    public sbyte S2Level;
+    public bool HasIpa;
+    /// <summary>A write must walk to set the stage-1 dirty state.</summary>
+    public bool S1Clean;
+    /// <summary>A write must walk to set the stage-2 dirty state.</summary>
+    public bool S2Clean;
+    /// <summary>
+    /// Bit (el·3 + access type) set when a hit completes with no further check: both stages permit it and, for a
+    /// write, neither stage must still set its dirty state. Derived from the fields above by <see cref="Seal"/>.
+    /// </summary>
+    public ushort Complete;
+
+    /// <summary>Computes <see cref="Complete"/>.</summary>
+    public void Seal()
+    {
+        int m = 0;
+        for (int el = 0; el <= 2; el++)
+        {
+            for (int t = 0; t < 3; t++)
+            {
+                bool s1 = ((S1Permissions >> (el * 3 + t)) & 1) != 0;
+                bool s2 = ((S2Permissions >> ((el == 0 ? 0 : 3) + t)) & 1) != 0;
+                bool dirty = t == 1 && (S1Clean || S2Clean);
+                if (s1 && s2 && !dirty)
+                {
+                    m |= 1 << (el * 3 + t);
+                }
+            }
+        }
+        Complete = (ushort)m;
+    }
+}
+
+/// <summary>Decides which entries a TLB maintenance operation removes (a struct, so the scan is specialised).</summary>
+public interface IEntryMatch<T> where T : struct
+{
+    /// <summary>True when the entry with this context tag, covering [base, base + 2^shift), must go.</summary>
+    bool Matches(ulong ctx, ulong baseAddress, int shift, in T entry);
+}
+
+/// <summary>
+/// One TLB level. Entries of every size share the sets: an entry of size 2^s sits in set (VA &gt;&gt; s) mod sets
+/// with tag VA[55:s] | s, and a lookup probes each size currently held (usually one: 4K). The slot hit last is
+/// tried first, so consecutive accesses to one page cost one compare.
+/// </summary>
+public sealed class Tlb
+{
+    private readonly SetAssociativeArray<TlbEntry> _array;
+    private readonly ulong[] _tags;
+    private readonly ulong[] _ctxs;
+    private readonly TlbEntry[] _entries;
+    private readonly ReplacementState _replacement;
+    private readonly int[] _sizeCount = new int[64];
+    private ulong _sizes;
+    private int _last = -1;
+
+    public Tlb(TlbConfig config)
+    {
+        Config = config;
+        _array = new SetAssociativeArray<TlbEntry>(config.Sets, config.Ways, config.Policy, config.Seed);
+        _tags = _array.Tags;
+        _ctxs = _array.Contexts;
+        _entries = _array.Payload;
+        _replacement = _array.Replacement;
+        Stats = new StructureStats();
+        Latency = config.Latency;
+    }
+
+    public TlbConfig Config { get; }
+    public string Name => Config.Name;
+
+    /// <summary>Cycles of one lookup.</summary>
+    public readonly int Latency;
+
+    public readonly StructureStats Stats;
+
+    /// <summary>Number of valid entries.</summary>
+    public int Count { get; private set; }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong TagOf(ulong va, int shift) => (va & ~BitOps.Mask(shift)) | (uint)shift;
+
+    /// <summary>Looks up <paramref name="key"/>; returns the slot hit or −1. Counts the lookup.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int Lookup(in LookupKey key)
+    {
+        Stats.Lookups++;
+        int last = _last;
+        if (last >= 0)
+        {
+            ulong t = _array.Tag(last);
+            ulong c = _array.Context(last);
+            if (t != 0 && t == TagOf(key.Va, (int)(t & 63)) && (c == key.Ctx || c == key.CtxGlobal))
+            {
+                _array.Touch(last);
+                Stats.Hits++;
+                return last;
+            }
+        }
+        return LookupSets(in key);
+    }
+
+    /// <summary>
+    /// The slot hit last, when it matches <paramref name="key"/>; −1 otherwise. Counts nothing and touches nothing:
+    /// the caller confirms the hit with <see cref="CountHit"/> once it knows the access completes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int Predicted(in LookupKey key)
+    {
+        int last = _last;
+        if (last < 0)
+        {
+            return -1;
+        }
+        ulong t = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tags), last);
+        ulong c = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_ctxs), last);
+        ulong low = (1UL << (int)(t & 63)) - 1;
+        return t != 0 && t == ((key.Va & ~low) | (t & 63)) && (c == key.Ctx || c == key.CtxGlobal) ? last : -1;
+    }
+
+    /// <summary>The tag in <paramref name="slot"/> (0 when invalid).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong TagAt(int slot) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tags), slot);
+
+    /// <summary>Counts a lookup that hit <paramref name="slot"/> (found by <see cref="Predicted"/>) and marks it used.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void CountHit(int slot)
+    {
+        var st = Stats;
+        st.Lookups++;
+        st.Hits++;
+        _replacement.OnHitSlot(slot);
+    }
+
+    private int LookupSets(in LookupKey key)
+    {
+        ulong sizes = _sizes;
+        while (sizes != 0)
+        {
+            int s = BitOperations.TrailingZeroCount(sizes);
+            sizes &= sizes - 1;
+            int slot = _array.Find(_array.SetOf(key.Va >> s), TagOf(key.Va, s), key.Ctx, key.CtxGlobal);
+            if (slot >= 0)
+            {
+                _array.Touch(slot);
+                _last = slot;
+                Stats.Hits++;
+                return slot;
+            }
+        }
+        Stats.Misses++;
+        return -1;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ref TlbEntry Entry(int slot) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_entries), slot);
+
+    /// <summary>The context tag of the entry in <paramref name="slot"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong Context(int slot) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_ctxs), slot);
+
+    /// <summary>Writes an entry for <paramref name="va"/> (VA[55:0]) with context tag <paramref name="ctx"/>, over a copy already held.</summary>
+    public void Fill(ulong va, ulong ctx, in TlbEntry entry)
+    {
+        int s = entry.Shift;
+        int slot = _array.Insert(_array.SetOf(va >> s), TagOf(va, s), ctx, in entry, out var outcome, out ulong evictedTag);
+        Stats.Fills++;
+        switch (outcome)
+        {
+            case InsertOutcome.New:
+                Count++;
+                Remember(s);
+                break;
+            case InsertOutcome.Evicted:
+                Stats.Evictions++;
+                Forget((int)(evictedTag & 63));
+                Remember(s);
+                break;
+        }
+        _last = slot;
+    }
+
+    /// <summary>Removes every entry <paramref name="match"/> selects; returns how many.</summary>
+    public int Invalidate<TMatch>(ref TMatch match) where TMatch : struct, IEntryMatch<TlbEntry>
+    {
+        int removed = 0;
+        for (int slot = 0; slot < _array.Capacity; slot++)
+        {
+            ulong t = _array.Tag(slot);
+            if (t == 0)
+            {
+                continue;
+            }
+            int s = (int)(t & 63);
+            if (match.Matches(_array.Context(slot), t & ~BitOps.Mask(s), s, in _array.Data(slot)))
+            {
+                Remove(slot, s);
+                removed++;
+            }
+        }
+        Stats.Invalidations += removed;
+        return removed;
+    }
+
+    /// <summary>Removes every entry made from the stage-1 leaf descriptor at <paramref name="descriptorPa"/>.</summary>
+    public void InvalidateByStage1Descriptor(ulong descriptorPa)
+    {
+        for (int slot = 0; slot < _array.Capacity; slot++)
+        {
+            ulong t = _array.Tag(slot);
+            if (t != 0 && _array.Data(slot).S1DescriptorPa == descriptorPa)
+            {
+                Remove(slot, (int)(t & 63));
+            }
+        }
+    }
+
+    private void Remove(int slot, int shift)
+    {
+        _array.Invalidate(slot);
+        Count--;
+        Forget(shift);
+    }
+
+    private void Remember(int shift)
+    {
+        _sizeCount[shift]++;
+        _sizes |= 1UL << shift;
+    }
+
+    private void Forget(int shift)
+    {
+        if (--_sizeCount[shift] == 0)
+        {
+            _sizes &= ~(1UL << shift);
+        }
+    }
+}

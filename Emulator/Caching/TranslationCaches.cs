@@ -1,0 +1,347 @@
+using System.Runtime.CompilerServices;
+using MmuSim.Addressing;
+using MmuSim.Bits;
+using MmuSim.Tracing;
+using MmuSim.Translation;
+
+namespace MmuSim.Caching;
+
+/// <summary>
+/// The translation-caching hierarchy of one core: TLB levels, walk caches of both stages and the IPA cache,
+/// with TLB maintenance applied to each exactly as the operation's scope says (arm-notes §8.2). The walker
+/// reaches the walk caches and the IPA cache through <see cref="IWalkCaches"/>; the core looks the TLBs up
+/// before a walk and fills them after.
+/// </summary>
+public sealed class TranslationCaches : IWalkCaches
+{
+    private readonly WalkCache[] _stage1;
+    private readonly WalkCache[] _stage2;
+
+    public TranslationCaches(CachingConfig config)
+    {
+        Config = config;
+        Tlbs = config.Tlbs.Select(c => new Tlb(c)).ToArray();
+        DataPath = Tlbs.Where(t => t.Config.Serves != TlbServes.Instruction).ToArray();
+        FetchPath = Tlbs.Where(t => t.Config.Serves != TlbServes.Data).ToArray();
+        DataLatency = PrefixSums(DataPath);
+        FetchLatency = PrefixSums(FetchPath);
+        WalkCaches = config.WalkCaches.Select((c, i) => new WalkCache(c, i)).ToArray();
+        _stage1 = WalkCaches.Where(w => w.Stage == 1).ToArray();
+        _stage2 = WalkCaches.Where(w => w.Stage == 2).ToArray();
+        IpaCache = config.IpaCache is { } ic ? new IpaCache(ic) : null;
+    }
+
+    private static int[] PrefixSums(Tlb[] path)
+    {
+        var sums = new int[path.Length + 1];
+        for (int i = 0; i < path.Length; i++)
+        {
+            sums[i + 1] = sums[i] + path[i].Latency;
+        }
+        return sums;
+    }
+
+    public CachingConfig Config { get; }
+
+    /// <summary>Every TLB level, in configuration order.</summary>
+    public Tlb[] Tlbs { get; }
+
+    /// <summary>The levels a data access looks up, in order.</summary>
+    public Tlb[] DataPath { get; }
+
+    /// <summary>The levels an instruction fetch looks up, in order.</summary>
+    public Tlb[] FetchPath { get; }
+
+    /// <summary>DataLatency[n]: cycles of looking up the first n levels of <see cref="DataPath"/>.</summary>
+    public int[] DataLatency { get; }
+
+    /// <summary>FetchLatency[n]: cycles of looking up the first n levels of <see cref="FetchPath"/>.</summary>
+    public int[] FetchLatency { get; }
+
+    public WalkCache[] WalkCaches { get; }
+
+    public IpaCache? IpaCache { get; }
+
+    public bool CoalesceContiguous => Config.CoalesceContiguous;
+
+    public bool HasWalkCache(int stage) => (stage == 1 ? _stage1 : _stage2).Length != 0;
+
+    public bool HasIpaCache => IpaCache is not null;
+
+    /// <summary>Trace line of the access being translated (recorded in the entries it fills).</summary>
+    public long CurrentLine { get; set; }
+
+    // ---------------------------------------------------------------- TLBs
+
+    /// <summary>
+    /// Looks up the levels of <paramref name="path"/> in order. On a hit in level i, the entry is copied into
+    /// levels 0..i−1 (a hit in a lower level fills the levels above it). Returns the number of levels looked up;
+    /// <paramref name="slot"/> is the slot hit in the last of them, or −1 when every level missed.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Lookup(Tlb[] path, in LookupKey key, out int slot)
+    {
+        slot = path[0].Lookup(in key);
+        return slot >= 0 ? 1 : LookupBelow(path, in key, out slot);
+    }
+
+    private static int LookupBelow(Tlb[] path, in LookupKey key, out int slot)
+    {
+        for (int i = 1; i < path.Length; i++)
+        {
+            var tlb = path[i];
+            slot = tlb.Lookup(in key);
+            if (slot >= 0)
+            {
+                ref var entry = ref tlb.Entry(slot);
+                ulong ctx = tlb.Context(slot);
+                for (int j = 0; j < i; j++)
+                {
+                    path[j].Fill(key.Va, ctx, in entry);
+                }
+                return i + 1;
+            }
+        }
+        slot = -1;
+        return path.Length;
+    }
+
+    /// <summary>Fills every level of <paramref name="path"/> with the translation of a walk.</summary>
+    public void Fill(Tlb[] path, ulong va, ulong ctx, in TlbEntry entry)
+    {
+        for (int i = 0; i < path.Length; i++)
+        {
+            path[i].Fill(va, ctx, in entry);
+        }
+    }
+
+    /// <summary>
+    /// A hardware dirty-state update changed a stage-1 leaf: entries made from its old value (in any level, under
+    /// any ASID) would keep deciding execute permission from AP as it was ("EL0-writable implies PXN", WXN), so
+    /// they are retired; the walk that made the update refills the levels it went through.
+    /// </summary>
+    public void RetireStage1Descriptor(ulong descriptorPa)
+    {
+        foreach (var t in Tlbs)
+        {
+            t.InvalidateByStage1Descriptor(descriptorPa);
+        }
+    }
+
+    // ---------------------------------------------------------------- walker hooks
+
+    public bool TryResume(int stage, ulong ctx, ulong ia, Granule granule, int startLevel, WalkRecord record, out TableEntry entry)
+    {
+        var caches = stage == 1 ? _stage1 : _stage2;
+        entry = default;
+        bool found = false;
+        for (int i = 0; i < caches.Length; i++)
+        {
+            var wc = caches[i];
+            bool hit = wc.TryFind(ctx, ia, granule, startLevel, out var e);
+            record.Add(new WalkStep
+            {
+                Kind = StepKind.WalkCacheLookup,
+                Stage = (byte)stage,
+                Level = hit ? e.Table.Level : (sbyte)-2,
+                Structure = (byte)wc.Index,
+                Hit = hit,
+                Saved = hit ? (byte)(e.Table.Level + 1 - startLevel) : (byte)0,
+                FillLine = hit ? e.FillLine : 0,
+                InputAddress = ia,
+            });
+            if (hit && (!found || e.Table.Level > entry.Level))
+            {
+                entry = e.Table;
+                found = true;
+            }
+        }
+        return found;
+    }
+
+    public void FillTable(int stage, ulong ctx, ulong ia, Granule granule, in TableEntry entry)
+    {
+        var caches = stage == 1 ? _stage1 : _stage2;
+        for (int i = 0; i < caches.Length; i++)
+        {
+            caches[i].Fill(ctx, ia, granule, in entry, CurrentLine);
+        }
+    }
+
+    public bool TryStage2Leaf(ulong ctx, ulong ipa, int startLevel, bool nested, WalkRecord record, out Stage2LeafEntry leaf)
+    {
+        if (IpaCache is null)
+        {
+            leaf = default;
+            return false;
+        }
+        bool hit = IpaCache.TryFind(ctx, ipa, out var e);
+        leaf = e.Leaf;
+        record.Add(new WalkStep
+        {
+            Kind = StepKind.IpaCacheLookup,
+            Stage = 2,
+            Nested = nested,
+            Level = hit ? leaf.Level : (sbyte)-2,
+            Hit = hit,
+            Saved = hit ? (byte)(leaf.Level + 1 - startLevel) : (byte)0,
+            FillLine = hit ? e.FillLine : 0,
+            InputAddress = ipa,
+        });
+        return hit;
+    }
+
+    public void FillStage2Leaf(ulong ctx, ulong ipa, in Stage2LeafEntry leaf) => IpaCache?.Fill(ctx, ipa, in leaf, CurrentLine);
+
+    // ---------------------------------------------------------------- maintenance
+
+    /// <summary>Which structures an operation reaches.</summary>
+    [Flags]
+    private enum Reach : byte
+    {
+        None = 0,
+        Tlbs = 1,
+        Stage1Walk = 2,
+        Stage2Walk = 4,
+        Ipa = 8,
+    }
+
+    /// <summary>
+    /// Applies a TLBI (arm-notes §8.2) to every structure. <paramref name="vmid"/> is the current VMID; the
+    /// operand's ASID is compared on the bits the implementation has (<paramref name="asidMask"/>).
+    /// Stage-2 information (IPA cache, stage-2 walk cache) goes only with VMALLS12E1, ALLE1 and IPAS2*; combined
+    /// VA→PA entries survive IPAS2* until a VMALLE1 or VMALLS12E1, as the architecture allows.
+    /// Returns the number of entries removed.
+    /// </summary>
+    public int Invalidate(TlbiOp op, ulong xt, ushort vmid, ushort asidMask)
+    {
+        var scope = new TlbiScope { Vmid = vmid };
+        ulong va = (xt & BitOps.Mask(43, 0)) << 12;   // Xt[43:0] = VA[55:12]
+        ulong ipa = (xt & BitOps.Mask(39, 0)) << 12;  // Xt[39:0] = IPA[51:12]
+        ushort asid = (ushort)((xt >> 48) & asidMask); // Xt[63:48]
+        Reach reach;
+        switch (op)
+        {
+            case TlbiOp.VMALLE1:
+                reach = Reach.Tlbs | Reach.Stage1Walk;
+                break;
+            case TlbiOp.VMALLS12E1:
+                reach = Reach.Tlbs | Reach.Stage1Walk | Reach.Stage2Walk | Reach.Ipa;
+                break;
+            case TlbiOp.ALLE1:
+                scope.AnyVmid = true;
+                reach = Reach.Tlbs | Reach.Stage1Walk | Reach.Stage2Walk | Reach.Ipa;
+                break;
+            case TlbiOp.ALLE2:
+                scope.El2 = true;
+                reach = Reach.Tlbs | Reach.Stage1Walk;
+                break;
+            case TlbiOp.VAE1:
+            case TlbiOp.VALE1:
+                scope.ByAddress = true;
+                scope.Address = va;
+                scope.ByAsid = true;
+                scope.Asid = asid;
+                scope.GlobalsToo = true; // global entries from the final level: every TLB entry is final-level
+                reach = op == TlbiOp.VAE1 ? Reach.Tlbs | Reach.Stage1Walk : Reach.Tlbs;
+                break;
+            case TlbiOp.VAAE1:
+            case TlbiOp.VAALE1:
+                scope.ByAddress = true;
+                scope.Address = va;
+                reach = op == TlbiOp.VAAE1 ? Reach.Tlbs | Reach.Stage1Walk : Reach.Tlbs;
+                break;
+            case TlbiOp.ASIDE1:
+                scope.ByAsid = true;
+                scope.Asid = asid;
+                reach = Reach.Tlbs | Reach.Stage1Walk;
+                break;
+            case TlbiOp.IPAS2E1:
+            case TlbiOp.IPAS2LE1:
+                scope.ByAddress = true;
+                scope.Address = ipa;
+                reach = op == TlbiOp.IPAS2E1 ? Reach.Stage2Walk | Reach.Ipa : Reach.Ipa;
+                break;
+            default: // VAE2, VALE2
+                scope.El2 = true;
+                scope.ByAddress = true;
+                scope.Address = va;
+                reach = op == TlbiOp.VAE2 ? Reach.Tlbs | Reach.Stage1Walk : Reach.Tlbs;
+                break;
+        }
+        int removed = 0;
+        if ((reach & Reach.Tlbs) != 0)
+        {
+            foreach (var t in Tlbs)
+            {
+                removed += t.Invalidate(ref scope);
+            }
+        }
+        if ((reach & Reach.Stage1Walk) != 0)
+        {
+            foreach (var w in _stage1)
+            {
+                removed += w.Invalidate(ref scope);
+            }
+        }
+        if ((reach & Reach.Stage2Walk) != 0)
+        {
+            foreach (var w in _stage2)
+            {
+                removed += w.Invalidate(ref scope);
+            }
+        }
+        if ((reach & Reach.Ipa) != 0 && IpaCache is not null)
+        {
+            removed += IpaCache.Invalidate(ref scope);
+        }
+        return removed;
+    }
+
+    /// <summary>
+    /// The entries one TLBI reaches within a structure: the regime (EL2 or EL1&amp;0), for EL1&amp;0 the VMID
+    /// unless any, optionally the address the entry covers, and optionally the ASID (non-global entries of that
+    /// ASID, plus global entries when <see cref="GlobalsToo"/>). Walk-cache entries carry no global flag: they
+    /// always count as non-global (arm-notes §8.3).
+    /// </summary>
+    private struct TlbiScope : IEntryMatch<TlbEntry>, IEntryMatch<WalkCacheEntry>, IEntryMatch<IpaCacheEntry>
+    {
+        public bool El2;
+        public bool AnyVmid;
+        public ushort Vmid;
+        public bool ByAddress;
+        public ulong Address;
+        public bool ByAsid;
+        public ushort Asid;
+        public bool GlobalsToo;
+
+        private readonly bool Match(ulong ctx, ulong baseAddress, int shift)
+        {
+            if (ContextTag.IsEl2(ctx) != El2)
+            {
+                return false;
+            }
+            if (!El2 && !AnyVmid && ContextTag.Vmid(ctx) != Vmid)
+            {
+                return false;
+            }
+            if (ByAddress && shift < 64 && ((Address ^ baseAddress) >> shift) != 0)
+            {
+                return false;
+            }
+            if (ByAsid)
+            {
+                return ContextTag.IsGlobal(ctx) ? GlobalsToo : ContextTag.Asid(ctx) == Asid;
+            }
+            return true;
+        }
+
+        /// <summary>By VA, an entry is reached through the whole stage-1 leaf it came from, even if it holds a smaller piece.</summary>
+        public readonly bool Matches(ulong ctx, ulong baseAddress, int shift, in TlbEntry entry) =>
+            Match(ctx, baseAddress, Math.Max(shift, entry.S1Shift));
+
+        public readonly bool Matches(ulong ctx, ulong baseAddress, int shift, in WalkCacheEntry entry) => Match(ctx, baseAddress, shift);
+
+        public readonly bool Matches(ulong ctx, ulong baseAddress, int shift, in IpaCacheEntry entry) => Match(ctx, baseAddress, shift);
+    }
+}

@@ -1,0 +1,71 @@
+namespace MmuSim.Core;
+
+/// <summary>
+/// Exact distribution of a non-negative cycle count: one counter per value below 65536 (walks are rarely
+/// dearer), a sorted map above. Adding never allocates below that bound.
+/// </summary>
+public sealed class CycleHistogram
+{
+    private const int Direct = 1 << 16;
+    private long[]? _counts;
+    private SortedDictionary<long, long>? _large;
+
+    public long Count { get; private set; }
+    public long Sum { get; private set; }
+    public long Max { get; private set; }
+
+    public double Mean => Count == 0 ? 0 : (double)Sum / Count;
+
+    public void Add(long value)
+    {
+        Count++;
+        Sum += value;
+        if (value > Max)
+        {
+            Max = value;
+        }
+        if (value < Direct)
+        {
+            (_counts ??= new long[Direct])[value]++;
+        }
+        else
+        {
+            _large ??= new SortedDictionary<long, long>();
+            _large[value] = _large.GetValueOrDefault(value) + 1;
+        }
+    }
+
+    /// <summary>Nearest-rank percentile: the smallest value v with at least p% of the samples ≤ v (0 when empty).</summary>
+    public long Percentile(double p)
+    {
+        if (Count == 0)
+        {
+            return 0;
+        }
+        long rank = Math.Max(1, (long)Math.Ceiling(p / 100.0 * Count));
+        long seen = 0;
+        if (_counts is not null)
+        {
+            for (int v = 0; v < Direct; v++)
+            {
+                seen += _counts[v];
+                if (seen >= rank)
+                {
+                    return v;
+                }
+            }
+        }
+        if (_large is not null)
+        {
+            foreach (var (v, c) in _large)
+            {
+                seen += c;
+                if (seen >= rank)
+                {
+                    return v;
+                }
+            }
+        }
+        return Max;
+    }
+}

@@ -1,0 +1,427 @@
+using System.Numerics;
+using System.Text.Json;
+using MmuSim.Caching;
+using MmuSim.Timing;
+
+namespace MmuSim.Core;
+
+/// <summary>A configuration file that does not follow the schema: the message names the file and the key.</summary>
+public sealed class ConfigException(string message) : Exception(message);
+
+/// <summary>
+/// Reads and writes <see cref="ModelConfig"/> as JSON (schema in docs/translation-cost.md). Every key is checked:
+/// unknown keys, wrong types and impossible geometries are errors naming the key path, e.g.
+/// <c>cfg.json: tlbs[2].ways: 3 does not divide entries (1280)</c>.
+/// </summary>
+public static class ModelConfigJson
+{
+    private static readonly string[] TopKeys = ["$schema", "description", "name", "tlbs", "walkCaches", "ipaCache", "walkerCaches", "memoryLatency", "coalesceContiguous", "modelDataCaches"];
+    private static readonly string[] TlbKeys = ["name", "serves", "entries", "ways", "latency", "policy", "seed"];
+    private static readonly string[] WalkCacheKeys = ["name", "stage", "levels", "entries", "ways", "latency", "policy", "seed"];
+    private static readonly string[] IpaCacheKeys = ["name", "entries", "ways", "latency", "policy", "seed"];
+    private static readonly string[] WalkerCacheKeys = ["name", "sizeBytes", "ways", "lineBytes", "latency", "policy", "seed"];
+
+    /// <summary>Loads a configuration file.</summary>
+    public static ModelConfig Load(string path)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException($"{path}: {e.Message}");
+        }
+        return Parse(bytes, path);
+    }
+
+    /// <summary>Parses a configuration; <paramref name="source"/> names it in errors.</summary>
+    public static ModelConfig Parse(ReadOnlySpan<byte> utf8, string source)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(utf8.ToArray(), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        }
+        catch (JsonException e)
+        {
+            throw new ConfigException($"{source}:{(e.LineNumber ?? 0) + 1}:{(e.BytePositionInLine ?? 0) + 1}: invalid JSON: {FirstSentence(e.Message)}");
+        }
+        using (doc)
+        {
+            return new Reader(source).Config(doc.RootElement);
+        }
+    }
+
+    private static string FirstSentence(string m)
+    {
+        int i = m.IndexOf(" Path:", StringComparison.Ordinal);
+        return i > 0 ? m[..i] : m;
+    }
+
+    private sealed class Reader(string source)
+    {
+        private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+
+        private ConfigException Error(string path, string reason) => new($"{source}: {path}: {reason}");
+
+        private void CheckKeys(JsonElement obj, string path, string[] allowed)
+        {
+            if (obj.ValueKind != JsonValueKind.Object)
+            {
+                throw Error(path, $"must be an object, got {Kind(obj)}");
+            }
+            foreach (var p in obj.EnumerateObject())
+            {
+                if (System.Array.IndexOf(allowed, p.Name) < 0)
+                {
+                    throw Error(Join(path, p.Name), $"unknown key (allowed: {string.Join(", ", allowed.Where(k => k[0] != '$'))})");
+                }
+            }
+        }
+
+        private static string Join(string path, string key) => path.Length == 0 ? key : $"{path}.{key}";
+
+        private static string Kind(JsonElement e) => e.ValueKind switch
+        {
+            JsonValueKind.Object => "an object",
+            JsonValueKind.Array => "an array",
+            JsonValueKind.String => $"the string \"{e.GetString()}\"",
+            JsonValueKind.Number => $"the number {e.GetRawText()}",
+            JsonValueKind.True or JsonValueKind.False => $"{e.GetRawText()}",
+            _ => "null",
+        };
+
+        private long Integer(JsonElement obj, string path, string key, long min, long max, long? fallback = null)
+        {
+            if (!obj.TryGetProperty(key, out var v) || v.ValueKind == JsonValueKind.Null)
+            {
+                return fallback ?? throw Error(Join(path, key), "is required");
+            }
+            if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out long n))
+            {
+                throw Error(Join(path, key), $"must be an integer, got {Kind(v)}");
+            }
+            if (n < min || n > max)
+            {
+                throw Error(Join(path, key), $"must be in {min}..{max}, got {n}");
+            }
+            return n;
+        }
+
+        private ulong Seed(JsonElement obj, string path)
+        {
+            if (!obj.TryGetProperty("seed", out var v) || v.ValueKind == JsonValueKind.Null)
+            {
+                return 1;
+            }
+            if (v.ValueKind != JsonValueKind.Number || !v.TryGetUInt64(out ulong n))
+            {
+                throw Error(Join(path, "seed"), $"must be an unsigned integer, got {Kind(v)}");
+            }
+            return n;
+        }
+
+        private bool Boolean(JsonElement obj, string path, string key, bool fallback)
+        {
+            if (!obj.TryGetProperty(key, out var v) || v.ValueKind == JsonValueKind.Null)
+            {
+                return fallback;
+            }
+            if (v.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+            {
+                throw Error(Join(path, key), $"must be true or false, got {Kind(v)}");
+            }
+            return v.GetBoolean();
+        }
+
+        private string Name(JsonElement obj, string path, string? fallback = null)
+        {
+            string name;
+            if (!obj.TryGetProperty("name", out var v) || v.ValueKind == JsonValueKind.Null)
+            {
+                name = fallback ?? throw Error(Join(path, "name"), "is required");
+            }
+            else if (v.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(v.GetString()))
+            {
+                throw Error(Join(path, "name"), $"must be a non-empty string, got {Kind(v)}");
+            }
+            else
+            {
+                name = v.GetString()!;
+            }
+            if (!_names.Add(name))
+            {
+                throw Error(Join(path, "name"), $"\"{name}\" names another structure already");
+            }
+            return name;
+        }
+
+        private ReplacementPolicy Policy(JsonElement obj, string path)
+        {
+            if (!obj.TryGetProperty("policy", out var v) || v.ValueKind == JsonValueKind.Null)
+            {
+                return ReplacementPolicy.Lru;
+            }
+            return (v.ValueKind == JsonValueKind.String ? v.GetString()!.ToLowerInvariant() : null) switch
+            {
+                "lru" => ReplacementPolicy.Lru,
+                "plru" or "tree-plru" => ReplacementPolicy.TreePlru,
+                "fifo" => ReplacementPolicy.Fifo,
+                "random" => ReplacementPolicy.Random,
+                _ => throw Error(Join(path, "policy"), $"must be \"lru\", \"tree-plru\", \"fifo\" or \"random\", got {Kind(v)}"),
+            };
+        }
+
+        /// <summary>entries and ways, with ways dividing entries (ways = entries: fully associative).</summary>
+        private (int Entries, int Ways) Geometry(JsonElement obj, string path)
+        {
+            int entries = (int)Integer(obj, path, "entries", 1, 1 << 24);
+            int ways = (int)Integer(obj, path, "ways", 1, 1 << 24);
+            if (ways > entries)
+            {
+                throw Error(Join(path, "ways"), $"{ways} is more than entries ({entries})");
+            }
+            if (entries % ways != 0)
+            {
+                throw Error(Join(path, "ways"), $"{ways} does not divide entries ({entries})");
+            }
+            return (entries, ways);
+        }
+
+        private List<JsonElement> Array(JsonElement root, string key)
+        {
+            if (!root.TryGetProperty(key, out var v) || v.ValueKind == JsonValueKind.Null)
+            {
+                return [];
+            }
+            if (v.ValueKind != JsonValueKind.Array)
+            {
+                throw Error(key, $"must be an array, got {Kind(v)}");
+            }
+            return v.EnumerateArray().ToList();
+        }
+
+        public ModelConfig Config(JsonElement root)
+        {
+            CheckKeys(root, "", TopKeys);
+            string name = root.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : Path.GetFileNameWithoutExtension(source);
+            if (root.TryGetProperty("name", out var nn) && nn.ValueKind != JsonValueKind.String)
+            {
+                throw Error("name", $"must be a string, got {Kind(nn)}");
+            }
+
+            var tlbs = new List<TlbConfig>();
+            var list = Array(root, "tlbs");
+            for (int i = 0; i < list.Count; i++)
+            {
+                string path = $"tlbs[{i}]";
+                var o = list[i];
+                CheckKeys(o, path, TlbKeys);
+                string tname = Name(o, path);
+                if (!o.TryGetProperty("serves", out var sv))
+                {
+                    throw Error(Join(path, "serves"), "is required");
+                }
+                var serves = (sv.ValueKind == JsonValueKind.String ? sv.GetString()!.ToLowerInvariant() : null) switch
+                {
+                    "instruction" => TlbServes.Instruction,
+                    "data" => TlbServes.Data,
+                    "unified" => TlbServes.Unified,
+                    _ => throw Error(Join(path, "serves"), $"must be \"instruction\", \"data\" or \"unified\", got {Kind(sv)}"),
+                };
+                var (entries, ways) = Geometry(o, path);
+                int latency = (int)Integer(o, path, "latency", 0, 1_000_000);
+                tlbs.Add(new TlbConfig(tname, serves, entries, ways, latency, Policy(o, path), Seed(o, path)));
+            }
+
+            var walkCaches = new List<WalkCacheConfig>();
+            list = Array(root, "walkCaches");
+            for (int i = 0; i < list.Count; i++)
+            {
+                string path = $"walkCaches[{i}]";
+                var o = list[i];
+                CheckKeys(o, path, WalkCacheKeys);
+                string wname = Name(o, path);
+                int stage = (int)Integer(o, path, "stage", 1, 2);
+                var levels = new List<int>();
+                if (!o.TryGetProperty("levels", out var lv) || lv.ValueKind == JsonValueKind.Null)
+                {
+                    levels.AddRange([-1, 0, 1, 2]);
+                }
+                else if (lv.ValueKind != JsonValueKind.Array || lv.GetArrayLength() == 0)
+                {
+                    throw Error(Join(path, "levels"), $"must be a non-empty array of table levels (-1..2), got {Kind(lv)}");
+                }
+                else
+                {
+                    int j = 0;
+                    foreach (var e in lv.EnumerateArray())
+                    {
+                        if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt32(out int l) || l < -1 || l > 2)
+                        {
+                            throw Error($"{path}.levels[{j}]", $"must be a table level -1..2 (level 3 holds only leaves), got {Kind(e)}");
+                        }
+                        levels.Add(l);
+                        j++;
+                    }
+                }
+                var (entries, ways) = Geometry(o, path);
+                int latency = (int)Integer(o, path, "latency", 0, 1_000_000);
+                walkCaches.Add(new WalkCacheConfig(wname, stage, levels.Distinct().Order().ToArray(), entries, ways, latency, Policy(o, path), Seed(o, path)));
+            }
+
+            IpaCacheConfig? ipa = null;
+            if (root.TryGetProperty("ipaCache", out var ic) && ic.ValueKind != JsonValueKind.Null
+                && !(ic.ValueKind == JsonValueKind.Object && !ic.EnumerateObject().Any()))
+            {
+                CheckKeys(ic, "ipaCache", IpaCacheKeys);
+                string iname = Name(ic, "ipaCache", "IPA");
+                var (entries, ways) = Geometry(ic, "ipaCache");
+                int latency = (int)Integer(ic, "ipaCache", "latency", 0, 1_000_000);
+                ipa = new IpaCacheConfig(iname, entries, ways, latency, Policy(ic, "ipaCache"), Seed(ic, "ipaCache"));
+            }
+
+            var walkerCaches = new List<WalkerCacheConfig>();
+            list = Array(root, "walkerCaches");
+            for (int i = 0; i < list.Count; i++)
+            {
+                string path = $"walkerCaches[{i}]";
+                var o = list[i];
+                CheckKeys(o, path, WalkerCacheKeys);
+                string cname = Name(o, path);
+                long size = Integer(o, path, "sizeBytes", 8, 1L << 40);
+                int ways = (int)Integer(o, path, "ways", 1, 1 << 20);
+                int line = (int)Integer(o, path, "lineBytes", 8, 1 << 20);
+                if (!BitOperations.IsPow2(line))
+                {
+                    throw Error(Join(path, "lineBytes"), $"must be a power of two, got {line}");
+                }
+                if (size % ((long)ways * line) != 0 || size / ((long)ways * line) == 0)
+                {
+                    throw Error(Join(path, "sizeBytes"), $"{size} is not a whole number of sets of {ways} ways × {line}-byte lines");
+                }
+                if (size / ((long)ways * line) > int.MaxValue / ways)
+                {
+                    throw Error(Join(path, "sizeBytes"), $"{size} is too large");
+                }
+                int latency = (int)Integer(o, path, "latency", 0, 1_000_000);
+                walkerCaches.Add(new WalkerCacheConfig(cname, size, ways, line, latency, Policy(o, path), Seed(o, path)));
+            }
+            int memoryLatency = (int)Integer(root, "", "memoryLatency", 0, 1_000_000, 100);
+            bool coalesce = Boolean(root, "", "coalesceContiguous", true);
+            bool dataCaches = Boolean(root, "", "modelDataCaches", false);
+            return new ModelConfig(name,
+                new CachingConfig(tlbs, walkCaches, ipa, coalesce),
+                new TimingConfig(walkerCaches, memoryLatency, dataCaches));
+        }
+    }
+
+    private static string PolicyName(ReplacementPolicy p) => p switch
+    {
+        ReplacementPolicy.Lru => "lru",
+        ReplacementPolicy.TreePlru => "tree-plru",
+        ReplacementPolicy.Fifo => "fifo",
+        _ => "random",
+    };
+
+    /// <summary>Writes <paramref name="c"/> in the schema <see cref="Parse"/> reads (what `--json` echoes as "config").</summary>
+    public static void Write(Utf8JsonWriter w, ModelConfig c)
+    {
+        w.WriteStartObject();
+        w.WriteString("name", c.Name);
+        w.WriteStartArray("tlbs");
+        foreach (var t in c.Caching.Tlbs)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", t.Name);
+            w.WriteString("serves", t.Serves.ToString().ToLowerInvariant());
+            w.WriteNumber("entries", t.Entries);
+            w.WriteNumber("ways", t.Ways);
+            w.WriteNumber("latency", t.Latency);
+            w.WriteString("policy", PolicyName(t.Policy));
+            if (t.Policy == ReplacementPolicy.Random)
+            {
+                w.WriteNumber("seed", t.Seed);
+            }
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("walkCaches");
+        foreach (var t in c.Caching.WalkCaches)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", t.Name);
+            w.WriteNumber("stage", t.Stage);
+            w.WriteStartArray("levels");
+            foreach (int l in t.Levels)
+            {
+                w.WriteNumberValue(l);
+            }
+            w.WriteEndArray();
+            w.WriteNumber("entries", t.Entries);
+            w.WriteNumber("ways", t.Ways);
+            w.WriteNumber("latency", t.Latency);
+            w.WriteString("policy", PolicyName(t.Policy));
+            if (t.Policy == ReplacementPolicy.Random)
+            {
+                w.WriteNumber("seed", t.Seed);
+            }
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        if (c.Caching.IpaCache is { } ipa)
+        {
+            w.WriteStartObject("ipaCache");
+            w.WriteString("name", ipa.Name);
+            w.WriteNumber("entries", ipa.Entries);
+            w.WriteNumber("ways", ipa.Ways);
+            w.WriteNumber("latency", ipa.Latency);
+            w.WriteString("policy", PolicyName(ipa.Policy));
+            if (ipa.Policy == ReplacementPolicy.Random)
+            {
+                w.WriteNumber("seed", ipa.Seed);
+            }
+            w.WriteEndObject();
+        }
+        else
+        {
+            w.WriteNull("ipaCache");
+        }
+        w.WriteStartArray("walkerCaches");
+        foreach (var t in c.Timing.WalkerCaches)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", t.Name);
+            w.WriteNumber("sizeBytes", t.SizeBytes);
+            w.WriteNumber("ways", t.Ways);
+            w.WriteNumber("lineBytes", t.LineBytes);
+            w.WriteNumber("latency", t.Latency);
+            w.WriteString("policy", PolicyName(t.Policy));
+            if (t.Policy == ReplacementPolicy.Random)
+            {
+                w.WriteNumber("seed", t.Seed);
+            }
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteNumber("memoryLatency", c.Timing.MemoryLatency);
+        w.WriteBoolean("coalesceContiguous", c.Caching.CoalesceContiguous);
+        w.WriteBoolean("modelDataCaches", c.Timing.ModelDataCaches);
+        w.WriteEndObject();
+    }
+
+    /// <summary>The configuration as an indented JSON document.</summary>
+    public static string ToJson(ModelConfig c)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true }))
+        {
+            Write(w, c);
+        }
+        return System.Text.Encoding.UTF8.GetString(ms.ToArray());
+    }
+
+    
+}
