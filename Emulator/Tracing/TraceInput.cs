@@ -235,21 +235,16 @@ public sealed class TraceInput : IAsyncDisposable, IDisposable
 }
 
 /// <summary>A read-only stream that counts the bytes read through it.</summary>
-internal sealed class CountingStream(Stream inner) : Stream
+internal sealed class CountingStream(Stream source) : ReadOnlyStream(source)
 {
     private long _count;
 
     public long Count => Interlocked.Read(ref _count);
 
-    public override int Read(byte[] buffer, int offset, int count) => Counted(inner.Read(buffer, offset, count));
-
-    public override int Read(Span<byte> buffer) => Counted(inner.Read(buffer));
+    public override int Read(Span<byte> buffer) => Counted(Inner.Read(buffer));
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default) =>
-        Counted(await inner.ReadAsync(buffer, ct).ConfigureAwait(false));
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
-        ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
+        Counted(await Inner.ReadAsync(buffer, ct).ConfigureAwait(false));
 
     private int Counted(int n)
     {
@@ -257,35 +252,16 @@ internal sealed class CountingStream(Stream inner) : Stream
         return n;
     }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
     /// <summary>Bytes read so far (the xz decoder asks).</summary>
-    public override long Position { get => Count; set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            inner.Dispose();
-        }
-        base.Dispose(disposing);
-    }
+    protected override long BytesRead => Count;
 }
 
 /// <summary>Replays bytes already read (a sniffed header) before the rest of a stream.</summary>
-internal sealed class PrefixStream(byte[] prefix, Stream inner, Exception? pending = null) : Stream
+internal sealed class PrefixStream(byte[] prefix, Stream source, Exception? pending = null) : ReadOnlyStream(source)
 {
     private int _pos;
     private long _read;
     private Exception? _pending = pending;
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -298,7 +274,7 @@ internal sealed class PrefixStream(byte[] prefix, Stream inner, Exception? pendi
             return n;
         }
         ThrowPending();
-        int k = inner.Read(buffer);
+        int k = Inner.Read(buffer);
         _read += k;
         return k;
     }
@@ -319,7 +295,7 @@ internal sealed class PrefixStream(byte[] prefix, Stream inner, Exception? pendi
             return new ValueTask<int>(Read(buffer.Span));
         }
         ThrowPending();
-        return Counted(inner.ReadAsync(buffer, ct));
+        return Counted(Inner.ReadAsync(buffer, ct));
     }
 
     private async ValueTask<int> Counted(ValueTask<int> read)
@@ -329,28 +305,8 @@ internal sealed class PrefixStream(byte[] prefix, Stream inner, Exception? pendi
         return k;
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
-        ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
     /// <summary>Bytes read so far (the xz decoder asks).</summary>
-    public override long Position { get => _read; set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            inner.Dispose();
-        }
-        base.Dispose(disposing);
-    }
+    protected override long BytesRead => _read;
 }
 
 /// <summary>
@@ -360,7 +316,7 @@ internal sealed class PrefixStream(byte[] prefix, Stream inner, Exception? pendi
 /// (With several concatenated members only the last one's ISIZE is known, so such files are reported as
 /// truncated: decompress them with `gzip -dc FILE | mmusim replay -`.)
 /// </summary>
-internal sealed class CheckedGzipStream : Stream
+internal sealed class CheckedGzipStream : ReadOnlyStream
 {
     private readonly TailStream _tail;
     private readonly GZipStream _gzip;
@@ -369,13 +325,22 @@ internal sealed class CheckedGzipStream : Stream
     private bool _checked;
 
     public CheckedGzipStream(Stream compressed, string source)
+        : this(new TailStream(compressed), source)
     {
-        _tail = new TailStream(compressed);
-        _gzip = new GZipStream(_tail, CompressionMode.Decompress);
-        _source = source;
     }
 
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+    private CheckedGzipStream(TailStream tail, string source)
+        : this(tail, new GZipStream(tail, CompressionMode.Decompress), source)
+    {
+    }
+
+    private CheckedGzipStream(TailStream tail, GZipStream gzip, string source)
+        : base(gzip)
+    {
+        _tail = tail;
+        _gzip = gzip;
+        _source = source;
+    }
 
     public override int Read(Span<byte> buffer)
     {
@@ -405,9 +370,6 @@ internal sealed class CheckedGzipStream : Stream
         return Done(n, buffer.Length);
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
-        ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
-
     private int Done(int n, int requested)
     {
         _out += n;
@@ -423,27 +385,8 @@ internal sealed class CheckedGzipStream : Stream
         return n;
     }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            _gzip.Dispose();
-        }
-        base.Dispose(disposing);
-    }
-
     /// <summary>Passes bytes through, keeping the last 8 (the gzip trailer once the input ends).</summary>
-    private sealed class TailStream(Stream inner) : Stream
+    private sealed class TailStream(Stream source) : ReadOnlyStream(source)
     {
         private readonly byte[] _last = new byte[8];
 
@@ -463,24 +406,19 @@ internal sealed class CheckedGzipStream : Stream
             }
         }
 
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
         public override int Read(Span<byte> buffer)
         {
-            int n = inner.Read(buffer);
+            int n = Inner.Read(buffer);
             Keep(buffer[..n]);
             return n;
         }
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
         {
-            int n = await inner.ReadAsync(buffer, ct).ConfigureAwait(false);
+            int n = await Inner.ReadAsync(buffer, ct).ConfigureAwait(false);
             Keep(buffer.Span[..n]);
             return n;
         }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
-            ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
 
         private void Keep(ReadOnlySpan<byte> got)
         {
@@ -491,61 +429,21 @@ internal sealed class CheckedGzipStream : Stream
             }
             Count += got.Length;
         }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-            }
-            base.Dispose(disposing);
-        }
     }
 }
 
 /// <summary>Turns the xz decoder's exceptions (truncated or corrupt input) into a format error that names the input.</summary>
-internal sealed class XzErrorStream(Stream xz, string source, CountingStream raw) : Stream
+internal sealed class XzErrorStream(Stream xz, string source, CountingStream raw) : ReadOnlyStream(xz)
 {
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
     public override int Read(Span<byte> buffer)
     {
         try
         {
-            return xz.Read(buffer);
+            return Inner.Read(buffer);
         }
         catch (Exception e) when (e is not TraceFormatException and not OperationCanceledException)
         {
             throw TraceFormatException.AtByte(source, raw.Count, $"truncated or corrupt xz input: {e.Message}");
         }
-    }
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            xz.Dispose();
-        }
-        base.Dispose(disposing);
     }
 }
