@@ -252,6 +252,70 @@ public static class TextTraceParser
             return true;
         }
 
+        /// <summary>
+        /// The common spelling of the next number in one step: one space, then `0x` and 1..16 hexadecimal digits or
+        /// 1..19 decimal digits, then a space or the end of the line. Anything else returns false with the cursor
+        /// unmoved, for <see cref="Next"/> and the number parser to take (and report) it.
+        /// </summary>
+        public bool NextNumberFast(out ulong value)
+        {
+            value = 0;
+            int p = _pos;
+            ReadOnlySpan<byte> line = _line;
+            if ((uint)(p + 1) >= (uint)line.Length || line[p] != (byte)' ')
+            {
+                return false;
+            }
+            int start = p + 1;
+            int i = start;
+            ulong v = 0;
+            if (line[i] == (byte)'0' && i + 2 < line.Length && (line[i + 1] | 0x20) == 'x')
+            {
+                i += 2;
+                ReadOnlySpan<byte> table = HexDigit;
+                int end = Math.Min(line.Length, i + 16);
+                int first = i;
+                for (; i < end; i++)
+                {
+                    uint d = table[line[i]];
+                    if (d > 15)
+                    {
+                        break;
+                    }
+                    v = (v << 4) | d;
+                }
+                if (i == first)
+                {
+                    return false;
+                }
+            }
+            else
+            {
+                int end = Math.Min(line.Length, i + 19);
+                for (; i < end; i++)
+                {
+                    uint d = line[i] - (uint)'0';
+                    if (d > 9)
+                    {
+                        break;
+                    }
+                    v = v * 10 + d;
+                }
+                if (i == start)
+                {
+                    return false;
+                }
+            }
+            if (i < line.Length && line[i] != (byte)' ')
+            {
+                return false;
+            }
+            Column = start + 1;
+            _pos = i;
+            value = v;
+            return true;
+        }
+
         private static readonly SearchValues<byte> Separators = SearchValues.Create(" \t\r"u8);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -329,10 +393,19 @@ public static class TextTraceParser
                 }
                 rec.Op = TraceOp.Mem;
                 int count = 0;
-                while (t.Next(out var tok))
+                while (true)
                 {
+                    // Table dumps are hundreds of words a line: the common spelling without the tokenizer.
+                    if (!t.NextNumberFast(out ulong value))
+                    {
+                        if (!t.Next(out var tok))
+                        {
+                            break;
+                        }
+                        value = ParseNumber(tok, source, line, t.Column, "value");
+                    }
                     rec.Address = pa + (ulong)count * 8;
-                    rec.Value = ParseNumber(tok, source, line, t.Column, "value");
+                    rec.Value = value;
                     handler.OnRecord(in rec);
                     count++;
                 }
