@@ -210,6 +210,55 @@ public class TextTraceParserTests
         Assert.Equal(new[] { (TraceOp.Read, 0x10UL), (TraceOp.Mem, 0x100UL), (TraceOp.Mem, 0x108UL) }, h.Records.Select(r => (r.Op, r.Address)).ToArray());
     }
 
+    // ---------------------------------------------------------------- fused access run
+
+    /// <summary>Access lines in the spellings the fused segment parser takes, and near misses it must leave alone.</summary>
+    private static readonly string[] AccessShapes =
+    [
+        "R 0x1", "r 0X1f 2", "W 0xffffffffffffffff 64", "w 0x0000000000000001 1", "X 0xabcdef", "x 0xABCDEF\r",
+        "R 0x10 9\r", "R 0x10 10", "R 0x10 064", "R 0x10 1_0", "R  0x10", "R 0x1_0", "R 0x00000000000000001",
+        "R 16", "R 0x10 8 # c", "R 0x10\t8", "X 0x10 # fetch", "#R 0x10", "", "W 0x1 64\r", "R 0x10 8 ", "\tW 0x20",
+        "R 0x123456789abcdef0 7", "W 0x9 63", "x 0x0",
+    ];
+
+    /// <summary>
+    /// The fused run over a whole segment gives the records (with line numbers) of the per-line parser, for every
+    /// spelling, at every alignment of the lines in the buffer.
+    /// </summary>
+    [Fact]
+    public void FusedRunMatchesLineByLine()
+    {
+        for (int rotate = 0; rotate < AccessShapes.Length; rotate++)
+        {
+            var lines = Enumerable.Range(0, AccessShapes.Length * 3).Select(i => AccessShapes[(i * 7 + rotate) % AccessShapes.Length]).ToArray();
+            string text = string.Join("\n", lines) + "\n";
+            var expected = new ListHandler { Records = new List<TraceRecord>() };
+            for (int i = 0; i < lines.Length; i++)
+            {
+                TextTraceParser.ParseLine(Encoding.ASCII.GetBytes(lines[i]), "t.trace", i + 1, ref expected);
+            }
+            var fused = Parse(text);
+            Assert.True(expected.Records.Count > 40);
+            Assert.Equal(expected.Records, fused);
+        }
+    }
+
+    /// <summary>A bad access line inside a run of good ones stops the run and reports the per-line parser's error.</summary>
+    [Theory]
+    [InlineData("R 0x10 65", 1, 8, "access size 65 is not between 1 and 64 bytes")]
+    [InlineData("W 0x10 0", 1, 8, "access size 0 is not between 1 and 64 bytes")]
+    [InlineData("X 0x10 4", 1, 8, "unexpected extra operand")]
+    [InlineData("R 0x1g", 1, 6, "bad virtual address '0x1g': 'g' is not a hexadecimal digit")]
+    [InlineData("R 0x11111111111111111", 1, 3, "virtual address '0x11111111111111111' does not fit in 64 bits")]
+    [InlineData("Q 0x10", 1, 1, "unknown command 'Q'")]
+    public void BadLineInsideARun(string bad, long lineOffset, int column, string reason)
+    {
+        string good = string.Concat(Enumerable.Repeat("R 0x1000 8\nX 0x2000\nW 0x3000\n", 20));
+        var e = Error(good + bad + "\n" + good);
+        Assert.Equal((60 + lineOffset, column), (e.Line, e.Column));
+        Assert.StartsWith(reason, e.Reason);
+    }
+
     // ---------------------------------------------------------------- splits
 
     private static readonly string SplitTrace = string.Join("\n",

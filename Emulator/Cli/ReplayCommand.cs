@@ -48,7 +48,7 @@ public static class ReplayCommand
         var core = new SimulatedCore(memory, config) { CheckStale = model.CheckStale };
         using var writer = resultsPath is null ? null : new ResultWriter(new BufferedStream(File.Create(resultsPath), 1 << 16));
         // Without --results nothing is formatted: results cost nothing when nobody reads them.
-        var replayer = new Replayer(core, writer ?? (IOutcomeSink)NullSink.Instance, new ReplayOptions
+        var replayer = new Replayer(core, writer, new ReplayOptions
         {
             StopOnFault = stopOnFault,
             Format = settings.Format,
@@ -240,15 +240,6 @@ public static class ReplayCommand
     }
 }
 
-/// <summary>An outcome sink that drops everything.</summary>
-internal sealed class NullSink : IOutcomeSink
-{
-    public static readonly NullSink Instance = new();
-
-    public void OnOutcome(in AccessOutcome outcome)
-    {
-    }
-}
 
 /// <summary>
 /// The translation-model options of `replay` (kept together so other option groups merge cleanly):

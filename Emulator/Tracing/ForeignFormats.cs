@@ -116,6 +116,10 @@ internal static class Lex
 /// </summary>
 public readonly struct LackeyFormat : ILineFormat
 {
+    /// <summary>No fused fast path: every line goes through <see cref="ParseLine"/>.</summary>
+    public int ParseRun<THandler>(ReadOnlySpan<byte> span, ref long line, ref THandler handler)
+        where THandler : ITraceHandler => 0;
+
     [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
     private static void LackeyError(string source, long line, int column, string reason) =>
         throw new TraceFormatException(source, line, column, reason);
@@ -196,6 +200,10 @@ public readonly struct LackeyFormat : ILineFormat
 /// </summary>
 public readonly struct QemuMemFormat : ILineFormat
 {
+    /// <summary>No fused fast path: every line goes through <see cref="ParseLine"/>.</summary>
+    public int ParseRun<THandler>(ReadOnlySpan<byte> span, ref long line, ref THandler handler)
+        where THandler : ITraceHandler => 0;
+
     public void ParseLine<THandler>(ReadOnlySpan<byte> text, string source, long line, ref THandler handler)
         where THandler : ITraceHandler
     {

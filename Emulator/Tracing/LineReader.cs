@@ -12,6 +12,15 @@ public interface ILineFormat
 {
     void ParseLine<THandler>(ReadOnlySpan<byte> text, string source, long line, ref THandler handler)
         where THandler : ITraceHandler;
+
+    /// <summary>
+    /// Parses the run of lines at the start of <paramref name="span"/> that the format's fast path accepts (each
+    /// one complete, with its '\n'), without looking for the line ends first; stops at the first other line, which
+    /// the reader then hands to <see cref="ParseLine"/>. Never throws: errors are the general path's to report.
+    /// </summary>
+    /// <returns>The bytes consumed; <paramref name="line"/> is advanced by the lines parsed.</returns>
+    int ParseRun<THandler>(ReadOnlySpan<byte> span, ref long line, ref THandler handler)
+        where THandler : ITraceHandler;
 }
 
 /// <summary>
@@ -79,8 +88,14 @@ public static class LineReader
             // Fast path: every line that lies within the current segment, with one Advance for all of them.
             ReadOnlySpan<byte> span = reader.UnreadSpan;
             int done = 0;
-            while (span[done..].IndexOf((byte)'\n') is int i and >= 0)
+            while (true)
             {
+                done += format.ParseRun(span[done..], ref state.Line, ref handler);
+                int i = span[done..].IndexOf((byte)'\n');
+                if (i < 0)
+                {
+                    break;
+                }
                 state.Line++;
                 Dispatch(span.Slice(done, i), ref state, ref format, ref handler);
                 done += i + 1;

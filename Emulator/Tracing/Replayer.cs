@@ -45,15 +45,18 @@ public sealed record ReplayOptions
 public sealed class Replayer
 {
     private readonly SimulatedCore _core;
-    private readonly IOutcomeSink _sink;
+    private readonly IOutcomeSink? _sink;
+    private readonly bool _stopOnFault;
     private readonly ReplayOptions _options;
     private long _lastLine;
 
-    public Replayer(SimulatedCore core, IOutcomeSink sink, ReplayOptions? options = null)
+    /// <param name="sink">Where outcomes go; null when nobody reads them (no call per access at all).</param>
+    public Replayer(SimulatedCore core, IOutcomeSink? sink, ReplayOptions? options = null)
     {
         _core = core;
         _sink = sink;
         _options = options ?? new ReplayOptions();
+        _stopOnFault = _options.StopOnFault;
     }
 
     /// <summary>True when the replay stopped at a fault because of <see cref="ReplayOptions.StopOnFault"/>.</summary>
@@ -75,8 +78,8 @@ public sealed class Replayer
             var core = owner._core;
             if (core.Execute(in record, out var outcome))
             {
-                owner._sink.OnOutcome(in outcome);
-                if (owner._options.StopOnFault && outcome.IsFault)
+                owner._sink?.OnOutcome(in outcome);
+                if (owner._stopOnFault && outcome.IsFault)
                 {
                     owner.StoppedOnFault = true;
                     throw new StopSignal();

@@ -1,4 +1,9 @@
 using System.Buffers;
+using System.Buffers.Binary;
+using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
@@ -66,6 +71,146 @@ public static class TextTraceParser
                 ParseGeneral(text, source, line, ref handler);
             }
         }
+
+        public int ParseRun<THandler>(ReadOnlySpan<byte> span, ref long line, ref THandler handler)
+            where THandler : ITraceHandler =>
+            ParseAccessRun(span, ref line, ref handler);
+    }
+
+    /// <summary>
+    /// The fused fast path over a whole segment: `R|W|X 0xHEX` with an optional ` SIZE` (R/W), single spaces, '\n'
+    /// or "\r\n" ends: exactly the lines <see cref="TryParseAccess"/> accepts, recognised in place, so the line end
+    /// falls out of the parse instead of a separate search per line. Up to 16 hexadecimal digits are decoded at once
+    /// with SSSE3 when available. Stops (without consuming) at the first line of any other shape, and 32 bytes
+    /// before the end of the span so that every read stays in bounds; those lines take the per-line path.
+    /// </summary>
+    internal static int ParseAccessRun<THandler>(ReadOnlySpan<byte> span, ref long line, ref THandler handler)
+        where THandler : ITraceHandler
+    {
+        // Longest accepted line: "R 0x" + 16 digits + " 64" + "\r\n" = 25 bytes; the vector load reads [p+4, p+20).
+        const int Margin = 32;
+        int n = span.Length - Margin;
+        int p = 0;
+        ref byte b0 = ref MemoryMarshal.GetReference(span);
+        long ln = line;
+        while (p <= n)
+        {
+            ref byte c = ref Unsafe.Add(ref b0, p);
+            // "R 0x" with R/W/X and x in either case: bit 5 of bytes 0 and 3 is the case bit (only 'r'/'R', 'w'/'W',
+            // 'x'/'X' map to 'R', 'W', 'X' under that mask).
+            uint head = Unsafe.ReadUnaligned<uint>(ref c) & 0xDFFF_FFDFu;
+            if ((head & 0xFFFF_FF00u) != 0x5830_2000u)
+            {
+                break;
+            }
+            // R/W/X by table (the mix is unpredictable: no branch on it); 0 marks anything else.
+            uint k = (byte)head - (uint)'R';
+            if (k > 6 || AccessOps[(int)k] == 0)
+            {
+                break;
+            }
+            var op = (TraceOp)AccessOps[(int)k];
+            int digits = HexRun(ref Unsafe.Add(ref c, 4), out ulong va);
+            if (digits == 0)
+            {
+                break;
+            }
+            int q = 4 + digits;
+            uint size = AccessSizes[(int)k];
+            byte after = Unsafe.Add(ref c, q);
+            if (after == (byte)' ' && op != TraceOp.Fetch)
+            {
+                // ` SIZE`: one or two decimal digits, 1..64.
+                uint d1 = Unsafe.Add(ref c, q + 1) - (uint)'0';
+                uint d2 = Unsafe.Add(ref c, q + 2) - (uint)'0';
+                if (d1 > 9)
+                {
+                    break;
+                }
+                if (d2 <= 9)
+                {
+                    size = d1 * 10 + d2;
+                    q += 3;
+                }
+                else
+                {
+                    size = d1;
+                    q += 2;
+                }
+                if (size - 1 >= 64)
+                {
+                    break;
+                }
+                after = Unsafe.Add(ref c, q);
+            }
+            if (after == (byte)'\r')
+            {
+                q++;
+                after = Unsafe.Add(ref c, q);
+            }
+            if (after != (byte)'\n')
+            {
+                break;
+            }
+            ln++;
+            var rec = new TraceRecord { Op = op, Line = ln, Address = va, Size = (byte)size };
+            handler.OnRecord(in rec);
+            p += q + 1;
+        }
+        line = ln;
+        return p;
+    }
+
+    /// <summary>The access operation of 'R' + k (R, W, X), 0 for the letters between.</summary>
+    private static ReadOnlySpan<byte> AccessOps => [(byte)TraceOp.Read, 0, 0, 0, 0, (byte)TraceOp.Write, (byte)TraceOp.Fetch];
+
+    /// <summary>The default access size of 'R' + k: 8 bytes for R and W, 4 for X (one instruction).</summary>
+    private static ReadOnlySpan<byte> AccessSizes => [8, 0, 0, 0, 0, 8, 4];
+
+    /// <summary>
+    /// Decodes the run of hexadecimal digits at <paramref name="c"/> (16 readable bytes): its length (0..16, 16 also
+    /// when more digits follow: the caller then finds no line end) and, when non-zero, its value.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int HexRun(ref byte c, out ulong value)
+    {
+        if (Ssse3.IsSupported)
+        {
+            Vector128<byte> v = Vector128.LoadUnsafe(ref c);
+            Vector128<byte> dec = v - Vector128.Create((byte)'0');
+            Vector128<byte> alpha = (v | Vector128.Create((byte)0x20)) - Vector128.Create((byte)'a');
+            Vector128<byte> isDec = Vector128.LessThan(dec, Vector128.Create((byte)10));
+            Vector128<byte> isAlpha = Vector128.LessThan(alpha, Vector128.Create((byte)6));
+            uint valid = (isDec | isAlpha).ExtractMostSignificantBits();
+            int count = BitOperations.TrailingZeroCount(~valid); // the run from lane 0 (≤ 16: bits 16.. of ~valid are 1)
+            if (count == 0)
+            {
+                value = 0;
+                return 0;
+            }
+            // Nibble values (garbage beyond the run is shifted out below), paired into bytes high nibble first, then
+            // the 8 bytes read big-endian: lane 0 is the most significant digit.
+            Vector128<byte> nib = Vector128.ConditionalSelect(isDec, dec, alpha + Vector128.Create((byte)10)) & Vector128.Create((byte)0x0F);
+            Vector128<short> pairs = Ssse3.MultiplyAddAdjacent(nib, Vector128.Create((ushort)0x0110).AsSByte());
+            Vector128<byte> packed = Sse2.PackUnsignedSaturate(pairs, pairs);
+            ulong all = BinaryPrimitives.ReverseEndianness(packed.AsUInt64().ToScalar());
+            value = all >> (4 * (16 - count)); // count ≥ 1: a shift of 0..60
+            return count;
+        }
+        ReadOnlySpan<byte> table = HexDigit;
+        ulong va = 0;
+        int i = 0;
+        for (; i < 16; i++)
+        {
+            uint d = table[Unsafe.Add(ref c, i)];
+            if (d > 15)
+            {
+                break;
+            }
+            va = (va << 4) | d;
+        }
+        value = va;
+        return i;
     }
 
     /// <summary>A cursor over the tokens of one line.</summary>
@@ -104,6 +249,70 @@ public static class TextTraceParser
             }
             token = rest[..len];
             _pos += len;
+            return true;
+        }
+
+        /// <summary>
+        /// The common spelling of the next number in one step: one space, then `0x` and 1..16 hexadecimal digits or
+        /// 1..19 decimal digits, then a space or the end of the line. Anything else returns false with the cursor
+        /// unmoved, for <see cref="Next"/> and the number parser to take (and report) it.
+        /// </summary>
+        public bool NextNumberFast(out ulong value)
+        {
+            value = 0;
+            int p = _pos;
+            ReadOnlySpan<byte> line = _line;
+            if ((uint)(p + 1) >= (uint)line.Length || line[p] != (byte)' ')
+            {
+                return false;
+            }
+            int start = p + 1;
+            int i = start;
+            ulong v = 0;
+            if (line[i] == (byte)'0' && i + 2 < line.Length && (line[i + 1] | 0x20) == 'x')
+            {
+                i += 2;
+                ReadOnlySpan<byte> table = HexDigit;
+                int end = Math.Min(line.Length, i + 16);
+                int first = i;
+                for (; i < end; i++)
+                {
+                    uint d = table[line[i]];
+                    if (d > 15)
+                    {
+                        break;
+                    }
+                    v = (v << 4) | d;
+                }
+                if (i == first)
+                {
+                    return false;
+                }
+            }
+            else
+            {
+                int end = Math.Min(line.Length, i + 19);
+                for (; i < end; i++)
+                {
+                    uint d = line[i] - (uint)'0';
+                    if (d > 9)
+                    {
+                        break;
+                    }
+                    v = v * 10 + d;
+                }
+                if (i == start)
+                {
+                    return false;
+                }
+            }
+            if (i < line.Length && line[i] != (byte)' ')
+            {
+                return false;
+            }
+            Column = start + 1;
+            _pos = i;
+            value = v;
             return true;
         }
 
@@ -184,10 +393,19 @@ public static class TextTraceParser
                 }
                 rec.Op = TraceOp.Mem;
                 int count = 0;
-                while (t.Next(out var tok))
+                while (true)
                 {
+                    // Table dumps are hundreds of words a line: the common spelling without the tokenizer.
+                    if (!t.NextNumberFast(out ulong value))
+                    {
+                        if (!t.Next(out var tok))
+                        {
+                            break;
+                        }
+                        value = ParseNumber(tok, source, line, t.Column, "value");
+                    }
                     rec.Address = pa + (ulong)count * 8;
-                    rec.Value = ParseNumber(tok, source, line, t.Column, "value");
+                    rec.Value = value;
                     handler.OnRecord(in rec);
                     count++;
                 }
