@@ -166,7 +166,7 @@ public class TextTraceParserTests
     [InlineData("tlbi  VMALLE3", 1, 7, "unknown TLBI operation 'VMALLE3'")]
     [InlineData("R 0x12g4", 1, 7, "bad virtual address '0x12g4': 'g' is not a hexadecimal digit")]
     [InlineData("R 12a", 1, 5, "bad virtual address '12a': 'a' is not a decimal digit")]
-    [InlineData("R 0x", 1, 4, "bad virtual address '0x': 'x' is not a decimal digit")]
+    [InlineData("R 0x", 1, 3, "bad virtual address '0x': no digits")]
     [InlineData("R 0x_", 1, 3, "bad virtual address '0x_': no digits")]
     [InlineData("reg SCTLR_EL1 -1", 1, 15, "bad register value '-1': '-' is not a decimal digit")]
     [InlineData("R 0x1_0000_0000_0000_0000", 1, 3, "virtual address '0x1_0000_0000_0000_0000' does not fit in 64 bits")]

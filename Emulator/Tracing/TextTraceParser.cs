@@ -629,7 +629,7 @@ public static class TextTraceParser
     private static ulong ParseNumberSlow(ReadOnlySpan<byte> tok, string source, long line, int column, string what)
     {
         ulong value = 0;
-        bool hex = tok.Length > 2 && tok[0] == (byte)'0' && (tok[1] | 0x20) == 'x';
+        bool hex = tok.Length >= 2 && tok[0] == (byte)'0' && (tok[1] | 0x20) == 'x';
         int i = hex ? 2 : 0;
         int digits = 0;
         for (; i < tok.Length; i++)
