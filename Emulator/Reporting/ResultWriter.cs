@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using MmuSim.Core;
 using MmuSim.Faults;
@@ -7,11 +8,15 @@ namespace MmuSim.Reporting;
 
 /// <summary>
 /// Writes results as JSON Lines in the spec's Results schema (docs/trace-format.md): one object per
-/// R/W/X/at/dump line, 64-bit values as lower-case hex strings. Reuses one writer; no allocation per result.
+/// R/W/X/at/dump line, 64-bit values as lower-case hex strings. Reuses one writer over an in-memory buffer that
+/// goes to the stream in 64 KiB blocks; no allocation per result.
 /// </summary>
 public sealed class ResultWriter : IOutcomeSink, IDisposable
 {
+    private const int BlockBytes = 1 << 16;
+
     private readonly Stream _stream;
+    private readonly ArrayBufferWriter<byte> _buffer = new(BlockBytes + 1024);
     private readonly Utf8JsonWriter _json;
     private readonly bool _ownsStream;
 
@@ -19,7 +24,7 @@ public sealed class ResultWriter : IOutcomeSink, IDisposable
     {
         _stream = stream;
         _ownsStream = ownsStream;
-        _json = new Utf8JsonWriter(stream, new JsonWriterOptions { SkipValidation = true, Indented = false });
+        _json = new Utf8JsonWriter(_buffer, new JsonWriterOptions { SkipValidation = true, Indented = false });
     }
 
     public long Count { get; private set; }
@@ -64,7 +69,12 @@ public sealed class ResultWriter : IOutcomeSink, IDisposable
         j.WriteEndObject();
         j.Flush();
         j.Reset(); // one JSON document per line: no separator between objects
-        _stream.WriteByte((byte)'\n');
+        _buffer.GetSpan(1)[0] = (byte)'\n';
+        _buffer.Advance(1);
+        if (_buffer.WrittenCount >= BlockBytes)
+        {
+            Drain();
+        }
         Count++;
     }
 
@@ -117,9 +127,16 @@ public sealed class ResultWriter : IOutcomeSink, IDisposable
 
     public static ReadOnlySpan<byte> AtName(AtOp op) => AtNames[(int)op];
 
+    private void Drain()
+    {
+        _stream.Write(_buffer.WrittenSpan);
+        _buffer.ResetWrittenCount();
+    }
+
     public void Flush()
     {
         _json.Flush();
+        Drain();
         _stream.Flush();
     }
 
