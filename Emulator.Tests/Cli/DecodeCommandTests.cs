@@ -7,22 +7,7 @@ namespace MmuSim.Tests.Cli;
 [Collection("Console")]
 public sealed class DecodeCommandTests
 {
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (o, e) = (new StringWriter(), new StringWriter());
-        Console.SetOut(o);
-        Console.SetError(e);
-        try
-        {
-            return (Program.Main(args), o.ToString(), e.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => Support.Cli.Run(args);
 
     [Fact]
     public void EsrWithEl2NamesTheRegisterAndDecodesTheAbort()

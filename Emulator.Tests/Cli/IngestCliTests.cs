@@ -3,6 +3,8 @@ using System.Text;
 using MmuSim.Cli;
 using MmuSim.Reporting;
 
+using MmuSim.Tests.Support;
+
 namespace MmuSim.Tests.Cli;
 
 /// <summary>`mmusim replay` input options and `mmusim convert`, run in-process with the console captured.</summary>
@@ -13,23 +15,7 @@ public class IngestCliTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        var (o, e) = (Console.Out, Console.Error);
-        var (so, se) = (new StringWriter(), new StringWriter());
-        Console.SetOut(so);
-        Console.SetError(se);
-        try
-        {
-            int exit = Program.BuildRoot().Parse(args).Invoke();
-            return (exit, so.ToString(), se.ToString());
-        }
-        finally
-        {
-            Console.SetOut(o);
-            Console.SetError(e);
-        }
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => Support.Cli.Run(args);
 
     private string Write(string name, string text)
     {
