@@ -327,6 +327,18 @@ public static class ModelConfigJson
     };
 
     /// <summary>Writes <paramref name="c"/> in the schema <see cref="Parse"/> reads (what `--json` echoes as "config").</summary>
+    /// <summary>The fields every set-associative structure shares: ways, latency, policy (and a random policy's seed).</summary>
+    private static void WriteGeometry(Utf8JsonWriter w, int ways, int latency, ReplacementPolicy policy, ulong seed)
+    {
+        w.WriteNumber("ways", ways);
+        w.WriteNumber("latency", latency);
+        w.WriteString("policy", PolicyName(policy));
+        if (policy == ReplacementPolicy.Random)
+        {
+            w.WriteNumber("seed", seed);
+        }
+    }
+
     public static void Write(Utf8JsonWriter w, ModelConfig c)
     {
         w.WriteStartObject();
@@ -338,13 +350,7 @@ public static class ModelConfigJson
             w.WriteString("name", t.Name);
             w.WriteString("serves", t.Serves.ToString().ToLowerInvariant());
             w.WriteNumber("entries", t.Entries);
-            w.WriteNumber("ways", t.Ways);
-            w.WriteNumber("latency", t.Latency);
-            w.WriteString("policy", PolicyName(t.Policy));
-            if (t.Policy == ReplacementPolicy.Random)
-            {
-                w.WriteNumber("seed", t.Seed);
-            }
+            WriteGeometry(w, t.Ways, t.Latency, t.Policy, t.Seed);
             w.WriteEndObject();
         }
         w.WriteEndArray();
@@ -361,13 +367,7 @@ public static class ModelConfigJson
             }
             w.WriteEndArray();
             w.WriteNumber("entries", t.Entries);
-            w.WriteNumber("ways", t.Ways);
-            w.WriteNumber("latency", t.Latency);
-            w.WriteString("policy", PolicyName(t.Policy));
-            if (t.Policy == ReplacementPolicy.Random)
-            {
-                w.WriteNumber("seed", t.Seed);
-            }
+            WriteGeometry(w, t.Ways, t.Latency, t.Policy, t.Seed);
             w.WriteEndObject();
         }
         w.WriteEndArray();
