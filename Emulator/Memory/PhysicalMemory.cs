@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using MmuSim.Addressing;
 
 namespace MmuSim.Memory;
@@ -11,17 +12,36 @@ public sealed class MemoryLimitException(string message) : Exception(message);
 /// (any PA below 2^52 is addressable). Reads report a status instead of throwing, so a walk that
 /// reads outside declared RAM becomes a guest-visible external abort, not an exception.
 /// </summary>
-public sealed class PhysicalMemory
+/// <remarks>
+/// Layout, chosen for walks over scattered tables (a nested walk is 24 dependent reads): 4 KiB frames are carved
+/// from slabs on the pinned object heap, so a frame has a stable address and no object header, and the GC never
+/// scans them; an open-addressing hash table maps a frame number to its frame with one probe, and the slot also
+/// records whether a walk may read the whole frame, so a read needs no search of the RAM regions. Frames are never
+/// moved or freed before <see cref="Clear"/>, which is what lets a walker keep frame pointers between walks
+/// (<see cref="Epoch"/> says when it must forget them).
+/// </remarks>
+public sealed unsafe class PhysicalMemory
 {
-    private const int FrameShift = 12;
-    private const int WordsPerFrame = 1 << (FrameShift - 3);
-    // A three-level radix over PA[51:12]: PA[51:36] -> PA[35:24] -> PA[23:12] -> 4 KiB frame. Lookups are three
-    // dependent loads with no hashing; storage grows with the 16 MiB regions touched.
-    private const int LeafBits = 12;
-    private const int MidBits = 12;
-    private const int TopBits = 52 - FrameShift - LeafBits - MidBits;
+    /// <summary>log2 of the frame size.</summary>
+    public const int FrameShift = 12;
+    /// <summary>64-bit words in a frame.</summary>
+    public const int WordsPerFrame = 1 << (FrameShift - 3);
+    private const int MaxSlabFrames = 512; // 2 MiB slabs once memory grows
+    private const int MinSlabFrames = 16;
 
-    private readonly ulong[]?[]?[]?[] _top = new ulong[]?[]?[]?[1 << TopBits];
+    /// <summary>Key = frame number + 1 (0 marks an empty slot); Value = frame address | 1 when a walk may read all of it.</summary>
+    private struct Slot
+    {
+        public ulong Key;
+        public nuint Value;
+    }
+
+    private Slot[] _slots = new Slot[1 << 10];
+    private int _hashShift = 64 - 10;
+    private int _used;
+    private readonly List<ulong[]> _slabs = new();
+    private ulong* _slabNext;
+    private int _slabLeft;
     private readonly List<(ulong Base, ulong Size)> _ram = new();
     private long _frameCount;
 
@@ -34,6 +54,12 @@ public sealed class PhysicalMemory
     /// <summary>Declared RAM regions, in declaration order.</summary>
     public IReadOnlyList<(ulong Base, ulong Size)> RamRegions => _ram;
 
+    /// <summary>
+    /// Changes whenever a frame pointer handed out by <see cref="FrameForWalk"/> may no longer be valid or readable
+    /// (a RAM region declared, memory cleared). Creating frames does not change it.
+    /// </summary>
+    public int Epoch { get; private set; }
+
     /// <summary>Most RAM regions a trace may declare: every walk read checks them, so hostile input must not pile them up.</summary>
     public const int MaxRamRegions = 4096;
 
@@ -45,17 +71,26 @@ public sealed class PhysicalMemory
             throw new MemoryLimitException($"more than {MaxRamRegions} ram regions declared");
         }
         _ram.Add((baseAddress.Value, size));
+        // The first region turns "everything is readable" into "only RAM is"; later ones can only add readability.
+        var slots = _slots;
+        for (int i = 0; i < slots.Length; i++)
+        {
+            if (slots[i].Key != 0)
+            {
+                slots[i].Value = (slots[i].Value & ~(nuint)1) | (WholeFrameBacked(slots[i].Key - 1) ? 1u : 0u);
+            }
+        }
+        Epoch++;
     }
 
     /// <summary>True when a walk may read <paramref name="pa"/>: inside a declared region, or no region declared.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsBacked(PhysicalAddress pa)
     {
-        if (_ram.Count == 0)
+        var ram = _ram;
+        if (ram.Count == 0)
         {
             return true;
         }
-        var ram = _ram;
         for (int i = 0; i < ram.Count; i++)
         {
             var (b, s) = ram[i];
@@ -67,62 +102,180 @@ public sealed class PhysicalMemory
         return false;
     }
 
+    /// <summary>True when one region (or no region at all) covers the whole frame, so any word of it is readable.</summary>
+    private bool WholeFrameBacked(ulong frameNumber)
+    {
+        if (_ram.Count == 0)
+        {
+            return true;
+        }
+        ulong first = frameNumber << FrameShift;
+        ulong last = first + (1UL << FrameShift) - 1;
+        foreach (var (b, s) in _ram)
+        {
+            if (first - b < s && last - b < s)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int Home(ulong key) => (int)((key * 0x9E3779B97F4A7C15UL) >> _hashShift);
+
+    /// <summary>The slot value of a frame: its address with bit 0 = whole frame readable; 0 when never written.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private nuint Find(ulong frameNumber)
+    {
+        ulong key = frameNumber + 1;
+        var slots = _slots;
+        int mask = slots.Length - 1;
+        int h = Home(key);
+        while (true)
+        {
+            ref Slot s = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(slots), h);
+            if (s.Key == key)
+            {
+                return s.Value;
+            }
+            if (s.Key == 0)
+            {
+                return 0;
+            }
+            h = (h + 1) & mask;
+        }
+    }
+
+    /// <summary>
+    /// The frame of <paramref name="frameNumber"/> when it exists and a walk may read every word of it (the walker's
+    /// fast path, and what it may keep until <see cref="Epoch"/> changes); null otherwise, and the caller falls back
+    /// to <see cref="TryRead64"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong* FrameForWalk(ulong frameNumber)
+    {
+        nuint v = Find(frameNumber);
+        return (v & 1) != 0 ? (ulong*)(v & ~(nuint)1) : null;
+    }
+
     /// <summary>Reads the little-endian 64-bit word at an 8-byte aligned PA. False when the PA is not backed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryRead64(PhysicalAddress pa, out ulong value)
     {
-        if (!IsBacked(pa))
+        ulong a = pa.Value;
+        nuint v = Find(a >> FrameShift);
+        if ((v & 1) != 0)
+        {
+            value = ((ulong*)(v & ~(nuint)1))[(a >> 3) & (WordsPerFrame - 1)];
+            return true;
+        }
+        return TryRead64Slow(a, v, out value);
+    }
+
+    private bool TryRead64Slow(ulong a, nuint v, out ulong value)
+    {
+        if (!IsBacked(new PhysicalAddress(a)))
         {
             value = 0;
             return false;
         }
-        value = Peek64(pa);
+        value = v == 0 ? 0 : ((ulong*)(v & ~(nuint)1))[(a >> 3) & (WordsPerFrame - 1)];
         return true;
     }
 
     /// <summary>The word at <paramref name="pa"/> whether or not it is declared RAM (for `dump`).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong Peek64(PhysicalAddress pa)
     {
         ulong a = pa.Value;
-        var mid = _top[(int)((a >> (FrameShift + LeafBits + MidBits)) & ((1 << TopBits) - 1))];
-        var leaf = mid?[(int)((a >> (FrameShift + LeafBits)) & ((1 << MidBits) - 1))];
-        var frame = leaf?[(int)((a >> FrameShift) & ((1 << LeafBits) - 1))];
-        return frame is null ? 0 : frame[(a >> 3) & (WordsPerFrame - 1)];
+        nuint v = Find(a >> FrameShift);
+        return v == 0 ? 0 : ((ulong*)(v & ~(nuint)1))[(a >> 3) & (WordsPerFrame - 1)];
     }
 
     /// <summary>Stores a 64-bit word at an 8-byte aligned PA.</summary>
     public void Write64(PhysicalAddress pa, ulong value)
     {
         ulong a = pa.Value;
-        int ti = (int)((a >> (FrameShift + LeafBits + MidBits)) & ((1 << TopBits) - 1));
-        int mi = (int)((a >> (FrameShift + LeafBits)) & ((1 << MidBits) - 1));
-        int li = (int)((a >> FrameShift) & ((1 << LeafBits) - 1));
-        var frame = _top[ti]?[mi]?[li];
-        if (frame is null)
+        nuint v = Find(a >> FrameShift);
+        if (v == 0)
         {
             if (value == 0)
             {
                 return; // unwritten memory reads as zero already
             }
-            if (AllocatedBytes + (1 << FrameShift) > MaxBytes)
-            {
-                throw new MemoryLimitException(
-                    $"simulated physical memory would exceed its cap of {MaxBytes} bytes (raise it with --max-memory)");
-            }
-            var mid = _top[ti] ??= new ulong[]?[]?[1 << MidBits];
-            var leaf = mid[mi] ??= new ulong[]?[1 << LeafBits];
-            frame = leaf[li] = new ulong[WordsPerFrame];
-            _frameCount++;
+            v = AddFrame(a >> FrameShift);
         }
-        frame[(a >> 3) & (WordsPerFrame - 1)] = value;
+        ((ulong*)(v & ~(nuint)1))[(a >> 3) & (WordsPerFrame - 1)] = value;
+    }
+
+    private nuint AddFrame(ulong frameNumber)
+    {
+        if (AllocatedBytes + (1 << FrameShift) > MaxBytes)
+        {
+            throw new MemoryLimitException(
+                $"simulated physical memory would exceed its cap of {MaxBytes} bytes (raise it with --max-memory)");
+        }
+        if ((_used + 1) * 2 > _slots.Length)
+        {
+            Grow();
+        }
+        if (_slabLeft == 0)
+        {
+            // Pinned, so the frame addresses below stay valid; zeroed, as unwritten memory reads as zero.
+            int frames = (int)Math.Clamp(_frameCount, MinSlabFrames, MaxSlabFrames);
+            var slab = GC.AllocateArray<ulong>(frames * WordsPerFrame, pinned: true);
+            _slabs.Add(slab);
+            _slabNext = (ulong*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(slab));
+            _slabLeft = frames;
+        }
+        ulong* frame = _slabNext;
+        _slabNext += WordsPerFrame;
+        _slabLeft--;
+        _frameCount++;
+        nuint value = (nuint)frame | (WholeFrameBacked(frameNumber) ? 1u : 0u);
+        Insert(_slots, _hashShift, frameNumber + 1, value);
+        _used++;
+        return value;
+    }
+
+    private void Insert(Slot[] slots, int shift, ulong key, nuint value)
+    {
+        int mask = slots.Length - 1;
+        int h = (int)((key * 0x9E3779B97F4A7C15UL) >> shift);
+        while (slots[h].Key != 0)
+        {
+            h = (h + 1) & mask;
+        }
+        slots[h] = new Slot { Key = key, Value = value };
+    }
+
+    private void Grow()
+    {
+        var old = _slots;
+        var slots = new Slot[old.Length * 2];
+        int shift = _hashShift - 1;
+        foreach (var s in old)
+        {
+            if (s.Key != 0)
+            {
+                Insert(slots, shift, s.Key, s.Value);
+            }
+        }
+        _slots = slots;
+        _hashShift = shift;
     }
 
     /// <summary>Forgets all contents and regions.</summary>
     public void Clear()
     {
-        Array.Clear(_top);
+        _slots = new Slot[1 << 10];
+        _hashShift = 64 - 10;
+        _used = 0;
+        _slabs.Clear();
+        _slabNext = null;
+        _slabLeft = 0;
         _ram.Clear();
         _frameCount = 0;
+        Epoch++;
     }
 }

@@ -170,6 +170,11 @@ public sealed class Mmu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Refresh()
     {
+        if (_framesEpoch != _mem.Epoch)
+        {
+            Array.Clear(_frames);
+            _framesEpoch = _mem.Epoch;
+        }
         if (_generation != _regs.Generation)
         {
             Rebuild();
@@ -383,7 +388,7 @@ public sealed class Mmu
         }
         else
         {
-            if (!Walk(ref p, va, s2On, nested: false, el2 ? ContextTag.El2 : _walkCtxEl10, out Leaf leaf, out r.Fault))
+            if (!Walk(ref p, va, s2On, nested: false, el2 ? ContextTag.El2 : _walkCtxEl10, FrameSlotsS1, out Leaf leaf, out r.Fault))
             {
                 return false;
             }
@@ -422,7 +427,7 @@ public sealed class Mmu
         }
 
         var s2Access = req.Type == AccessType.Write ? S2Access.Write : fetch ? S2Access.Fetch : S2Access.Read;
-        if (!Stage2(ipa, s2Access, s1ptw: false, el0: req.El == 0, isAt: req.At != AtMode.None, out var s2))
+        if (!Stage2(ipa, s2Access, s1ptw: false, el0: req.El == 0, isAt: req.At != AtMode.None, FrameSlotsS2Final, out var s2))
         {
             r.Fault = s2.Fault;
             return false;
@@ -559,6 +564,47 @@ public sealed class Mmu
         return upper ? bits == BitOps.Mask(top - inputSize + 1) : bits == 0;
     }
 
+    // Host frames of recent walks, one per (walk, level) as in ../bench's replay.c: the tables of the upper levels
+    // are the same on almost every walk, so their reads skip the frame lookup. Only frames a walk may read whole are
+    // kept; they never move, and PhysicalMemory.Epoch says when they must be forgotten. Every read still happens.
+    private const int FrameSlotsS1 = 0;
+    private const int FrameSlotsS2Final = 5;
+    private const int FrameSlotCount = 35;
+
+    /// <summary>The slots of the stage-2 walk that translates the address of a stage-1 table at <paramref name="s1Level"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int FrameSlotsS2ForS1Table(int s1Level) => 10 + 5 * (s1Level + 1);
+
+    private unsafe struct FrameSlot
+    {
+        public ulong FrameNumber;
+        public ulong* Frame;
+    }
+
+    private readonly FrameSlot[] _frames = new FrameSlot[FrameSlotCount];
+    private int _framesEpoch = -1;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private unsafe bool ReadDescriptor(int slot, ulong pa, out ulong value)
+    {
+        ulong fn = pa >> PhysicalMemory.FrameShift;
+        ref FrameSlot f = ref _frames[slot];
+        if (f.FrameNumber == fn && f.Frame != null)
+        {
+            value = f.Frame[(pa >> 3) & (PhysicalMemory.WordsPerFrame - 1)];
+            return true;
+        }
+        ulong* frame = _mem.FrameForWalk(fn);
+        if (frame != null)
+        {
+            f.FrameNumber = fn;
+            f.Frame = frame;
+            value = frame[(pa >> 3) & (PhysicalMemory.WordsPerFrame - 1)];
+            return true;
+        }
+        return _mem.TryRead64(new PhysicalAddress(pa), out value);
+    }
+
     /// <summary>What a walk found at its last lookup.</summary>
     private struct Leaf
     {
@@ -599,7 +645,7 @@ public sealed class Mmu
     /// stage 2 for an EL1&amp;0 stage-1 table when <paramref name="s1ViaS2"/>), validity, output-address size, then
     /// descend or stop at a leaf. Geometry comes from <see cref="TranslationGeometry"/>; nothing is per level.
     /// </summary>
-    private bool Walk(ref WalkParams p, ulong ia, bool s1ViaS2, bool nested, ulong cacheCtx, out Leaf leaf, out FaultInfo fault)
+    private bool Walk(ref WalkParams p, ulong ia, bool s1ViaS2, bool nested, ulong cacheCtx, int frameSlots, out Leaf leaf, out FaultInfo fault)
     {
         leaf = default;
         fault = default;
@@ -629,7 +675,7 @@ public sealed class Mmu
             {
                 // Stage-1 descriptor addresses are IPAs: translate them through stage 2 as reads; a stage-2 fault
                 // here is reported with S1PTW=1 and the descriptor's IPA (Arm ARM D8.2.x, "nested walks").
-                if (!Stage2(descAddr, S2Access.Read, s1ptw: true, el0: false, isAt: false, out var s2))
+                if (!Stage2(descAddr, S2Access.Read, s1ptw: true, el0: false, isAt: false, FrameSlotsS2ForS1Table(level), out var s2))
                 {
                     Record.Add(new WalkStep { Kind = StepKind.Read, Stage = p.Stage, Level = (sbyte)level, TableBase = tableBase, Index = index, DescriptorAddress = descAddr, InputAddress = ia, Nested = nested, NotRead = true });
                     fault = s2.Fault;
@@ -637,7 +683,7 @@ public sealed class Mmu
                 }
                 descPa = s2.Pa;
             }
-            bool backed = _mem.TryRead64(new PhysicalAddress(descPa), out ulong desc);
+            bool backed = ReadDescriptor(frameSlots + level + 1, descPa, out ulong desc);
             Record.AddRead(p.Stage, level, nested, tableBase, index, descAddr, descPa, desc, ia, !backed);
             if (!backed)
             {
@@ -744,7 +790,7 @@ public sealed class Mmu
             if (s2On)
             {
                 // The update is a write to the descriptor's IPA and needs stage-2 write permission (S1PTW=1).
-                if (!Stage2(leaf.DescriptorAddress, S2Access.Write, s1ptw: true, el0: false, isAt: false, out var s2))
+                if (!Stage2(leaf.DescriptorAddress, S2Access.Write, s1ptw: true, el0: false, isAt: false, FrameSlotsS2ForS1Table(leaf.Level), out var s2))
                 {
                     fault = s2.Fault;
                     return false;
@@ -851,7 +897,7 @@ public sealed class Mmu
     /// A full stage-2 lookup of one IPA: T0SZ/SL0 configuration, IPA range, VTTBR base, the walk, access flag,
     /// permission, HCR_EL2.PTW for table walks, then the hardware AF/dirty update.
     /// </summary>
-    private bool Stage2(ulong ipa, S2Access access, bool s1ptw, bool el0, bool isAt, out S2Result result)
+    private bool Stage2(ulong ipa, S2Access access, bool s1ptw, bool el0, bool isAt, int frameSlots, out S2Result result)
     {
         result = default;
         ref WalkParams p = ref _s2;
@@ -884,7 +930,7 @@ public sealed class Mmu
                 leaf.OutputBase = hit.OutputBase | (ipa & BitOps.Mask(hit.GroupShift) & ~BitOps.Mask(hit.Shift));
             }
         }
-        if (!cached && !Walk(ref p, ipa, s1ViaS2: false, nested: s1ptw, _walkCtxS2, out leaf, out result.Fault))
+        if (!cached && !Walk(ref p, ipa, s1ViaS2: false, nested: s1ptw, _walkCtxS2, frameSlots, out leaf, out result.Fault))
         {
             return false;
         }
