@@ -14,7 +14,8 @@ public sealed class MemoryLimitException(string message) : Exception(message);
 /// </summary>
 /// <remarks>
 /// Layout, chosen for walks over scattered tables (a nested walk is 24 dependent reads): 4 KiB frames are carved
-/// from slabs on the pinned object heap, so a frame has a stable address and no object header, and the GC never
+/// from native slabs (huge pages where the OS offers them: walks touch frames at random, and host TLB misses
+/// otherwise cost as much as the reads), so a frame has a stable address and no object header, and the GC never
 /// scans them; an open-addressing hash table maps a frame number to its frame with one probe, and the slot also
 /// records whether a walk may read the whole frame, so a read needs no search of the RAM regions. Frames are never
 /// moved or freed before <see cref="Clear"/>, which is what lets a walker keep frame pointers between walks
@@ -26,7 +27,7 @@ public sealed unsafe class PhysicalMemory
     public const int FrameShift = 12;
     /// <summary>64-bit words in a frame.</summary>
     public const int WordsPerFrame = 1 << (FrameShift - 3);
-    private const int MaxSlabFrames = 512; // 2 MiB slabs once memory grows
+    private const int MaxSlabFrames = 16384; // 64 MiB slabs once memory grows
     private const int MinSlabFrames = 16;
 
     /// <summary>Key = frame number + 1 (0 marks an empty slot); Value = frame address | 1 when a walk may read all of it.</summary>
@@ -39,7 +40,7 @@ public sealed unsafe class PhysicalMemory
     private Slot[] _slots = new Slot[1 << 10];
     private int _hashShift = 64 - 10;
     private int _used;
-    private readonly List<ulong[]> _slabs = new();
+    private readonly List<FrameSlab> _slabs = new();
     private ulong* _slabNext;
     private int _slabLeft;
     private readonly List<(ulong Base, ulong Size)> _ram = new();
@@ -221,11 +222,11 @@ public sealed unsafe class PhysicalMemory
         }
         if (_slabLeft == 0)
         {
-            // Pinned, so the frame addresses below stay valid; zeroed, as unwritten memory reads as zero.
+            // Slabs double with the memory in use, so a small trace stays small and a big one gets huge pages.
             int frames = (int)Math.Clamp(_frameCount, MinSlabFrames, MaxSlabFrames);
-            var slab = GC.AllocateArray<ulong>(frames * WordsPerFrame, pinned: true);
+            var slab = new FrameSlab((nuint)frames << FrameShift);
             _slabs.Add(slab);
-            _slabNext = (ulong*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(slab));
+            _slabNext = slab.Frames;
             _slabLeft = frames;
         }
         ulong* frame = _slabNext;
@@ -271,6 +272,10 @@ public sealed unsafe class PhysicalMemory
         _slots = new Slot[1 << 10];
         _hashShift = 64 - 10;
         _used = 0;
+        foreach (var slab in _slabs)
+        {
+            slab.Dispose();
+        }
         _slabs.Clear();
         _slabNext = null;
         _slabLeft = 0;
