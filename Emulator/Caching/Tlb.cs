@@ -48,21 +48,11 @@ public struct TlbEntry
     /// <summary>Computes <see cref="Complete"/>.</summary>
     public void Seal()
     {
-        int m = 0;
-        for (int el = 0; el <= 2; el++)
-        {
-            for (int t = 0; t < 3; t++)
-            {
-                bool s1 = ((S1Permissions >> (el * 3 + t)) & 1) != 0;
-                bool s2 = ((S2Permissions >> ((el == 0 ? 0 : 3) + t)) & 1) != 0;
-                bool dirty = t == 1 && (S1Clean || S2Clean);
-                if (s1 && s2 && !dirty)
-                {
-                    m |= 1 << (el * 3 + t);
-                }
-            }
-        }
-        Complete = (ushort)m;
+        // Stage-2 bit (el == 0 ? 0 : 3) + t spread to the stage-1 layout el·3 + t: EL0 from bits [2:0], EL1 and EL2
+        // from bits [5:3]; a write completes only when neither stage must still set its dirty state.
+        int s2 = S2Permissions & 7 | (S2Permissions & 0x38) | (S2Permissions & 0x38) << 3;
+        int writes = S1Clean || S2Clean ? 0b010_010_010 : 0;
+        Complete = (ushort)(S1Permissions & s2 & ~writes & 0x1FF);
     }
 }
 

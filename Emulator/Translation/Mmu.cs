@@ -461,19 +461,36 @@ public sealed class Mmu
     internal static ushort Stage1PermissionMask(ulong desc, int tableAttrs, ref WalkParams p, bool wxn)
     {
         Stage1PermissionInputs(desc, tableAttrs, ref p, out int ap, out int apClean, out bool xn, out bool pxn);
-        int mask = 0;
-        for (int el = 0; el <= 2; el++)
+        int key = ap | apClean << 2 | (xn ? 16 : 0) | (pxn ? 32 : 0) | (p.TwoRanges ? 64 : 0) | (wxn ? 128 : 0);
+        return Stage1Masks[key];
+    }
+
+    // Every walk that fills a TLB needs the mask of all 9 (EL, access) pairs; the inputs are 8 bits, so the masks are
+    // tabulated once from the same Stage1Permits a walk uses (a table, not a second copy of the rules).
+    private static readonly ushort[] Stage1Masks = BuildStage1Masks();
+
+    private static ushort[] BuildStage1Masks()
+    {
+        var masks = new ushort[256];
+        for (int key = 0; key < 256; key++)
         {
-            for (int t = 0; t < 3; t++)
+            int ap = key & 3, apClean = (key >> 2) & 3;
+            bool xn = (key & 16) != 0, pxn = (key & 32) != 0, twoRanges = (key & 64) != 0, wxn = (key & 128) != 0;
+            int mask = 0;
+            for (int el = 0; el <= 2; el++)
             {
-                var type = (AccessType)t;
-                if (Stage1Permits(type == AccessType.Write ? ap : apClean, xn, pxn, p.TwoRanges, wxn, el, type))
+                for (int t = 0; t < 3; t++)
                 {
-                    mask |= 1 << (el * 3 + t);
+                    var type = (AccessType)t;
+                    if (Stage1Permits(type == AccessType.Write ? ap : apClean, xn, pxn, twoRanges, wxn, el, type))
+                    {
+                        mask |= 1 << (el * 3 + t);
+                    }
                 }
             }
+            masks[key] = (ushort)mask;
         }
-        return (ushort)mask;
+        return masks;
     }
 
     /// <summary>Stage-2 permissions of a leaf: bit ((el == 0 ? 0 : 3) + type), as <see cref="Stage2Permits"/> decides.</summary>
@@ -484,19 +501,33 @@ public sealed class Mmu
         {
             s2ap |= 2; // writable-clean counts as writable
         }
-        int xn = (int)BitOps.Field(desc, 54, 53);
-        int mask = 0;
-        for (int e = 0; e < 2; e++)
+        return Stage2Masks[s2ap | (int)BitOps.Field(desc, 54, 53) << 2 | (xnx ? 16 : 0)];
+    }
+
+    /// <summary>Stage-2 masks for every (S2AP, XN, XNX), tabulated from <see cref="Stage2Permits"/>.</summary>
+    private static readonly byte[] Stage2Masks = BuildStage2Masks();
+
+    private static byte[] BuildStage2Masks()
+    {
+        var masks = new byte[32];
+        for (int key = 0; key < 32; key++)
         {
-            for (int t = 0; t < 3; t++)
+            int s2ap = key & 3, xn = (key >> 2) & 3;
+            bool xnx = (key & 16) != 0;
+            int mask = 0;
+            for (int e = 0; e < 2; e++)
             {
-                if (Stage2Permits(s2ap, xn, xnx, el0: e == 0, read: t == 0, write: t == 1, fetch: t == 2))
+                for (int t = 0; t < 3; t++)
                 {
-                    mask |= 1 << (e * 3 + t);
+                    if (Stage2Permits(s2ap, xn, xnx, el0: e == 0, read: t == 0, write: t == 1, fetch: t == 2))
+                    {
+                        mask |= 1 << (e * 3 + t);
+                    }
                 }
             }
+            masks[key] = (byte)mask;
         }
-        return (byte)mask;
+        return masks;
     }
 
     /// <summary>

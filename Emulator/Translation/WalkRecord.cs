@@ -107,8 +107,8 @@ public sealed class WalkRecord
         {
             return;
         }
+        // Every field is written (no zeroing first): this runs for each of a nested walk's 24 reads.
         ref var s = ref _steps[Count++];
-        s = default;
         s.Kind = StepKind.Read;
         s.Stage = stage;
         s.Level = (sbyte)level;
@@ -118,8 +118,16 @@ public sealed class WalkRecord
         s.DescriptorAddress = descriptorAddress;
         s.DescriptorPa = descriptorPa;
         s.Descriptor = descriptor;
+        s.OldDescriptor = 0;
         s.InputAddress = inputAddress;
         s.ExternalAbort = externalAbort;
+        s.NotRead = false;
+        s.Structure = 0;
+        s.Hit = false;
+        s.Saved = 0;
+        s.FillLine = 0;
+        s.Cycles = 0;
+        s.ServedBy = 0;
     }
 
     public void Add(in WalkStep step)
