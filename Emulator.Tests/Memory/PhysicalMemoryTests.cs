@@ -53,6 +53,22 @@ public sealed class PhysicalMemoryTests
     }
 
     [Fact]
+    public void ConsecutiveWritesAcrossFramesAndAClearLandInTheRightFrame()
+    {
+        // Writes reuse the frame of the previous write; moving to another frame, or clearing memory, must not.
+        var mem = new PhysicalMemory();
+        mem.Write64(Pa(0x1FF8), 1);
+        mem.Write64(Pa(0x2000), 2);
+        mem.Write64(Pa(0x1FF0), 3);
+        Assert.Equal((1UL, 2UL, 3UL), (mem.Peek64(Pa(0x1FF8)), mem.Peek64(Pa(0x2000)), mem.Peek64(Pa(0x1FF0))));
+        mem.Clear();
+        mem.Write64(Pa(0x1FE8), 4);
+        Assert.Equal(0UL, mem.Peek64(Pa(0x1FF8)));
+        Assert.Equal(4UL, mem.Peek64(Pa(0x1FE8)));
+        Assert.Equal(4096, mem.AllocatedBytes);
+    }
+
+    [Fact]
     public void CapIsEnforcedPerFrame()
     {
         var mem = new PhysicalMemory { MaxBytes = 3 * 4096 };

@@ -45,6 +45,8 @@ public sealed unsafe class PhysicalMemory
     private int _slabLeft;
     private readonly List<(ulong Base, ulong Size)> _ram = new();
     private long _frameCount;
+    private ulong _lastWriteFrameNumber;
+    private ulong* _lastWriteFrame;
 
     /// <summary>Upper bound on bytes of backing storage; exceeding it raises <see cref="MemoryLimitException"/>.</summary>
     public long MaxBytes { get; set; } = 4L << 30;
@@ -197,6 +199,12 @@ public sealed unsafe class PhysicalMemory
     public void Write64(PhysicalAddress pa, ulong value)
     {
         ulong a = pa.Value;
+        // Table dumps write hundreds of consecutive words: the frame of the last write skips the lookup.
+        if (a >> FrameShift == _lastWriteFrameNumber && _lastWriteFrame != null)
+        {
+            _lastWriteFrame[(a >> 3) & (WordsPerFrame - 1)] = value;
+            return;
+        }
         nuint v = Find(a >> FrameShift);
         if (v == 0)
         {
@@ -206,7 +214,9 @@ public sealed unsafe class PhysicalMemory
             }
             v = AddFrame(a >> FrameShift);
         }
-        ((ulong*)(v & ~(nuint)1))[(a >> 3) & (WordsPerFrame - 1)] = value;
+        _lastWriteFrameNumber = a >> FrameShift;
+        _lastWriteFrame = (ulong*)(v & ~(nuint)1);
+        _lastWriteFrame[(a >> 3) & (WordsPerFrame - 1)] = value;
     }
 
     private nuint AddFrame(ulong frameNumber)
@@ -281,6 +291,7 @@ public sealed unsafe class PhysicalMemory
         _slabLeft = 0;
         _ram.Clear();
         _frameCount = 0;
+        _lastWriteFrame = null;
         Epoch++;
     }
 }

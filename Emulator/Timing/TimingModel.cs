@@ -46,6 +46,8 @@ public sealed class TimingModel
     public long PriceWalk(Span<WalkStep> steps)
     {
         long total = 0;
+        bool noCaches = Caches.Levels.Length == 0;
+        int memoryLatency = Caches.MemoryLatency;
         for (int i = 0; i < steps.Length; i++)
         {
             ref var s = ref steps[i];
@@ -59,6 +61,12 @@ public sealed class TimingModel
                 case StepKind.Read when s.ExternalAbort:
                     // The bus answered with an abort: a full memory round trip, nothing allocated.
                     c = Caches.MemoryLatency;
+                    s.ServedBy = -1;
+                    ServedByMemory++;
+                    break;
+                case StepKind.Read or StepKind.Update when noCaches:
+                    // No walker caches (the yardstick's model): every read is a memory round trip.
+                    c = memoryLatency;
                     s.ServedBy = -1;
                     ServedByMemory++;
                     break;
