@@ -138,11 +138,13 @@ public static class ReplayTiming
 
             sw.Restart();
             var core = new SimulatedCore(config: config);
+            core.Mmu.Record.Detailed = false; // as the CLI replays
             var sink = new NullSink();
             await new Replayer(core, sink).ReplayAsync(new MemoryStream(bytes), path);
             double total = sw.Elapsed.TotalMilliseconds;
             sw.Restart();
             var core2 = new SimulatedCore(config: config);
+            core2.Mmu.Record.Detailed = false;
             using (var writer = new MmuSim.Reporting.ResultWriter(Stream.Null))
             {
                 await new Replayer(core2, writer).ReplayAsync(new MemoryStream(bytes), path);
@@ -154,6 +156,7 @@ public static class ReplayTiming
             await TextTraceParser.ParseAsync(System.IO.Pipelines.PipeReader.Create(new MemoryStream(bytes)), path, new ListHandler(state));
             var recs = state.Records.ToArray();
             var core3 = new SimulatedCore(config: config);
+            core3.Mmu.Record.Detailed = false;
             sw.Restart();
             ulong sum = 0;
             for (int k = 0; k < recs.Length; k++)

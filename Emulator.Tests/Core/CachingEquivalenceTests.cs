@@ -116,6 +116,30 @@ public class CachingEquivalenceTests
     }
 
     [Theory]
+    [MemberData(nameof(CorpusTraces))]
+    public async Task LeanStepRecordingChangesNoResultAndNoFigure(string name)
+    {
+        // The CLI replays with WalkRecord.Detailed off: the cycle model, statistics, hardware-update retirement and
+        // stale checks must see everything they need in the lean steps.
+        string path = Path.Combine(TestPaths.Qemu, name + ".trace");
+        foreach (var config in new[] { Presets.NeoverseN1, Presets.Bench, RandomConfig(3) })
+        {
+            var (full, expected) = await Machine.ReplayFile(path, config, checkStale: true);
+            var (lean, actual) = await Machine.ReplayFile(path, config, checkStale: true, detailedRecord: false);
+            OutcomeComparer.AssertSame(expected, actual, $"{name} with {config.Name}");
+            Assert.Equal(expected.Select(o => o.Cycles), actual.Select(o => o.Cycles));
+            Assert.Equal(SummaryText(full), SummaryText(lean));
+        }
+    }
+
+    private static string SummaryText(SimulatedCore core)
+    {
+        var ms = new MemoryStream();
+        MmuSim.Reporting.SummaryJson.Write(ms, core, stoppedOnFault: false);
+        return System.Text.Encoding.UTF8.GetString(ms.ToArray());
+    }
+
+    [Theory]
     [InlineData(1)]
     [InlineData(2)]
     [InlineData(3)]

@@ -99,9 +99,11 @@ public sealed class Machine
     }
 
     /// <summary>Replays a trace file through a fresh core; returns the core and every outcome.</summary>
-    public static async Task<(SimulatedCore Core, List<AccessOutcome> Outcomes)> ReplayFile(string path, ModelConfig config, bool checkStale = false)
+    public static async Task<(SimulatedCore Core, List<AccessOutcome> Outcomes)> ReplayFile(string path, ModelConfig config, bool checkStale = false,
+        bool detailedRecord = true)
     {
         var core = new SimulatedCore(config: config) { CheckStale = checkStale };
+        core.Mmu.Record.Detailed = detailedRecord;
         var sink = new Collector();
         await using var s = File.OpenRead(path);
         await new Replayer(core, sink).ReplayAsync(s, path);

@@ -46,6 +46,7 @@ public static class ReplayCommand
         }
         var memory = new PhysicalMemory { MaxBytes = (long)settings.MaxMemory };
         var core = new SimulatedCore(memory, config) { CheckStale = model.CheckStale };
+        core.Mmu.Record.Detailed = false; // a replay reads counts and prices, never the fields explain shows
         using var writer = resultsPath is null ? null : new ResultWriter(new BufferedStream(File.Create(resultsPath), 1 << 16));
         // Without --results nothing is formatted: results cost nothing when nobody reads them.
         var replayer = new Replayer(core, writer, new ReplayOptions

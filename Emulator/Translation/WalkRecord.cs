@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using MmuSim.Faults;
 
 namespace MmuSim.Translation;
@@ -98,12 +99,20 @@ public sealed class WalkRecord
         Updates = 0;
     }
 
+    /// <summary>
+    /// True (the default) to record every field of every step, as explain and the fault reports show them. False
+    /// records only what the cycle model, the statistics and TLB maintenance read (kind, stage, level, nesting,
+    /// descriptor PA and value, abort), which is what a replay needs: recording is a tenth of a nested walk's cost.
+    /// </summary>
+    public bool Detailed { get; set; } = true;
+
     /// <summary>Records a descriptor read, written in place (the walk's most frequent step).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void AddRead(byte stage, int level, bool nested, ulong tableBase, int index, ulong descriptorAddress,
         ulong descriptorPa, ulong descriptor, ulong inputAddress, bool externalAbort)
     {
         Reads++;
-        if (Count >= _steps.Length)
+        if ((uint)Count >= (uint)_steps.Length)
         {
             return;
         }
@@ -113,21 +122,24 @@ public sealed class WalkRecord
         s.Stage = stage;
         s.Level = (sbyte)level;
         s.Nested = nested;
-        s.TableBase = tableBase;
-        s.Index = index;
-        s.DescriptorAddress = descriptorAddress;
         s.DescriptorPa = descriptorPa;
         s.Descriptor = descriptor;
-        s.OldDescriptor = 0;
-        s.InputAddress = inputAddress;
         s.ExternalAbort = externalAbort;
         s.NotRead = false;
-        s.Structure = 0;
-        s.Hit = false;
-        s.Saved = 0;
-        s.FillLine = 0;
-        s.Cycles = 0;
-        s.ServedBy = 0;
+        if (Detailed)
+        {
+            s.TableBase = tableBase;
+            s.Index = index;
+            s.DescriptorAddress = descriptorAddress;
+            s.OldDescriptor = 0;
+            s.InputAddress = inputAddress;
+            s.Structure = 0;
+            s.Hit = false;
+            s.Saved = 0;
+            s.FillLine = 0;
+            s.Cycles = 0;
+            s.ServedBy = 0;
+        }
     }
 
     public void Add(in WalkStep step)
