@@ -455,7 +455,11 @@ public sealed class SimulatedCore
             ok = ServeDemandFaults(in req, ref r);
         }
         var record = Mmu.Record;
-        long walkCycles = Timing.PriceWalk(record.MutableSteps);
+        // Steps are priced one by one when explain may show them or when caches make reads cost differently.
+        if (record.Detailed || !Timing.TryPriceUniform(record, out long walkCycles))
+        {
+            walkCycles = Timing.PriceWalk(record.MutableSteps);
+        }
         int reads = record.Reads;
         Stats.Walks++;
         if (r.TwoDimensional)

@@ -42,6 +42,24 @@ public sealed class TimingModel
     /// <summary>Data accesses sent through the caches (with ModelDataCaches).</summary>
     public long DataAccesses { get; private set; }
 
+    /// <summary>
+    /// Prices a translation without looking at its steps when nothing could make two reads cost differently: no
+    /// walker caches and no walk-cache or IPA-cache lookups, so every read and update is a memory round trip (the
+    /// yardstick's model). Returns false, having done nothing, otherwise; <see cref="PriceWalk"/> then runs.
+    /// </summary>
+    public bool TryPriceUniform(WalkRecord record, out long cycles)
+    {
+        if (Caches.Levels.Length != 0 || record.CacheLookups != 0)
+        {
+            cycles = 0;
+            return false;
+        }
+        int accesses = record.Reads + record.Updates;
+        ServedByMemory += accesses;
+        cycles = (long)accesses * Caches.MemoryLatency;
+        return true;
+    }
+
     /// <summary>Prices the steps of one translation in order, writing each step's cycles and serving level; returns the total.</summary>
     public long PriceWalk(Span<WalkStep> steps)
     {

@@ -538,10 +538,13 @@ public sealed class Mmu
     /// consecutive output addresses. The group is checked in memory without counting descriptor reads; a
     /// misprogrammed group is simply cached page by page, so coalescing never changes a result.
     /// </summary>
-    private int ContiguousShift(ref WalkParams p, in Leaf leaf)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int ContiguousShift(ref WalkParams p, in Leaf leaf) =>
+        !_useCaches || !BitOps.Bit(leaf.Descriptor, 52) ? leaf.Shift : ContiguousGroupShift(ref p, in leaf);
+
+    private int ContiguousGroupShift(ref WalkParams p, in Leaf leaf)
     {
-        if (!_useCaches || !_caches!.CoalesceContiguous || p.Ha || !BitOps.Bit(leaf.Descriptor, 52)
-            || !TranslationGeometry.ContiguousAllowed(p.Granule, leaf.Level, p.Ds))
+        if (!_caches!.CoalesceContiguous || p.Ha || !TranslationGeometry.ContiguousAllowed(p.Granule, leaf.Level, p.Ds))
         {
             return leaf.Shift;
         }

@@ -80,6 +80,9 @@ public sealed class WalkRecord
     /// <summary>Descriptor reads made by the current translation.</summary>
     public int Reads { get; private set; }
 
+    /// <summary>Walk-cache and IPA-cache lookups of the current translation.</summary>
+    public int CacheLookups { get; private set; }
+
     /// <summary>Walk-cache and IPA-cache lookups of the current translation that hit.</summary>
     public int CacheHits { get; private set; }
 
@@ -95,6 +98,7 @@ public sealed class WalkRecord
     {
         Count = 0;
         Reads = 0;
+        CacheLookups = 0;
         CacheHits = 0;
         Updates = 0;
     }
@@ -156,6 +160,7 @@ public sealed class WalkRecord
                 Updates++;
                 break;
             default:
+                CacheLookups++;
                 if (step.Hit)
                 {
                     CacheHits++;
