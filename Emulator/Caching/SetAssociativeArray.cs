@@ -140,30 +140,45 @@ public sealed class SetAssociativeArray<T> where T : struct
     /// </summary>
     public int Insert(int set, ulong tag, ulong ctx, in T data, out InsertOutcome outcome, out ulong evictedTag)
     {
-        int slot = Find(set, tag, ctx, ctx);
+        // One pass over the set: the copy already held (rewritten in place), else the first empty way, else the
+        // policy's victim.
+        int b = set * Ways;
+        ref ulong tags = ref MemoryMarshal.GetArrayDataReference(_tags);
+        ref ulong ctxs = ref MemoryMarshal.GetArrayDataReference(_ctx);
+        int slot = -1, empty = -1;
+        for (int i = b; i < b + Ways; i++)
+        {
+            ulong t = Unsafe.Add(ref tags, i);
+            if (t == tag && Unsafe.Add(ref ctxs, i) == ctx)
+            {
+                slot = i;
+                break;
+            }
+            if (t == 0 && empty < 0)
+            {
+                empty = i;
+            }
+        }
         evictedTag = 0;
         outcome = InsertOutcome.Rewrite;
         if (slot < 0)
         {
-            int b = set * Ways;
-            int way = Array.IndexOf(_tags, 0UL, b, Ways) - b;
             outcome = InsertOutcome.New;
-            if (way < 0)
+            slot = empty;
+            if (slot < 0)
             {
-                way = Replacement.Victim(set);
-                evictedTag = _tags[b + way];
+                slot = b + Replacement.Victim(set);
+                evictedTag = Unsafe.Add(ref tags, slot);
                 outcome = InsertOutcome.Evicted;
             }
-            slot = b + way;
         }
-        _tags[slot] = tag;
-        _ctx[slot] = ctx;
+        Unsafe.Add(ref tags, slot) = tag;
+        Unsafe.Add(ref ctxs, slot) = ctx;
         _data[slot] = data;
-        Replacement.OnFill(set, slot - set * Ways);
+        Replacement.OnFill(set, slot - b);
         return slot;
     }
 
-    /// <summary>Empties a slot.</summary>
     public void Invalidate(int slot)
     {
         _tags[slot] = 0;
