@@ -157,6 +157,8 @@ public static class ReplayTiming
             var recs = state.Records.ToArray();
             var core3 = new SimulatedCore(config: config);
             core3.Mmu.Record.Detailed = false;
+            long allocated = GC.GetTotalAllocatedBytes(precise: true);
+            int gcs = GC.CollectionCount(0);
             sw.Restart();
             ulong sum = 0;
             for (int k = 0; k < recs.Length; k++)
@@ -167,7 +169,10 @@ public static class ReplayTiming
                 }
             }
             double replayOnly = sw.Elapsed.TotalMilliseconds;
+            allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+            gcs = GC.CollectionCount(0) - gcs;
             GC.KeepAlive(sum);
+            Console.Write($"[replay loop allocated {allocated:N0} B, {gcs} gen-0 GCs] ");
             Console.Write($"[replay loop alone (preparsed): {replayOnly:F1} ms = {replayOnly * 1e6 / core3.Stats.Accesses:F1} ns/access] ");
             Console.WriteLine($"run {i}: parse only {parse,8:F1} ms   parse+replay {total,8:F1} ms   accesses {s.Accesses:N0}  walks {s.Walks:N0}  reads {s.DescriptorReads:N0}  cycles {s.TranslationCycles:N0}  ({s.Accesses / (total / 1000) / 1e6:F1} M accesses/s)");
         }

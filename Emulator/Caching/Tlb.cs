@@ -126,6 +126,48 @@ public sealed class Tlb
     }
 
     /// <summary>
+    /// The slot <see cref="Lookup"/> would return for <paramref name="key"/>, or −1, changing nothing: the caller
+    /// either commits the hit with <see cref="CommitHit"/> (the exact side effects of that lookup) or leaves it to
+    /// a real <see cref="Lookup"/> later.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int Peek(in LookupKey key)
+    {
+        int last = _last;
+        if (last >= 0)
+        {
+            ulong t = _array.Tag(last);
+            ulong c = _array.Context(last);
+            if (t != 0 && t == TagOf(key.Va, (int)(t & 63)) && (c == key.Ctx || c == key.CtxGlobal))
+            {
+                return last;
+            }
+        }
+        ulong sizes = _sizes;
+        while (sizes != 0)
+        {
+            int s = BitOperations.TrailingZeroCount(sizes);
+            sizes &= sizes - 1;
+            int slot = _array.Find(_array.SetOf(key.Va >> s), TagOf(key.Va, s), key.Ctx, key.CtxGlobal);
+            if (slot >= 0)
+            {
+                return slot;
+            }
+        }
+        return -1;
+    }
+
+    /// <summary>What a <see cref="Lookup"/> that hit <paramref name="slot"/> does: counts it, marks the entry used, remembers the slot.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void CommitHit(int slot)
+    {
+        Stats.Lookups++;
+        Stats.Hits++;
+        _array.Touch(slot);
+        _last = slot;
+    }
+
+    /// <summary>
     /// The slot hit last, when it matches <paramref name="key"/>; −1 otherwise. Counts nothing and touches nothing:
     /// the caller confirms the hit with <see cref="CountHit"/> once it knows the access completes.
     /// </summary>

@@ -139,7 +139,7 @@ public sealed class SimulatedCore
         ulong va = rec.Address;
         int size = type == AccessType.Fetch ? 4 : rec.Size;
         byte el = CurrentEl;
-        if ((va & 0xFFF) + (ulong)size > 0x1000 || !TryPredictedHit(va, type, el, ref o))
+        if ((va & 0xFFF) + (ulong)size > 0x1000 || !(TryPredictedHit(va, type, el, ref o) || TryFirstLevelHit(va, type, el, ref o)))
         {
             return false;
         }
@@ -288,6 +288,50 @@ public sealed class SimulatedCore
         o.Cycles = latency;
         Stats.TlbHits++;
         Stats.TranslationCycles += latency;
+        return true;
+    }
+
+    /// <summary>
+    /// A first-level TLB hit on another page than the last one, completed without the general path's layers: the
+    /// same key, the same slot (<see cref="Tlb.Peek"/> is <see cref="Tlb.Lookup"/> without side effects), the same
+    /// counts, cycles and prediction. Anything else (a miss, a hit that faults or must set a dirty state, stale
+    /// checking, data caches) returns false having changed nothing, and the general path runs.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TryFirstLevelHit(ulong va, AccessType type, byte el, ref AccessOutcome o)
+    {
+        var path = type == AccessType.Fetch ? _fetchPath : _dataPath;
+        if (path.Length == 0 || _stale is not null || _dataCaches)
+        {
+            return false;
+        }
+        var req = new AccessRequest(new VirtualAddress(va), el, type);
+        if (!Mmu.TryGetLookupKey(in req, out var key))
+        {
+            return false;
+        }
+        var l1 = path[0];
+        int slot = l1.Peek(in key);
+        if (slot < 0)
+        {
+            return false;
+        }
+        ref var e = ref l1.Entry(slot);
+        if (((e.Complete >> (el * 3 + (int)type)) & 1) == 0)
+        {
+            return false;
+        }
+        l1.CommitHit(slot);
+        _last = LastKind.PredictedHit; // the accessors then report one lookup, a TLB hit, no walk
+        ulong offset = key.Va & BitOps.Mask(e.Shift);
+        o.Pa = e.PaBase | offset;
+        o.Ipa = e.IpaBase | offset;
+        o.HasIpa = e.HasIpa;
+        long cycles = (type == AccessType.Fetch ? _fetchLatency : _dataLatency)[1];
+        o.Cycles = cycles;
+        Stats.TlbHits++;
+        Stats.TranslationCycles += cycles;
+        Predict(va, type, el, in key);
         return true;
     }
 
