@@ -132,6 +132,24 @@ public class CachingEquivalenceTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(CorpusTraces))]
+    public async Task AReplayWithoutResultsCountsAndChargesExactlyTheSame(string name)
+    {
+        // Without a results sink the replayer lets the core skip building outcomes; every figure must stay the same.
+        string path = Path.Combine(TestPaths.Qemu, name + ".trace");
+        foreach (var config in new[] { Presets.NeoverseN1, Presets.Bench })
+        {
+            var (withResults, _) = await Machine.ReplayFile(path, config);
+            var without = new SimulatedCore(config: config);
+            await using (var s = File.OpenRead(path))
+            {
+                await new Replayer(without, sink: null).ReplayAsync(s, path);
+            }
+            Assert.Equal(SummaryText(withResults), SummaryText(without));
+        }
+    }
+
     private static string SummaryText(SimulatedCore core)
     {
         var ms = new MemoryStream();

@@ -129,6 +129,23 @@ public sealed class SimulatedCore
     }
 
     /// <summary>
+    /// <see cref="Execute"/> for a caller that never reads the outcome (a replay without results): the same effects
+    /// on every structure and statistic, without clearing and returning an outcome for each record.
+    /// </summary>
+    public void ExecuteDiscarding(in TraceRecord rec)
+    {
+        ref var o = ref _discarded;
+        if ((uint)(rec.Op - TraceOp.Read) <= TraceOp.Fetch - TraceOp.Read && TryFastAccess(in rec, ref o))
+        {
+            return;
+        }
+        o = default; // the general path reads back what it wrote (page crossings), so it starts clean
+        ExecuteGeneral(in rec, ref o);
+    }
+
+    private AccessOutcome _discarded;
+
+    /// <summary>
     /// An access that does not cross a page and whose translation <see cref="TryPredictedHit"/> completes; false,
     /// having changed nothing, for anything else.
     /// </summary>

@@ -57,7 +57,11 @@ public sealed class Replayer
         _sink = sink;
         _options = options ?? new ReplayOptions();
         _stopOnFault = _options.StopOnFault;
+        _discardOutcomes = sink is null && !_stopOnFault;
     }
+
+    /// <summary>Nobody reads outcomes (no sink, no stop at a fault): the core need not build them.</summary>
+    private readonly bool _discardOutcomes;
 
     /// <summary>True when the replay stopped at a fault because of <see cref="ReplayOptions.StopOnFault"/>.</summary>
     public bool StoppedOnFault { get; private set; }
@@ -76,6 +80,11 @@ public sealed class Replayer
         {
             owner._lastLine = record.Line;
             var core = owner._core;
+            if (owner._discardOutcomes)
+            {
+                core.ExecuteDiscarding(in record);
+                return;
+            }
             if (core.Execute(in record, out var outcome))
             {
                 owner._sink?.OnOutcome(in outcome);
