@@ -23,7 +23,22 @@ public static class Program
         if (args.Length >= 2 && args[0] == "parse")
         {
             int runs = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 9;
-            await ReplayTiming.ParseOnly(args[1], runs);
+            await ReplayTiming.ParseOnly(args[1], runs, args.Length > 3 ? args[3] : null);
+            return 0;
+        }
+        if (args.Length >= 2 && args[0] == "io")
+        {
+            ReplayTiming.IoAb(args[1], args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 9);
+            return 0;
+        }
+        if (args.Length >= 2 && args[0] == "ab")
+        {
+            if (args.Length > 2 && args[2] == "compare")
+            {
+                AccessRunAb.Compare(args[1]);
+                return 0;
+            }
+            AccessRunAb.Run(args[1], args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 9);
             return 0;
         }
         if (args.Length >= 2 && args[0] == "loop")
@@ -107,22 +122,133 @@ public static class ReplayTiming
         return state.Records.ToArray();
     }
 
-    /// <summary>Parse-only timing with the CLI's pipe buffer (64 KiB): median ns per line and MB/s over the runs.</summary>
-    public static async Task ParseOnly(string path, int runs)
+    /// <summary>
+    /// Parse-only timing, median ns per line and MB/s over the runs, of four ways in: the file's bytes already in
+    /// memory through a MemoryStream and the CLI's pipe (64 KiB); the file by path through the stream and pipe
+    /// (what `replay` did before FileTraceReader); the file by path through FileTraceReader (what `replay` does now);
+    /// and a read-only memory map of the whole file parsed in place (the alternative FileTraceReader was measured
+    /// against).
+    /// </summary>
+    public static async Task ParseOnly(string path, int runs, string? only = null)
     {
-        byte[] bytes = await File.ReadAllBytesAsync(path);
-        var times = new List<double>();
-        long lines = 0;
-        for (int i = 0; i < runs; i++)
+        long bytes = new FileInfo(path).Length;
+        byte[] data = await File.ReadAllBytesAsync(path);
+        await Time("memory+pipe", async () =>
         {
-            var sw = Stopwatch.StartNew();
-            var reader = System.IO.Pipelines.PipeReader.Create(new MemoryStream(bytes), new System.IO.Pipelines.StreamPipeReaderOptions(bufferSize: 1 << 16));
-            lines = await TextTraceParser.ParseAsync(reader, path, new CountingHandler());
-            times.Add(sw.Elapsed.TotalMilliseconds);
+            var reader = System.IO.Pipelines.PipeReader.Create(new MemoryStream(data), new System.IO.Pipelines.StreamPipeReaderOptions(bufferSize: 1 << 16));
+            return await TextTraceParser.ParseAsync(reader, path, new CountingHandler());
+        });
+        data = [];
+        await Time("file+pipe", async () =>
+        {
+            await using var input = TraceInput.Open(path);
+            return await TraceReaders.ParseAsync(input, new CountingHandler(), direct: false);
+        });
+        await Time("file direct", async () =>
+        {
+            await using var input = TraceInput.Open(path);
+            return await TraceReaders.ParseAsync(input, new CountingHandler());
+        });
+        await Time("mmap", () => Task.FromResult(MappedParse(path)));
+
+        async Task Time(string what, Func<Task<long>> parse)
+        {
+            if (only is not null && !what.StartsWith(only, StringComparison.Ordinal))
+            {
+                return;
+            }
+            var times = new List<double>();
+            var cpu = new List<double>();
+            long lines = 0;
+            var self = Process.GetCurrentProcess();
+            for (int i = 0; i < runs; i++)
+            {
+                self.Refresh();
+                var cpu0 = self.TotalProcessorTime;
+                var sw = Stopwatch.StartNew();
+                lines = await parse();
+                times.Add(sw.Elapsed.TotalMilliseconds);
+                self.Refresh();
+                cpu.Add((self.TotalProcessorTime - cpu0).TotalMilliseconds);
+            }
+            times.Sort();
+            cpu.Sort();
+            double med = times[times.Count / 2];
+            // CPU time (all threads) is less sensitive than wall time to other work on this shared 2-core machine.
+            Console.WriteLine($"{what,-12} median {med,7:F1} ms (min {times[0],7:F1}, cpu median {cpu[cpu.Count / 2],7:F1}) over {runs} runs = {med * 1e6 / lines,5:F1} ns/line (min {times[0] * 1e6 / lines,5:F1}), {bytes / (med / 1000) / 1e6,5:F0} MB/s ({lines:N0} lines, {bytes:N0} bytes)");
         }
-        times.Sort();
-        double med = times[times.Count / 2];
-        Console.WriteLine($"parse only: median {med:F1} ms (min {times[0]:F1}) over {runs} runs = {med * 1e6 / lines:F1} ns/line, {bytes.Length / (med / 1000) / 1e6:F0} MB/s ({lines:N0} lines, {bytes.Length:N0} bytes)");
+    }
+
+    /// <summary>
+    /// The ways of reading a file directly, interleaved run by run so that the noise of this shared machine hits them
+    /// alike: FileTraceReader with 64 KiB, 256 KiB and 1 MiB reads, and the whole file memory-mapped. Best of N.
+    /// </summary>
+    public static void IoAb(string path, int runs)
+    {
+        var ways = new (string Name, Func<long> Parse)[]
+        {
+            ("read 64K", () => Direct(path, 1 << 16)),
+            ("read 256K", () => Direct(path, 1 << 18)),
+            ("read 1M", () => Direct(path, 1 << 20)),
+            ("mmap", () => MappedParse(path)),
+        };
+        var best = new double[ways.Length];
+        Array.Fill(best, double.MaxValue);
+        long lines = 0;
+        for (int r = 0; r < runs; r++)
+        {
+            for (int w = 0; w < ways.Length; w++)
+            {
+                var sw = Stopwatch.StartNew();
+                lines = ways[w].Parse();
+                best[w] = Math.Min(best[w], sw.Elapsed.TotalMilliseconds);
+            }
+        }
+        for (int w = 0; w < ways.Length; w++)
+        {
+            Console.WriteLine($"{ways[w].Name,-10} best {best[w],7:F1} ms = {best[w] * 1e6 / lines,5:F2} ns/line");
+        }
+
+        static long Direct(string path, int block)
+        {
+            using var input = TraceInput.Open(path);
+            return FileTraceReader.ParseLines(input, default(TextTraceParser.TextLineFormat), new CountingHandler(), null, block);
+        }
+    }
+
+    /// <summary>The whole file mapped read-only and parsed in place, in windows of 64 MiB (lines straddling a window
+    /// start the next one: the mapping is contiguous).</summary>
+    private static unsafe long MappedParse(string path)
+    {
+        using var mmf = System.IO.MemoryMappedFiles.MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, System.IO.MemoryMappedFiles.MemoryMappedFileAccess.Read);
+        using var view = mmf.CreateViewAccessor(0, 0, System.IO.MemoryMappedFiles.MemoryMappedFileAccess.Read);
+        long len = new FileInfo(path).Length;
+        byte* p = null;
+        view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
+        try
+        {
+            var state = new LineState(path, ParseOptions.Strict);
+            var format = default(TextTraceParser.TextLineFormat);
+            var handler = new CountingHandler();
+            long pos = 0;
+            const int Window = 64 << 20;
+            while (true)
+            {
+                int n = (int)Math.Min(Window, len - pos);
+                bool final = pos + n == len;
+                pos += LineReader.ParseSpan(new ReadOnlySpan<byte>(p + pos, n), ref state, ref format, ref handler, final);
+                if (final)
+                {
+                    break;
+                }
+            }
+            state.Dispose();
+            return state.Line;
+        }
+        finally
+        {
+            view.SafeMemoryMappedViewHandle.ReleasePointer();
+        }
     }
 
     public static async Task Run(string path, ModelConfig config, int runs)

@@ -86,20 +86,7 @@ public static class LineReader
         while (true)
         {
             // Fast path: every line that lies within the current segment, with one Advance for all of them.
-            ReadOnlySpan<byte> span = reader.UnreadSpan;
-            int done = 0;
-            while (true)
-            {
-                done += format.ParseRun(span[done..], ref state.Line, ref handler);
-                int i = span[done..].IndexOf((byte)'\n');
-                if (i < 0)
-                {
-                    break;
-                }
-                state.Line++;
-                Dispatch(span.Slice(done, i), ref state, ref format, ref handler);
-                done += i + 1;
-            }
+            int done = CompleteLines(reader.UnreadSpan, ref state, ref format, ref handler);
             if (done > 0)
             {
                 reader.Advance(done);
@@ -124,6 +111,56 @@ public static class LineReader
             }
             return reader.Position;
         }
+    }
+
+    /// <summary>
+    /// Parses every complete line of one contiguous span (the format's run first, then line by line), leaving the
+    /// partial line at its end. Shared by the pipe reader (one segment at a time) and <see cref="FileTraceReader"/>
+    /// (one buffer or mapped window at a time), so both deliver the same records and the same errors.
+    /// </summary>
+    /// <returns>The bytes consumed: up to and including the last '\n' of <paramref name="span"/>.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int CompleteLines<TFormat, THandler>(ReadOnlySpan<byte> span, ref LineState state, ref TFormat format, ref THandler handler)
+        where TFormat : ILineFormat
+        where THandler : ITraceHandler
+    {
+        int done = 0;
+        while (true)
+        {
+            done += format.ParseRun(span[done..], ref state.Line, ref handler);
+            int i = span[done..].IndexOf((byte)'\n');
+            if (i < 0)
+            {
+                return done;
+            }
+            state.Line++;
+            Dispatch(span.Slice(done, i), ref state, ref format, ref handler);
+            done += i + 1;
+        }
+    }
+
+    /// <summary>
+    /// Parses the lines of a contiguous span: every complete line, then (when <paramref name="final"/>) the last
+    /// one without its '\n'. A partial line longer than <see cref="MaxLineLength"/> is an error, as in the pipe path.
+    /// </summary>
+    /// <returns>The bytes consumed (all of them when <paramref name="final"/>).</returns>
+    internal static int ParseSpan<TFormat, THandler>(ReadOnlySpan<byte> span, ref LineState state, ref TFormat format, ref THandler handler, bool final)
+        where TFormat : ILineFormat
+        where THandler : ITraceHandler
+    {
+        int done = CompleteLines(span, ref state, ref format, ref handler);
+        int rest = span.Length - done;
+        if (rest > MaxLineLength)
+        {
+            throw new TraceFormatException(state.Source, state.Line + 1, 1, $"line is longer than {MaxLineLength} bytes");
+        }
+        if (final && rest > 0)
+        {
+            state.Line++;
+            Dispatch(span[done..], ref state, ref format, ref handler);
+            done = span.Length;
+        }
+        return done;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

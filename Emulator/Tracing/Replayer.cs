@@ -34,6 +34,12 @@ public sealed record ReplayOptions
 
     /// <summary>Bytes of pipe buffer per read.</summary>
     public int BufferSize { get; init; } = 1 << 16;
+
+    /// <summary>
+    /// Read uncompressed text and binary files by path through <see cref="FileTraceReader"/> (false: always through
+    /// the stream and pipe, as standard input is).
+    /// </summary>
+    public bool DirectFileReads { get; init; } = true;
 }
 
 /// <summary>
@@ -124,7 +130,7 @@ public sealed class Replayer
         bool completed = false;
         try
         {
-            lines = await TraceReaders.ParseAsync(input, handler, parse, _options.BufferSize, ct).ConfigureAwait(false);
+            lines = await TraceReaders.ParseAsync(input, handler, parse, _options.BufferSize, ct, _options.DirectFileReads).ConfigureAwait(false);
             completed = true;
             return true;
         }
@@ -157,11 +163,25 @@ public sealed class Replayer
 /// <summary>Runs the parser of an input's format.</summary>
 public static class TraceReaders
 {
-    /// <summary>Parses <paramref name="input"/> with the reader of its format. Returns its lines (or records).</summary>
+    /// <summary>
+    /// Parses <paramref name="input"/> with the reader of its format. Returns its lines (or records). An uncompressed
+    /// text or binary file is read directly (<see cref="FileTraceReader"/>, synchronously on this thread) unless
+    /// <paramref name="direct"/> is false; everything else streams through a pipe.
+    /// </summary>
     public static async ValueTask<long> ParseAsync<THandler>(TraceInput input, THandler handler, ParseOptions? parse = null,
-        int bufferSize = 1 << 16, CancellationToken ct = default)
+        int bufferSize = 1 << 16, CancellationToken ct = default, bool direct = true)
         where THandler : ITraceHandler
     {
+        if (direct && input.CanReadDirect)
+        {
+            switch (input.Format)
+            {
+                case TraceFormat.Text:
+                    return FileTraceReader.ParseLines(input, default(TextTraceParser.TextLineFormat), handler, parse, ct: ct);
+                case TraceFormat.Binary:
+                    return FileTraceReader.ParseBinary(input, handler, parse, ct: ct);
+            }
+        }
         var reader = PipeReader.Create(input.Stream, new StreamPipeReaderOptions(bufferSize: bufferSize, leaveOpen: true));
         return input.Format switch
         {

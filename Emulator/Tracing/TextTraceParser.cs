@@ -257,6 +257,7 @@ public static class TextTraceParser
         /// 1..19 decimal digits, then a space or the end of the line. Anything else returns false with the cursor
         /// unmoved, for <see cref="Next"/> and the number parser to take (and report) it.
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public bool NextNumberFast(out ulong value)
         {
             value = 0;
@@ -272,6 +273,22 @@ public static class TextTraceParser
             if (line[i] == (byte)'0' && i + 2 < line.Length && (line[i + 1] | 0x20) == 'x')
             {
                 i += 2;
+                if (i + 16 <= line.Length)
+                {
+                    // All 16 bytes the vector decoder reads are in the line: table dumps, every word but the last
+                    // few of a line. A run of 16 digits followed by another is left to the tokenizer (more than 64
+                    // bits, or leading zeros).
+                    int n = HexRun(ref Unsafe.Add(ref MemoryMarshal.GetReference(line), i), out v);
+                    i += n;
+                    if (n == 0 || (i < line.Length && line[i] != (byte)' '))
+                    {
+                        return false;
+                    }
+                    Column = start + 1;
+                    _pos = i;
+                    value = v;
+                    return true;
+                }
                 ReadOnlySpan<byte> table = HexDigit;
                 int end = Math.Min(line.Length, i + 16);
                 int first = i;

@@ -40,11 +40,15 @@ public sealed class TraceInput : IAsyncDisposable, IDisposable
     public const int SniffBytes = 4096;
 
     private readonly CountingStream _raw;
+    private readonly FileStream? _file;
+    private long _directBytes = -1;
 
-    private TraceInput(string source, CountingStream raw, Stream stream, TraceFormat format, TraceCompression compression, long? length)
+    private TraceInput(string source, CountingStream raw, Stream stream, TraceFormat format, TraceCompression compression, long? length,
+        FileStream? file)
     {
         Source = source;
         _raw = raw;
+        _file = compression == TraceCompression.None ? file : null;
         Stream = stream;
         Format = format;
         Compression = compression;
@@ -65,7 +69,21 @@ public sealed class TraceInput : IAsyncDisposable, IDisposable
     public long? Length { get; }
 
     /// <summary>Bytes read so far from the file or pipe (compressed bytes for a compressed input).</summary>
-    public long RawBytesRead => _raw.Count;
+    public long RawBytesRead => Interlocked.Read(ref _directBytes) is >= 0 and var direct ? direct : _raw.Count;
+
+    /// <summary>
+    /// True for an uncompressed regular file opened by path: <see cref="FileTraceReader"/> can then read it with
+    /// plain positioned reads from offset 0 instead of through <see cref="Stream"/> and a pipe.
+    /// </summary>
+    public bool CanReadDirect => _file is not null;
+
+    /// <summary>The file's handle for <see cref="FileTraceReader"/> (taken only when that path is used: asking a
+    /// FileStream for its handle drops its read buffer).</summary>
+    internal Microsoft.Win32.SafeHandles.SafeFileHandle DirectHandle =>
+        _file?.SafeFileHandle ?? throw new InvalidOperationException("not a direct-readable file");
+
+    /// <summary>The direct reader's progress: bytes of the file read so far (what <see cref="RawBytesRead"/> then shows).</summary>
+    internal void SetDirectBytes(long n) => Interlocked.Exchange(ref _directBytes, n);
 
     /// <summary>True for the formats that carry virtual addresses only and run at EL0 of one guest.</summary>
     public bool IsForeign => Format is TraceFormat.Lackey or TraceFormat.ChampSim or TraceFormat.QemuMem;
@@ -77,11 +95,15 @@ public sealed class TraceInput : IAsyncDisposable, IDisposable
             ? stdin ?? Console.OpenStandardInput()
             : new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
         long? length = file.CanSeek ? file.Length : null;
-        return Open(file, path, format, length);
+        // A seekable FileStream is a regular file (pipes, FIFOs and terminals do not seek): it may be read directly.
+        return Open(file, path, format, length, file is FileStream { CanSeek: true } fs ? fs : null);
     }
 
     /// <summary>Wraps an already-open stream (tests, pipes). Takes ownership of it.</summary>
-    public static TraceInput Open(Stream stream, string source, TraceFormat format = TraceFormat.Auto, long? length = null)
+    public static TraceInput Open(Stream stream, string source, TraceFormat format = TraceFormat.Auto, long? length = null) =>
+        Open(stream, source, format, length, null);
+
+    private static TraceInput Open(Stream stream, string source, TraceFormat format, long? length, FileStream? file)
     {
         var raw = new CountingStream(stream);
         try
@@ -107,7 +129,7 @@ public sealed class TraceInput : IAsyncDisposable, IDisposable
                 s = new PrefixStream(head, s, pending);
                 format = Detect(head, source);
             }
-            return new TraceInput(source, raw, s, format, compression, length);
+            return new TraceInput(source, raw, s, format, compression, length, file);
         }
         catch
         {
