@@ -683,25 +683,32 @@ public sealed class Mmu
     {
         leaf = default;
         fault = default;
+        // What the loop needs from p, in locals: the stage-2 calls below are opaque to the compiler, which would
+        // otherwise reload every field of p after each of them.
         var g = p.Granule;
         int stride = TranslationGeometry.Stride(g);
         int level = p.StartLevel;
         int indexBits = p.FirstLevelBits;
         ulong tableBase = p.TableBase;
+        byte stage = p.Stage;
+        int oaSize = p.OaSize;
+        bool plainAddress = !p.Ds && !(g == Granule.K64 && p.Lpa); // the output address is bits [47:g] alone
+        ulong addressMask = BitOps.Mask(47, (int)g);
+        var record = Record;
         int tableAttrs = 0;
         // A walk cache holds table descriptors already read: the walk resumes below the deepest one that covers
         // the input address, with the table attributes accumulated above it.
-        bool walkCache = p.Stage == 1 ? _walkCaches1 : _walkCaches2;
-        if (walkCache && _caches!.TryResume(p.Stage, cacheCtx, ia, g, level, Record, out var resume))
+        bool walkCache = stage == 1 ? _walkCaches1 : _walkCaches2;
+        if (walkCache && _caches!.TryResume(stage, cacheCtx, ia, g, level, record, out var resume))
         {
             level = resume.Level + 1;
             tableBase = resume.NextTable;
             tableAttrs = resume.TableAttrs;
             indexBits = stride;
         }
+        int shift = TranslationGeometry.LevelShift(g, level);
         while (true)
         {
-            int shift = TranslationGeometry.LevelShift(g, level);
             int index = (int)((ia >> shift) & BitOps.Mask(indexBits));
             ulong descAddr = tableBase + ((ulong)index << 3);
             ulong descPa = descAddr;
@@ -711,17 +718,17 @@ public sealed class Mmu
                 // here is reported with S1PTW=1 and the descriptor's IPA (Arm ARM D8.2.x, "nested walks").
                 if (!Stage2(descAddr, S2Access.Read, s1ptw: true, el0: false, isAt: false, FrameSlotsS2ForS1Table(level), out var s2))
                 {
-                    Record.Add(new WalkStep { Kind = StepKind.Read, Stage = p.Stage, Level = (sbyte)level, TableBase = tableBase, Index = index, DescriptorAddress = descAddr, InputAddress = ia, Nested = nested, NotRead = true });
+                    record.Add(new WalkStep { Kind = StepKind.Read, Stage = stage, Level = (sbyte)level, TableBase = tableBase, Index = index, DescriptorAddress = descAddr, InputAddress = ia, Nested = nested, NotRead = true });
                     fault = s2.Fault;
                     return false;
                 }
                 descPa = s2.Pa;
             }
             bool backed = ReadDescriptor(frameSlots + level + 1, descPa, out ulong desc);
-            Record.AddRead(p.Stage, level, nested, tableBase, index, descAddr, descPa, desc, ia, !backed);
+            record.AddRead(stage, level, nested, tableBase, index, descAddr, descPa, desc, ia, !backed);
             if (!backed)
             {
-                fault = MakeFault(ref p, FaultType.ExternalWalk, level, ia, nested);
+                fault = MakeFault(stage, FaultType.ExternalWalk, level, ia, nested);
                 return false;
             }
             // bit0=0: invalid. bits[1:0]=01 at level 3: reserved. 01 below level 3: a block, if this level allows one.
@@ -729,13 +736,13 @@ public sealed class Mmu
             if ((desc & 1) == 0 || (level == 3 && !isTable)
                 || (!isTable && !TranslationGeometry.BlockAllowed(g, level, p.Ds, p.Lpa)))
             {
-                fault = MakeFault(ref p, FaultType.Translation, level, ia, nested);
+                fault = MakeFault(stage, FaultType.Translation, level, ia, nested);
                 return false;
             }
-            ulong address = DescriptorAddress(desc, in p);
-            if (BitOps.AnyAbove(address, p.OaSize))
+            ulong address = plainAddress ? desc & addressMask : DescriptorAddress(desc, in p);
+            if (BitOps.AnyAbove(address, oaSize))
             {
-                fault = MakeFault(ref p, FaultType.AddressSize, level, ia, nested);
+                fault = MakeFault(stage, FaultType.AddressSize, level, ia, nested);
                 return false;
             }
             if (isTable && level < 3)
@@ -743,10 +750,11 @@ public sealed class Mmu
                 tableAttrs |= (int)(desc >> 59) & 0xF;
                 if (walkCache)
                 {
-                    _caches!.FillTable(p.Stage, cacheCtx, ia, g, new TableEntry { NextTable = address, TableAttrs = tableAttrs, Level = (sbyte)level });
+                    _caches!.FillTable(stage, cacheCtx, ia, g, new TableEntry { NextTable = address, TableAttrs = tableAttrs, Level = (sbyte)level });
                 }
                 tableBase = address;
                 level++;
+                shift -= stride;
                 indexBits = stride;
                 continue;
             }
@@ -782,9 +790,10 @@ public sealed class Mmu
         return a;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static FaultInfo MakeFault(ref WalkParams p, FaultType type, int level, ulong ia, bool nested) =>
-        p.Stage == 1
+    /// <summary>A walk fault of <paramref name="stage"/> (kept out of line: the walk loop stays small).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static FaultInfo MakeFault(byte stage, FaultType type, int level, ulong ia, bool nested) =>
+        stage == 1
             ? FaultInfo.Stage1(type, level)
             : FaultInfo.Stage2(type, level, new IntermediatePhysicalAddress(ia), nested);
 
