@@ -130,6 +130,7 @@ public sealed class SimulatedCore
     /// <see cref="Execute"/> for a caller that never reads the outcome (a replay without results): the same effects
     /// on every structure and statistic, without clearing and returning an outcome for each record.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void ExecuteDiscarding(in TraceRecord rec)
     {
         ref var o = ref _discarded;

@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using MmuSim.Core;
 using MmuSim.Paging;
 
@@ -86,11 +87,6 @@ public sealed class Replayer
         {
             owner._lastLine = record.Line;
             var core = owner._core;
-            if (owner._discardOutcomes)
-            {
-                core.ExecuteDiscarding(in record);
-                return;
-            }
             if (core.Execute(in record, out var outcome))
             {
                 owner._sink?.OnOutcome(in outcome);
@@ -100,6 +96,20 @@ public sealed class Replayer
                     throw new StopSignal();
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// The handler when nobody reads outcomes: a type of its own, so the parsers are specialised for it and the
+    /// replay of a record sits directly in their loop.
+    /// </summary>
+    private readonly struct DiscardingHandler(Replayer owner) : ITraceHandler
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void OnRecord(in TraceRecord record)
+        {
+            owner._lastLine = record.Line;
+            owner._core.ExecuteDiscarding(in record);
         }
     }
 
@@ -124,13 +134,14 @@ public sealed class Replayer
         }
         Current = input;
         _lastLine = 0;
-        var handler = new Handler(this);
         var parse = _options.Parse;
         long lines = 0;
         bool completed = false;
         try
         {
-            lines = await TraceReaders.ParseAsync(input, handler, parse, _options.BufferSize, ct, _options.DirectFileReads).ConfigureAwait(false);
+            lines = _discardOutcomes
+                ? await TraceReaders.ParseAsync(input, new DiscardingHandler(this), parse, _options.BufferSize, ct, _options.DirectFileReads).ConfigureAwait(false)
+                : await TraceReaders.ParseAsync(input, new Handler(this), parse, _options.BufferSize, ct, _options.DirectFileReads).ConfigureAwait(false);
             completed = true;
             return true;
         }
