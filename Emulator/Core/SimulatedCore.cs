@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using MmuSim.Addressing;
 using MmuSim.Bits;
 using MmuSim.Caching;
@@ -31,6 +30,8 @@ public sealed class SimulatedCore
     private readonly int[] _dataLatency;
     private readonly int[] _fetchLatency;
     private readonly bool _coalesce;
+    private readonly Tlb? _l1Data;
+    private readonly Tlb? _l1Fetch;
     private readonly bool _dataCaches;
     private StaleChecker? _stale;
 
@@ -49,7 +50,8 @@ public sealed class SimulatedCore
         _dataPath = Caches.DataPath;
         _fetchPath = Caches.FetchPath;
         _dataLatency = Caches.DataLatency;
-        _l1 = [_dataPath.Length != 0 ? _dataPath[0] : null, _fetchPath.Length != 0 ? _fetchPath[0] : null];
+        _l1Data = _dataPath.Length != 0 ? _dataPath[0] : null;
+        _l1Fetch = _fetchPath.Length != 0 ? _fetchPath[0] : null;
         _fetchLatency = Caches.FetchLatency;
         _coalesce = Config.Caching.CoalesceContiguous;
         _dataCaches = Config.Timing.ModelDataCaches;
@@ -83,8 +85,8 @@ public sealed class SimulatedCore
         {
             _stale = value ? _stale ?? new StaleChecker(Registers, Memory) : null;
             // Every access must now pass the checker: forget the predicted slots, which bypass it.
-            _predict[0].Page = ulong.MaxValue;
-            _predict[1].Page = ulong.MaxValue;
+            _predictData.Page = ulong.MaxValue;
+            _predictFetch.Page = ulong.MaxValue;
         }
     }
 
@@ -151,8 +153,7 @@ public sealed class SimulatedCore
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryFastAccess(in TraceRecord rec, ref AccessOutcome o)
     {
-        // TraceOp lists Read, Write, Fetch in AccessType's order: arithmetic, not branches, on a random R/W/X mix.
-        var type = (AccessType)(rec.Op - TraceOp.Read);
+        var type = rec.Op == TraceOp.Write ? AccessType.Write : rec.Op == TraceOp.Fetch ? AccessType.Fetch : AccessType.Read;
         ulong va = rec.Address;
         int size = type == AccessType.Fetch ? 4 : rec.Size;
         byte el = CurrentEl;
@@ -162,7 +163,12 @@ public sealed class SimulatedCore
         }
         var st = Stats;
         st.Records++;
-        st.CountAccess(type);
+        switch (type)
+        {
+            case AccessType.Write: st.Writes++; break;
+            case AccessType.Fetch: st.Fetches++; break;
+            default: st.Reads++; break;
+        }
         o.Line = rec.Line;
         o.Op = rec.Op;
         o.Va = va;
@@ -213,7 +219,12 @@ public sealed class SimulatedCore
     private void ExecuteAccess(in TraceRecord rec, ref AccessOutcome o)
     {
         var type = rec.Op switch { TraceOp.Write => AccessType.Write, TraceOp.Fetch => AccessType.Fetch, _ => AccessType.Read };
-        Stats.CountAccess(type);
+        switch (type)
+        {
+            case AccessType.Write: Stats.Writes++; break;
+            case AccessType.Fetch: Stats.Fetches++; break;
+            default: Stats.Reads++; break;
+        }
         byte el = CurrentEl;
         o.Line = rec.Line;
         o.Op = rec.Op;
@@ -258,19 +269,8 @@ public sealed class SimulatedCore
         public ulong Ctx;
     }
 
-    /// <summary>Data, then fetch: index <see cref="Side"/>.</summary>
-    private readonly Prediction[] _predict =
-    [
-        new() { Slot = -1, Page = ulong.MaxValue },
-        new() { Slot = -1, Page = ulong.MaxValue },
-    ];
-
-    /// <summary>First TLB level of the data and the fetch path (index <see cref="Side"/>).</summary>
-    private readonly Tlb?[] _l1;
-
-    /// <summary>0 for data accesses (Read, Write), 1 for fetches: an index, so the hot path does not branch on the type.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Side(AccessType type) => (int)type >> 1;
+    private Prediction _predictData = new() { Slot = -1, Page = ulong.MaxValue };
+    private Prediction _predictFetch = new() { Slot = -1, Page = ulong.MaxValue };
 
     /// <summary>
     /// The common case in few instructions: a predicted first-level hit whose entry lets the access complete
@@ -280,13 +280,12 @@ public sealed class SimulatedCore
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryPredictedHit(ulong va, AccessType type, byte el, ref AccessOutcome o)
     {
-        int side = Side(type);
-        ref var p = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_predict), side);
+        ref var p = ref type == AccessType.Fetch ? ref _predictFetch : ref _predictData;
         if ((va & ~p.LowMask) != p.Page || p.Generation != Registers.Generation || p.El != el)
         {
             return false;
         }
-        var l1 = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_l1), side);
+        var l1 = type == AccessType.Fetch ? _l1Fetch : _l1Data;
         int slot = p.Slot;
         if (l1!.TagAt(slot) != p.Tag || l1.Context(slot) != p.Ctx)
         {
@@ -358,7 +357,7 @@ public sealed class SimulatedCore
     private void Predict(ulong va, AccessType type, byte el, in LookupKey key)
     {
         var path = type == AccessType.Fetch ? _fetchPath : _dataPath;
-        ref var p = ref _predict[Side(type)];
+        ref var p = ref type == AccessType.Fetch ? ref _predictFetch : ref _predictData;
         p.Page = ulong.MaxValue;
         if (path.Length == 0 || _stale is not null || _dataCaches)
         {

@@ -9,18 +9,9 @@ public sealed class Statistics
 
     public long Lines { get; set; }
     public long Records { get; internal set; }
-    // Indexed by AccessType, so the replay loop counts an access without branching on its type (a random mix of
-    // R/W/X defeats the branch predictor).
-    private readonly long[] _byType = new long[3];
-
-    public long Reads => _byType[(int)AccessType.Read];
-    public long Writes => _byType[(int)AccessType.Write];
-    public long Fetches => _byType[(int)AccessType.Fetch];
-
-    /// <summary>Counts one access of <paramref name="type"/>.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    internal void CountAccess(AccessType type) =>
-        System.Runtime.CompilerServices.Unsafe.Add(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_byType), (int)type)++;
+    public long Reads { get; internal set; }
+    public long Writes { get; internal set; }
+    public long Fetches { get; internal set; }
     public long AtInstructions { get; internal set; }
     public long Dumps { get; internal set; }
     public long Tlbis { get; internal set; }
