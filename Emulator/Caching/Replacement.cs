@@ -96,14 +96,16 @@ public sealed class ReplacementState
             case ReplacementPolicy.Lru:
             case ReplacementPolicy.Fifo:
             {
+                // The oldest stamp, first on ties; selects instead of branches (stamps are in no predictable order).
                 var stamps = _stamps.AsSpan(set * _ways, _ways);
                 int v = 0;
+                var best = stamps[0];
                 for (int w = 1; w < stamps.Length; w++)
                 {
-                    if (stamps[w] < stamps[v])
-                    {
-                        v = w;
-                    }
+                    var st = stamps[w];
+                    bool older = st < best;
+                    v = older ? w : v;
+                    best = older ? st : best;
                 }
                 return v;
             }
