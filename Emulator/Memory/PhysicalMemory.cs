@@ -63,7 +63,7 @@ public sealed unsafe class PhysicalMemory
     /// </summary>
     public int Epoch { get; private set; }
 
-    /// <summary>Most RAM regions a trace may declare: every walk read checks them, so hostile input must not pile them up.</summary>
+    /// <summary>Most RAM regions a trace may declare: each declaration rescans every frame and reads that miss the frame flags search the list, so hostile input must not pile them up.</summary>
     public const int MaxRamRegions = 4096;
 
     /// <summary>Declares a RAM region. Once any region exists, walks outside all regions take an external abort.</summary>
