@@ -388,7 +388,7 @@ public sealed class Mmu
         }
         else
         {
-            if (!Walk(ref p, va, s2On, nested: false, el2 ? ContextTag.El2 : _walkCtxEl10, FrameSlotsS1, out Leaf leaf, out r.Fault))
+            if (!Walk<Stage1Walk>(ref p, va, s2On, nested: false, el2 ? ContextTag.El2 : _walkCtxEl10, FrameSlotsS1, out Leaf leaf, out r.Fault))
             {
                 return false;
             }
@@ -639,6 +639,26 @@ public sealed class Mmu
         return _mem.TryRead64(new PhysicalAddress(pa), out value);
     }
 
+    /// <summary>
+    /// Which stage a <see cref="Walk{TStage}"/> instance serves. The loop is one source for both stages; the type only
+    /// lets the compiler drop the stage-2 translation of table addresses from the stage-2 instance, whose loop is
+    /// then smaller (nested walks run it four times per stage-1 walk).
+    /// </summary>
+    private interface IWalkStage
+    {
+        bool MayTranslateTables { get; }
+    }
+
+    private readonly struct Stage1Walk : IWalkStage
+    {
+        public bool MayTranslateTables => true;
+    }
+
+    private readonly struct Stage2Walk : IWalkStage
+    {
+        public bool MayTranslateTables => false;
+    }
+
     /// <summary>What a walk found at its last lookup.</summary>
     private struct Leaf
     {
@@ -679,7 +699,8 @@ public sealed class Mmu
     /// stage 2 for an EL1&amp;0 stage-1 table when <paramref name="s1ViaS2"/>), validity, output-address size, then
     /// descend or stop at a leaf. Geometry comes from <see cref="TranslationGeometry"/>; nothing is per level.
     /// </summary>
-    private bool Walk(ref WalkParams p, ulong ia, bool s1ViaS2, bool nested, ulong cacheCtx, int frameSlots, out Leaf leaf, out FaultInfo fault)
+    private bool Walk<TStage>(ref WalkParams p, ulong ia, bool s1ViaS2, bool nested, ulong cacheCtx, int frameSlots, out Leaf leaf, out FaultInfo fault)
+        where TStage : struct, IWalkStage
     {
         leaf = default;
         fault = default;
@@ -712,7 +733,7 @@ public sealed class Mmu
             int index = (int)((ia >> shift) & BitOps.Mask(indexBits));
             ulong descAddr = tableBase + ((ulong)index << 3);
             ulong descPa = descAddr;
-            if (s1ViaS2)
+            if (default(TStage).MayTranslateTables && s1ViaS2)
             {
                 // Stage-1 descriptor addresses are IPAs: translate them through stage 2 as reads; a stage-2 fault
                 // here is reported with S1PTW=1 and the descriptor's IPA (Arm ARM D8.2.x, "nested walks").
@@ -973,7 +994,7 @@ public sealed class Mmu
                 leaf.OutputBase = hit.OutputBase | (ipa & BitOps.Mask(hit.GroupShift) & ~BitOps.Mask(hit.Shift));
             }
         }
-        if (!cached && !Walk(ref p, ipa, s1ViaS2: false, nested: s1ptw, _walkCtxS2, frameSlots, out leaf, out result.Fault))
+        if (!cached && !Walk<Stage2Walk>(ref p, ipa, s1ViaS2: false, nested: s1ptw, _walkCtxS2, frameSlots, out leaf, out result.Fault))
         {
             return false;
         }
