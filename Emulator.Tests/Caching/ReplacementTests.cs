@@ -127,4 +127,43 @@ public class ReplacementTests
             Assert.Equal(-1, a.Find(0, (ulong)(i + 1) << 12, 999, 998));
         }
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(8)]
+    [InlineData(13)]
+    [InlineData(48)]
+    [InlineData(64)]
+    public void OldestWayIsTheFirstMinimumForEveryWayCount(int ways)
+    {
+        // The vectorised victim search against the plain definition: the first way holding the smallest stamp,
+        // with ties (never-used ways at 0) and stamps above 2^63 (the vector compare must be unsigned).
+        var rng = new Random(ways);
+        for (int round = 0; round < 500; round++)
+        {
+            var stamps = new ulong[ways];
+            for (int w = 0; w < ways; w++)
+            {
+                stamps[w] = rng.Next(4) switch
+                {
+                    0 => 0,
+                    1 => (ulong)rng.Next(1, 8),
+                    2 => (1UL << 63) + (ulong)rng.Next(0, 8),
+                    _ => (ulong)rng.NextInt64(),
+                };
+            }
+            int expected = 0;
+            for (int w = 1; w < ways; w++)
+            {
+                if (stamps[w] < stamps[expected])
+                {
+                    expected = w;
+                }
+            }
+            Assert.Equal(expected, MmuSim.Caching.ReplacementState.OldestWay(stamps));
+        }
+    }
 }

@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace MmuSim.Caching;
 
@@ -96,18 +97,7 @@ public sealed class ReplacementState
             case ReplacementPolicy.Lru:
             case ReplacementPolicy.Fifo:
             {
-                // The oldest stamp, first on ties; selects instead of branches (stamps are in no predictable order).
-                var stamps = _stamps.AsSpan(set * _ways, _ways);
-                int v = 0;
-                var best = stamps[0];
-                for (int w = 1; w < stamps.Length; w++)
-                {
-                    var st = stamps[w];
-                    bool older = st < best;
-                    v = older ? w : v;
-                    best = older ? st : best;
-                }
-                return v;
+                return OldestWay(_stamps.AsSpan(set * _ways, _ways));
             }
             case ReplacementPolicy.TreePlru:
                 return PlruVictim(set);
@@ -118,6 +108,30 @@ public sealed class ReplacementState
                 _rng ^= _rng >> 27;
                 return (int)(((_rng * 0x2545F4914F6CDD1DUL) >> 32) % (uint)_ways);
         }
+    }
+
+    /// <summary>
+    /// The way with the oldest stamp, the first one on ties. Fully associative TLBs have dozens of ways (48 on
+    /// Neoverse N1): the minimum is found four stamps at a time, then its first position.
+    /// </summary>
+    internal static int OldestWay(ReadOnlySpan<ulong> stamps)
+    {
+        int i = 0;
+        ulong min = ulong.MaxValue;
+        if (Vector256.IsHardwareAccelerated && stamps.Length >= 8)
+        {
+            var m = Vector256.Create(ulong.MaxValue);
+            for (; i + 4 <= stamps.Length; i += 4)
+            {
+                m = Vector256.Min(m, Vector256.Create(stamps.Slice(i, 4)));
+            }
+            min = Math.Min(Math.Min(m[0], m[1]), Math.Min(m[2], m[3]));
+        }
+        for (; i < stamps.Length; i++)
+        {
+            min = Math.Min(min, stamps[i]);
+        }
+        return stamps.IndexOf(min);
     }
 
     /// <summary>
