@@ -157,6 +157,14 @@ public sealed class Tlb
         return -1;
     }
 
+    /// <summary>What a <see cref="Lookup"/> that misses does (after <see cref="Peek"/> found nothing): counts it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void CommitMiss()
+    {
+        Stats.Lookups++;
+        Stats.Misses++;
+    }
+
     /// <summary>What a <see cref="Lookup"/> that hit <paramref name="slot"/> does: counts it, marks the entry used, remembers the slot.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void CommitHit(int slot)

@@ -85,6 +85,16 @@ public sealed class TranslationCaches : IWalkCaches
         return slot >= 0 ? 1 : LookupBelow(path, in key, out slot);
     }
 
+    /// <summary>
+    /// <see cref="Lookup"/> when the first level is already known to miss (<see cref="Tlb.Peek"/> found nothing and
+    /// nothing changed since): the same counts, without searching that level again.
+    /// </summary>
+    public static int LookupAfterFirstMiss(Tlb[] path, in LookupKey key, out int slot)
+    {
+        path[0].CommitMiss();
+        return LookupBelow(path, in key, out slot);
+    }
+
     private static int LookupBelow(Tlb[] path, in LookupKey key, out int slot)
     {
         for (int i = 1; i < path.Length; i++)

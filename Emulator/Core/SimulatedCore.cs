@@ -332,6 +332,10 @@ public sealed class SimulatedCore
         int slot = l1.Peek(in key);
         if (slot < 0)
         {
+            // The general path runs next for this very key with nothing changed in between: it need not search
+            // the first level again (a 48-way fully associative scan on Neoverse N1).
+            _firstLevelMissed = true;
+            _firstLevelMissKey = key;
             return false;
         }
         ref var e = ref l1.Entry(slot);
@@ -352,6 +356,10 @@ public sealed class SimulatedCore
         Predict(va, type, el, in key);
         return true;
     }
+
+    /// <summary>Set by <see cref="TryFirstLevelHit"/> when the first level missed the key of the access about to take the general path.</summary>
+    private bool _firstLevelMissed;
+    private LookupKey _firstLevelMissKey;
 
     /// <summary>After an access completed: remember where its translation sits in the first TLB level.</summary>
     private void Predict(ulong va, AccessType type, byte el, in LookupKey key)
@@ -395,9 +403,14 @@ public sealed class SimulatedCore
 
         long cycles = 0;
         var path = type == AccessType.Fetch ? _fetchPath : _dataPath;
+        bool firstMissed = _firstLevelMissed && key.Va == _firstLevelMissKey.Va && key.Ctx == _firstLevelMissKey.Ctx
+            && key.CtxGlobal == _firstLevelMissKey.CtxGlobal;
+        _firstLevelMissed = false;
         if (path.Length != 0)
         {
-            int n = TranslationCaches.Lookup(path, in key, out int slot);
+            int n = firstMissed
+                ? TranslationCaches.LookupAfterFirstMiss(path, in key, out int slot)
+                : TranslationCaches.Lookup(path, in key, out slot);
             _lastLookups = n;
             cycles = (type == AccessType.Fetch ? _fetchLatency : _dataLatency)[n];
             if (slot >= 0)
