@@ -109,20 +109,17 @@ public sealed class Tlb
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int Lookup(in LookupKey key)
     {
-        Stats.Lookups++;
-        int last = _last;
-        if (last >= 0)
+        // The slot hit last is tried first, then each entry size held (Peek); a hit is touched and remembered.
+        int slot = Peek(in key);
+        if (slot >= 0)
         {
-            ulong t = _array.Tag(last);
-            ulong c = _array.Context(last);
-            if (t != 0 && t == TagOf(key.Va, (int)(t & 63)) && (c == key.Ctx || c == key.CtxGlobal))
-            {
-                _array.Touch(last);
-                Stats.Hits++;
-                return last;
-            }
+            CommitHit(slot);
         }
-        return LookupSets(in key);
+        else
+        {
+            CommitMiss();
+        }
+        return slot;
     }
 
     /// <summary>
@@ -205,26 +202,6 @@ public sealed class Tlb
         st.Lookups++;
         st.Hits++;
         _replacement.OnHitSlot(slot);
-    }
-
-    private int LookupSets(in LookupKey key)
-    {
-        ulong sizes = _sizes;
-        while (sizes != 0)
-        {
-            int s = BitOperations.TrailingZeroCount(sizes);
-            sizes &= sizes - 1;
-            int slot = _array.Find(_array.SetOf(key.Va >> s), TagOf(key.Va, s), key.Ctx, key.CtxGlobal);
-            if (slot >= 0)
-            {
-                _array.Touch(slot);
-                _last = slot;
-                Stats.Hits++;
-                return slot;
-            }
-        }
-        Stats.Misses++;
-        return -1;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
