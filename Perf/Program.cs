@@ -31,16 +31,6 @@ public static class Program
             ReplayTiming.IoAb(args[1], args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 9);
             return 0;
         }
-        if (args.Length >= 2 && args[0] == "ab")
-        {
-            if (args.Length > 2 && args[2] == "compare")
-            {
-                AccessRunAb.Compare(args[1]);
-                return 0;
-            }
-            AccessRunAb.Run(args[1], args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 9);
-            return 0;
-        }
         if (args.Length >= 2 && args[0] == "loop")
         {
             // For profilers: run one benchmark body for a few seconds.
