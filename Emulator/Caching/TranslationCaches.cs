@@ -149,17 +149,8 @@ public sealed class TranslationCaches : IWalkCaches
         {
             var wc = caches[i];
             bool hit = wc.TryFind(ctx, ia, granule, startLevel, out var e);
-            record.Add(new WalkStep
-            {
-                Kind = StepKind.WalkCacheLookup,
-                Stage = (byte)stage,
-                Level = hit ? e.Table.Level : (sbyte)-2,
-                Structure = (byte)wc.Index,
-                Hit = hit,
-                Saved = hit ? (byte)(e.Table.Level + 1 - startLevel) : (byte)0,
-                FillLine = hit ? e.FillLine : 0,
-                InputAddress = ia,
-            });
+            record.AddLookup(StepKind.WalkCacheLookup, (byte)stage, nested: false, hit ? e.Table.Level : (sbyte)-2, (byte)wc.Index, hit,
+                hit ? (byte)(e.Table.Level + 1 - startLevel) : (byte)0, hit ? e.FillLine : 0, ia);
             if (hit && (!found || e.Table.Level > entry.Level))
             {
                 entry = e.Table;
@@ -187,17 +178,8 @@ public sealed class TranslationCaches : IWalkCaches
         }
         bool hit = IpaCache.TryFind(ctx, ipa, out var e);
         leaf = e.Leaf;
-        record.Add(new WalkStep
-        {
-            Kind = StepKind.IpaCacheLookup,
-            Stage = 2,
-            Nested = nested,
-            Level = hit ? leaf.Level : (sbyte)-2,
-            Hit = hit,
-            Saved = hit ? (byte)(leaf.Level + 1 - startLevel) : (byte)0,
-            FillLine = hit ? e.FillLine : 0,
-            InputAddress = ipa,
-        });
+        record.AddLookup(StepKind.IpaCacheLookup, 2, nested, hit ? leaf.Level : (sbyte)-2, 0, hit,
+            hit ? (byte)(leaf.Level + 1 - startLevel) : (byte)0, hit ? e.FillLine : 0, ipa);
         return hit;
     }
 

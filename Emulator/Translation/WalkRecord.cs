@@ -146,6 +146,42 @@ public sealed class WalkRecord
         }
     }
 
+    /// <summary>Records a walk-cache or IPA-cache lookup, written in place (the default preset makes several per walk).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void AddLookup(StepKind kind, byte stage, bool nested, sbyte level, byte structure, bool hit, byte saved, long fillLine,
+        ulong inputAddress)
+    {
+        CacheLookups++;
+        if (hit)
+        {
+            CacheHits++;
+        }
+        if ((uint)Count >= (uint)_steps.Length)
+        {
+            return;
+        }
+        ref var s = ref _steps[Count++];
+        s.Kind = kind;
+        s.Stage = stage;
+        s.Level = level;
+        s.Nested = nested;
+        s.TableBase = 0;
+        s.Index = 0;
+        s.DescriptorAddress = 0;
+        s.DescriptorPa = 0;
+        s.Descriptor = 0;
+        s.OldDescriptor = 0;
+        s.InputAddress = inputAddress;
+        s.ExternalAbort = false;
+        s.NotRead = false;
+        s.Structure = structure;
+        s.Hit = hit;
+        s.Saved = saved;
+        s.FillLine = fillLine;
+        s.Cycles = 0;
+        s.ServedBy = 0;
+    }
+
     public void Add(in WalkStep step)
     {
         switch (step.Kind)
