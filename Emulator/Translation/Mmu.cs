@@ -598,9 +598,11 @@ public sealed class Mmu
         return upper ? bits == BitOps.Mask(top - inputSize + 1) : bits == 0;
     }
 
-    // Host frames of recent walks, one per (walk, level) as in ../bench's replay.c: the tables of the upper levels
-    // are the same on almost every walk, so their reads skip the frame lookup. Only frames a walk may read whole are
-    // kept; they never move, and PhysicalMemory.Epoch says when they must be forgotten. Every read still happens.
+    // Host frames of recent walks, one per (walk, level), as the native yardstick keeps them: the tables of the upper
+    // levels are the same on almost every walk, so their reads skip the frame lookup. Only frames a walk may read
+    // whole are kept; they never move, and PhysicalMemory.Epoch says when they must be forgotten. Every read still
+    // happens. Slots: 0-4 the stage-1 walk, 5-9 the stage-2 walk of the output IPA, then five per stage-1 level for
+    // the stage-2 walks of that level's table addresses (levels -1..3 each).
     private const int FrameSlotsS1 = 0;
     private const int FrameSlotsS2Final = 5;
     private const int FrameSlotCount = 35;
