@@ -166,4 +166,54 @@ public class ReplacementTests
             Assert.Equal(expected, MmuSim.Caching.ReplacementState.OldestWay(stamps));
         }
     }
+
+    [Theory]
+    [InlineData(ReplacementPolicy.Lru)]
+    [InlineData(ReplacementPolicy.TreePlru)]
+    public void DeferredTouchesEvictExactlyAsImmediateOnes(ReplacementPolicy policy)
+    {
+        // The predicted-hit path defers its touch; any interleaving of deferred touches, touches, fills and
+        // invalidations must pick the same victims as touching at once.
+        var rng = new Random((int)policy + 5);
+        const int ways = 4;
+        var deferred = new SetAssociativeArray<byte>(1, ways, policy, 1);
+        var immediate = new SetAssociativeArray<byte>(1, ways, policy, 1);
+        ulong next = 1;
+        for (int step = 0; step < 20_000; step++)
+        {
+            int op = rng.Next(10);
+            if (op < 5)
+            {
+                int slot = rng.Next(ways);
+                if (deferred.Tag(slot) != 0)
+                {
+                    deferred.TouchDeferred(slot);
+                    immediate.Touch(slot);
+                }
+            }
+            else if (op < 7)
+            {
+                int slot = rng.Next(ways);
+                if (deferred.Tag(slot) != 0)
+                {
+                    deferred.Touch(slot);
+                    immediate.Touch(slot);
+                }
+            }
+            else if (op < 9)
+            {
+                ulong tag = next++ << 12;
+                byte none = 0;
+                int a = deferred.Insert(0, tag, 0, in none, out _, out ulong ea);
+                int b = immediate.Insert(0, tag, 0, in none, out _, out ulong eb);
+                Assert.Equal((b, eb), (a, ea));
+            }
+            else
+            {
+                int slot = rng.Next(ways);
+                deferred.Invalidate(slot);
+                immediate.Invalidate(slot);
+            }
+        }
+    }
 }

@@ -71,7 +71,10 @@ public sealed class SetAssociativeArray<T> where T : struct
     /// <summary>The payload array.</summary>
     internal T[] Payload => _data;
     public int Capacity => _tags.Length;
-    public ReplacementState Replacement { get; }
+    private ReplacementState Replacement { get; }
+
+    /// <summary>A touch not yet applied (see <see cref="TouchDeferred"/>), or −1.</summary>
+    private int _pendingTouch = -1;
 
     /// <summary>The set of an index value: index mod sets.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -131,7 +134,36 @@ public sealed class SetAssociativeArray<T> where T : struct
 
     /// <summary>Marks a hit on <paramref name="slot"/> for the replacement policy.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Touch(int slot) => Replacement.OnHitSlot(slot);
+    public void Touch(int slot)
+    {
+        ApplyPendingTouch();
+        Replacement.OnHitSlot(slot);
+    }
+
+    /// <summary>
+    /// <see cref="Touch"/>, applied later: a run of hits on one slot (the predicted-hit path) costs one compare, and
+    /// the touch reaches the replacement state before anything else touches, fills or invalidates this array. Only
+    /// the order of touches decides victims, and repeating the latest touch changes no order, so this is exact.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void TouchDeferred(int slot)
+    {
+        if (_pendingTouch != slot)
+        {
+            ApplyPendingTouch();
+            _pendingTouch = slot;
+        }
+    }
+
+    private void ApplyPendingTouch()
+    {
+        int pending = _pendingTouch;
+        if (pending >= 0)
+        {
+            _pendingTouch = -1;
+            Replacement.OnHitSlot(pending);
+        }
+    }
 
     /// <summary>
     /// Writes an entry into <paramref name="set"/>: over an existing entry with the same tag and context, else into
@@ -140,6 +172,7 @@ public sealed class SetAssociativeArray<T> where T : struct
     /// </summary>
     public int Insert(int set, ulong tag, ulong ctx, in T data, out InsertOutcome outcome, out ulong evictedTag)
     {
+        ApplyPendingTouch(); // the victim depends on every touch so far
         // One pass over the set: the copy already held (rewritten in place), else the first empty way, else the
         // policy's victim.
         int b = set * Ways;
@@ -181,6 +214,7 @@ public sealed class SetAssociativeArray<T> where T : struct
 
     public void Invalidate(int slot)
     {
+        ApplyPendingTouch();
         _tags[slot] = 0;
         _ctx[slot] = 0;
         _data[slot] = default;

@@ -74,7 +74,6 @@ public sealed class Tlb
     private readonly ulong[] _tags;
     private readonly ulong[] _ctxs;
     private readonly TlbEntry[] _entries;
-    private readonly ReplacementState _replacement;
     private readonly int[] _sizeCount = new int[64];
     private ulong _sizes;
     private int _last = -1;
@@ -86,7 +85,6 @@ public sealed class Tlb
         _tags = _array.Tags;
         _ctxs = _array.Contexts;
         _entries = _array.Payload;
-        _replacement = _array.Replacement;
         Stats = new StructureStats();
         Latency = config.Latency;
     }
@@ -201,7 +199,7 @@ public sealed class Tlb
         var st = Stats;
         st.Lookups++;
         st.Hits++;
-        _replacement.OnHitSlot(slot);
+        _array.TouchDeferred(slot);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
