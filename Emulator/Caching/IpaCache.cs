@@ -18,8 +18,7 @@ public struct IpaCacheEntry
 public sealed class IpaCache
 {
     private readonly SetAssociativeArray<IpaCacheEntry> _array;
-    private readonly int[] _sizeCount = new int[64];
-    private ulong _sizes;
+    private EntrySizes _sizes = new();
 
     public IpaCache(IpaCacheConfig config)
     {
@@ -37,7 +36,7 @@ public sealed class IpaCache
     public bool TryFind(ulong ctx, ulong ipa, out IpaCacheEntry entry)
     {
         Stats.Lookups++;
-        ulong sizes = _sizes;
+        ulong sizes = _sizes.Mask;
         while (sizes != 0)
         {
             int s = BitOperations.TrailingZeroCount(sizes);
@@ -64,13 +63,13 @@ public sealed class IpaCache
         Stats.Fills++;
         if (outcome == InsertOutcome.New)
         {
-            Remember(s);
+            _sizes.Add(s);
         }
         else if (outcome == InsertOutcome.Evicted)
         {
             Stats.Evictions++;
-            Forget((int)(evictedTag & 63));
-            Remember(s);
+            _sizes.Remove((int)(evictedTag & 63));
+            _sizes.Add(s);
         }
     }
 
@@ -88,25 +87,11 @@ public sealed class IpaCache
             if (match.Matches(_array.Context(slot), t & ~BitOps.Mask(s), s, in _array.Data(slot)))
             {
                 _array.Invalidate(slot);
-                Forget(s);
+                _sizes.Remove(s);
                 removed++;
             }
         }
         Stats.Invalidations += removed;
         return removed;
-    }
-
-    private void Remember(int shift)
-    {
-        _sizeCount[shift]++;
-        _sizes |= 1UL << shift;
-    }
-
-    private void Forget(int shift)
-    {
-        if (--_sizeCount[shift] == 0)
-        {
-            _sizes &= ~(1UL << shift);
-        }
     }
 }

@@ -74,8 +74,7 @@ public sealed class Tlb
     private readonly ulong[] _tags;
     private readonly ulong[] _ctxs;
     private readonly TlbEntry[] _entries;
-    private readonly int[] _sizeCount = new int[64];
-    private ulong _sizes;
+    private EntrySizes _sizes = new();
     private int _last = -1;
 
     public Tlb(TlbConfig config)
@@ -138,7 +137,7 @@ public sealed class Tlb
                 return last;
             }
         }
-        ulong sizes = _sizes;
+        ulong sizes = _sizes.Mask;
         while (sizes != 0)
         {
             int s = BitOperations.TrailingZeroCount(sizes);
@@ -219,12 +218,12 @@ public sealed class Tlb
         {
             case InsertOutcome.New:
                 Count++;
-                Remember(s);
+                _sizes.Add(s);
                 break;
             case InsertOutcome.Evicted:
                 Stats.Evictions++;
-                Forget((int)(evictedTag & 63));
-                Remember(s);
+                _sizes.Remove((int)(evictedTag & 63));
+                _sizes.Add(s);
                 break;
         }
         _last = slot;
@@ -269,20 +268,6 @@ public sealed class Tlb
     {
         _array.Invalidate(slot);
         Count--;
-        Forget(shift);
-    }
-
-    private void Remember(int shift)
-    {
-        _sizeCount[shift]++;
-        _sizes |= 1UL << shift;
-    }
-
-    private void Forget(int shift)
-    {
-        if (--_sizeCount[shift] == 0)
-        {
-            _sizes &= ~(1UL << shift);
-        }
+        _sizes.Remove(shift);
     }
 }
