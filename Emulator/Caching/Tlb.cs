@@ -191,7 +191,7 @@ public sealed class Tlb
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong TagAt(int slot) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tags), slot);
 
-    /// <summary>Counts a lookup that hit <paramref name="slot"/> (found by <see cref="Predicted"/>) and marks it used.</summary>
+    /// <summary>Counts a lookup that hit <paramref name="slot"/> (found by <see cref="Predicted"/>) and marks it used; the mark is deferred (<see cref="SetAssociativeArray{T}.TouchDeferred"/>), so a run of hits on one slot costs one compare.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void CountHit(int slot)
     {
