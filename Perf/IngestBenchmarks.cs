@@ -41,6 +41,11 @@ public class IngestBenchmarks
         public long Count;
         public ulong Sum;
 
+        public void OnAccessRun(ReadOnlySpan<PlainAccess> run, long firstLine)
+        {
+            PlainAccess.EachRecord(ref this, run, firstLine);
+        }
+
         public void OnRecord(in TraceRecord record)
         {
             Count++;

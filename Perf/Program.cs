@@ -90,6 +90,12 @@ public static class ReplayTiming
 
     private readonly struct CountingHandler : ITraceHandler
     {
+        public void OnAccessRun(ReadOnlySpan<PlainAccess> run, long firstLine)
+        {
+            var self = this;
+            PlainAccess.EachRecord(ref self, run, firstLine);
+        }
+
         public void OnRecord(in TraceRecord record)
         {
         }
@@ -102,6 +108,12 @@ public static class ReplayTiming
 
     private readonly struct ListHandler(ListHandlerState state) : ITraceHandler
     {
+        public void OnAccessRun(ReadOnlySpan<PlainAccess> run, long firstLine)
+        {
+            var self = this;
+            PlainAccess.EachRecord(ref self, run, firstLine);
+        }
+
         public void OnRecord(in TraceRecord record) => state.Records.Add(record);
     }
 

@@ -8,6 +8,12 @@ public sealed class RecordList : ITraceHandler
 {
     public List<TraceRecord> Records { get; } = new();
 
+    public void OnAccessRun(ReadOnlySpan<PlainAccess> run, long firstLine)
+    {
+        var self = this;
+        PlainAccess.EachRecord(ref self, run, firstLine);
+    }
+
     public void OnRecord(in TraceRecord record) => Records.Add(record);
 }
 

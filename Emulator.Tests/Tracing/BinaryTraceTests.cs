@@ -195,6 +195,11 @@ public class BinaryTraceTests
 
     private struct Nothing : ITraceHandler
     {
+        public void OnAccessRun(ReadOnlySpan<PlainAccess> run, long firstLine)
+        {
+            PlainAccess.EachRecord(ref this, run, firstLine);
+        }
+
         public void OnRecord(in TraceRecord record)
         {
         }

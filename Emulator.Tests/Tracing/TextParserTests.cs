@@ -122,6 +122,11 @@ public class TextParserTests
 
     private struct CountingHandler : ITraceHandler
     {
+        public void OnAccessRun(ReadOnlySpan<PlainAccess> run, long firstLine)
+        {
+            PlainAccess.EachRecord(ref this, run, firstLine);
+        }
+
         public void OnRecord(in TraceRecord record)
         {
         }

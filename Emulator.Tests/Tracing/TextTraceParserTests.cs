@@ -16,6 +16,11 @@ public class TextTraceParserTests
     {
         public List<TraceRecord> Records;
 
+        public void OnAccessRun(ReadOnlySpan<PlainAccess> run, long firstLine)
+        {
+            PlainAccess.EachRecord(ref this, run, firstLine);
+        }
+
         public readonly void OnRecord(in TraceRecord record) => Records.Add(record);
     }
 
@@ -241,6 +246,64 @@ public class TextTraceParserTests
             Assert.True(expected.Records.Count > 40);
             Assert.Equal(expected.Records, fused);
         }
+    }
+
+    /// <summary>Records every run as delivered, and every record in delivery order.</summary>
+    private sealed class RunLog : ITraceHandler
+    {
+        public readonly List<(long FirstLine, int Count)> Runs = [];
+        public readonly List<TraceRecord> Records = [];
+
+        public void OnAccessRun(ReadOnlySpan<PlainAccess> run, long firstLine)
+        {
+            Runs.Add((firstLine, run.Length));
+            var self = this;
+            PlainAccess.EachRecord(ref self, run, firstLine);
+        }
+
+        public void OnRecord(in TraceRecord record) => Records.Add(record);
+    }
+
+    /// <summary>
+    /// Accesses arrive as runs of at most <see cref="TextTraceParser.RunBatch"/> consecutive lines, in order with the
+    /// other records (a run ends before the line that ends it is delivered), with the per-line parser's records.
+    /// </summary>
+    [Fact]
+    public void AccessRunsAreDeliveredInOrderAndWhole()
+    {
+        var lines = new List<string>();
+        for (int i = 0; i < 5000; i++)
+        {
+            // Only spellings the fast path takes, so that every access line is in a run.
+            lines.Add(i == 1500 ? "el 1" : i == 3100 ? "reg MAIR_EL1 0xff" : (i % 4) switch
+            {
+                0 => $"R 0x{i * 0x1234:x}",
+                1 => $"w 0X{i * 0x777:X} {1 + i % 64}",
+                2 => $"X 0x{0xffff_0000_0000_0000UL + (ulong)i:x}\r",
+                _ => $"r 0x{i:x} 8",
+            });
+        }
+        var expected = new ListHandler { Records = new List<TraceRecord>() };
+        for (int i = 0; i < lines.Count; i++)
+        {
+            TextTraceParser.ParseLine(Encoding.ASCII.GetBytes(lines[i]), "t.trace", i + 1, ref expected);
+        }
+        var log = new RunLog();
+        var state = new LineState("t.trace", ParseOptions.Strict);
+        var format = default(TextTraceParser.TextLineFormat);
+        var seq = new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes(string.Join("\n", lines) + "\n"));
+        LineReader.ParseLines(ref seq, ref state, ref format, ref log, final: true);
+        state.Dispose();
+
+        Assert.Equal(expected.Records, log.Records);
+        Assert.All(log.Runs, r => Assert.InRange(r.Count, 1, TextTraceParser.RunBatch));
+        Assert.True(log.Runs.Count >= 5000 / TextTraceParser.RunBatch + 2, $"{log.Runs.Count} runs");
+        // Runs cover the access lines in order, each a stretch of consecutive lines, none across the two other
+        // lines; only the last line or two, within the fast path's read margin of the buffer's end, go line by line.
+        var covered = log.Runs.SelectMany(r => Enumerable.Range(0, r.Count).Select(k => r.FirstLine + k)).ToList();
+        var accessLines = Enumerable.Range(1, 5000).Select(i => (long)i).Where(l => l != 1501 && l != 3101).ToList();
+        Assert.InRange(covered.Count, accessLines.Count - 2, accessLines.Count);
+        Assert.Equal(accessLines.Take(covered.Count), covered);
     }
 
     /// <summary>A bad access line inside a run of good ones stops the run and reports the per-line parser's error.</summary>

@@ -201,6 +201,15 @@ public sealed class Tlb
         _array.TouchDeferred(slot);
     }
 
+    /// <summary><paramref name="n"/> × <see cref="CountHit"/> on one slot: repeating the latest touch changes no order.</summary>
+    public void CountHits(int slot, long n)
+    {
+        var st = Stats;
+        st.Lookups += n;
+        st.Hits += n;
+        _array.TouchDeferred(slot);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ref TlbEntry Entry(int slot) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_entries), slot);
 

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Runtime.CompilerServices;
 using MmuSim.Addressing;
 using MmuSim.Bits;
@@ -145,6 +146,121 @@ public sealed class SimulatedCore
     }
 
     private AccessOutcome _discarded;
+
+    /// <summary>
+    /// <see cref="ExecuteDiscarding"/> for each access of a run (consecutive lines from <paramref name="firstLine"/>),
+    /// with the same effects on every structure and statistic. The predicted first-level hits, most accesses of
+    /// most traces, run in a loop that holds both predictions in locals and counts in locals: per access a page
+    /// compare, a page-crossing check and a count. The counts are committed (<see cref="CommitPredictedHits"/>)
+    /// before any other access runs, so everything else sees the state it would have seen; the predictions are
+    /// reloaded after it, since that access may have moved them or evicted their entries.
+    /// </summary>
+    /// <param name="lastLine">Set to the line of each access before it leaves the loop, and to the run's last line.</param>
+    [SkipLocalsInit]
+    public void ExecuteAccessRun(ReadOnlySpan<PlainAccess> run, long firstLine, ref long lastLine)
+    {
+        // Per access type (read, write, fetch): the predicted page and the mask of its page bits. A type that the
+        // predicted entry does not let complete gets an unmatchable page (its low bits set), as does an invalid
+        // prediction. Indexing by type, not branching on it: the mix of types in a trace is unpredictable.
+        Span<ulong> page = stackalloc ulong[3];
+        Span<ulong> mask = stackalloc ulong[3];
+        Span<long> hits = stackalloc long[3];
+        ref ulong page0 = ref MemoryMarshal.GetReference(page);
+        ref ulong mask0 = ref MemoryMarshal.GetReference(mask);
+        ref long hits0 = ref MemoryMarshal.GetReference(hits);
+        byte el = CurrentEl;
+        int i = 0;
+        while (i < run.Length)
+        {
+            RunPrediction(ref _predictData, _l1Data, el, AccessType.Read, out page0, out mask0);
+            RunPrediction(ref _predictData, _l1Data, el, AccessType.Write, out Unsafe.Add(ref page0, 1), out Unsafe.Add(ref mask0, 1));
+            RunPrediction(ref _predictFetch, _l1Fetch, el, AccessType.Fetch, out Unsafe.Add(ref page0, 2), out Unsafe.Add(ref mask0, 2));
+            hits.Clear();
+            int lastType = 0;
+            for (; i < run.Length; i++)
+            {
+                ref readonly PlainAccess a = ref run[i];
+                ulong va = a.Va;
+                int t = a.Op - TraceOp.Read; // 0 read, 1 write, 2 fetch: the AccessType
+                if ((va & Unsafe.Add(ref mask0, t)) != Unsafe.Add(ref page0, t) || (va & 0xFFF) + a.Size > 0x1000)
+                {
+                    break;
+                }
+                Unsafe.Add(ref hits0, t)++;
+                lastType = t;
+            }
+            CommitPredictedHits(hits0, Unsafe.Add(ref hits0, 1), Unsafe.Add(ref hits0, 2), fetchLast: lastType == 2);
+            if (i < run.Length)
+            {
+                var rec = run[i].ToRecord(firstLine + i);
+                lastLine = rec.Line;
+                ExecuteDiscarding(in rec);
+                el = CurrentEl;
+                i++;
+            }
+        }
+        lastLine = firstLine + run.Length - 1;
+    }
+
+    /// <summary>
+    /// The page and page mask under which an access of <paramref name="type"/> is a predicted hit that completes
+    /// (<see cref="TryPredictedHit"/>'s conditions, which hold for the whole of a run of such hits: nothing in it
+    /// changes registers, EL or TLB contents); an unmatchable page otherwise.
+    /// </summary>
+    private void RunPrediction(ref Prediction p, Tlb? l1, byte el, AccessType type, out ulong page, out ulong mask)
+    {
+        page = ulong.MaxValue;
+        mask = ulong.MaxValue;
+        if (l1 is null || p.Page == ulong.MaxValue || p.Generation != Registers.Generation || p.El != el
+            || l1.TagAt(p.Slot) != p.Tag || l1.Context(p.Slot) != p.Ctx
+            || ((l1.Entry(p.Slot).Complete >> (el * 3 + (int)type)) & 1) == 0)
+        {
+            return;
+        }
+        page = p.Page;
+        mask = ~p.LowMask;
+    }
+
+    /// <summary>
+    /// The effects of that many predicted hits (<see cref="TryFastAccess"/> through <see cref="TryPredictedHit"/>):
+    /// counts, cycles, and the first-level lookups and touches, the latter in the order of the last hit of each
+    /// kind (one TLB may serve both, and the later touch decides the order).
+    /// </summary>
+    private void CommitPredictedHits(long reads, long writes, long fetches, bool fetchLast)
+    {
+        long data = reads + writes;
+        long total = data + fetches;
+        if (total == 0)
+        {
+            return;
+        }
+        var st = Stats;
+        st.Records += total;
+        st.Reads += reads;
+        st.Writes += writes;
+        st.Fetches += fetches;
+        st.TlbHits += total;
+        if (fetchLast)
+        {
+            CountRun(_l1Data, _predictData.Slot, data);
+            CountRun(_l1Fetch, _predictFetch.Slot, fetches);
+        }
+        else
+        {
+            CountRun(_l1Fetch, _predictFetch.Slot, fetches);
+            CountRun(_l1Data, _predictData.Slot, data);
+        }
+        _last = LastKind.PredictedHit;
+
+        void CountRun(Tlb? l1, int slot, long n)
+        {
+            if (n != 0)
+            {
+                l1!.CountHits(slot, n);
+                st.TranslationCycles += n * l1.Latency;
+            }
+        }
+    }
 
     /// <summary>
     /// An access that does not cross a page and whose translation <see cref="TryPredictedHit"/> completes; false,

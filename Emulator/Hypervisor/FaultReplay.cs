@@ -25,6 +25,12 @@ public static class FaultReplay
 
     private readonly struct Handler(SimulatedCore core, FaultRun run, string source, bool stopOnFault) : ITraceHandler
     {
+        public void OnAccessRun(ReadOnlySpan<PlainAccess> run, long firstLine)
+        {
+            var self = this;
+            PlainAccess.EachRecord(ref self, run, firstLine);
+        }
+
         public void OnRecord(in TraceRecord record)
         {
             if (!core.Execute(in record, out var outcome) || record.Op is not (TraceOp.Read or TraceOp.Write or TraceOp.Fetch))

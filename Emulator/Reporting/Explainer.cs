@@ -27,6 +27,12 @@ public static class Explainer
 
     private readonly struct Handler(SimulatedCore core, long target, Capture capture) : ITraceHandler
     {
+        public void OnAccessRun(ReadOnlySpan<PlainAccess> run, long firstLine)
+        {
+            var self = this;
+            PlainAccess.EachRecord(ref self, run, firstLine);
+        }
+
         public void OnRecord(in TraceRecord record)
         {
             if (record.Line == target)

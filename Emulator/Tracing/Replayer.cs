@@ -83,6 +83,12 @@ public sealed class Replayer
 
     private readonly struct Handler(Replayer owner) : ITraceHandler
     {
+        public void OnAccessRun(ReadOnlySpan<PlainAccess> run, long firstLine)
+        {
+            var self = this;
+            PlainAccess.EachRecord(ref self, run, firstLine);
+        }
+
         public void OnRecord(in TraceRecord record)
         {
             owner._lastLine = record.Line;
@@ -101,10 +107,13 @@ public sealed class Replayer
 
     /// <summary>
     /// The handler when nobody reads outcomes: a type of its own, so the parsers are specialised for it and the
-    /// replay of a record sits directly in their loop.
+    /// replay of a record sits directly in their loop, and runs of accesses go to the core's run loop.
     /// </summary>
     private readonly struct DiscardingHandler(Replayer owner) : ITraceHandler
     {
+        public void OnAccessRun(ReadOnlySpan<PlainAccess> run, long firstLine) =>
+            owner._core.ExecuteAccessRun(run, firstLine, ref owner._lastLine);
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void OnRecord(in TraceRecord record)
         {

@@ -77,13 +77,19 @@ public static class TextTraceParser
             ParseAccessRun(span, ref line, ref handler);
     }
 
+    /// <summary>Accesses decoded before a run is delivered: 16 KiB of stack, enough to amortise the delivery.</summary>
+    internal const int RunBatch = 1024;
+
     /// <summary>
-    /// The fused fast path over a whole segment: `R|W|X 0xHEX` with an optional ` SIZE` (R/W), single spaces, '\n'
-    /// or "\r\n" ends: exactly the lines <see cref="TryParseAccess"/> accepts, recognised in place, so the line end
+    /// The fast path over a whole segment: `R|W|X 0xHEX` with an optional ` SIZE` (R/W), single spaces, '\n' or
+    /// "\r\n" ends: exactly the lines <see cref="TryParseAccess"/> accepts, recognised in place, so the line end
     /// falls out of the parse instead of a separate search per line. Up to 16 hexadecimal digits are decoded at once
-    /// with SSSE3 when available. Stops (without consuming) at the first line of any other shape, and 32 bytes
-    /// before the end of the span so that every read stays in bounds; those lines take the per-line path.
+    /// with SSSE3 when available. The accesses are decoded into a batch and delivered as runs
+    /// (<see cref="ITraceHandler.OnAccessRun"/>): a replay loop then streams through them with its state in
+    /// registers, and this loop stays small. Stops (without consuming) at the first line of any other shape, and 32
+    /// bytes before the end of the span so that every read stays in bounds; those lines take the per-line path.
     /// </summary>
+    [SkipLocalsInit]
     internal static int ParseAccessRun<THandler>(ReadOnlySpan<byte> span, ref long line, ref THandler handler)
         where THandler : ITraceHandler
     {
@@ -93,6 +99,9 @@ public static class TextTraceParser
         int p = 0;
         ref byte b0 = ref MemoryMarshal.GetReference(span);
         long ln = line;
+        Span<PlainAccess> batch = stackalloc PlainAccess[RunBatch];
+        ref PlainAccess a0 = ref MemoryMarshal.GetReference(batch);
+        int count = 0;
         while (p <= n)
         {
             ref byte c = ref Unsafe.Add(ref b0, p);
@@ -152,10 +161,22 @@ public static class TextTraceParser
             {
                 break;
             }
-            ln++;
-            var rec = new TraceRecord { Op = op, Line = ln, Address = va, Size = (byte)size };
-            handler.OnRecord(in rec);
+            ref PlainAccess a = ref Unsafe.Add(ref a0, count);
+            a.Va = va;
+            a.Op = op;
+            a.Size = (byte)size;
             p += q + 1;
+            if (++count == RunBatch)
+            {
+                handler.OnAccessRun(batch, ln + 1);
+                ln += count;
+                count = 0;
+            }
+        }
+        if (count != 0)
+        {
+            handler.OnAccessRun(batch[..count], ln + 1);
+            ln += count;
         }
         line = ln;
         return p;

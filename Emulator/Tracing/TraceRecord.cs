@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using MmuSim.Registers;
 
 namespace MmuSim.Tracing;
@@ -80,10 +81,46 @@ public struct TraceRecord
     public bool HasOperand;
 }
 
+/// <summary>
+/// A plain access of an access run (<see cref="ITraceHandler.OnAccessRun"/>): `R|W|X VA [SIZE]` with the size the
+/// access has (4 for a fetch). 16 bytes, so a run is a dense array a replay loop streams through.
+/// </summary>
+public struct PlainAccess
+{
+    public ulong Va;
+    /// <summary><see cref="TraceOp.Read"/>, <see cref="TraceOp.Write"/> or <see cref="TraceOp.Fetch"/>.</summary>
+    public TraceOp Op;
+    public byte Size;
+
+    /// <summary>The record of this access, on <paramref name="line"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly TraceRecord ToRecord(long line) => new() { Op = Op, Line = line, Address = Va, Size = Size };
+
+    /// <summary>Hands each access of a run to <paramref name="handler"/>'s <see cref="ITraceHandler.OnRecord"/>, in order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void EachRecord<THandler>(ref THandler handler, ReadOnlySpan<PlainAccess> run, long firstLine)
+        where THandler : ITraceHandler
+    {
+        for (int i = 0; i < run.Length; i++)
+        {
+            var rec = run[i].ToRecord(firstLine + i);
+            handler.OnRecord(in rec);
+        }
+    }
+}
+
 /// <summary>Receives parsed records; implemented by structs so the parser is specialised per handler (no virtual calls).</summary>
 public interface ITraceHandler
 {
     void OnRecord(in TraceRecord record);
+
+    /// <summary>
+    /// A run of plain accesses on consecutive lines, the first on <paramref name="firstLine"/>: what most of a trace
+    /// is. The same as one <see cref="OnRecord"/> per access, in order (<see cref="PlainAccess.EachRecord"/>); a
+    /// handler that can do better with the whole run (a replay loop that keeps its state in registers) does.
+    /// Parsers deliver a run after decoding it, before they read the line that ends it.
+    /// </summary>
+    void OnAccessRun(ReadOnlySpan<PlainAccess> run, long firstLine);
 }
 
 /// <summary>

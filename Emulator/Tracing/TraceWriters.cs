@@ -31,6 +31,12 @@ public abstract class TraceWriter : ITraceHandler, IDisposable
     /// <summary>Records written (a gathered `mem` command counts once).</summary>
     public long Records { get; private set; }
 
+    public void OnAccessRun(ReadOnlySpan<PlainAccess> run, long firstLine)
+    {
+        var self = this;
+        PlainAccess.EachRecord(ref self, run, firstLine);
+    }
+
     public void OnRecord(in TraceRecord record)
     {
         if (record.Op == TraceOp.Mem)
