@@ -116,6 +116,22 @@ public sealed class ReplacementState
     /// </summary>
     internal static int OldestWay(ReadOnlySpan<ulong> stamps)
     {
+        if (stamps.Length <= 8)
+        {
+            // Set-associative levels (2 to 8 ways): one pass, the running minimum and its way in registers.
+            int oldest = 0;
+            ulong least = stamps[0];
+            for (int w = 1; w < stamps.Length; w++)
+            {
+                // Masks, not a branch: which way is older is as unpredictable as the accesses (and the compiler
+                // does not turn the branch into conditional moves).
+                ulong s = stamps[w];
+                ulong older = 0UL - (s < least ? 1UL : 0UL); // all ones when way w is older
+                least = (s & older) | (least & ~older);
+                oldest = (int)(((uint)w & (uint)older) | ((uint)oldest & ~(uint)older));
+            }
+            return oldest;
+        }
         int i = 0;
         ulong min = ulong.MaxValue;
         if (Vector256.IsHardwareAccelerated && stamps.Length >= 8)

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Runtime.CompilerServices;
 using MmuSim.Faults;
 
@@ -116,12 +117,15 @@ public sealed class WalkRecord
         ulong descriptorPa, ulong descriptor, ulong inputAddress, bool externalAbort)
     {
         Reads++;
-        if ((uint)Count >= (uint)_steps.Length)
+        int n = Count;
+        var steps = _steps;
+        if ((uint)n >= (uint)steps.Length)
         {
             return;
         }
+        Count = n + 1;
         // Every field is written (no zeroing first): this runs for each of a nested walk's 24 reads.
-        ref var s = ref _steps[Count++];
+        ref var s = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(steps), n);
         s.Kind = StepKind.Read;
         s.Stage = stage;
         s.Level = (sbyte)level;
