@@ -151,11 +151,11 @@ public class CachingEquivalenceTests
     }
 
     /// <summary>
-    /// A replay without results runs the text parser's access runs through <see cref="SimulatedCore.ExecuteAccessRun"/>,
+    /// A replay without results runs the parsers' access runs through <see cref="SimulatedCore.ExecuteAccessRun"/>,
     /// whose predicted hits are counted in locals and committed before anything else runs. On random traces (EL and
     /// ASID switches, table changes with their TLBIs, accesses of every size, page crossings, faults) under
     /// hierarchies with a unified first level and every replacement policy, every figure must be that of replaying
-    /// access by access with results; read directly from the file and through the pipe alike.
+    /// access by access with results; text and binary traces, read directly from the file and through the pipe.
     /// </summary>
     [Theory]
     [InlineData(1)]
@@ -215,19 +215,33 @@ public class CachingEquivalenceTests
             }
             return rec;
         }
-        string path = Path.Combine(Path.GetTempPath(), $"mmusim-runs-{Environment.ProcessId}-{seed}.trace");
+        string text = Path.Combine(Path.GetTempPath(), $"mmusim-runs-{Environment.ProcessId}-{seed}.trace");
+        string binary = Path.ChangeExtension(text, ".mbt");
         try
         {
-            using (var w = new TextTraceWriter(File.Create(path)))
+            using (var w = new TextTraceWriter(File.Create(text)))
             {
                 foreach (var rec in records)
                 {
                     w.OnRecord(in rec);
                 }
             }
+            // The binary format gives fetches a size field: whatever it says, a fetch is one 4-byte instruction.
+            using (var w = new BinaryTraceWriter(File.Create(binary)))
+            {
+                foreach (var rec in records)
+                {
+                    var b = rec;
+                    if (b.Op == TraceOp.Fetch && r.Next(3) == 0)
+                    {
+                        b.Size = (byte)r.Next(1, 65);
+                    }
+                    w.OnRecord(in b);
+                }
+            }
             var configs = new[] { Presets.NeoverseN1, Presets.Bench, Presets.CortexA55, RandomConfig(seed), RandomConfig(20 + seed), RandomConfig(40 + seed) };
             Assert.Contains(configs, c => c.Caching.Tlbs.Count > 0 && c.Caching.Tlbs[0].Serves == TlbServes.Unified);
-            foreach (var config in configs)
+            foreach (var (config, path) in configs.SelectMany(c => new[] { (c, text), (c, binary) }))
             {
                 var (withResults, outcomes) = await Machine.ReplayFile(path, config);
                 Assert.Contains(outcomes, o => o.IsFault);
@@ -246,7 +260,8 @@ public class CachingEquivalenceTests
         }
         finally
         {
-            File.Delete(path);
+            File.Delete(text);
+            File.Delete(binary);
         }
     }
 

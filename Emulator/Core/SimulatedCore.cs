@@ -182,6 +182,8 @@ public sealed class SimulatedCore
                 ref readonly PlainAccess a = ref run[i];
                 ulong va = a.Va;
                 int t = a.Op - TraceOp.Read; // 0 read, 1 write, 2 fetch: the AccessType
+                // (A binary fetch whose size field says more than 4 may stop here and take the general path, which
+                // treats it as the 4-byte instruction it is: same effects, only slower.)
                 if ((va & Unsafe.Add(ref mask0, t)) != Unsafe.Add(ref page0, t) || (va & 0xFFF) + a.Size > 0x1000)
                 {
                     break;

@@ -206,16 +206,19 @@ public static class BinaryTraceReader
 
     /// <summary>
     /// Decodes consecutive access records (tag 1..3, size 1..64, bytes 2..7 zero) from the start of
-    /// <paramref name="span"/>; stops at the first other record or partial record. Returns the bytes consumed.
+    /// <paramref name="span"/> and delivers them as runs (<see cref="ITraceHandler.OnAccessRun"/>, record numbers as
+    /// lines); stops at the first other record or partial record. Returns the bytes consumed.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [SkipLocalsInit]
     private static int Accesses<THandler>(ReadOnlySpan<byte> span, ref State state, ref THandler handler)
         where THandler : ITraceHandler
     {
         int pos = 0;
         long number = state.Record;
         ref byte start = ref MemoryMarshal.GetReference(span);
-        var a = new TraceRecord();
+        Span<PlainAccess> batch = stackalloc PlainAccess[TextTraceParser.RunBatch];
+        ref PlainAccess a0 = ref MemoryMarshal.GetReference(batch);
+        int count = 0;
         while (span.Length - pos >= BinaryTrace.RecordSize)
         {
             ulong head = Load(ref start, pos);
@@ -225,12 +228,22 @@ public static class BinaryTraceReader
             {
                 break;
             }
+            ref PlainAccess a = ref Unsafe.Add(ref a0, count);
             a.Op = tag == BinaryTrace.TagRead ? TraceOp.Read : tag == BinaryTrace.TagWrite ? TraceOp.Write : TraceOp.Fetch;
-            a.Line = ++number;
-            a.Address = Load(ref start, pos + 8);
+            a.Va = Load(ref start, pos + 8);
             a.Size = (byte)size;
-            handler.OnRecord(in a);
             pos += BinaryTrace.RecordSize;
+            if (++count == batch.Length)
+            {
+                handler.OnAccessRun(batch, number + 1);
+                number += count;
+                count = 0;
+            }
+        }
+        if (count != 0)
+        {
+            handler.OnAccessRun(batch[..count], number + 1);
+            number += count;
         }
         state.Record = number;
         return pos;

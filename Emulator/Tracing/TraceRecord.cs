@@ -82,8 +82,9 @@ public struct TraceRecord
 }
 
 /// <summary>
-/// A plain access of an access run (<see cref="ITraceHandler.OnAccessRun"/>): `R|W|X VA [SIZE]` with the size the
-/// access has (4 for a fetch). 16 bytes, so a run is a dense array a replay loop streams through.
+/// A plain access of an access run (<see cref="ITraceHandler.OnAccessRun"/>): `R|W|X VA [SIZE]`, the fields of its
+/// <see cref="TraceRecord"/> (a fetch is 4 bytes whatever its size says, as there). 16 bytes, so a run is a dense
+/// array a replay loop streams through.
 /// </summary>
 public struct PlainAccess
 {
