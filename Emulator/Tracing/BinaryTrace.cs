@@ -235,16 +235,10 @@ public static class BinaryTraceReader
             pos += BinaryTrace.RecordSize;
             if (++count == batch.Length)
             {
-                handler.OnAccessRun(batch, number + 1);
-                number += count;
-                count = 0;
+                PlainAccess.Deliver(ref handler, batch, ref count, ref number);
             }
         }
-        if (count != 0)
-        {
-            handler.OnAccessRun(batch[..count], number + 1);
-            number += count;
-        }
+        PlainAccess.Deliver(ref handler, batch, ref count, ref number);
         state.Record = number;
         return pos;
     }

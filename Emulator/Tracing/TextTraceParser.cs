@@ -168,16 +168,10 @@ public static class TextTraceParser
             p += q + 1;
             if (++count == RunBatch)
             {
-                handler.OnAccessRun(batch, ln + 1);
-                ln += count;
-                count = 0;
+                PlainAccess.Deliver(ref handler, batch, ref count, ref ln);
             }
         }
-        if (count != 0)
-        {
-            handler.OnAccessRun(batch[..count], ln + 1);
-            ln += count;
-        }
+        PlainAccess.Deliver(ref handler, batch, ref count, ref ln);
         line = ln;
         return p;
     }

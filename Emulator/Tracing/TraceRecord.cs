@@ -97,6 +97,23 @@ public struct PlainAccess
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly TraceRecord ToRecord(long line) => new() { Op = Op, Line = line, Address = Va, Size = Size };
 
+    /// <summary>
+    /// Delivers the first <paramref name="count"/> accesses of a parser's batch as a run on the lines after
+    /// <paramref name="lastLine"/>, which it advances past them; <paramref name="count"/> is then 0. Nothing for an
+    /// empty batch.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Deliver<THandler>(ref THandler handler, Span<PlainAccess> batch, ref int count, ref long lastLine)
+        where THandler : ITraceHandler
+    {
+        if (count != 0)
+        {
+            handler.OnAccessRun(batch[..count], lastLine + 1);
+            lastLine += count;
+            count = 0;
+        }
+    }
+
     /// <summary>Hands each access of a run to <paramref name="handler"/>'s <see cref="ITraceHandler.OnRecord"/>, in order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void EachRecord<THandler>(ref THandler handler, ReadOnlySpan<PlainAccess> run, long firstLine)
