@@ -265,6 +265,24 @@ public class CachingEquivalenceTests
         }
     }
 
+    /// <summary>A run is memory-safe whatever it holds: an operation other than an access takes the general path.</summary>
+    [Fact]
+    public void ARunHoldingAnotherOperationExecutesItThroughTheGeneralPath()
+    {
+        var core = new SimulatedCore(config: Presets.Bench);
+        long line = 0;
+        PlainAccess[] run =
+        [
+            new() { Op = TraceOp.Read, Va = 0x1000, Size = 8 },
+            new() { Op = TraceOp.Read, Va = 0x1008, Size = 8 },
+            new() { Op = TraceOp.Dump, Va = 0x2000 },
+            new() { Op = TraceOp.Read, Va = 0x1010, Size = 8 },
+        ];
+        core.ExecuteAccessRun(run, 10, ref line);
+        Assert.Equal((3L, 1L, 13L), (core.Stats.Reads, core.Stats.Dumps, line));
+        Assert.Equal(4, core.Stats.Records);
+    }
+
     private static string SummaryText(SimulatedCore core)
     {
         var ms = new MemoryStream();

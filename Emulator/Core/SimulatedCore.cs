@@ -182,9 +182,9 @@ public sealed class SimulatedCore
                 ref readonly PlainAccess a = ref run[i];
                 ulong va = a.Va;
                 int t = a.Op - TraceOp.Read; // 0 read, 1 write, 2 fetch: the AccessType
-                // (A binary fetch whose size field says more than 4 may stop here and take the general path, which
-                // treats it as the 4-byte instruction it is: same effects, only slower.)
-                if ((va & Unsafe.Add(ref mask0, t)) != Unsafe.Add(ref page0, t) || (va & 0xFFF) + a.Size > 0x1000)
+                // Anything else in a run (not from a parser) takes the general path, as does a binary fetch whose
+                // size field says more than 4 at the end of a page (there it is the 4-byte instruction it is).
+                if ((uint)t > 2 || (va & Unsafe.Add(ref mask0, t)) != Unsafe.Add(ref page0, t) || (va & 0xFFF) + a.Size > 0x1000)
                 {
                     break;
                 }

@@ -631,6 +631,7 @@ public sealed class Mmu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private unsafe ulong ReadDescriptor(int slot, ulong pa)
     {
+        Debug.Assert((uint)slot < FrameSlotCount);
         ref FrameSlot f = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_frames), slot);
         ulong* frame = f.Frame;
         if (f.FrameNumber == pa >> PhysicalMemory.FrameShift && frame != null)
