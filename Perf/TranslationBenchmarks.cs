@@ -91,6 +91,7 @@ public class TlbHitBenchmarks
         _core = Setup.Core(Presets.All[Preset], TwoStage, pages: 16);
         // 16 pages, 8-byte steps: every access after the first 16 hits the L1 TLB.
         _recs = Setup.Accesses(Batch, i => 0x1000_0000 + (ulong)(i / 256 % 16) * 0x1000 + (ulong)(i % 256) * 8);
+        _run = _recs.Select(r => new PlainAccess { Va = r.Address, Op = r.Op, Size = r.Size }).ToArray();
         Setup.Run(_core, _recs);
     }
 
@@ -104,13 +105,12 @@ public class TlbHitBenchmarks
     [Benchmark(OperationsPerInvoke = Batch)]
     public ulong TlbHitRun()
     {
-        _run ??= _recs.Select(r => new PlainAccess { Va = r.Address, Op = r.Op, Size = r.Size }).ToArray();
         long line = 0;
         _core.ExecuteAccessRun(_run, 1, ref line);
         return (ulong)_core.Stats.TlbHits + (ulong)line;
     }
 
-    private PlainAccess[]? _run;
+    private PlainAccess[] _run = null!;
 }
 
 /// <summary>
