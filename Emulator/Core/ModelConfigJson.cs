@@ -331,6 +331,11 @@ public static class ModelConfigJson
     private static void WriteGeometry(Utf8JsonWriter w, int ways, int latency, ReplacementPolicy policy, ulong seed)
     {
         w.WriteNumber("ways", ways);
+        WriteLatencyAndPolicy(w, latency, policy, seed);
+    }
+
+    private static void WriteLatencyAndPolicy(Utf8JsonWriter w, int latency, ReplacementPolicy policy, ulong seed)
+    {
         w.WriteNumber("latency", latency);
         w.WriteString("policy", PolicyName(policy));
         if (policy == ReplacementPolicy.Random)
@@ -376,13 +381,7 @@ public static class ModelConfigJson
             w.WriteStartObject("ipaCache");
             w.WriteString("name", ipa.Name);
             w.WriteNumber("entries", ipa.Entries);
-            w.WriteNumber("ways", ipa.Ways);
-            w.WriteNumber("latency", ipa.Latency);
-            w.WriteString("policy", PolicyName(ipa.Policy));
-            if (ipa.Policy == ReplacementPolicy.Random)
-            {
-                w.WriteNumber("seed", ipa.Seed);
-            }
+            WriteGeometry(w, ipa.Ways, ipa.Latency, ipa.Policy, ipa.Seed);
             w.WriteEndObject();
         }
         else
@@ -397,12 +396,7 @@ public static class ModelConfigJson
             w.WriteNumber("sizeBytes", t.SizeBytes);
             w.WriteNumber("ways", t.Ways);
             w.WriteNumber("lineBytes", t.LineBytes);
-            w.WriteNumber("latency", t.Latency);
-            w.WriteString("policy", PolicyName(t.Policy));
-            if (t.Policy == ReplacementPolicy.Random)
-            {
-                w.WriteNumber("seed", t.Seed);
-            }
+            WriteLatencyAndPolicy(w, t.Latency, t.Policy, t.Seed);
             w.WriteEndObject();
         }
         w.WriteEndArray();
