@@ -193,15 +193,10 @@ public sealed class Tlb
 
     /// <summary>Counts a lookup that hit <paramref name="slot"/> (found by <see cref="Predicted"/>) and marks it used; the mark is deferred (<see cref="SetAssociativeArray{T}.TouchDeferred"/>), so a run of hits on one slot costs one compare.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void CountHit(int slot)
-    {
-        var st = Stats;
-        st.Lookups++;
-        st.Hits++;
-        _array.TouchDeferred(slot);
-    }
+    public void CountHit(int slot) => CountHits(slot, 1);
 
     /// <summary><paramref name="n"/> × <see cref="CountHit"/> on one slot: repeating the latest touch changes no order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void CountHits(int slot, long n)
     {
         var st = Stats;

@@ -211,16 +211,22 @@ public sealed class SimulatedCore
     /// </summary>
     private void RunPrediction(ref Prediction p, Tlb? l1, byte el, AccessType type, out ulong page, out ulong mask)
     {
-        page = ulong.MaxValue;
-        mask = ulong.MaxValue;
-        if (l1 is null || p.Page == ulong.MaxValue || p.Generation != Registers.Generation || p.El != el
-            || l1.TagAt(p.Slot) != p.Tag || l1.Context(p.Slot) != p.Ctx
-            || ((l1.Entry(p.Slot).Complete >> (el * 3 + (int)type)) & 1) == 0)
-        {
-            return;
-        }
-        page = p.Page;
-        mask = ~p.LowMask;
+        bool holds = p.Page != ulong.MaxValue && PredictionCompletes(ref p, l1, el, type);
+        page = holds ? p.Page : ulong.MaxValue;
+        mask = holds ? ~p.LowMask : ulong.MaxValue;
+    }
+
+    /// <summary>
+    /// The prediction still names the first-level entry a lookup would find (same registers, EL, tag and context in
+    /// its slot), and that entry lets an access of <paramref name="type"/> at <paramref name="el"/> complete.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool PredictionCompletes(ref Prediction p, Tlb? l1, byte el, AccessType type)
+    {
+        int slot = p.Slot;
+        return l1 is not null && slot >= 0 && p.Generation == Registers.Generation && p.El == el
+            && l1.TagAt(slot) == p.Tag && l1.Context(slot) == p.Ctx
+            && ((l1.Entry(slot).Complete >> (el * 3 + (int)type)) & 1) != 0;
     }
 
     /// <summary>
@@ -399,21 +405,13 @@ public sealed class SimulatedCore
     private bool TryPredictedHit(ulong va, AccessType type, byte el, ref AccessOutcome o)
     {
         ref var p = ref type == AccessType.Fetch ? ref _predictFetch : ref _predictData;
-        if ((va & ~p.LowMask) != p.Page || p.Generation != Registers.Generation || p.El != el)
-        {
-            return false;
-        }
         var l1 = type == AccessType.Fetch ? _l1Fetch : _l1Data;
+        if ((va & ~p.LowMask) != p.Page || !PredictionCompletes(ref p, l1, el, type))
+        {
+            return false;
+        }
         int slot = p.Slot;
-        if (l1!.TagAt(slot) != p.Tag || l1.Context(slot) != p.Ctx)
-        {
-            return false;
-        }
-        ref var e = ref l1.Entry(slot);
-        if (((e.Complete >> (el * 3 + (int)type)) & 1) == 0)
-        {
-            return false;
-        }
+        ref var e = ref l1!.Entry(slot);
         l1.CountHit(slot);
         _last = LastKind.PredictedHit;
         ulong offset = va & p.LowMask;
