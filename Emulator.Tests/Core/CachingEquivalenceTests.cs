@@ -283,6 +283,52 @@ public class CachingEquivalenceTests
         Assert.Equal(4, core.Stats.Records);
     }
 
+    /// <summary>
+    /// With lean recording (as the CLI replays) and no stage-2 walk cache, the stage-2 walks of stage-1 table
+    /// addresses may be replayed from the walker's memo. Every result, every access's cycles and every figure must be
+    /// those of walking each time (the detailed recording never uses the memo): random traces rewrite stage-2 tables
+    /// (and HA/HD rewrite stage-2 leaves next to the tables' own) between walks that repeat.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(6)]
+    [InlineData(7)]
+    [InlineData(8)]
+    public void LeanRecordingWithoutStage2WalkCachesChangesNothing(int seed)
+    {
+        var records = RandomTrace.Generate(seed, events: 600);
+        var configs = new[] { Presets.Bench, Presets.Uncached, WithoutStage2WalkCaches(RandomConfig(200 + seed)) };
+        foreach (var config in configs)
+        {
+            var full = new SimulatedCore(config: config);
+            var lean = new SimulatedCore(config: config);
+            lean.Mmu.Record.Detailed = false;
+            var expected = new List<AccessOutcome>();
+            var actual = new List<AccessOutcome>();
+            foreach (var rec in records)
+            {
+                if (full.Execute(in rec, out var o))
+                {
+                    expected.Add(o);
+                }
+                if (lean.Execute(in rec, out o))
+                {
+                    actual.Add(o);
+                }
+            }
+            OutcomeComparer.AssertSame(expected, actual, $"seed {seed} with {config.Name}");
+            Assert.Equal(expected.Select(o => o.Cycles), actual.Select(o => o.Cycles));
+            Assert.Equal(SummaryText(full), SummaryText(lean));
+        }
+    }
+
+    private static ModelConfig WithoutStage2WalkCaches(ModelConfig c) =>
+        c with { Caching = c.Caching with { WalkCaches = c.Caching.WalkCaches.Where(w => w.Stage == 1).ToList() } };
+
     private static string SummaryText(SimulatedCore core)
     {
         var ms = new MemoryStream();

@@ -63,6 +63,12 @@ public sealed unsafe class PhysicalMemory
     /// </summary>
     public int Epoch { get; private set; }
 
+    /// <summary>
+    /// Changes whenever any word may have changed (every <see cref="Write64"/>, a RAM region declared, memory
+    /// cleared): what a reader may key a copy of memory contents on.
+    /// </summary>
+    public long Version { get; private set; }
+
     /// <summary>Most RAM regions a trace may declare: each declaration rescans every frame and reads that miss the frame flags search the list, so hostile input must not pile them up.</summary>
     public const int MaxRamRegions = 4096;
 
@@ -84,6 +90,7 @@ public sealed unsafe class PhysicalMemory
             }
         }
         Epoch++;
+        Version++;
     }
 
     /// <summary>True when a walk may read <paramref name="pa"/>: inside a declared region, or no region declared.</summary>
@@ -199,6 +206,7 @@ public sealed unsafe class PhysicalMemory
     public void Write64(PhysicalAddress pa, ulong value)
     {
         ulong a = pa.Value;
+        Version++;
         // Table dumps write hundreds of consecutive words: the frame of the last write skips the lookup.
         if (a >> FrameShift == _lastWriteFrameNumber && _lastWriteFrame != null)
         {
@@ -293,5 +301,6 @@ public sealed unsafe class PhysicalMemory
         _frameCount = 0;
         _lastWriteFrame = null;
         Epoch++;
+        Version++;
     }
 }

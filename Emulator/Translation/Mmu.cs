@@ -32,7 +32,7 @@ public readonly record struct AccessRequest(VirtualAddress Va, byte El, AccessTy
 /// regime translated through stage 2 (AArch64.S1Walk / S2Walk composition). Faults are values; the steps of
 /// every translation are recorded in <see cref="Record"/>.
 /// </summary>
-public sealed class Mmu
+public sealed partial class Mmu
 {
     private readonly SystemRegisters _regs;
     private readonly PhysicalMemory _mem;
@@ -343,6 +343,7 @@ public sealed class Mmu
         _walkCaches1 = _useCaches && _s1WalkCache;
         _walkCaches2 = _useCaches && _s2WalkCache;
         _ipaCacheOn = _useCaches && _ipaCache;
+        _memoOn = !_walkCaches2 && !Record.Detailed;
         bool ok = TranslateCore(in req, ref result);
         return ok;
     }
@@ -1030,7 +1031,9 @@ public sealed class Mmu
                 leaf.OutputBase = hit.OutputBase | (ipa & BitOps.Mask(hit.GroupShift) & ~BitOps.Mask(hit.Shift));
             }
         }
-        if (!cached && !Walk<Stage2Walk>(ref p, ipa, s1ViaS2: false, nested: s1ptw, _walkCtxS2, frameSlots, out leaf, out result.Fault))
+        if (!cached && !(s1ptw && _memoOn
+                ? WalkStage2ForTable(ipa, frameSlots, out leaf, out result.Fault)
+                : Walk<Stage2Walk>(ref p, ipa, s1ViaS2: false, nested: s1ptw, _walkCtxS2, frameSlots, out leaf, out result.Fault)))
         {
             return false;
         }
