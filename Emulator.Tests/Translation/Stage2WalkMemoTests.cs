@@ -90,4 +90,24 @@ public class Stage2WalkMemoTests
         Assert.Equal(0, s.Mmu.Record.Updates);
         Assert.Equal(24, s.Reads);
     }
+
+    [Fact]
+    public void TheChecksAfterATableWalkFollowTheRegisters()
+    {
+        // The stage-1 level-3 table sits in stage-2 Device memory: harmless until HCR_EL2.PTW=1 makes a stage-1
+        // walk that lands there a stage-2 permission fault (S1PTW), however often that table was read before.
+        var s = Nested();
+        ulong l3Table = s.Lower!.DescriptorAddress(LowVa, 3) & ~0xFFFUL;
+        s.MapS2(l3Table, l3Table + Scenario.S1TableIpaToPa, memAttr: 0x0);
+        Expect.Ok(s.Translate(LowVa));
+        Expect.Ok(s.Translate(LowVa + 0x1000));
+        s.SetBit(SysReg.HCR_EL2, 2); // PTW
+        Expect.Fault(s.Translate(LowVa), FaultType.Permission, 2, 3, s1ptw: true);
+        s.SetBit(SysReg.HCR_EL2, 2, false);
+        Expect.Ok(s.Translate(LowVa));
+        // A table read the stage-2 permissions refuse (S2AP=00) faults on every walk, never from a remembered one.
+        s.MapS2(l3Table, l3Table + Scenario.S1TableIpaToPa, s2ap: 0);
+        Expect.Fault(s.Translate(LowVa), FaultType.Permission, 2, 3, s1ptw: true);
+        Expect.Fault(s.Translate(LowVa + 0x1000), FaultType.Permission, 2, 3, s1ptw: true);
+    }
 }

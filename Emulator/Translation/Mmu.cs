@@ -344,6 +344,7 @@ public sealed partial class Mmu
         _walkCaches2 = _useCaches && _s2WalkCache;
         _ipaCacheOn = _useCaches && _ipaCache;
         _memoOn = !_walkCaches2 && !Record.Detailed;
+        _memoTableReads = _memoOn && !_ipaCacheOn;
         bool ok = TranslateCore(in req, ref result);
         return ok;
     }
@@ -772,13 +773,16 @@ public sealed partial class Mmu
             {
                 // Stage-1 descriptor addresses are IPAs: translate them through stage 2 as reads; a stage-2 fault
                 // here is reported with S1PTW=1 and the descriptor's IPA (Arm ARM D8.2.x, "nested walks").
-                if (!Stage2(descAddr, S2Access.Read, s1ptw: true, el0: false, isAt: false, FrameSlotsS2ForS1Table(level), out var s2))
+                if (!(_memoTableReads && TryTableRead(descAddr, out descPa)))
                 {
-                    record.Add(new WalkStep { Kind = StepKind.Read, Stage = stage, Level = (sbyte)level, TableBase = tableBase, Index = index, DescriptorAddress = descAddr, InputAddress = ia, Nested = nested, NotRead = true });
-                    fault = s2.Fault;
-                    return false;
+                    if (!Stage2(descAddr, S2Access.Read, s1ptw: true, el0: false, isAt: false, FrameSlotsS2ForS1Table(level), out var s2))
+                    {
+                        record.Add(new WalkStep { Kind = StepKind.Read, Stage = stage, Level = (sbyte)level, TableBase = tableBase, Index = index, DescriptorAddress = descAddr, InputAddress = ia, Nested = nested, NotRead = true });
+                        fault = s2.Fault;
+                        return false;
+                    }
+                    descPa = s2.Pa;
                 }
-                descPa = s2.Pa;
             }
             ulong desc = ReadDescriptor(frameSlots + level + 1, descPa);
             bool aborted = _readAborted;
@@ -1074,6 +1078,10 @@ public sealed partial class Mmu
             leaf.Descriptor = newDesc;
         }
         result.Pa = leaf.OutputBase | (ipa & BitOps.Mask(leaf.Shift));
+        if (s1ptw && access == S2Access.Read && _memoTableReads && newDesc == desc)
+        {
+            MarkTableReadable(ipa, result.Pa);
+        }
         result.MemAttr = memAttr;
         result.Sh = (byte)(p.Ds ? p.TcrSh : (int)BitOps.Field(desc, 9, 8));
         result.Shift = leaf.Shift;

@@ -33,6 +33,14 @@ public sealed partial class Mmu
         public int Reads;
         public MemoWords DescriptorPa;
         public MemoWords Descriptor;
+        /// <summary>
+        /// Set once a stage-2 lookup of this walk for a table read completed with no fault and no hardware update:
+        /// every check after the walk (access flag, S2AP read, HCR_EL2.PTW) depends only on the leaf and the
+        /// registers, so a repeat of the lookup may skip them and take <see cref="TablePage"/>.
+        /// </summary>
+        public bool TableReadable;
+        /// <summary>The PA of the walk's 4 KiB input page, when <see cref="TableReadable"/>.</summary>
+        public ulong TablePage;
     }
 
     private readonly Stage2Memo[] _s2Memo = new Stage2Memo[MemoSlots];
@@ -43,6 +51,51 @@ public sealed partial class Mmu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int MemoSlot(ulong page) => (int)((page ^ (page >> 6)) & (MemoSlots - 1));
 
+    /// <summary>Set per translation: a stage-2 lookup for a table read may come whole from the memo (no IPA cache to consult).</summary>
+    private bool _memoTableReads;
+
+    /// <summary>
+    /// The whole stage-2 lookup of a stage-1 table read at <paramref name="ipa"/>, when the memo holds it: its reads
+    /// go into the record and the descriptor's PA comes back. False when the lookup must run.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryTableRead(ulong ipa, out ulong pa)
+    {
+        ulong page = (ipa >> 12) + 1;
+        ref Stage2Memo m = ref _s2Memo[MemoSlot(page)];
+        if (m.Page != page || !m.TableReadable || m.MemoryVersion != _mem.Version || m.Generation != _generation)
+        {
+            pa = 0;
+            return false;
+        }
+        ReplayReads(ref m, ipa);
+        pa = m.TablePage | (ipa & 0xFFF);
+        return true;
+    }
+
+    /// <summary>Stage2 saw the lookup of a table read at <paramref name="ipa"/> complete cleanly: a repeat may skip it.</summary>
+    private void MarkTableReadable(ulong ipa, ulong pa)
+    {
+        ulong page = (ipa >> 12) + 1;
+        ref Stage2Memo m = ref _s2Memo[MemoSlot(page)];
+        if (m.Page == page && m.MemoryVersion == _mem.Version && m.Generation == _generation)
+        {
+            m.TablePage = pa & ~0xFFFUL;
+            m.TableReadable = true;
+        }
+    }
+
+    private void ReplayReads(ref Stage2Memo m, ulong ipa)
+    {
+        var record = Record;
+        int first = m.Leaf.Level - m.Reads + 1;
+        for (int i = 0; i < m.Reads; i++)
+        {
+            ulong pa = m.DescriptorPa[i];
+            record.AddRead(2, first + i, nested: true, tableBase: 0, index: 0, pa, pa, m.Descriptor[i], ipa, externalAbort: false);
+        }
+    }
+
     /// <summary>The stage-2 walk of <paramref name="ipa"/> for a stage-1 table access, from the memo or walked.</summary>
     private bool WalkStage2ForTable(ulong ipa, int frameSlots, out Leaf leaf, out Faults.FaultInfo fault)
     {
@@ -51,12 +104,7 @@ public sealed partial class Mmu
         var record = Record;
         if (m.Page == page && m.MemoryVersion == _mem.Version && m.Generation == _generation)
         {
-            int first = m.Leaf.Level - m.Reads + 1;
-            for (int i = 0; i < m.Reads; i++)
-            {
-                ulong pa = m.DescriptorPa[i];
-                record.AddRead(2, first + i, nested: true, tableBase: 0, index: 0, pa, pa, m.Descriptor[i], ipa, externalAbort: false);
-            }
+            ReplayReads(ref m, ipa);
             leaf = m.Leaf;
             fault = default;
             return true;
@@ -77,6 +125,7 @@ public sealed partial class Mmu
             m.Generation = _generation;
             m.Leaf = leaf;
             m.Reads = reads;
+            m.TableReadable = false;
             for (int i = 0; i < reads; i++)
             {
                 m.DescriptorPa[i] = steps[before + i].DescriptorPa;
