@@ -35,14 +35,20 @@ public class Stage2WalkMemoTests
     public void ARepeatedNestedWalkRecordsTheReadsOfWalkingAgain()
     {
         var lean = Nested();
+        lean.Mmu.Record.LeanReadSteps = true; // as with walker caches, which price each read by its address
+        var counted = Nested(); // no walker cache (the scenario's model): reads are only counted
         var full = Nested();
         full.Mmu.Record.Detailed = true; // never uses the memo
         foreach (ulong va in new[] { LowVa, LowVa + 0x1000, LowVa + 8, LowVa })
         {
             Expect.Ok(lean.Translate(va));
             Expect.Ok(full.Translate(va));
+            Expect.Ok(counted.Translate(va));
             Assert.Equal(24, lean.Reads);
             Assert.Equal(LeanSteps(full.Mmu), LeanSteps(lean.Mmu));
+            Assert.Equal(24, counted.Reads);
+            Assert.True(counted.Mmu.Record.ReadsUnrecorded);
+            Assert.Empty(counted.Mmu.Record.Steps.ToArray());
         }
     }
 

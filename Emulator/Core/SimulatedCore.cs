@@ -48,6 +48,8 @@ public sealed class SimulatedCore
             Mmu.Caches = Caches;
         }
         Timing = new TimingModel(Config.Timing, Config.Caching);
+        // Only walker caches price a read by its address; without them a lean record need only count reads.
+        Mmu.Record.LeanReadSteps = Timing.Caches.Levels.Length != 0;
         _dataPath = Caches.DataPath;
         _fetchPath = Caches.FetchPath;
         _dataLatency = Caches.DataLatency;
@@ -649,7 +651,7 @@ public sealed class SimulatedCore
         // Steps are priced one by one when explain may show them or when caches make reads cost differently.
         if (record.Detailed || !Timing.TryPriceUniform(record, out long walkCycles))
         {
-            walkCycles = Timing.PriceWalk(record.MutableSteps);
+            walkCycles = Timing.PriceWalk(record);
         }
         int reads = record.Reads;
         Stats.Walks++;

@@ -1,3 +1,4 @@
+using MmuSim.Bits;
 using MmuSim.Caching;
 using MmuSim.Translation;
 
@@ -58,6 +59,25 @@ public sealed class TimingModel
         ServedByMemory += accesses;
         cycles = (long)accesses * Caches.MemoryLatency;
         return true;
+    }
+
+    /// <summary>
+    /// Prices one translation: its steps in order (<see cref="PriceWalk(Span{WalkStep})"/>), and with no walker
+    /// cache, the reads the record only counted, a memory round trip each.
+    /// </summary>
+    public long PriceWalk(WalkRecord record)
+    {
+        long total = PriceWalk(record.MutableSteps);
+        if (record.ReadsUnrecorded)
+        {
+            if (Caches.Levels.Length != 0)
+            {
+                ThrowHelper.InvalidOperation("descriptor reads went unrecorded, but walker caches price each by its address");
+            }
+            ServedByMemory += record.Reads;
+            total += (long)record.Reads * Caches.MemoryLatency;
+        }
+        return total;
     }
 
     /// <summary>Prices the steps of one translation in order, writing each step's cycles and serving level; returns the total.</summary>

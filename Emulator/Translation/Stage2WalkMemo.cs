@@ -88,6 +88,11 @@ public sealed partial class Mmu
     private void ReplayReads(ref Stage2Memo m, ulong ipa)
     {
         var record = Record;
+        if (record.ReadsUnrecorded)
+        {
+            record.CountReads(m.Reads);
+            return;
+        }
         int first = m.Leaf.Level - m.Reads + 1;
         for (int i = 0; i < m.Reads; i++)
         {
@@ -110,26 +115,31 @@ public sealed partial class Mmu
             return true;
         }
         int before = record.Count;
+        int readsBefore = record.Reads;
         if (!Walk<Stage2Walk>(ref _s2, ipa, s1ViaS2: false, nested: true, _walkCtxS2, frameSlots, out leaf, out fault))
         {
             return false;
         }
-        // Kept only when the record holds exactly this walk's reads and nothing else: no cache lookup, and no step
-        // dropped (the record drops steps once full).
-        int reads = record.Count - before;
-        if (reads == leaf.Level - _s2.StartLevel + 1 && reads <= MaxMemoReads)
+        // Kept only when the record holds exactly this walk's reads (a step each, or none when reads go unrecorded)
+        // and nothing else: no cache lookup, and no step dropped (the record drops steps once full).
+        int reads = record.Reads - readsBefore;
+        bool unrecorded = record.ReadsUnrecorded;
+        if (reads == leaf.Level - _s2.StartLevel + 1 && reads <= MaxMemoReads && record.Count - before == (unrecorded ? 0 : reads))
         {
-            var steps = record.Steps;
             m.Page = page;
             m.MemoryVersion = _mem.Version;
             m.Generation = _generation;
             m.Leaf = leaf;
             m.Reads = reads;
             m.TableReadable = false;
-            for (int i = 0; i < reads; i++)
+            if (!unrecorded)
             {
-                m.DescriptorPa[i] = steps[before + i].DescriptorPa;
-                m.Descriptor[i] = steps[before + i].Descriptor;
+                var steps = record.Steps;
+                for (int i = 0; i < reads; i++)
+                {
+                    m.DescriptorPa[i] = steps[before + i].DescriptorPa;
+                    m.Descriptor[i] = steps[before + i].Descriptor;
+                }
             }
         }
         return true;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Runtime.CompilerServices;
 using MmuSim.Faults;
@@ -109,7 +110,45 @@ public sealed class WalkRecord
     /// records only what the cycle model, the statistics and TLB maintenance read (kind, stage, level, nesting,
     /// descriptor PA and value, abort), which is what a replay needs: recording is a tenth of a nested walk's cost.
     /// </summary>
-    public bool Detailed { get; set; } = true;
+    public bool Detailed
+    {
+        get => _detailed;
+        set
+        {
+            _detailed = value;
+            _readsUnrecorded = !value && !_leanReadsWanted;
+        }
+    }
+
+    /// <summary>
+    /// Whether lean recording (<see cref="Detailed"/> false) keeps a step per descriptor read (the default). The
+    /// owner clears it when nothing reads those steps (no walker cache to price each read by its address): reads are
+    /// then only counted (<see cref="ReadsUnrecorded"/>), while lookups, updates and reads that never happened are
+    /// still recorded.
+    /// </summary>
+    public bool LeanReadSteps
+    {
+        get => _leanReadsWanted;
+        set
+        {
+            _leanReadsWanted = value;
+            _readsUnrecorded = !_detailed && !value;
+        }
+    }
+
+    /// <summary>True when descriptor reads are counted in <see cref="Reads"/> but get no step.</summary>
+    public bool ReadsUnrecorded => _readsUnrecorded;
+
+    private bool _detailed = true;
+    private bool _leanReadsWanted = true;
+    private bool _readsUnrecorded;
+
+    /// <summary>Counts <paramref name="n"/> descriptor reads that get no step (<see cref="ReadsUnrecorded"/>).</summary>
+    public void CountReads(int n)
+    {
+        Debug.Assert(_readsUnrecorded);
+        Reads += n;
+    }
 
     /// <summary>Records a descriptor read, written in place (the walk's most frequent step).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -117,6 +156,10 @@ public sealed class WalkRecord
         ulong descriptorPa, ulong descriptor, ulong inputAddress, bool externalAbort)
     {
         Reads++;
+        if (_readsUnrecorded)
+        {
+            return;
+        }
         int n = Count;
         var steps = _steps;
         if ((uint)n >= (uint)steps.Length)
@@ -134,7 +177,7 @@ public sealed class WalkRecord
         s.Descriptor = descriptor;
         s.ExternalAbort = externalAbort;
         s.NotRead = false;
-        if (Detailed)
+        if (_detailed)
         {
             s.TableBase = tableBase;
             s.Index = index;
