@@ -1,18 +1,22 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace MmuSim.Translation;
 
 public sealed partial class Mmu
 {
     // A host-side memo of the stage-2 walks that translate stage-1 table addresses (S1PTW walks). A nested walk makes
-    // one per stage-1 level, and the upper stage-1 tables sit at the same few IPAs on almost every walk, so most of
-    // these walks repeat one another exactly. The memo replays such a walk instead of re-running it: the same leaf,
-    // and the same descriptor reads put in the record (so counts, cycles and the cycle model's view of every read
-    // are those of the walk). It is a shortcut of the host, not part of the model: it is only used where the walk
-    // has no effect besides its reads (no stage-2 walk cache to look up or fill, no explain detail), and an entry
-    // holds only while memory (PhysicalMemory.Version: any write, including hardware updates) and the registers
-    // (the regime generation) are unchanged. Faulting walks are never kept.
-    private const int MemoSlots = 64;
+    // one per stage-1 level, and the stage-1 tables sit at a limited set of IPAs (the upper ones at the same few on
+    // almost every walk), so most of these walks repeat an earlier one exactly. The memo replays such a walk instead
+    // of re-running it: the same leaf, and the same descriptor reads put in the record (so counts, cycles and the
+    // cycle model's view of every read are those of the walk). It is a shortcut of the host, not part of the model:
+    // it is only used where the walk has no effect besides its reads (no stage-2 walk cache to look up or fill, no
+    // explain detail), and an entry holds only while memory (PhysicalMemory.Version: any write, including hardware
+    // updates) and the registers (the regime generation) are unchanged. Faulting walks are never kept.
+    //
+    // Direct-mapped, 4096 entries: enough for the level-3 tables of 8 GiB of 4K pages. The fields every lookup reads
+    // sit apart (32 bytes an entry) from the leaf and the reads, which only a replayed walk needs.
+    private const int MemoSlots = 4096;
 
     [InlineArray(MaxMemoReads)]
     private struct MemoWords
@@ -23,36 +27,58 @@ public sealed partial class Mmu
     /// <summary>A stage-2 walk reads at most 5 descriptors (level −1 with 52-bit addresses, to level 3).</summary>
     private const int MaxMemoReads = 5;
 
-    private struct Stage2Memo
+    private struct Stage2MemoTag
     {
         /// <summary>IPA[55:12] + 1 of the walk's input (0: empty). Every index a walk uses comes from bits 12 and up.</summary>
         public ulong Page;
         public long MemoryVersion;
+        /// <summary>The PA of the walk's 4 KiB input page, when <see cref="TableReadable"/>.</summary>
+        public ulong TablePage;
         public uint Generation;
-        public Leaf Leaf;
-        public int Reads;
-        public MemoWords DescriptorPa;
-        public MemoWords Descriptor;
+        public byte Reads;
         /// <summary>
         /// Set once a stage-2 lookup of this walk for a table read completed with no fault and no hardware update:
         /// every check after the walk (access flag, S2AP read, HCR_EL2.PTW) depends only on the leaf and the
         /// registers, so a repeat of the lookup may skip them and take <see cref="TablePage"/>.
         /// </summary>
         public bool TableReadable;
-        /// <summary>The PA of the walk's 4 KiB input page, when <see cref="TableReadable"/>.</summary>
-        public ulong TablePage;
     }
 
-    private readonly Stage2Memo[] _s2Memo = new Stage2Memo[MemoSlots];
+    private struct Stage2MemoWalk
+    {
+        public Leaf Leaf;
+        /// <summary>The reads, when the record keeps a step per read.</summary>
+        public MemoWords DescriptorPa;
+        public MemoWords Descriptor;
+    }
+
+    private Stage2MemoTag[]? _memoTags;
+    private Stage2MemoWalk[]? _memoWalks;
 
     /// <summary>Set per translation: S1PTW stage-2 walks may come from, and go into, the memo.</summary>
     private bool _memoOn;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int MemoSlot(ulong page) => (int)((page ^ (page >> 6)) & (MemoSlots - 1));
-
     /// <summary>Set per translation: a stage-2 lookup for a table read may come whole from the memo (no IPA cache to consult).</summary>
     private bool _memoTableReads;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int MemoSlot(ulong page) => (int)((page ^ (page >> 12)) & (MemoSlots - 1));
+
+    /// <summary>The memo, allocated on first use (an MMU that never replays lean, such as explain's, never pays for it).</summary>
+    private Stage2MemoTag[] MemoTags()
+    {
+        if (_memoTags is null)
+        {
+            _memoTags = new Stage2MemoTag[MemoSlots];
+            _memoWalks = new Stage2MemoWalk[MemoSlots];
+        }
+        return _memoTags;
+    }
+
+    /// <summary>True when <paramref name="t"/> holds the walk of <paramref name="page"/> as memory and registers are now.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool MemoValid(in Stage2MemoTag t, ulong page) =>
+        t.Page == page && t.MemoryVersion == _mem.Version && t.Generation == _generation;
 
     /// <summary>
     /// The whole stage-2 lookup of a stage-1 table read at <paramref name="ipa"/>, when the memo holds it: its reads
@@ -62,14 +88,15 @@ public sealed partial class Mmu
     private bool TryTableRead(ulong ipa, out ulong pa)
     {
         ulong page = (ipa >> 12) + 1;
-        ref Stage2Memo m = ref _s2Memo[MemoSlot(page)];
-        if (m.Page != page || !m.TableReadable || m.MemoryVersion != _mem.Version || m.Generation != _generation)
+        int slot = MemoSlot(page);
+        ref Stage2MemoTag t = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(MemoTags()), slot);
+        if (!t.TableReadable || !MemoValid(in t, page))
         {
             pa = 0;
             return false;
         }
-        ReplayReads(ref m, ipa);
-        pa = m.TablePage | (ipa & 0xFFF);
+        ReplayReads(in t, slot, ipa);
+        pa = t.TablePage | (ipa & 0xFFF);
         return true;
     }
 
@@ -77,27 +104,28 @@ public sealed partial class Mmu
     private void MarkTableReadable(ulong ipa, ulong pa)
     {
         ulong page = (ipa >> 12) + 1;
-        ref Stage2Memo m = ref _s2Memo[MemoSlot(page)];
-        if (m.Page == page && m.MemoryVersion == _mem.Version && m.Generation == _generation)
+        ref Stage2MemoTag t = ref MemoTags()[MemoSlot(page)];
+        if (MemoValid(in t, page))
         {
-            m.TablePage = pa & ~0xFFFUL;
-            m.TableReadable = true;
+            t.TablePage = pa & ~0xFFFUL;
+            t.TableReadable = true;
         }
     }
 
-    private void ReplayReads(ref Stage2Memo m, ulong ipa)
+    private void ReplayReads(in Stage2MemoTag t, int slot, ulong ipa)
     {
         var record = Record;
         if (record.ReadsUnrecorded)
         {
-            record.CountReads(m.Reads);
+            record.CountReads(t.Reads);
             return;
         }
-        int first = m.Leaf.Level - m.Reads + 1;
-        for (int i = 0; i < m.Reads; i++)
+        ref Stage2MemoWalk w = ref _memoWalks![slot];
+        int first = w.Leaf.Level - t.Reads + 1;
+        for (int i = 0; i < t.Reads; i++)
         {
-            ulong pa = m.DescriptorPa[i];
-            record.AddRead(2, first + i, nested: true, tableBase: 0, index: 0, pa, pa, m.Descriptor[i], ipa, externalAbort: false);
+            ulong pa = w.DescriptorPa[i];
+            record.AddRead(2, first + i, nested: true, tableBase: 0, index: 0, pa, pa, w.Descriptor[i], ipa, externalAbort: false);
         }
     }
 
@@ -105,12 +133,13 @@ public sealed partial class Mmu
     private bool WalkStage2ForTable(ulong ipa, int frameSlots, out Leaf leaf, out Faults.FaultInfo fault)
     {
         ulong page = (ipa >> 12) + 1;
-        ref Stage2Memo m = ref _s2Memo[MemoSlot(page)];
+        int slot = MemoSlot(page);
+        ref Stage2MemoTag t = ref MemoTags()[slot];
         var record = Record;
-        if (m.Page == page && m.MemoryVersion == _mem.Version && m.Generation == _generation)
+        if (MemoValid(in t, page))
         {
-            ReplayReads(ref m, ipa);
-            leaf = m.Leaf;
+            ReplayReads(in t, slot, ipa);
+            leaf = _memoWalks![slot].Leaf;
             fault = default;
             return true;
         }
@@ -126,19 +155,20 @@ public sealed partial class Mmu
         bool unrecorded = record.ReadsUnrecorded;
         if (reads == leaf.Level - _s2.StartLevel + 1 && reads <= MaxMemoReads && record.Count - before == (unrecorded ? 0 : reads))
         {
-            m.Page = page;
-            m.MemoryVersion = _mem.Version;
-            m.Generation = _generation;
-            m.Leaf = leaf;
-            m.Reads = reads;
-            m.TableReadable = false;
+            t.Page = page;
+            t.MemoryVersion = _mem.Version;
+            t.Generation = _generation;
+            t.Reads = (byte)reads;
+            t.TableReadable = false;
+            ref Stage2MemoWalk w = ref _memoWalks![slot];
+            w.Leaf = leaf;
             if (!unrecorded)
             {
                 var steps = record.Steps;
                 for (int i = 0; i < reads; i++)
                 {
-                    m.DescriptorPa[i] = steps[before + i].DescriptorPa;
-                    m.Descriptor[i] = steps[before + i].Descriptor;
+                    w.DescriptorPa[i] = steps[before + i].DescriptorPa;
+                    w.Descriptor[i] = steps[before + i].Descriptor;
                 }
             }
         }
