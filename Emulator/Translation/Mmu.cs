@@ -345,6 +345,7 @@ public sealed partial class Mmu
         _ipaCacheOn = _useCaches && _ipaCache;
         _memoOn = !_walkCaches2 && !Record.Detailed;
         _memoTableReads = _memoOn && !_ipaCacheOn;
+        _pathMemoOn = Record.ReadsUnrecorded && !_walkCaches1 && !_ipaCacheOn && req.At == AtMode.None;
         bool ok = TranslateCore(in req, ref result);
         return ok;
     }
@@ -392,6 +393,7 @@ public sealed partial class Mmu
         }
         else
         {
+            _pathRegime = (byte)(el2 ? 2 : upper ? 1 : 0);
             if (!Walk<Stage1Walk>(ref p, va, s2On, nested: false, el2 ? ContextTag.El2 : _walkCtxEl10, FrameSlotsS1, out Leaf leaf, out r.Fault))
             {
                 return false;
@@ -762,6 +764,23 @@ public sealed partial class Mmu
             tableAttrs = resume.TableAttrs;
             indexBits = stride;
         }
+        // The path memo (stage 1 only): the walk down to the last-level table, by the block of VAs it maps.
+        bool pathMemo = default(TStage).MayTranslateTables && _pathMemoOn && level < 3 && !walkCache;
+        ulong block = 0;
+        byte regime = (byte)(_pathRegime | (s1ViaS2 ? 4 : 0));
+        int readsAtStart = record.Reads, stepsAtStart = record.Count;
+        if (pathMemo)
+        {
+            block = (ia >> TranslationGeometry.LevelShift(g, 2)) + 1;
+            if (TryPath(block, regime, out ulong table, out int attrs))
+            {
+                level = 3;
+                tableBase = table;
+                tableAttrs = attrs;
+                indexBits = stride;
+                pathMemo = false;
+            }
+        }
         int shift = TranslationGeometry.LevelShift(g, level);
         ulong indexMask = BitOps.Mask(indexBits);
         while (true)
@@ -813,6 +832,10 @@ public sealed partial class Mmu
                 if (walkCache)
                 {
                     _caches!.FillTable(stage, cacheCtx, ia, g, new TableEntry { NextTable = address, TableAttrs = tableAttrs, Level = (sbyte)level });
+                }
+                if (pathMemo && level == 2 && record.Count == stepsAtStart && record.Reads - readsAtStart <= byte.MaxValue)
+                {
+                    RememberPath(block, regime, address, tableAttrs, record.Reads - readsAtStart);
                 }
                 tableBase = address;
                 level++;

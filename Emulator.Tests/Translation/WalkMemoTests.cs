@@ -9,11 +9,11 @@ using static MmuSim.Tests.Support.Data;
 namespace MmuSim.Tests.Translation;
 
 /// <summary>
-/// The walker's memo of the stage-2 walks that translate stage-1 table addresses (used with lean recording and no
-/// stage-2 walk cache): a repeated nested walk must read, record and decide exactly what walking again would, and
-/// forget what it remembered as soon as memory or a register changes.
+/// The walker's memos (used with lean recording): of the stage-2 walks that translate stage-1 table addresses, and
+/// of the upper part of stage-1 walks. A repeated walk must read, record and decide exactly what walking again
+/// would, and forget what it remembered as soon as memory or a register changes.
 /// </summary>
-public class Stage2WalkMemoTests
+public class WalkMemoTests
 {
     private static Scenario Nested()
     {
@@ -115,5 +115,22 @@ public class Stage2WalkMemoTests
         s.MapS2(l3Table, l3Table + Scenario.S1TableIpaToPa, s2ap: 0);
         Expect.Fault(s.Translate(LowVa), FaultType.Permission, 2, 3, s1ptw: true);
         Expect.Fault(s.Translate(LowVa + 0x1000), FaultType.Permission, 2, 3, s1ptw: true);
+    }
+
+    [Fact]
+    public void TheSameVaInAnotherRegimeWalksItsOwnTables()
+    {
+        // EL1&0 (through stage 2) and EL2 map the same VA to different places; switching EL changes no register, so
+        // only the regime in the memo's tag keeps one walk from resuming in the other's tables.
+        var s = Nested();
+        s.WithEl2(Granule.K4, 16);
+        s.MapEl2(LowVa, 0x7000_0000);
+        for (int i = 0; i < 3; i++)
+        {
+            Expect.Pa(s.Translate(LowVa, el: 1), 0x6000_0000);
+            Assert.Equal(24, s.Reads);
+            Expect.Pa(s.Translate(LowVa + 8, el: 2), 0x7000_0008);
+            Assert.Equal(4, s.Reads);
+        }
     }
 }

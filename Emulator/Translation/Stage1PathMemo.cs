@@ -1,0 +1,74 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace MmuSim.Translation;
+
+public sealed partial class Mmu
+{
+    // A host-side memo of the upper part of stage-1 walks: for the block of VAs one last-level table maps (2 MiB with
+    // 4K pages), the walk down to that table is the same every time: the same table descriptors read, each through
+    // the same stage-2 lookup, the same table attributes. The memo keeps where that part ends (the last-level table's
+    // address and the attributes gathered on the way) and how many descriptor reads it made, and a walk of a VA in
+    // the block resumes there after counting those reads. It is used only where those reads leave nothing but their
+    // count: lean recording with no step per read (no walker cache), no walk cache of stage 1 and no IPA cache to
+    // look up, a real access (not AT). An entry holds while memory (PhysicalMemory.Version) and the registers (the
+    // regime generation) are unchanged, and is kept only from a walk that recorded no step on the way down (no
+    // lookup, no hardware update, no stage-2 fault).
+    private const int PathMemoSlots = 4096;
+
+    private struct Stage1PathMemo
+    {
+        /// <summary>VA bits above the last-level index + 1 (0: empty).</summary>
+        public ulong Block;
+        public long MemoryVersion;
+        /// <summary>The last-level table's address (an IPA when its reads go through stage 2).</summary>
+        public ulong Table;
+        public uint Generation;
+        /// <summary>Descriptor reads of the part the memo stands for, stage-2 lookups of its tables included.</summary>
+        public byte Reads;
+        public byte TableAttrs;
+        /// <summary>Which stage-1 tables: 0 TTBR0_EL1, 1 TTBR1_EL1, 2 TTBR0_EL2; bit 2 set when read through stage 2.</summary>
+        public byte Regime;
+    }
+
+    private Stage1PathMemo[]? _pathMemo;
+
+    /// <summary>Set per translation: stage-1 walks may resume from, and feed, the path memo.</summary>
+    private bool _pathMemoOn;
+
+    /// <summary>The regime of the stage-1 walk under way (see <see cref="Stage1PathMemo.Regime"/>).</summary>
+    private byte _pathRegime;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int PathSlot(ulong block) => (int)((block ^ (block >> 12)) & (PathMemoSlots - 1));
+
+    /// <summary>The path of <paramref name="block"/>, when the memo holds it as memory and registers are now.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryPath(ulong block, byte regime, out ulong table, out int tableAttrs)
+    {
+        var memo = _pathMemo ??= new Stage1PathMemo[PathMemoSlots];
+        ref Stage1PathMemo m = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(memo), PathSlot(block));
+        if (m.Block != block || m.Regime != regime || m.MemoryVersion != _mem.Version || m.Generation != _generation)
+        {
+            table = 0;
+            tableAttrs = 0;
+            return false;
+        }
+        Record.CountReads(m.Reads);
+        table = m.Table;
+        tableAttrs = m.TableAttrs;
+        return true;
+    }
+
+    private void RememberPath(ulong block, byte regime, ulong table, int tableAttrs, int reads)
+    {
+        ref Stage1PathMemo m = ref _pathMemo![PathSlot(block)];
+        m.Block = block;
+        m.Regime = regime;
+        m.MemoryVersion = _mem.Version;
+        m.Generation = _generation;
+        m.Table = table;
+        m.TableAttrs = (byte)tableAttrs;
+        m.Reads = (byte)reads;
+    }
+}
