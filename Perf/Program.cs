@@ -96,6 +96,12 @@ public static class ReplayTiming
             PlainAccess.EachRecord(ref self, run, firstLine);
         }
 
+        public void OnMemWords(ulong pa, ReadOnlySpan<ulong> words, long line)
+        {
+            var self = this;
+            MemWords.EachRecord(ref self, pa, words, line);
+        }
+
         public void OnRecord(in TraceRecord record)
         {
         }
@@ -112,6 +118,12 @@ public static class ReplayTiming
         {
             var self = this;
             PlainAccess.EachRecord(ref self, run, firstLine);
+        }
+
+        public void OnMemWords(ulong pa, ReadOnlySpan<ulong> words, long line)
+        {
+            var self = this;
+            MemWords.EachRecord(ref self, pa, words, line);
         }
 
         public void OnRecord(in TraceRecord record) => state.Records.Add(record);

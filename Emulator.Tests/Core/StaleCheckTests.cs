@@ -67,6 +67,21 @@ public class StaleCheckTests
     }
 
     [Fact]
+    public async Task AReplayWithoutResultsReportsTheSame()
+    {
+        // Without a results sink, `mem` lines reach the core as batches of words (SimulatedCore.ExecuteMemWords):
+        // the stale checker must still learn the line of every table write, and every record must count.
+        string text = string.Join('\n', Trace);
+        var (withResults, _) = await Machine.ReplayText(text, Presets.NeoverseN1, checkStale: true);
+        var without = new SimulatedCore(config: Presets.NeoverseN1) { CheckStale = true };
+        await new Replayer(without, sink: null).ReplayAsync(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(text)), "test.trace");
+        Assert.Equal(withResults.Stale!.Reports, without.Stale!.Reports);
+        Assert.Equal(LineOf("REMAP"), without.Stale.Reports[0].WriteLine);
+        Assert.Equal(withResults.Stats.Records, without.Stats.Records);
+        Assert.Equal(Trace.Length, without.Stats.Records);
+    }
+
+    [Fact]
     public void AStageTwoChangeNeedsIpas2e1ThenVmalle1()
     {
         var m = new Machine(Presets.NeoverseN1, twoStage: true);

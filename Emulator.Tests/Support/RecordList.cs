@@ -14,6 +14,12 @@ public sealed class RecordList : ITraceHandler
         PlainAccess.EachRecord(ref self, run, firstLine);
     }
 
+    public void OnMemWords(ulong pa, ReadOnlySpan<ulong> words, long line)
+    {
+        var self = this;
+        MemWords.EachRecord(ref self, pa, words, line);
+    }
+
     public void OnRecord(in TraceRecord record) => Records.Add(record);
 }
 

@@ -200,6 +200,11 @@ public class BinaryTraceTests
             PlainAccess.EachRecord(ref this, run, firstLine);
         }
 
+        public void OnMemWords(ulong pa, ReadOnlySpan<ulong> words, long line)
+        {
+            MemWords.EachRecord(ref this, pa, words, line);
+        }
+
         public void OnRecord(in TraceRecord record)
         {
         }

@@ -21,6 +21,11 @@ public class TextTraceParserTests
             PlainAccess.EachRecord(ref this, run, firstLine);
         }
 
+        public void OnMemWords(ulong pa, ReadOnlySpan<ulong> words, long line)
+        {
+            MemWords.EachRecord(ref this, pa, words, line);
+        }
+
         public readonly void OnRecord(in TraceRecord record) => Records.Add(record);
     }
 
@@ -252,6 +257,7 @@ public class TextTraceParserTests
     private sealed class RunLog : ITraceHandler
     {
         public readonly List<(long FirstLine, int Count)> Runs = [];
+        public readonly List<(ulong Pa, int Count, long Line)> MemBatches = [];
         public readonly List<TraceRecord> Records = [];
 
         public void OnAccessRun(ReadOnlySpan<PlainAccess> run, long firstLine)
@@ -259,6 +265,13 @@ public class TextTraceParserTests
             Runs.Add((firstLine, run.Length));
             var self = this;
             PlainAccess.EachRecord(ref self, run, firstLine);
+        }
+
+        public void OnMemWords(ulong pa, ReadOnlySpan<ulong> words, long line)
+        {
+            MemBatches.Add((pa, words.Length, line));
+            var self = this;
+            MemWords.EachRecord(ref self, pa, words, line);
         }
 
         public void OnRecord(in TraceRecord record) => Records.Add(record);
@@ -304,6 +317,71 @@ public class TextTraceParserTests
         var accessLines = Enumerable.Range(1, 5000).Select(i => (long)i).Where(l => l != 1501 && l != 3101).ToList();
         Assert.InRange(covered.Count, accessLines.Count - 2, accessLines.Count);
         Assert.Equal(accessLines.Take(covered.Count), covered);
+    }
+
+    private static RunLog ParseLogged(string text)
+    {
+        var log = new RunLog();
+        var state = new LineState("t.trace", ParseOptions.Strict);
+        var format = default(TextTraceParser.TextLineFormat);
+        var seq = new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes(text));
+        try
+        {
+            LineReader.ParseLines(ref seq, ref state, ref format, ref log, final: true);
+        }
+        finally
+        {
+            state.Dispose();
+        }
+        return log;
+    }
+
+    /// <summary>
+    /// A table dump's words arrive in batches of at most <see cref="TextTraceParser.MemBatch"/>, in order and at the
+    /// right addresses, between the records of the lines around it; a word in another spelling (the tokenizer's)
+    /// keeps its place.
+    /// </summary>
+    [Fact]
+    public void MemWordsAreDeliveredInOrderInBatches()
+    {
+        var words = Enumerable.Range(0, 1300).Select(i => i == 700 ? "0x2_bc" : i == 900 ? "42" : $"0x{i * 0x1001:x}").ToList();
+        string text = "R 0x1000\nmem 0x8000 " + string.Join(" ", words) + "\nR 0x2000\n";
+        var log = ParseLogged(text);
+        Assert.Equal(1302, log.Records.Count);
+        Assert.Equal(TraceOp.Read, log.Records[0].Op);
+        Assert.Equal(TraceOp.Read, log.Records[^1].Op);
+        for (int i = 0; i < 1300; i++)
+        {
+            var r = log.Records[i + 1];
+            ulong expected = i == 700 ? 0x2bcUL : i == 900 ? 42UL : (ulong)i * 0x1001;
+            Assert.Equal((TraceOp.Mem, 0x8000UL + (ulong)i * 8, expected, 2L), (r.Op, r.Address, r.Value, r.Line));
+        }
+        Assert.All(log.MemBatches, b => Assert.InRange(b.Count, 1, TextTraceParser.MemBatch));
+        Assert.Equal(1300, log.MemBatches.Sum(b => b.Count));
+        ulong next = 0x8000;
+        foreach (var b in log.MemBatches)
+        {
+            Assert.Equal(next, b.Pa);
+            next += (ulong)b.Count * 8;
+        }
+    }
+
+    /// <summary>A bad word in a table dump is reported where it is, and every word before it has been handed over.</summary>
+    [Fact]
+    public void ABadMemWordComesAfterTheWordsBeforeIt()
+    {
+        var words = Enumerable.Range(0, 800).Select(i => i == 600 ? "0xfg" : $"0x{i:x}").ToList();
+        string text = "mem 0x8000 " + string.Join(" ", words) + "\n";
+        var log = new RunLog();
+        var state = new LineState("t.trace", ParseOptions.Strict);
+        var format = default(TextTraceParser.TextLineFormat);
+        var seq = new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes(text));
+        var e = Assert.Throws<TraceFormatException>(() => LineReader.ParseLines(ref seq, ref state, ref format, ref log, final: true));
+        state.Dispose();
+        Assert.Equal((1L, text.IndexOf("0xfg", StringComparison.Ordinal) + 4), (e.Line, e.Column)); // at the 'g'
+        Assert.Contains("'g' is not a hexadecimal digit", e.Reason);
+        Assert.Equal(600, log.Records.Count);
+        Assert.Equal(0x8000UL + 599 * 8, log.Records[^1].Address);
     }
 
     /// <summary>A bad access line inside a run of good ones stops the run and reports the per-line parser's error.</summary>

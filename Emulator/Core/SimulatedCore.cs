@@ -207,6 +207,23 @@ public sealed class SimulatedCore
     }
 
     /// <summary>
+    /// The words of a <c>mem</c> line (<see cref="ITraceHandler.OnMemWords"/>), stored from <paramref name="pa"/> up:
+    /// what executing one <see cref="TraceOp.Mem"/> record per word does, without building a record per word.
+    /// </summary>
+    public void ExecuteMemWords(ulong pa, ReadOnlySpan<ulong> words, long line)
+    {
+        Stats.Records += words.Length;
+        var memory = Memory;
+        var stale = _stale;
+        for (int i = 0; i < words.Length; i++)
+        {
+            ulong a = pa + ((ulong)i << 3);
+            memory.Write64(new PhysicalAddress(a), words[i]);
+            stale?.OnMemoryWrite(a, line);
+        }
+    }
+
+    /// <summary>
     /// The page and page mask under which an access of <paramref name="type"/> is a predicted hit that completes
     /// (<see cref="TryPredictedHit"/>'s conditions, which hold for the whole of a run of such hits: nothing in it
     /// changes registers, EL or TLB contents); an unmatchable page otherwise.

@@ -31,6 +31,12 @@ public static class FaultReplay
             PlainAccess.EachRecord(ref self, run, firstLine);
         }
 
+        public void OnMemWords(ulong pa, ReadOnlySpan<ulong> words, long line)
+        {
+            var self = this;
+            MemWords.EachRecord(ref self, pa, words, line);
+        }
+
         public void OnRecord(in TraceRecord record)
         {
             if (!core.Execute(in record, out var outcome) || record.Op is not (TraceOp.Read or TraceOp.Write or TraceOp.Fetch))

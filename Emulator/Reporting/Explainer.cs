@@ -33,6 +33,12 @@ public static class Explainer
             PlainAccess.EachRecord(ref self, run, firstLine);
         }
 
+        public void OnMemWords(ulong pa, ReadOnlySpan<ulong> words, long line)
+        {
+            var self = this;
+            MemWords.EachRecord(ref self, pa, words, line);
+        }
+
         public void OnRecord(in TraceRecord record)
         {
             if (record.Line == target)

@@ -89,6 +89,12 @@ public sealed class Replayer
             PlainAccess.EachRecord(ref self, run, firstLine);
         }
 
+        public void OnMemWords(ulong pa, ReadOnlySpan<ulong> words, long line)
+        {
+            var self = this;
+            MemWords.EachRecord(ref self, pa, words, line);
+        }
+
         public void OnRecord(in TraceRecord record)
         {
             owner._lastLine = record.Line;
@@ -113,6 +119,12 @@ public sealed class Replayer
     {
         public void OnAccessRun(ReadOnlySpan<PlainAccess> run, long firstLine) =>
             owner._core.ExecuteAccessRun(run, firstLine, ref owner._lastLine);
+
+        public void OnMemWords(ulong pa, ReadOnlySpan<ulong> words, long line)
+        {
+            owner._lastLine = line;
+            owner._core.ExecuteMemWords(pa, words, line);
+        }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void OnRecord(in TraceRecord record)

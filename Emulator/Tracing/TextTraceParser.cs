@@ -80,6 +80,9 @@ public static class TextTraceParser
     /// <summary>Accesses decoded before a run is delivered: 16 KiB of stack, enough to amortise the delivery.</summary>
     internal const int RunBatch = 1024;
 
+    /// <summary>Words of a <c>mem</c> line handed over at once (a 4 KiB stack batch: a whole 4K table).</summary>
+    internal const int MemBatch = 512;
+
     /// <summary>
     /// The fast path over a whole segment: `R|W|X 0xHEX` with an optional ` SIZE` (R/W), single spaces, '\n' or
     /// "\r\n" ends: exactly the lines <see cref="TryParseAccess"/> accepts, recognised in place, so the line end
@@ -366,6 +369,7 @@ public static class TextTraceParser
 
     /// <summary>Every spelling of every command, with its errors.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
+    [SkipLocalsInit]
     private static void ParseGeneral<THandler>(ReadOnlySpan<byte> text, string source, long line, ref THandler handler)
         where THandler : ITraceHandler
     {
@@ -423,23 +427,34 @@ public static class TextTraceParser
                 {
                     Fail.Bad(source, line, t.Column, "mem address 0x", pa, " is not 8-byte aligned", hex: true);
                 }
-                rec.Op = TraceOp.Mem;
-                int count = 0;
+                // Table dumps are hundreds of words a line: decoded into a stack batch (the common spelling without
+                // the tokenizer) and handed over together. Words decoded are handed over before anything that may
+                // report an error, so a bad word leaves the ones before it stored, as word-by-word parsing would.
+                Span<ulong> words = stackalloc ulong[MemBatch];
+                long count = 0;
+                int n = 0;
                 while (true)
                 {
-                    // Table dumps are hundreds of words a line: the common spelling without the tokenizer.
                     if (!t.NextNumberFast(out ulong value))
                     {
+                        if (n != 0)
+                        {
+                            handler.OnMemWords(pa + (ulong)(count - n) * 8, words[..n], line);
+                            n = 0;
+                        }
                         if (!t.Next(out var tok))
                         {
                             break;
                         }
                         value = ParseNumber(tok, source, line, t.Column, "value");
                     }
-                    rec.Address = pa + (ulong)count * 8;
-                    rec.Value = value;
-                    handler.OnRecord(in rec);
+                    words[n++] = value;
                     count++;
+                    if (n == MemBatch)
+                    {
+                        handler.OnMemWords(pa + (ulong)(count - n) * 8, words, line);
+                        n = 0;
+                    }
                 }
                 if (count == 0)
                 {

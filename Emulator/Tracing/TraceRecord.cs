@@ -139,6 +139,31 @@ public interface ITraceHandler
     /// Parsers deliver a run after decoding it, before they read the line that ends it.
     /// </summary>
     void OnAccessRun(ReadOnlySpan<PlainAccess> run, long firstLine);
+
+    /// <summary>
+    /// Words of a <c>mem</c> line on <paramref name="line"/>, stored from <paramref name="pa"/> up, 8 bytes each:
+    /// the same as one <see cref="OnRecord"/> (<see cref="TraceOp.Mem"/>) per word, in order
+    /// (<see cref="MemWords.EachRecord"/>). A parser may hand over one line's words in several calls, in order, and
+    /// hands over every word it has decoded before it reports an error later on the line.
+    /// </summary>
+    void OnMemWords(ulong pa, ReadOnlySpan<ulong> words, long line);
+}
+
+/// <summary>The records a <see cref="ITraceHandler.OnMemWords"/> call stands for.</summary>
+public static class MemWords
+{
+    /// <summary>One <see cref="ITraceHandler.OnRecord"/> per word, in order: for handlers with nothing better to do.</summary>
+    public static void EachRecord<THandler>(ref THandler handler, ulong pa, ReadOnlySpan<ulong> words, long line)
+        where THandler : ITraceHandler
+    {
+        var rec = new TraceRecord { Op = TraceOp.Mem, Line = line };
+        for (int i = 0; i < words.Length; i++)
+        {
+            rec.Address = pa + ((ulong)i << 3);
+            rec.Value = words[i];
+            handler.OnRecord(in rec);
+        }
+    }
 }
 
 /// <summary>

@@ -37,6 +37,12 @@ public abstract class TraceWriter : ITraceHandler, IDisposable
         PlainAccess.EachRecord(ref self, run, firstLine);
     }
 
+    public void OnMemWords(ulong pa, ReadOnlySpan<ulong> words, long line)
+    {
+        var self = this;
+        MemWords.EachRecord(ref self, pa, words, line);
+    }
+
     public void OnRecord(in TraceRecord record)
     {
         if (record.Op == TraceOp.Mem)
