@@ -158,12 +158,7 @@ public class CachingEquivalenceTests
     /// access by access with results; text and binary traces, read directly from the file and through the pipe.
     /// </summary>
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    [InlineData(4)]
-    [InlineData(5)]
-    [InlineData(6)]
+    [MemberData(nameof(Seeds), 6)]
     public async Task AccessRunsCountAndChargeExactlyAsSingleAccesses(int seed)
     {
         var r = new Random(seed);
@@ -283,8 +278,6 @@ public class CachingEquivalenceTests
         Assert.Equal(4, core.Stats.Records);
     }
 
-    public static TheoryData<int> EightSeeds => new(Enumerable.Range(1, 8));
-
     /// <summary>
     /// With lean recording (as the CLI replays), reads are only counted where no walker cache prices them, and the
     /// walker's memos replay repeated walks: the stage-2 walks of stage-1 table addresses (no stage-2 walk cache)
@@ -294,7 +287,7 @@ public class CachingEquivalenceTests
     /// walks that repeat.
     /// </summary>
     [Theory]
-    [MemberData(nameof(EightSeeds))]
+    [MemberData(nameof(Seeds), 8)]
     public void LeanRecordingWithoutStage2WalkCachesChangesNothing(int seed)
     {
         var records = RandomTrace.Generate(seed, events: 600);
@@ -323,6 +316,9 @@ public class CachingEquivalenceTests
         }
     }
 
+    /// <summary>Random-trace seeds 1..<paramref name="count"/>.</summary>
+    public static TheoryData<int> Seeds(int count) => new(Enumerable.Range(1, count));
+
     private static ModelConfig WithoutStage2WalkCaches(ModelConfig c) =>
         c with { Caching = c.Caching with { WalkCaches = c.Caching.WalkCaches.Where(w => w.Stage == 1).ToList() } };
 
@@ -334,22 +330,7 @@ public class CachingEquivalenceTests
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    [InlineData(4)]
-    [InlineData(5)]
-    [InlineData(6)]
-    [InlineData(7)]
-    [InlineData(8)]
-    [InlineData(9)]
-    [InlineData(10)]
-    [InlineData(11)]
-    [InlineData(12)]
-    [InlineData(13)]
-    [InlineData(14)]
-    [InlineData(15)]
-    [InlineData(16)]
+    [MemberData(nameof(Seeds), 16)]
     public void RandomTracesGiveTheSameResultsUnderEveryConfiguration(int seed)
     {
         var records = RandomTrace.Generate(seed, events: 600);

@@ -116,7 +116,7 @@ public sealed class WalkRecord
         set
         {
             _detailed = value;
-            _readsUnrecorded = !value && !_leanReadsWanted;
+            DeriveReadsUnrecorded();
         }
     }
 
@@ -132,7 +132,7 @@ public sealed class WalkRecord
         set
         {
             _leanReadsWanted = value;
-            _readsUnrecorded = !_detailed && !value;
+            DeriveReadsUnrecorded();
         }
     }
 
@@ -141,7 +141,10 @@ public sealed class WalkRecord
 
     private bool _detailed = true;
     private bool _leanReadsWanted = true;
+    /// <summary>Derived from the two settings above, kept in a field because every descriptor read tests it.</summary>
     private bool _readsUnrecorded;
+
+    private void DeriveReadsUnrecorded() => _readsUnrecorded = !_detailed && !_leanReadsWanted;
 
     /// <summary>Counts <paramref name="n"/> descriptor reads that get no step (<see cref="ReadsUnrecorded"/>).</summary>
     public void CountReads(int n)
