@@ -150,6 +150,13 @@ public sealed class SimulatedCore
     private AccessOutcome _discarded;
 
     /// <summary>
+    /// Whether <see cref="ExecuteAccessRun"/> asks the host to start loading the descriptors of the next accesses'
+    /// walks while it handles the current one (on by default where the host can prefetch). Nothing it computes
+    /// depends on this: it changes only how long a replay of a trace that walks on most accesses takes.
+    /// </summary>
+    public bool PrefetchWalks { get; set; } = Mmu.CanPrefetch;
+
+    /// <summary>
     /// <see cref="ExecuteDiscarding"/> for each access of a run (consecutive lines from <paramref name="firstLine"/>),
     /// with the same effects on every structure and statistic. The predicted first-level hits, most accesses of
     /// most traces, run in a loop that holds both predictions in locals and counts in locals: per access a page
@@ -196,6 +203,18 @@ public sealed class SimulatedCore
             CommitPredictedHits(hits0, Unsafe.Add(ref hits0, 1), Unsafe.Add(ref hits0, 2), fetchLast: lastType == 2);
             if (i < run.Length)
             {
+                if (PrefetchWalks)
+                {
+                    // Start the host loads of the walks two accesses on now (a hint: see Mmu.PrefetchFar).
+                    if (i + 2 < run.Length)
+                    {
+                        Mmu.PrefetchFar(run[i + 2].Va);
+                    }
+                    if (i + 1 < run.Length)
+                    {
+                        Mmu.PrefetchNear(run[i + 1].Va);
+                    }
+                }
                 var rec = run[i].ToRecord(firstLine + i);
                 lastLine = rec.Line;
                 ExecuteDiscarding(in rec);

@@ -843,6 +843,10 @@ public sealed partial class Mmu
                 indexMask = (1UL << stride) - 1; // stride ≤ 13
                 continue;
             }
+            if (level == 3 && g == Granule.K4)
+            {
+                NoteLastLevelTable(stage, ia, descPa, frameSlots + level + 1, default(TStage).MayTranslateTables && s1ViaS2 ? tableBase : 0);
+            }
             leaf.Descriptor = desc;
             leaf.DescriptorAddress = descAddr;
             leaf.DescriptorPa = descPa;

@@ -100,6 +100,17 @@ public sealed partial class Mmu
         return true;
     }
 
+    /// <summary>Asks the host to start loading the memo tag of a table read at <paramref name="ipa"/> (a hint only).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private unsafe void PrefetchMemo(ulong ipa)
+    {
+        var tags = _memoTags;
+        if (tags is not null && System.Runtime.Intrinsics.X86.Sse.IsSupported)
+        {
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(tags), MemoSlot((ipa >> 12) + 1))));
+        }
+    }
+
     /// <summary>Stage2 saw the lookup of a table read at <paramref name="ipa"/> complete cleanly: a repeat may skip it.</summary>
     private void MarkTableReadable(ulong ipa, ulong pa)
     {
