@@ -45,7 +45,7 @@ public sealed partial class Mmu
     /// Notes the host frame of the 4K last-level table a walk of <paramref name="ia"/> just read its descriptor from
     /// (at <paramref name="descPa"/>, through frame slot <paramref name="frameSlot"/>).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining)] // once per walk: out of the walk loop's way
     private unsafe void NoteLastLevelTable(byte stage, ulong ia, ulong descPa, int frameSlot, ulong tableIpa)
     {
         ref FrameSlot f = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_frames), frameSlot);
