@@ -89,6 +89,47 @@ public sealed class ReplacementState
         }
     }
 
+    /// <summary>
+    /// The way a fill of <paramref name="set"/> writes when it holds no copy of the entry: the first invalid way
+    /// (tag 0 in <paramref name="tags"/>, the set's tags), else the policy's victim. Under LRU and FIFO an invalid way
+    /// has stamp 0 (never filled, or reset by <see cref="OnInvalidate"/>) and every valid way a later one, so the
+    /// first oldest stamp is both in one pass.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int FillWay(int set, ReadOnlySpan<ulong> tags)
+    {
+        if (_policy is ReplacementPolicy.Lru or ReplacementPolicy.Fifo)
+        {
+            return OldestWay(new ReadOnlySpan<ulong>(_stamps, set * _ways, _ways));
+        }
+        int empty = tags.IndexOf(0UL);
+        return empty >= 0 ? empty : Victim(set);
+    }
+
+    /// <summary>The entry in slot <paramref name="slot"/> was removed: under LRU and FIFO its way is filled first again.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void OnInvalidate(int slot)
+    {
+        if (_stamps.Length != 0)
+        {
+            _stamps[slot] = 0;
+        }
+    }
+
+    /// <summary>A new entry was written into slot <paramref name="slot"/> (set · ways + way).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void OnFillSlot(int slot)
+    {
+        if (_stamps.Length != 0)
+        {
+            Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_stamps), slot) = ++_clock;
+        }
+        else if (_policy == ReplacementPolicy.TreePlru)
+        {
+            Touch(slot / _ways, slot % _ways);
+        }
+    }
+
     /// <summary>The way of a full set (every way valid) to replace.</summary>
     public int Victim(int set)
     {

@@ -172,44 +172,63 @@ public sealed class SetAssociativeArray<T> where T : struct
     /// </summary>
     public int Insert(int set, ulong tag, ulong ctx, in T data, out InsertOutcome outcome, out ulong evictedTag)
     {
-        ApplyPendingTouch(); // the victim depends on every touch so far
-        // One pass over the set: the copy already held (rewritten in place), else the first empty way, else the
-        // policy's victim.
+        if (_pendingTouch >= 0)
+        {
+            ApplyPendingTouch(); // the victim depends on every touch so far
+        }
         int b = set * Ways;
         ref ulong tags = ref MemoryMarshal.GetArrayDataReference(_tags);
-        ref ulong ctxs = ref MemoryMarshal.GetArrayDataReference(_ctx);
-        int slot = -1, empty = -1;
-        for (int i = b; i < b + Ways; i++)
+        int slot = FindExact(b, tag, ctx);
+        if (slot >= 0)
         {
-            ulong t = Unsafe.Add(ref tags, i);
-            if (t == tag && Unsafe.Add(ref ctxs, i) == ctx)
-            {
-                slot = i;
-                break;
-            }
-            if (t == 0 && empty < 0)
-            {
-                empty = i;
-            }
+            outcome = InsertOutcome.Rewrite;
+            evictedTag = 0;
         }
-        evictedTag = 0;
-        outcome = InsertOutcome.Rewrite;
-        if (slot < 0)
+        else
         {
-            outcome = InsertOutcome.New;
-            slot = empty;
-            if (slot < 0)
-            {
-                slot = b + Replacement.Victim(set);
-                evictedTag = Unsafe.Add(ref tags, slot);
-                outcome = InsertOutcome.Evicted;
-            }
+            slot = b + Replacement.FillWay(set, MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref tags, b), Ways));
+            evictedTag = Unsafe.Add(ref tags, slot);
+            outcome = evictedTag == 0 ? InsertOutcome.New : InsertOutcome.Evicted;
         }
         Unsafe.Add(ref tags, slot) = tag;
-        Unsafe.Add(ref ctxs, slot) = ctx;
-        _data[slot] = data;
-        Replacement.OnFill(set, slot - b);
+        Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_ctx), slot) = ctx;
+        Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_data), slot) = data;
+        Replacement.OnFillSlot(slot);
         return slot;
+    }
+
+    /// <summary>The way of the set at <paramref name="b"/> holding exactly <paramref name="tag"/> and <paramref name="ctx"/>, or −1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int FindExact(int b, ulong tag, ulong ctx)
+    {
+        ref ulong t0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_tags), b);
+        ref ulong c0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_ctx), b);
+        int n = Ways;
+        int w = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            // Tag and context compared together, four ways at a time: a set of 4 or 8 ways is one or two steps.
+            var wantTag = Vector256.Create(tag);
+            var wantCtx = Vector256.Create(ctx);
+            for (; w + 4 <= n; w += 4)
+            {
+                var hit = Vector256.Equals(Vector256.LoadUnsafe(ref t0, (nuint)w), wantTag)
+                    & Vector256.Equals(Vector256.LoadUnsafe(ref c0, (nuint)w), wantCtx);
+                uint m = hit.ExtractMostSignificantBits();
+                if (m != 0)
+                {
+                    return b + w + BitOperations.TrailingZeroCount(m);
+                }
+            }
+        }
+        for (; w < n; w++)
+        {
+            if (Unsafe.Add(ref t0, w) == tag && Unsafe.Add(ref c0, w) == ctx)
+            {
+                return b + w;
+            }
+        }
+        return -1;
     }
 
     public void Invalidate(int slot)
@@ -218,5 +237,6 @@ public sealed class SetAssociativeArray<T> where T : struct
         _tags[slot] = 0;
         _ctx[slot] = 0;
         _data[slot] = default;
+        Replacement.OnInvalidate(slot);
     }
 }
