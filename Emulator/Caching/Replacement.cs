@@ -157,6 +157,27 @@ public sealed class ReplacementState
     /// </summary>
     internal static int OldestWay(ReadOnlySpan<ulong> stamps)
     {
+        if (Vector256.IsHardwareAccelerated && (stamps.Length == 4 || stamps.Length == 8))
+        {
+            // The common set-associative shapes: the minimum by vector steps (unsigned), then the first way holding it.
+            ref ulong s0 = ref MemoryMarshal.GetReference(stamps);
+            var a = Vector256.LoadUnsafe(ref s0);
+            var m = a;
+            Vector256<ulong> b = default;
+            if (stamps.Length == 8)
+            {
+                b = Vector256.LoadUnsafe(ref s0, 4);
+                m = Vector256.Min(a, b);
+            }
+            m = Vector256.Min(m, Vector256.Shuffle(m, Vector256.Create(2UL, 3, 0, 1)));
+            m = Vector256.Min(m, Vector256.Shuffle(m, Vector256.Create(1UL, 0, 3, 2)));
+            uint at = Vector256.Equals(a, m).ExtractMostSignificantBits();
+            if (stamps.Length == 8)
+            {
+                at |= Vector256.Equals(b, m).ExtractMostSignificantBits() << 4;
+            }
+            return BitOperations.TrailingZeroCount(at);
+        }
         if (stamps.Length <= 8)
         {
             // Set-associative levels (2 to 8 ways): one pass, the running minimum and its way in registers.
