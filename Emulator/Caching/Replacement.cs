@@ -46,20 +46,6 @@ public sealed class ReplacementState
 
     public ReplacementPolicy Policy => _policy;
 
-    /// <summary>A lookup hit <paramref name="way"/> of <paramref name="set"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void OnHit(int set, int way)
-    {
-        if (_policy == ReplacementPolicy.Lru)
-        {
-            _stamps[set * _ways + way] = ++_clock;
-        }
-        else if (_policy == ReplacementPolicy.TreePlru)
-        {
-            Touch(set, way);
-        }
-    }
-
     /// <summary>A lookup hit slot <paramref name="slot"/> (set · ways + way).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void OnHitSlot(int slot)
@@ -71,21 +57,6 @@ public sealed class ReplacementState
         else if (_policy == ReplacementPolicy.TreePlru)
         {
             Touch(slot / _ways, slot % _ways);
-        }
-    }
-
-    /// <summary>A new entry was written into <paramref name="way"/> of <paramref name="set"/>.</summary>
-    public void OnFill(int set, int way)
-    {
-        switch (_policy)
-        {
-            case ReplacementPolicy.Lru:
-            case ReplacementPolicy.Fifo:
-                _stamps[set * _ways + way] = ++_clock;
-                break;
-            case ReplacementPolicy.TreePlru:
-                Touch(set, way);
-                break;
         }
     }
 
@@ -130,25 +101,18 @@ public sealed class ReplacementState
         }
     }
 
-    /// <summary>The way of a full set (every way valid) to replace.</summary>
-    public int Victim(int set)
+    /// <summary>The way of a full set (every way valid) to replace, under tree-PLRU or random (LRU and FIFO: <see cref="FillWay"/>).</summary>
+    private int Victim(int set)
     {
-        switch (_policy)
+        if (_policy == ReplacementPolicy.TreePlru)
         {
-            case ReplacementPolicy.Lru:
-            case ReplacementPolicy.Fifo:
-            {
-                return OldestWay(_stamps.AsSpan(set * _ways, _ways));
-            }
-            case ReplacementPolicy.TreePlru:
-                return PlruVictim(set);
-            default:
-                // xorshift64*: small, fast and reproducible for a given seed.
-                _rng ^= _rng >> 12;
-                _rng ^= _rng << 25;
-                _rng ^= _rng >> 27;
-                return (int)(((_rng * 0x2545F4914F6CDD1DUL) >> 32) % (uint)_ways);
+            return PlruVictim(set);
         }
+        // xorshift64*: small, fast and reproducible for a given seed.
+        _rng ^= _rng >> 12;
+        _rng ^= _rng << 25;
+        _rng ^= _rng >> 27;
+        return (int)(((_rng * 0x2545F4914F6CDD1DUL) >> 32) % (uint)_ways);
     }
 
     /// <summary>

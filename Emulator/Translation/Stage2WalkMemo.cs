@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace MmuSim.Translation;
 
@@ -105,9 +106,9 @@ public sealed partial class Mmu
     private unsafe void PrefetchMemo(ulong ipa)
     {
         var tags = _memoTags;
-        if (tags is not null && System.Runtime.Intrinsics.X86.Sse.IsSupported)
+        if (tags is not null && Sse.IsSupported)
         {
-            System.Runtime.Intrinsics.X86.Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(tags), MemoSlot((ipa >> 12) + 1))));
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(tags), MemoSlot((ipa >> 12) + 1))));
         }
     }
 

@@ -38,8 +38,13 @@ public sealed partial class Mmu
     public static bool CanPrefetch => Sse.IsSupported;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Prefetch(nuint table, ulong ia) =>
-        Sse.Prefetch0((void*)(table + (nuint)(((ia >> HintIndexShift) & HintIndexMask) << 3)));
+    private static unsafe void Prefetch(nuint table, ulong ia)
+    {
+        if (Sse.IsSupported)
+        {
+            Sse.Prefetch0((void*)(table + (nuint)(((ia >> HintIndexShift) & HintIndexMask) << 3)));
+        }
+    }
 
     /// <summary>
     /// Notes the host frame of the 4K last-level table a walk of <paramref name="ia"/> just read its descriptor from
