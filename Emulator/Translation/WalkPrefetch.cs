@@ -17,7 +17,7 @@ public sealed partial class Mmu
     // memory: hints hold frames, which never move, and are forgotten when PhysicalMemory.Epoch changes (memory
     // cleared or regions declared), as the walker's frame slots are. Other granules, whose tables span several host
     // frames, get no hints.
-    private const int HintSlotsS1 = 4096;   // 8 GiB of VA in distinct slots
+    private const int HintSlotsS1 = 16384;  // 32 GiB of VA in distinct slots
     private const int HintSlotsS2 = 16384;  // 32 GiB of IPA
     private const int HintBlockShift = 21;  // what one 4K-granule last-level table maps
     private const int HintIndexShift = 12;
