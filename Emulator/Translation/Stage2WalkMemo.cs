@@ -15,9 +15,9 @@ public sealed partial class Mmu
     // explain detail), and an entry holds only while memory (PhysicalMemory.Version: any write, including hardware
     // updates) and the registers (the regime generation) are unchanged. Faulting walks are never kept.
     //
-    // Direct-mapped, 4096 entries: enough for the level-3 tables of 8 GiB of 4K pages. The fields every lookup reads
+    // Direct-mapped, 16384 entries: enough for the level-3 tables of 32 GiB of 4K pages. The fields every lookup reads
     // sit apart (32 bytes an entry) from the leaf and the reads, which only a replayed walk needs.
-    private const int MemoSlots = 4096;
+    private const int MemoSlots = 16384;
 
     [InlineArray(MaxMemoReads)]
     private struct MemoWords
