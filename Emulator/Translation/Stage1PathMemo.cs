@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace MmuSim.Translation;
 
@@ -14,7 +15,7 @@ public sealed partial class Mmu
     // look up, a real access (not AT). An entry holds while memory (PhysicalMemory.Version) and the registers (the
     // regime generation) are unchanged, and is kept only from a walk that recorded no step on the way down (no
     // lookup, no hardware update, no stage-2 fault).
-    private const int PathMemoSlots = 4096;
+    private const int PathMemoSlots = 16384;
 
     private struct Stage1PathMemo
     {
@@ -58,6 +59,17 @@ public sealed partial class Mmu
         table = m.Table;
         tableAttrs = m.TableAttrs;
         return true;
+    }
+
+    /// <summary>Asks the host to start loading the path memo entry a walk of <paramref name="va"/> will look up (a hint only).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private unsafe void PrefetchPath(ulong va)
+    {
+        var memo = _pathMemo;
+        if (memo is not null && Sse.IsSupported)
+        {
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(memo), PathSlot((va >> HintBlockShift) + 1))));
+        }
     }
 
     private void RememberPath(ulong block, byte regime, ulong table, int tableAttrs, int reads)

@@ -90,6 +90,7 @@ public sealed partial class Mmu
             ForgetHints();
             return;
         }
+        PrefetchPath(va);
         var s1 = _hintS1;
         if (s1 is not null)
         {
