@@ -237,6 +237,25 @@ public class ForeignFormatTests
     public void FormatIsDetected(string head, string name, TraceFormat expected) =>
         Assert.Equal(expected, TraceInput.Detect(Encoding.ASCII.GetBytes(head), name));
 
+    /// <summary>
+    /// Content that is mostly not text is ChampSim, whatever the name (its 64-byte records are mostly zero bytes);
+    /// a text trace with a stray control byte stays text, so that the error names its line and column.
+    /// </summary>
+    [Fact]
+    public void ChampSimIsDetectedByContentAndADamagedTextTraceIsNot()
+    {
+        var record = new byte[64];
+        BitConverter.GetBytes(0x401000UL).CopyTo(record, 0); // ip
+        record[8] = 1; // is_branch
+        var records = Enumerable.Repeat(record, 8).SelectMany(b => b).ToArray();
+        Assert.Equal(TraceFormat.ChampSim, TraceInput.Detect(records, "prog.trace"));
+        var text = Encoding.ASCII.GetBytes("reg SCTLR_EL1 1\nR 0x1000\nR 0x10\u000100\nW 0x2000\n");
+        Assert.Equal(TraceFormat.Text, TraceInput.Detect(text, "prog.trace"));
+        using var input = TraceInput.Open(new MemoryStream(text), "prog.trace");
+        var e = Assert.Throws<TraceFormatException>(() => ReadAll(input));
+        Assert.StartsWith("prog.trace:3:", e.Message);
+    }
+
     [Fact]
     public void BinaryIsDetectedByMagic()
     {

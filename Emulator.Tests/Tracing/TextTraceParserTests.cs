@@ -29,10 +29,10 @@ public class TextTraceParserTests
         public readonly void OnRecord(in TraceRecord record) => Records.Add(record);
     }
 
-    /// <summary>Parses <paramref name="text"/> as one buffer, all lines final.</summary>
+    /// <summary>Parses <paramref name="text"/> as one buffer, all lines final (a character up to U+00FF is that byte).</summary>
     private static List<TraceRecord> Parse(string text, string source = "t.trace")
     {
-        var seq = new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes(text));
+        var seq = new ReadOnlySequence<byte>(Encoding.Latin1.GetBytes(text));
         return ParseSequence(seq, source, out _);
     }
 
@@ -176,6 +176,14 @@ public class TextTraceParserTests
     [InlineData("tlbi  VMALLE3", 1, 7, "unknown TLBI operation 'VMALLE3'")]
     [InlineData("R 0x12g4", 1, 7, "bad virtual address '0x12g4': 'g' is not a hexadecimal digit")]
     [InlineData("R 12a", 1, 5, "bad virtual address '12a': 'a' is not a decimal digit")]
+    // Characters below 'a' once passed for hexadecimal digits (an int minus a uint compared as a long): each is one.
+    [InlineData("R 0x1!", 1, 6, "bad virtual address '0x1!': '!' is not a hexadecimal digit")]
+    [InlineData("W 0x1_0:", 1, 8, "bad virtual address '0x1_0:': ':' is not a hexadecimal digit")]
+    [InlineData("reg TTBR0_EL1 0x4000@", 1, 21, "bad register value '0x4000@': '@' is not a hexadecimal digit")]
+    [InlineData("mem 0x1000 0x1 0x2[", 1, 19, "bad value '0x2[': '[' is not a hexadecimal digit")]
+    [InlineData("R 0x10\u0001", 1, 7, "bad virtual address '0x10\\x01': '\\x01' is not a hexadecimal digit")]
+    [InlineData("R 0x10\u00ff", 1, 7, "bad virtual address '0x10\\xff': '\\xff' is not a hexadecimal digit")]
+    [InlineData("R\u0001 0x10", 1, 1, "unknown command 'R\\x01'")]
     [InlineData("R 0x", 1, 3, "bad virtual address '0x': no digits")]
     [InlineData("R 0x_", 1, 3, "bad virtual address '0x_': no digits")]
     [InlineData("reg SCTLR_EL1 -1", 1, 15, "bad register value '-1': '-' is not a decimal digit")]

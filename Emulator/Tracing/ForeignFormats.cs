@@ -43,13 +43,13 @@ internal static class Lex
         }
         if (tok.Length - i > 16)
         {
-            throw new TraceFormatException(source, line, column, $"{what} '{Encoding.ASCII.GetString(tok)}' does not fit in 64 bits");
+            throw new TraceFormatException(source, line, column, $"{what} '{Fail.Show(tok)}' does not fit in 64 bits");
         }
         for (; i < tok.Length; i++)
         {
             if (TextTraceParser.HexDigit[tok[i]] > 15)
             {
-                throw new TraceFormatException(source, line, column + i, $"bad {what} '{Encoding.ASCII.GetString(tok)}': '{(char)tok[i]}' is not a hexadecimal digit");
+                throw new TraceFormatException(source, line, column + i, $"bad {what} '{Fail.Show(tok)}': '{Fail.Show(tok.Slice(i, 1))}' is not a hexadecimal digit");
             }
         }
         throw new InvalidOperationException("HexError called on a valid number");
@@ -85,13 +85,13 @@ internal static class Lex
         }
         if (tok.Length > 9)
         {
-            throw new TraceFormatException(source, line, column, $"{what} '{Encoding.ASCII.GetString(tok)}' is too large");
+            throw new TraceFormatException(source, line, column, $"{what} '{Fail.Show(tok)}' is too large");
         }
         for (int i = 0; i < tok.Length; i++)
         {
             if (tok[i] - (uint)'0' > 9)
             {
-                throw new TraceFormatException(source, line, column + i, $"bad {what} '{Encoding.ASCII.GetString(tok)}': '{(char)tok[i]}' is not a decimal digit");
+                throw new TraceFormatException(source, line, column + i, $"bad {what} '{Fail.Show(tok)}': '{Fail.Show(tok.Slice(i, 1))}' is not a decimal digit");
             }
         }
         throw new InvalidOperationException("DecError called on a valid number");
@@ -246,7 +246,7 @@ public readonly struct QemuMemFormat : ILineFormat
         var type = Field(text, comma[1], comma[0]);
         TraceOp op = type.SequenceEqual("load"u8) ? TraceOp.Read
             : type.SequenceEqual("store"u8) ? TraceOp.Write
-            : throw new TraceFormatException(source, line, comma[1] + 2, $"access type '{Encoding.ASCII.GetString(type)}' is not load or store");
+            : throw new TraceFormatException(source, line, comma[1] + 2, $"access type '{Fail.Show(type)}' is not load or store");
         var rec = new TraceRecord { Op = op, Line = line, Address = vaddr, Size = (byte)(bits / 8) };
         handler.OnRecord(in rec);
     }

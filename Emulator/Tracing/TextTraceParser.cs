@@ -29,12 +29,30 @@ internal static class Fail
 
     [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
     public static void Unknown(string source, long line, int column, string what, ReadOnlySpan<byte> token) =>
-        throw new TraceFormatException(source, line, column, $"unknown {what} '{Encoding.ASCII.GetString(token)}'");
+        throw new TraceFormatException(source, line, column, $"unknown {what} '{Show(token)}'");
 
     [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
     public static void UnknownCommand(string source, long line, int column, ReadOnlySpan<byte> keyword) =>
         throw new TraceFormatException(source, line, column,
-            $"unknown command '{Encoding.ASCII.GetString(keyword)}' (expected reg, mem, ram, el, R, W, X, at, dump or tlbi)");
+            $"unknown command '{Show(keyword)}' (expected reg, mem, ram, el, R, W, X, at, dump or tlbi)");
+
+    /// <summary>Input bytes as a message shows them: printable ASCII as is, anything else (a control byte, a NUL, UTF-8) as \xNN.</summary>
+    public static string Show(ReadOnlySpan<byte> bytes)
+    {
+        var sb = new StringBuilder(bytes.Length);
+        foreach (byte b in bytes)
+        {
+            if (b is >= 0x20 and < 0x7F)
+            {
+                sb.Append((char)b);
+            }
+            else
+            {
+                sb.Append("\\x").Append(b.ToString("x2"));
+            }
+        }
+        return sb.ToString();
+    }
 }
 
 /// <summary>
@@ -691,20 +709,21 @@ public static class TextTraceParser
             {
                 d = c - (uint)'0';
             }
-            else if (hex && (c | 0x20) - (uint)'a' <= 5)
+            else if (hex && (uint)((c | 0x20) - 'a') <= 5)
             {
-                d = (uint)(c | 0x20) - 'a' + 10;
+                // Unsigned, so that a character below 'a' is no digit ((c | 0x20) is an int: int − uint is a long).
+                d = (uint)((c | 0x20) - 'a' + 10);
             }
             else
             {
                 throw new TraceFormatException(source, line, column + i,
-                    $"bad {what} '{Encoding.ASCII.GetString(tok)}': '{(char)c}' is not a {(hex ? "hexadecimal" : "decimal")} digit");
+                    $"bad {what} '{Fail.Show(tok)}': '{Fail.Show([c])}' is not a {(hex ? "hexadecimal" : "decimal")} digit");
             }
             if (hex)
             {
                 if ((value >> 60) != 0)
                 {
-                    throw new TraceFormatException(source, line, column, $"{what} '{Encoding.ASCII.GetString(tok)}' does not fit in 64 bits");
+                    throw new TraceFormatException(source, line, column, $"{what} '{Fail.Show(tok)}' does not fit in 64 bits");
                 }
                 value = (value << 4) | d;
             }
@@ -713,7 +732,7 @@ public static class TextTraceParser
                 ulong next = value * 10 + d;
                 if (value > ulong.MaxValue / 10 || next < value * 10)
                 {
-                    throw new TraceFormatException(source, line, column, $"{what} '{Encoding.ASCII.GetString(tok)}' does not fit in 64 bits");
+                    throw new TraceFormatException(source, line, column, $"{what} '{Fail.Show(tok)}' does not fit in 64 bits");
                 }
                 value = next;
             }
@@ -721,7 +740,7 @@ public static class TextTraceParser
         }
         if (digits == 0)
         {
-            throw new TraceFormatException(source, line, column, $"bad {what} '{Encoding.ASCII.GetString(tok)}': no digits");
+            throw new TraceFormatException(source, line, column, $"bad {what} '{Fail.Show(tok)}': no digits");
         }
         return value;
     }

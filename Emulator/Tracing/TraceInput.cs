@@ -167,7 +167,7 @@ public sealed class TraceInput : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// Decides the format of decompressed bytes: the binary magic number; a ChampSim name (`*.champsim*`) or
-    /// content that is not text; valgrind's `==PID==` banner or lackey records; the QEMU mem plugin's header or
+    /// content that is mostly not text (one byte in eight or more); valgrind's `==PID==` banner or lackey records; the QEMU mem plugin's header or
     /// records; otherwise the text format.
     /// </summary>
     public static TraceFormat Detect(ReadOnlySpan<byte> head, string name)
@@ -180,12 +180,19 @@ public sealed class TraceInput : IAsyncDisposable, IDisposable
         {
             return TraceFormat.ChampSim;
         }
+        // Binary content without our magic number: ChampSim records are mostly zero bytes. A text trace with a few
+        // stray control bytes (a damaged file) stays text, so that its parser names the line and column of each.
+        int binary = 0;
         foreach (byte b in head)
         {
             if (b == 0 || (b < 0x20 && b is not ((byte)'\n' or (byte)'\r' or (byte)'\t')))
             {
-                return TraceFormat.ChampSim; // binary content without our magic number
+                binary++;
             }
+        }
+        if (binary > 0 && binary * 8 >= head.Length)
+        {
+            return TraceFormat.ChampSim;
         }
         // Look at the first few lines that carry something.
         int seen = 0;
