@@ -165,6 +165,62 @@ public class TextTraceParserTests
         Assert.Equal(value, TextTraceParser.ParseNumber(Encoding.ASCII.GetBytes(text), "s", 1, 1, "n"));
     }
 
+    /// <summary>
+    /// Numbers against a plain oracle (BigInteger over the digits left after the `0x` prefix and the `_`s): random
+    /// tokens of digits, letters on both sides of the hexadecimal range, punctuation next to '0'-'9' and 'a'-'f' in
+    /// ASCII, and underscores, of every length around the 16- and 19-digit limits. A token the oracle accepts gives
+    /// its value; any other is a trace error at a column inside the token.
+    /// </summary>
+    [Fact]
+    public void NumbersAgreeWithAPlainOracle()
+    {
+        const string alphabet = "0123456789abcdefABCDEFgGxX_!/:@`[{ \u0001\u007f";
+        var r = new Random(11);
+        for (int n = 0; n < 20000; n++)
+        {
+            var sb = new StringBuilder();
+            if (r.Next(2) == 0)
+            {
+                sb.Append(r.Next(2) == 0 ? "0x" : "0X");
+            }
+            int length = r.Next(0, 22);
+            for (int i = 0; i < length; i++)
+            {
+                // Mostly digits, so that long valid numbers come up too.
+                sb.Append(r.Next(4) == 0 ? alphabet[r.Next(alphabet.Length)] : "0123456789abcdef"[r.Next(r.Next(2) == 0 ? 10 : 16)]);
+            }
+            string tok = sb.ToString();
+            if (tok.Length == 0 || tok.Contains(' '))
+            {
+                continue; // the tokenizer never hands these over
+            }
+            ulong? expected = Oracle(tok);
+            byte[] bytes = Encoding.Latin1.GetBytes(tok);
+            if (expected is { } value)
+            {
+                Assert.Equal(value, TextTraceParser.ParseNumber(bytes, "s", 1, 5, "n"));
+            }
+            else
+            {
+                var e = Assert.Throws<TraceFormatException>(() => TextTraceParser.ParseNumber(bytes, "s", 1, 5, "n"));
+                Assert.InRange(e.Column, 5, 5 + tok.Length - 1);
+            }
+        }
+
+        static ulong? Oracle(string tok)
+        {
+            bool hex = tok.Length >= 2 && tok[0] == '0' && (tok[1] == 'x' || tok[1] == 'X');
+            string digits = (hex ? tok[2..] : tok).Replace("_", "");
+            string valid = hex ? "0123456789abcdefABCDEF" : "0123456789";
+            if (digits.Length == 0 || digits.Any(c => !valid.Contains(c)))
+            {
+                return null;
+            }
+            var v = System.Numerics.BigInteger.Parse(hex ? "0" + digits : digits, hex ? System.Globalization.NumberStyles.HexNumber : System.Globalization.NumberStyles.None);
+            return v <= ulong.MaxValue ? (ulong)v : null;
+        }
+    }
+
     // ---------------------------------------------------------------- errors: file:line:col: reason
 
     [Theory]
