@@ -317,6 +317,100 @@ public class TextTraceParserTests
         }
     }
 
+    /// <summary>
+    /// Access lines against a plain oracle: random spellings (case, separators, address tokens that may not be
+    /// numbers, sizes in and out of range, extra operands, comments, CR) between valid lines, so that the in-place run,
+    /// the per-line fast path and the tokenizer all see them. Each line gives the oracle's record, or an error on
+    /// that line.
+    /// </summary>
+    [Fact]
+    public void AccessLinesAgreeWithAPlainOracle()
+    {
+        var r = new Random(12);
+        string[] seps = [" ", "  ", "\t", " \t"];
+        string Token()
+        {
+            const string odd = "0123456789abcdefABCDEFgx_!:@`{";
+            var sb = new StringBuilder(r.Next(3) == 0 ? "" : "0x");
+            int n = r.Next(1, 19);
+            for (int i = 0; i < n; i++)
+            {
+                sb.Append(r.Next(12) == 0 ? odd[r.Next(odd.Length)] : "0123456789abcdef"[r.Next(16)]);
+            }
+            return sb.ToString();
+        }
+        for (int n = 0; n < 5000; n++)
+        {
+            var parts = new List<string> { "RWXrwx"[r.Next(6)].ToString(), Token() };
+            if (r.Next(2) == 0)
+            {
+                parts.Add(r.Next(5) == 0 ? Token() : r.Next(0, 70).ToString());
+            }
+            if (r.Next(10) == 0)
+            {
+                parts.Add("8");
+            }
+            string line = parts[0];
+            for (int i = 1; i < parts.Count; i++)
+            {
+                line += (i == 1 && r.Next(4) != 0 ? " " : seps[r.Next(seps.Length)]) + parts[i];
+            }
+            if (r.Next(8) == 0)
+            {
+                line += " # note";
+            }
+            if (r.Next(6) == 0)
+            {
+                line += "\r";
+            }
+            string text = "R 0x1000\nW 0x2000 4\nX 0x3000\n" + line + "\nR 0x4000\nR 0x5000\nR 0x6000\nR 0x7000\n";
+            TraceRecord? expected = Oracle(parts);
+            if (expected is { } rec)
+            {
+                var got = Parse(text);
+                Assert.Equal(8, got.Count);
+                Assert.Equal((rec.Op, rec.Address, rec.Size, 4L), (got[3].Op, got[3].Address, got[3].Size, got[3].Line));
+            }
+            else
+            {
+                var e = Assert.Throws<TraceFormatException>(() => Parse(text));
+                Assert.True(e.Line == 4, $"{line.Replace("\t", "\\t")}: {e.Message}");
+            }
+        }
+
+        static TraceRecord? Oracle(List<string> parts)
+        {
+            var op = char.ToUpperInvariant(parts[0][0]) switch { 'R' => TraceOp.Read, 'W' => TraceOp.Write, _ => TraceOp.Fetch };
+            if (Number(parts[1]) is not { } va || parts.Count > (op == TraceOp.Fetch ? 2 : 3))
+            {
+                return null;
+            }
+            ulong size = op == TraceOp.Fetch ? 4UL : 8UL;
+            if (parts.Count == 3)
+            {
+                if (Number(parts[2]) is not { } s || s is 0 or > 64)
+                {
+                    return null;
+                }
+                size = s;
+            }
+            return new TraceRecord { Op = op, Address = va, Size = (byte)size };
+        }
+
+        static ulong? Number(string tok)
+        {
+            bool hex = tok.StartsWith("0x", StringComparison.OrdinalIgnoreCase);
+            string digits = (hex ? tok[2..] : tok).Replace("_", "");
+            string valid = hex ? "0123456789abcdefABCDEF" : "0123456789";
+            if (digits.Length == 0 || digits.Any(c => !valid.Contains(c)))
+            {
+                return null;
+            }
+            var v = System.Numerics.BigInteger.Parse(hex ? "0" + digits : digits, hex ? System.Globalization.NumberStyles.HexNumber : System.Globalization.NumberStyles.None);
+            return v <= ulong.MaxValue ? (ulong)v : null;
+        }
+    }
+
     /// <summary>Records every run as delivered, and every record in delivery order.</summary>
     private sealed class RunLog : ITraceHandler
     {
