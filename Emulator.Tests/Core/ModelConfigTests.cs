@@ -9,6 +9,15 @@ public class ModelConfigTests
     private static ConfigException Bad(string json) =>
         Assert.Throws<ConfigException>(() => ModelConfigJson.Parse(System.Text.Encoding.UTF8.GetBytes(json), "cfg.json"));
 
+    [Fact]
+    public void ABadUtf8ByteIsAnErrorAtThatByte()
+    {
+        // A Latin-1 'é' in a TLB name: valid JSON syntax, not UTF-8 (System.Text.Json alone throws without a position).
+        byte[] bytes = System.Text.Encoding.Latin1.GetBytes("{\n  \"tlbs\": [{ \"name\": \"L1\u00e9\", \"serves\": \"data\", \"entries\": 64, \"ways\": 4 }]\n}");
+        var e = Assert.Throws<ConfigException>(() => ModelConfigJson.Parse(bytes, "cfg.json"));
+        Assert.Equal("cfg.json:2:25: invalid JSON: this byte is not UTF-8 text", e.Message);
+    }
+
     [Theory]
     [InlineData("""{ "tlbs": [ { "name": "L2", "serves": "unified", "entries": 1280, "ways": 3, "latency": 3 } ] }""", "cfg.json: tlbs[0].ways: 3 does not divide entries (1280)")]
     [InlineData("""{ "tlbs": [ { "name": "L2", "serves": "both", "entries": 8, "ways": 8, "latency": 3 } ] }""", "cfg.json: tlbs[0].serves: must be \"instruction\", \"data\" or \"unified\", got the string \"both\"")]

@@ -70,6 +70,23 @@ public class CellConfigLoaderTests
 
     private static ConfigException CellError(string json) => Assert.Throws<ConfigException>(() => Cell(json, "bad.json"));
 
+    /// <summary>
+    /// A byte that is not UTF-8 (a damaged or Latin-1 file) is an error at that byte, in a string or anywhere else;
+    /// System.Text.Json alone would throw with no position when the string is decoded.
+    /// </summary>
+    [Theory]
+    [InlineData("{\n  \"name\": \"gu\u00ffest\",\n  \"mem_regions\": []\n}", 2, 14)]
+    [InlineData("{\n  \"na\u00c3me\": \"guest\"\n}", 2, 6)]
+    [InlineData("{ \"name\": \"guest\", \"mem_regions\": [] } // \u00e9t\u00e9", 1, 43)]
+    public void ABadUtf8ByteIsAnErrorAtThatByte(string latin1, int line, int column)
+    {
+        byte[] bytes = System.Text.Encoding.Latin1.GetBytes(latin1);
+        var e = Assert.Throws<ConfigException>(() => CellConfigLoader.ParseCell(bytes, "bad.json"));
+        Assert.Equal($"bad.json:{line}:{column}: invalid JSON: this byte is not UTF-8 text", e.Message);
+        var system = Assert.Throws<ConfigException>(() => CellConfigLoader.ParseSystem(bytes, "sys.json"));
+        Assert.StartsWith($"sys.json:{line}:{column}: invalid JSON", system.Message);
+    }
+
     [Fact]
     public void ABadFlagNameNamesFileLineColumnRegionAndField()
     {

@@ -39,6 +39,10 @@ public static class ModelConfigJson
     /// <summary>Parses a configuration; <paramref name="source"/> names it in errors.</summary>
     public static ModelConfig Parse(ReadOnlySpan<byte> utf8, string source)
     {
+        if (Bits.Utf8Text.FirstInvalid(utf8) is var (badLine, badColumn))
+        {
+            throw new ConfigException($"{source}:{badLine}:{badColumn}: invalid JSON: this byte is not UTF-8 text");
+        }
         JsonDocument doc;
         try
         {

@@ -70,6 +70,10 @@ public static class ConfigJson
                 lineStarts.Add(i + 1);
             }
         }
+        if (Bits.Utf8Text.FirstInvalid(utf8) is var (badLine, badColumn))
+        {
+            throw new ConfigException(new SourcePos(file, badLine, badColumn), "invalid JSON: this byte is not UTF-8 text");
+        }
         int start = utf8.AsSpan().StartsWith("\uFEFF"u8) ? 3 : 0;
         var reader = new Utf8JsonReader(utf8.AsSpan(start), new JsonReaderOptions
         {
