@@ -84,28 +84,30 @@ public sealed class MutatedTraceTests : IDisposable
         return bytes.ToArray();
     }
 
-    /// <summary>What one replay ended with: the error message (null if none) and the results written.</summary>
-    private static async Task<(string? Error, List<AccessOutcome> Results, long Records)> Replay(Func<Replayer, Task> run, bool results,
-        TraceFormat format = TraceFormat.Text)
+    /// <summary>What one replay ended with: the error message (null if none), the results written, the records and the lines skipped.</summary>
+    private static async Task<(string? Error, List<AccessOutcome> Results, long Records, long Skipped)> Replay(Func<Replayer, Task> run, bool results,
+        TraceFormat format = TraceFormat.Text, bool skip = false)
     {
         var core = new SimulatedCore(config: Presets.NeoverseN1) { CheckStale = true };
         core.Memory.MaxBytes = 64L << 20;
         var sink = results ? new Collector() : null;
-        // The text format named, as --format text does: a damaged file must not be taken for another format.
-        var replayer = new Replayer(core, sink, new ReplayOptions { Format = format });
+        // The format named, as --format does: a damaged file must not be taken for another format.
+        var parse = new ParseOptions { SkipBadLines = skip };
+        var replayer = new Replayer(core, sink, new ReplayOptions { Format = format, Parse = parse });
+        string? error = null;
         try
         {
             await run(replayer);
-            return (null, sink?.Outcomes ?? [], core.Stats.Records);
         }
         catch (TraceFormatException e)
         {
-            return (e.Message, sink?.Outcomes ?? [], core.Stats.Records);
+            error = e.Message;
         }
         catch (MemoryLimitException e)
         {
-            return ("memory: " + e.Message, sink?.Outcomes ?? [], core.Stats.Records);
+            error = "memory: " + e.Message;
         }
+        return (error, sink?.Outcomes ?? [], core.Stats.Records, parse.BadLines);
     }
 
     /// <summary>
@@ -113,24 +115,29 @@ public sealed class MutatedTraceTests : IDisposable
     /// (the in-place access runs): the same error, records and results from each. Returns whether it was refused,
     /// after checking the error names its place (<paramref name="place"/>: a pattern after "FILE:").
     /// </summary>
-    private async Task<bool> Refused(byte[] bytes, string name, TraceFormat format, string place)
+    private async Task<bool> Refused(byte[] bytes, string name, TraceFormat format, string place, bool skip = false) =>
+        (await Replayed(bytes, name, format, place, skip)).Refused;
+
+    /// <summary><see cref="Refused"/>, with the number of lines skipped.</summary>
+    private async Task<(bool Refused, long Skipped)> Replayed(byte[] bytes, string name, TraceFormat format, string place, bool skip)
     {
         string path = Path.Combine(_dir, name);
         File.WriteAllBytes(path, bytes);
-        var piped = await Replay(rp => rp.ReplayAsync(new MemoryStream(bytes), path).AsTask(), results: true, format);
-        var direct = await Replay(rp => rp.ReplayFilesAsync([path]).AsTask(), results: true, format);
-        var lean = await Replay(rp => rp.ReplayFilesAsync([path]).AsTask(), results: false, format);
+        var piped = await Replay(rp => rp.ReplayAsync(new MemoryStream(bytes), path).AsTask(), results: true, format, skip);
+        var direct = await Replay(rp => rp.ReplayFilesAsync([path]).AsTask(), results: true, format, skip);
+        var lean = await Replay(rp => rp.ReplayFilesAsync([path]).AsTask(), results: false, format, skip);
         Assert.Equal(piped.Error, direct.Error);
         Assert.Equal(piped.Error, lean.Error);
         Assert.Equal(piped.Records, lean.Records);
+        Assert.Equal((piped.Skipped, piped.Skipped), (direct.Skipped, lean.Skipped));
         OutcomeComparer.AssertSame(piped.Results, direct.Results, name);
         if (piped.Error is not { } message || message.StartsWith("memory: ", StringComparison.Ordinal))
         {
-            return false;
+            return (false, piped.Skipped);
         }
         // The place is the user's way back to the damage.
         Assert.True(System.Text.RegularExpressions.Regex.IsMatch(message, $"^{System.Text.RegularExpressions.Regex.Escape(path)}:{place}: "), message);
-        return true;
+        return (true, piped.Skipped);
     }
 
     private const string LineAndColumn = "[0-9]+:[0-9]+";
@@ -152,6 +159,26 @@ public sealed class MutatedTraceTests : IDisposable
             }
         }
         Assert.True(errors > rounds / 4, $"only {errors} of {rounds} damaged traces were refused");
+    }
+
+    /// <summary>
+    /// With --skip-bad-lines, a damaged text trace is replayed to its end (or to an error no line skip can get past):
+    /// every reading path skips the same lines and replays the same records with the same results.
+    /// </summary>
+    [Theory]
+    [InlineData(4, 150)]
+    [InlineData(5, 150)]
+    public async Task DamagedTextTracesSkipTheSameLinesOnEveryPath(int seed, int rounds)
+    {
+        var r = new Random(seed);
+        var sources = Sources().Select(File.ReadAllBytes).ToArray();
+        int skipping = 0;
+        for (int round = 0; round < rounds; round++)
+        {
+            var (_, skipped) = await Replayed(Mutate(sources[r.Next(sources.Length)], r), $"s{seed}-{round}.trace", TraceFormat.Text, LineAndColumn, skip: true);
+            skipping += skipped > 0 ? 1 : 0;
+        }
+        Assert.True(skipping > rounds / 4, $"only {skipping} of {rounds} damaged traces had a line skipped");
     }
 
     /// <summary>Valgrind lackey output damaged the same ways: a trace error naming line and column, or a complete replay.</summary>
