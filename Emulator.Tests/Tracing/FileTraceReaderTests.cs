@@ -83,6 +83,62 @@ public sealed class FileTraceReaderTests : IDisposable
             $"{what}: {actual.Records.Count} records differ from the {expected.Records.Count} of the streaming path");
     }
 
+    /// <summary>
+    /// A text trace that begins with a UTF-8 byte order mark (as Windows editors write) reads as without it, by path,
+    /// through the pipe and compressed: the same records, and errors on line 1 count columns after the mark. A
+    /// binary trace is never stripped.
+    /// </summary>
+    [Theory]
+    [InlineData("R 0x1000\nW 0x2000 4\n", null)]
+    [InlineData("reg SCTLR_EL1 1\nR 0x1000\n", null)]
+    [InlineData("foo 1\n", "t.trace:1:1: unknown command 'foo' (expected reg, mem, ram, el, R, W, X, at, dump or tlbi)")]
+    [InlineData("R 0x1!\n", "t.trace:1:6: bad virtual address '0x1!': '!' is not a hexadecimal digit")]
+    public void AByteOrderMarkIsNotPartOfTheFirstLine(string text, string? error)
+    {
+        byte[] plain = Encoding.ASCII.GetBytes(text);
+        byte[] marked = [0xEF, 0xBB, 0xBF, .. plain];
+        string path = Write("t.trace", marked);
+        var expected = Streaming(plain, "t.trace", TraceFormat.Auto);
+        Assert.Equal(error, expected.Error?.Replace(_dir + "/", "", StringComparison.Ordinal));
+        foreach (var format in new[] { TraceFormat.Auto, TraceFormat.Text })
+        {
+            Same(expected, Streaming(marked, "t.trace", format), $"piped, {format}");
+            Same(Streaming(plain, path, format), ByPathAs(path, format), $"by path, {format}");
+        }
+        var gz = new MemoryStream();
+        using (var z = new GZipStream(gz, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            z.Write(marked);
+        }
+        Same(expected, Streaming(gz.ToArray(), "t.trace", TraceFormat.Auto), "gzip");
+    }
+
+    [Fact]
+    public void ALackeyTraceMayBeginWithAByteOrderMark()
+    {
+        byte[] plain = Encoding.ASCII.GetBytes("==12== Lackey\nI  00401000,4\n L 7ff000,8\n");
+        var expected = Streaming(plain, "t.lackey", TraceFormat.Auto);
+        Assert.Null(expected.Error);
+        Assert.Equal(2, expected.Records.Count(r => r.Op is TraceOp.Read or TraceOp.Fetch));
+        Same(expected, Streaming([0xEF, 0xBB, 0xBF, .. plain], "t.lackey", TraceFormat.Auto), "lackey with a mark");
+    }
+
+    [Fact]
+    public void ABinaryTraceIsNeverStripped()
+    {
+        // Bytes EF BB BF at the start of an input forced to binary are its first header bytes: a bad magic number.
+        byte[] bytes = [0xEF, 0xBB, 0xBF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        Assert.Equal("t.mbt:byte 0: not a binary MmuSim trace (bad magic number)", Streaming(bytes, "t.mbt", TraceFormat.Binary).Error);
+    }
+
+    private static Run ByPathAs(string path, TraceFormat format) =>
+        Capture(sink =>
+        {
+            using var input = TraceInput.Open(path, format);
+            Assert.True(input.CanReadDirect);
+            return TraceReaders.ParseAsync(input, sink).AsTask().GetAwaiter().GetResult();
+        });
+
     /// <summary>A trace with every kind of line: comments, blanks, CRLF ends, tabs, long mem lines, sized accesses, every command.</summary>
     private static string Trace(int accesses)
     {

@@ -37,7 +37,7 @@ public static class FileTraceReader
         var state = new LineState(input.Source, options ?? ParseOptions.Strict);
         // A line may grow the buffer up to MaxLineLength + 1 bytes: a longer line then has no '\n' in a full buffer,
         // which LineReader.ParseSpan reports as "line is longer than ...".
-        var buf = new Block(blockSize, LineReader.MaxLineLength + 1);
+        var buf = new Block(blockSize, LineReader.MaxLineLength + 1, input.DirectStart);
         try
         {
             while (true)
@@ -97,9 +97,10 @@ public static class FileTraceReader
         private readonly int _max;
         private long _offset;
 
-        public Block(int size, int max)
+        public Block(int size, int max, long start = 0)
         {
             _max = Math.Max(size, max);
+            _offset = start;
             Array = ArrayPool<byte>.Shared.Rent(size);
             Capacity = size;
         }

@@ -73,9 +73,15 @@ public sealed class TraceInput : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// True for an uncompressed regular file opened by path: <see cref="FileTraceReader"/> can then read it with
-    /// plain positioned reads from offset 0 instead of through <see cref="Stream"/> and a pipe.
+    /// plain positioned reads from <see cref="DirectStart"/> instead of through <see cref="Stream"/> and a pipe.
     /// </summary>
     public bool CanReadDirect => _file is not null;
+
+    /// <summary>The UTF-8 byte order mark a text input may begin with.</summary>
+    private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
+
+    /// <summary>Where <see cref="FileTraceReader"/> starts reading the file: after a text input's byte order mark, else 0.</summary>
+    internal int DirectStart { get; private init; }
 
     /// <summary>The file's handle for <see cref="FileTraceReader"/> (taken only when that path is used: asking a
     /// FileStream for its handle drops its read buffer).</summary>
@@ -121,15 +127,21 @@ public sealed class TraceInput : IAsyncDisposable, IDisposable
                 compression = TraceCompression.Xz;
                 s = new XzErrorStream(new XZStream(s), source, raw);
             }
+            // A truncated compressed input may fail within the first bytes: keep the error for after the bytes that
+            // did arrive, so they are replayed before it is reported.
+            byte[] head = ReadUpTo(s, format == TraceFormat.Auto ? SniffBytes : Utf8Bom.Length, out var pending);
+            // A text file may begin with a UTF-8 byte order mark (Windows editors write one): not part of line 1.
+            int bom = head.AsSpan().StartsWith(Utf8Bom) ? Utf8Bom.Length : 0;
             if (format == TraceFormat.Auto)
             {
-                // A truncated compressed input may fail within the first bytes: keep the error for after the
-                // bytes that did arrive, so they are replayed before it is reported.
-                byte[] head = ReadUpTo(s, SniffBytes, out var pending);
-                s = new PrefixStream(head, s, pending);
-                format = Detect(head, source);
+                format = Detect(head.AsSpan(bom), source);
             }
-            return new TraceInput(source, raw, s, format, compression, length, file);
+            if (format is not (TraceFormat.Text or TraceFormat.Lackey or TraceFormat.QemuMem))
+            {
+                bom = 0;
+            }
+            s = new PrefixStream(head[bom..], s, pending);
+            return new TraceInput(source, raw, s, format, compression, length, file) { DirectStart = bom };
         }
         catch
         {
