@@ -194,7 +194,7 @@ public class TextTraceParserTests
             {
                 continue; // the tokenizer never hands these over
             }
-            ulong? expected = Oracle(tok);
+            ulong? expected = NumberOracle(tok);
             byte[] bytes = Encoding.Latin1.GetBytes(tok);
             if (expected is { } value)
             {
@@ -207,18 +207,20 @@ public class TextTraceParserTests
             }
         }
 
-        static ulong? Oracle(string tok)
+    }
+
+    /// <summary>The format's number rule, plainly: `0x` hexadecimal or decimal, `_` anywhere after the prefix, at most 64 bits.</summary>
+    private static ulong? NumberOracle(string tok)
+    {
+        bool hex = tok.StartsWith("0x", StringComparison.OrdinalIgnoreCase);
+        string digits = (hex ? tok[2..] : tok).Replace("_", "");
+        string valid = hex ? "0123456789abcdefABCDEF" : "0123456789";
+        if (digits.Length == 0 || digits.Any(c => !valid.Contains(c)))
         {
-            bool hex = tok.Length >= 2 && tok[0] == '0' && (tok[1] == 'x' || tok[1] == 'X');
-            string digits = (hex ? tok[2..] : tok).Replace("_", "");
-            string valid = hex ? "0123456789abcdefABCDEF" : "0123456789";
-            if (digits.Length == 0 || digits.Any(c => !valid.Contains(c)))
-            {
-                return null;
-            }
-            var v = System.Numerics.BigInteger.Parse(hex ? "0" + digits : digits, hex ? System.Globalization.NumberStyles.HexNumber : System.Globalization.NumberStyles.None);
-            return v <= ulong.MaxValue ? (ulong)v : null;
+            return null;
         }
+        var v = System.Numerics.BigInteger.Parse(hex ? "0" + digits : digits, hex ? System.Globalization.NumberStyles.HexNumber : System.Globalization.NumberStyles.None);
+        return v <= ulong.MaxValue ? (ulong)v : null;
     }
 
     // ---------------------------------------------------------------- errors: file:line:col: reason
@@ -381,14 +383,14 @@ public class TextTraceParserTests
         static TraceRecord? Oracle(List<string> parts)
         {
             var op = char.ToUpperInvariant(parts[0][0]) switch { 'R' => TraceOp.Read, 'W' => TraceOp.Write, _ => TraceOp.Fetch };
-            if (Number(parts[1]) is not { } va || parts.Count > (op == TraceOp.Fetch ? 2 : 3))
+            if (NumberOracle(parts[1]) is not { } va || parts.Count > (op == TraceOp.Fetch ? 2 : 3))
             {
                 return null;
             }
             ulong size = op == TraceOp.Fetch ? 4UL : 8UL;
             if (parts.Count == 3)
             {
-                if (Number(parts[2]) is not { } s || s is 0 or > 64)
+                if (NumberOracle(parts[2]) is not { } s || s is 0 or > 64)
                 {
                     return null;
                 }
@@ -397,18 +399,6 @@ public class TextTraceParserTests
             return new TraceRecord { Op = op, Address = va, Size = (byte)size };
         }
 
-        static ulong? Number(string tok)
-        {
-            bool hex = tok.StartsWith("0x", StringComparison.OrdinalIgnoreCase);
-            string digits = (hex ? tok[2..] : tok).Replace("_", "");
-            string valid = hex ? "0123456789abcdefABCDEF" : "0123456789";
-            if (digits.Length == 0 || digits.Any(c => !valid.Contains(c)))
-            {
-                return null;
-            }
-            var v = System.Numerics.BigInteger.Parse(hex ? "0" + digits : digits, hex ? System.Globalization.NumberStyles.HexNumber : System.Globalization.NumberStyles.None);
-            return v <= ulong.MaxValue ? (ulong)v : null;
-        }
     }
 
     /// <summary>Records every run as delivered, and every record in delivery order.</summary>
