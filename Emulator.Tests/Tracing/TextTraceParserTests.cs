@@ -206,7 +206,6 @@ public class TextTraceParserTests
                 Assert.InRange(e.Column, 5, 5 + tok.Length - 1);
             }
         }
-
     }
 
     /// <summary>The format's number rule, plainly: `0x` hexadecimal or decimal, `_` anywhere after the prefix, at most 64 bits.</summary>
