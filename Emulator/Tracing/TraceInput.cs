@@ -179,8 +179,8 @@ public sealed class TraceInput : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// Decides the format of decompressed bytes: the binary magic number; a ChampSim name (`*.champsim*`) or
-    /// content that is mostly not text (one byte in eight or more); valgrind's `==PID==` banner or lackey records; the QEMU mem plugin's header or
-    /// records; otherwise the text format.
+    /// content that is mostly not text (one byte in eight or more); valgrind's `==PID==` banner or lackey records;
+    /// the QEMU mem plugin's header or records; otherwise the text format.
     /// </summary>
     public static TraceFormat Detect(ReadOnlySpan<byte> head, string name)
     {
