@@ -112,14 +112,11 @@ public sealed class MutatedTraceTests : IDisposable
 
     /// <summary>
     /// Replays one damaged file through the pipe and the direct file reader with results, and without results
-    /// (the in-place access runs): the same error, records and results from each. Returns whether it was refused,
-    /// after checking the error names its place (<paramref name="place"/>: a pattern after "FILE:").
+    /// (the in-place access runs): the same error, records, skipped lines and results from each. Returns whether it
+    /// was refused, after checking the error names its place (<paramref name="place"/>: a pattern after "FILE:"),
+    /// and how many lines were skipped.
     /// </summary>
-    private async Task<bool> Refused(byte[] bytes, string name, TraceFormat format, string place, bool skip = false) =>
-        (await Replayed(bytes, name, format, place, skip)).Refused;
-
-    /// <summary><see cref="Refused"/>, with the number of lines skipped.</summary>
-    private async Task<(bool Refused, long Skipped)> Replayed(byte[] bytes, string name, TraceFormat format, string place, bool skip)
+    private async Task<(bool Refused, long Skipped)> Replayed(byte[] bytes, string name, TraceFormat format, string place, bool skip = false)
     {
         string path = Path.Combine(_dir, name);
         File.WriteAllBytes(path, bytes);
@@ -142,22 +139,28 @@ public sealed class MutatedTraceTests : IDisposable
 
     private const string LineAndColumn = "[0-9]+:[0-9]+";
 
+    /// <summary>Replays <paramref name="rounds"/> damaged copies of the line-format <paramref name="sources"/>; returns how many were refused.</summary>
+    private async Task<int> RefusedOf(byte[][] sources, Random r, int rounds, string name, TraceFormat format)
+    {
+        int errors = 0;
+        for (int round = 0; round < rounds; round++)
+        {
+            if ((await Replayed(Mutate(sources[r.Next(sources.Length)], r), $"{round}-{name}", format, LineAndColumn)).Refused)
+            {
+                errors++;
+            }
+        }
+        return errors;
+    }
+
     [Theory]
     [InlineData(1, 150)]
     [InlineData(2, 150)]
     [InlineData(3, 150)]
     public async Task DamagedTextTracesEndInATraceErrorOrComplete(int seed, int rounds)
     {
-        var r = new Random(seed);
         var sources = Sources().Select(File.ReadAllBytes).ToArray();
-        int errors = 0;
-        for (int round = 0; round < rounds; round++)
-        {
-            if (await Refused(Mutate(sources[r.Next(sources.Length)], r), $"m{seed}-{round}.trace", TraceFormat.Text, LineAndColumn))
-            {
-                errors++;
-            }
-        }
+        int errors = await RefusedOf(sources, new Random(seed), rounds, $"m{seed}.trace", TraceFormat.Text);
         Assert.True(errors > rounds / 4, $"only {errors} of {rounds} damaged traces were refused");
     }
 
@@ -187,7 +190,6 @@ public sealed class MutatedTraceTests : IDisposable
     [InlineData(2, 100)]
     public async Task DamagedLackeyTracesEndInATraceErrorOrComplete(int seed, int rounds)
     {
-        var r = new Random(seed);
         // The bundled valgrind output, decompressed: its banner and the first few thousand records.
         byte[] whole;
         await using (var gz = new System.IO.Compression.GZipStream(File.OpenRead(Path.Combine(TestPaths.Traces, "lackey", "sumsort.lackey.gz")), System.IO.Compression.CompressionMode.Decompress))
@@ -197,15 +199,7 @@ public sealed class MutatedTraceTests : IDisposable
             whole = ms.ToArray();
         }
         int cut = whole.AsSpan(0, 60_000).LastIndexOf((byte)'\n') + 1;
-        var sources = new[] { whole[..cut] };
-        int errors = 0;
-        for (int round = 0; round < rounds; round++)
-        {
-            if (await Refused(Mutate(sources[r.Next(sources.Length)], r), $"f{seed}-{round}.lackey", TraceFormat.Lackey, LineAndColumn))
-            {
-                errors++;
-            }
-        }
+        int errors = await RefusedOf([whole[..cut]], new Random(seed), rounds, $"f{seed}.lackey", TraceFormat.Lackey);
         Assert.True(errors > rounds / 10, $"only {errors} of {rounds} damaged traces were refused");
     }
 
@@ -258,7 +252,7 @@ public sealed class MutatedTraceTests : IDisposable
                         break;
                 }
             }
-            if (await Refused(bytes, $"b{seed}-{round}.mbt", TraceFormat.Binary, "byte [0-9]+"))
+            if ((await Replayed(bytes, $"b{seed}-{round}.mbt", TraceFormat.Binary, "byte [0-9]+")).Refused)
             {
                 errors++;
             }
