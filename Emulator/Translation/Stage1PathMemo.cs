@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics.X86;
 
 namespace MmuSim.Translation;
 
@@ -59,17 +58,6 @@ public sealed partial class Mmu
         table = m.Table;
         tableAttrs = m.TableAttrs;
         return true;
-    }
-
-    /// <summary>Asks the host to start loading the path memo entry a walk of <paramref name="va"/> will look up (a hint only).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private unsafe void PrefetchPath(ulong va)
-    {
-        var memo = _pathMemo;
-        if (memo is not null && Sse.IsSupported)
-        {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(memo), PathSlot((va >> HintBlockShift) + 1))));
-        }
     }
 
     private void RememberPath(ulong block, byte regime, ulong table, int tableAttrs, int reads)

@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics.X86;
 
 namespace MmuSim.Translation;
 
@@ -99,17 +98,6 @@ public sealed partial class Mmu
         ReplayReads(in t, slot, ipa);
         pa = t.TablePage | (ipa & 0xFFF);
         return true;
-    }
-
-    /// <summary>Asks the host to start loading the memo tag of a table read at <paramref name="ipa"/> (a hint only).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private unsafe void PrefetchMemo(ulong ipa)
-    {
-        var tags = _memoTags;
-        if (tags is not null && Sse.IsSupported)
-        {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(tags), MemoSlot((ipa >> 12) + 1))));
-        }
     }
 
     /// <summary>Stage2 saw the lookup of a table read at <paramref name="ipa"/> complete cleanly: a repeat may skip it.</summary>

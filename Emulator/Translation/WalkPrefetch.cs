@@ -46,6 +46,17 @@ public sealed partial class Mmu
         }
     }
 
+    /// <summary>Asks the host to start loading entry <paramref name="index"/> of <paramref name="array"/> (a memo not yet allocated: nothing).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchEntry<T>(T[]? array, int index) where T : struct
+    {
+        if (array is not null && Sse.IsSupported)
+        {
+            // A managed array may move in a collection: a prefetch of where it was is harmless, it reads nothing.
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(array), index)));
+        }
+    }
+
     /// <summary>
     /// Notes the host frame of the 4K last-level table a walk of <paramref name="ia"/> just read its descriptor from
     /// (at <paramref name="descPa"/>, through frame slot <paramref name="frameSlot"/>).
@@ -90,7 +101,7 @@ public sealed partial class Mmu
             ForgetHints();
             return;
         }
-        PrefetchPath(va);
+        PrefetchEntry(_pathMemo, PathSlot((va >> HintBlockShift) + 1)); // the block a 4K last-level table maps
         var s1 = _hintS1;
         if (s1 is not null)
         {
@@ -101,7 +112,7 @@ public sealed partial class Mmu
                 ulong tableIpa = h.TableIpa;
                 if (tableIpa != 0)
                 {
-                    PrefetchMemo(tableIpa);
+                    PrefetchEntry(_memoTags, MemoSlot((tableIpa >> 12) + 1));
                     nuint t2 = HintS2(tableIpa);
                     if (t2 != 0)
                     {
