@@ -17,19 +17,12 @@ internal static class Setup
     {
         var core = new SimulatedCore(config: config);
         var s1 = new PageTableBuilder(core.Memory, Granule.K4, 48, 0, new FrameAllocator(0x4000_0000, 0x10_0000));
-        void Reg(SysReg r, ulong v)
-        {
-            var rec = new TraceRecord { Op = TraceOp.Reg, Reg = r, Value = v };
-            core.Execute(in rec, out _);
-        }
+        PageTableBuilder? s2 = null;
         if (twoStage)
         {
-            var s2 = new PageTableBuilder(core.Memory, Granule.K4, 40, 0, new FrameAllocator(0x8000_0000, 0x10_0000));
+            s2 = new PageTableBuilder(core.Memory, Granule.K4, 40, 0, new FrameAllocator(0x8000_0000, 0x10_0000));
             s1.TableToPhysical = ipa => ipa + 0x5000_0000;
             s2.MapRange(0x4000_0000, 0x9000_0000, 0x200_0000 + (ulong)pages * 0x1000, (oa, l) => Descriptors.Stage2Leaf(oa, l, Granule.K4), allowBlocks: false);
-            Reg(SysReg.VTCR_EL2, 0x8002_3598);
-            Reg(SysReg.VTTBR_EL2, (1UL << 48) | s2.Root);
-            Reg(SysReg.HCR_EL2, 0x8000_0001);
         }
         for (int i = 0; i < pages; i++)
         {
@@ -37,11 +30,31 @@ internal static class Setup
             ulong va = 0x1000_0000 + (ulong)i * 0x1000;
             s1.Set(va, 3, Descriptors.Stage1Leaf(0x4100_0000 + (ulong)i * 0x1000, 3, Granule.K4, nG: true));
         }
+        Enable(core, s1, s2);
+        return core;
+    }
+
+    /// <summary>
+    /// Turns the MMU on over <paramref name="s1"/> (4K, 48-bit VA, TTBR0_EL1, ASID 1) and, when given,
+    /// <paramref name="s2"/> (4K, 40-bit IPA from level 0, VMID 1), through register writes as a trace makes them.
+    /// </summary>
+    public static void Enable(SimulatedCore core, PageTableBuilder s1, PageTableBuilder? s2)
+    {
+        void Reg(SysReg r, ulong v)
+        {
+            var rec = new TraceRecord { Op = TraceOp.Reg, Reg = r, Value = v };
+            core.Execute(in rec, out _);
+        }
+        if (s2 is not null)
+        {
+            Reg(SysReg.VTCR_EL2, 0x8002_3598);
+            Reg(SysReg.VTTBR_EL2, (1UL << 48) | s2.Root);
+            Reg(SysReg.HCR_EL2, 0x8000_0001);
+        }
         Reg(SysReg.MAIR_EL1, 0xff);
         Reg(SysReg.TCR_EL1, 0x0000_0002_8080_3510);
         Reg(SysReg.TTBR0_EL1, (1UL << 48) | s1.Root);
         Reg(SysReg.SCTLR_EL1, 1);
-        return core;
     }
 
     public static TraceRecord[] Accesses(int count, Func<int, ulong> va)

@@ -2,7 +2,6 @@ using BenchmarkDotNet.Attributes;
 using MmuSim.Addressing;
 using MmuSim.Building;
 using MmuSim.Core;
-using MmuSim.Registers;
 using MmuSim.Tracing;
 
 namespace MmuSim.Perf;
@@ -44,18 +43,7 @@ public class WalkRunBenchmarks
             s1.Set(VaBase + i * Stride, 3, Descriptors.Stage1Leaf(ipa, 3, Granule.K4, nG: true));
             s2.Set(ipa, 3, Descriptors.Stage2Leaf(0x2_0000_0000 + i * Stride, 3, Granule.K4));
         }
-        void Reg(SysReg r, ulong v)
-        {
-            var rec = new TraceRecord { Op = TraceOp.Reg, Reg = r, Value = v };
-            _core.Execute(in rec, out _);
-        }
-        Reg(SysReg.VTCR_EL2, 0x8002_3598);
-        Reg(SysReg.VTTBR_EL2, (1UL << 48) | s2.Root);
-        Reg(SysReg.HCR_EL2, 0x8000_0001);
-        Reg(SysReg.MAIR_EL1, 0xff);
-        Reg(SysReg.TCR_EL1, 0x0000_0002_8080_3510);
-        Reg(SysReg.TTBR0_EL1, (1UL << 48) | s1.Root);
-        Reg(SysReg.SCTLR_EL1, 1);
+        Setup.Enable(_core, s1, s2);
         var rng = new Random(7);
         _run = new PlainAccess[Pages];
         for (int i = 0; i < Pages; i++)
