@@ -1,5 +1,6 @@
 using MmuSim.Addressing;
 using MmuSim.Building;
+using MmuSim.Caching;
 using MmuSim.Core;
 using MmuSim.Tests.Support;
 using MmuSim.Tracing;

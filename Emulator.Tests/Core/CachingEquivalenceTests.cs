@@ -7,6 +7,7 @@ using MmuSim.Registers;
 using MmuSim.Tests.Support;
 using MmuSim.Timing;
 using MmuSim.Tracing;
+using MmuSim.Translation;
 
 namespace MmuSim.Tests.Core;
 

@@ -1,4 +1,5 @@
 using MmuSim.Building;
+using MmuSim.Caching;
 using MmuSim.Core;
 using MmuSim.Tests.Support;
 using MmuSim.Tracing;

@@ -4,6 +4,7 @@ using MmuSim.Core;
 using MmuSim.Faults;
 using MmuSim.Reporting;
 using MmuSim.Tracing;
+using MmuSim.Translation;
 
 namespace MmuSim.Tests.Reporting;
 

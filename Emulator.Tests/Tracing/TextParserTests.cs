@@ -1,7 +1,9 @@
 using System.Text;
+using MmuSim.Caching;
 using MmuSim.Registers;
 using MmuSim.Tests.Support;
 using MmuSim.Tracing;
+using MmuSim.Translation;
 
 namespace MmuSim.Tests.Tracing;
 

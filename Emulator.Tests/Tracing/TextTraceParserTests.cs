@@ -1,8 +1,10 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
+using MmuSim.Caching;
 using MmuSim.Registers;
 using MmuSim.Tracing;
+using MmuSim.Translation;
 
 namespace MmuSim.Tests.Tracing;
 

@@ -4,6 +4,7 @@ using MmuSim.Faults;
 using MmuSim.Registers;
 using MmuSim.Tests.Support;
 using MmuSim.Tracing;
+using MmuSim.Translation;
 
 namespace MmuSim.Tests.Translation;
 

@@ -4,6 +4,7 @@ using MmuSim.Registers;
 using MmuSim.Tests.Support;
 using MmuSim.Tracing;
 using static MmuSim.Tests.Support.Data;
+using MmuSim.Translation;
 
 namespace MmuSim.Tests.Translation;
 

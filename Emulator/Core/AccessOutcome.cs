@@ -1,5 +1,6 @@
 using MmuSim.Faults;
 using MmuSim.Tracing;
+using MmuSim.Translation;
 
 namespace MmuSim.Core;
 

@@ -829,7 +829,7 @@ public sealed class SimulatedCore
     private void ExecuteAt(in TraceRecord rec, ref AccessOutcome o)
     {
         Stats.AtInstructions++;
-        var (el, write, mode) = Decode(rec.At);
+        var (el, write, mode) = rec.At.Decode();
         o.Line = rec.Line;
         o.Op = TraceOp.At;
         o.At = rec.At;
@@ -851,19 +851,4 @@ public sealed class SimulatedCore
             RetireUpdatedLeaves(Mmu.Record);
         }
     }
-
-    /// <summary>An AT operation's EL, direction and stages.</summary>
-    public static (byte El, bool Write, AtMode Mode) Decode(AtOp op) => op switch
-    {
-        AtOp.S1E1R => (1, false, AtMode.Stage1),
-        AtOp.S1E1W => (1, true, AtMode.Stage1),
-        AtOp.S1E0R => (0, false, AtMode.Stage1),
-        AtOp.S1E0W => (0, true, AtMode.Stage1),
-        AtOp.S12E1R => (1, false, AtMode.Stage12),
-        AtOp.S12E1W => (1, true, AtMode.Stage12),
-        AtOp.S12E0R => (0, false, AtMode.Stage12),
-        AtOp.S12E0W => (0, true, AtMode.Stage12),
-        AtOp.S1E2R => (2, false, AtMode.Stage1),
-        _ => (2, true, AtMode.Stage1),
-    };
 }

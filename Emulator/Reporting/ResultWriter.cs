@@ -1,6 +1,7 @@
 using MmuSim.Core;
 using MmuSim.Faults;
 using MmuSim.Tracing;
+using MmuSim.Translation;
 
 namespace MmuSim.Reporting;
 

@@ -3,7 +3,9 @@ using System.Buffers.Binary;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using MmuSim.Caching;
 using MmuSim.Registers;
+using MmuSim.Translation;
 
 namespace MmuSim.Tracing;
 

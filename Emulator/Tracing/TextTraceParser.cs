@@ -8,7 +8,9 @@ using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using System.Text;
+using MmuSim.Caching;
 using MmuSim.Registers;
+using MmuSim.Translation;
 
 namespace MmuSim.Tracing;
 

@@ -1,5 +1,7 @@
 using System.Runtime.CompilerServices;
+using MmuSim.Caching;
 using MmuSim.Registers;
+using MmuSim.Translation;
 
 namespace MmuSim.Tracing;
 
@@ -26,39 +28,6 @@ public enum TraceOp : byte
     Dump,
     /// <summary>`tlbi OP [XT]`</summary>
     Tlbi,
-}
-
-/// <summary>The AT operations of the trace format.</summary>
-public enum AtOp : byte
-{
-    S1E1R,
-    S1E1W,
-    S1E0R,
-    S1E0W,
-    S12E1R,
-    S12E1W,
-    S12E0R,
-    S12E0W,
-    S1E2R,
-    S1E2W,
-}
-
-/// <summary>The TLBI operations of the trace format.</summary>
-public enum TlbiOp : byte
-{
-    VMALLE1,
-    VMALLS12E1,
-    ALLE1,
-    ALLE2,
-    VAE1,
-    VALE1,
-    VAAE1,
-    VAALE1,
-    ASIDE1,
-    IPAS2E1,
-    IPAS2LE1,
-    VAE2,
-    VALE2,
 }
 
 /// <summary>

@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Text;
+using MmuSim.Caching;
 using MmuSim.Registers;
+using MmuSim.Translation;
 
 namespace MmuSim.Tracing;
 

@@ -9,17 +9,6 @@ using MmuSim.Registers;
 
 namespace MmuSim.Translation;
 
-/// <summary>Which stages an AT instruction asks for.</summary>
-public enum AtMode : byte
-{
-    /// <summary>A real load, store or fetch.</summary>
-    None,
-    /// <summary>AT S1E0*, S1E1*, S1E2*: stage 1 only (its table walks still go through stage 2).</summary>
-    Stage1,
-    /// <summary>AT S12E0*, S12E1*: both stages.</summary>
-    Stage12,
-}
-
 /// <summary>The input of one translation.</summary>
 /// <param name="Va">The address as issued, tag included.</param>
 /// <param name="El">The exception level whose permissions apply (for AT, the level the instruction names).</param>

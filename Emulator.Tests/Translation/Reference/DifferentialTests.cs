@@ -87,7 +87,7 @@ public class DifferentialTests(ITestOutputHelper output)
             string? why;
             if (p.Kind == Kind.At)
             {
-                var (el, write, mode) = MmuSim.Core.SimulatedCore.Decode(p.At);
+                var (el, write, mode) = DecodeAt(p.At);
                 ulong par = engine.At(p.At, p.Va).Par;
                 var rr = reference.Translate(p.Va, el, write ? AccessType.Write : AccessType.Read, mode);
                 ulong expected = ReferenceMmu.Par(rr);
@@ -502,5 +502,20 @@ public class DifferentialTests(ITestOutputHelper output)
             b.Set(ipa, level, Descriptors.Stage2Leaf(pa, level, b.Granule, memAttr: Pick(rng, 0xF, 0xF, 0x5, 0xA, 0x1, 0x0),
                 s2ap: s2ap, sh: Pick(rng, 0, 2, 3), af: !Chance(rng, 5), xn: rng.Next(4), dbm: Chance(rng, s2ap < 2 ? 2 : 4), ds: b.Ds));
         }
+    }
+
+    /// <summary>
+    /// The test's own reading of an AT mnemonic (Arm ARM C5.5): S1 or S12 names the stages, E0/E1/E2 the EL whose
+    /// translation is asked for, the final R or W the direction. Independent of the engine's decoder on purpose.
+    /// </summary>
+    private static (byte El, bool Write, AtMode Mode) DecodeAt(AtOp op)
+    {
+        string name = op.ToString();
+        bool bothStages = name.StartsWith("S12", StringComparison.Ordinal);
+        int e = name.IndexOf('E', StringComparison.Ordinal);
+        byte el = (byte)(name[e + 1] - '0');
+        char dir = name[^1];
+        Assert.True(dir is 'R' or 'W', $"AT {name}: no direction");
+        return (el, dir == 'W', bothStages ? AtMode.Stage12 : AtMode.Stage1);
     }
 }
