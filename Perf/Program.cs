@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using BenchmarkDotNet.Running;
 using MmuSim.Core;
+using MmuSim.Replay;
 using MmuSim.Tracing;
 
 namespace MmuSim.Perf;

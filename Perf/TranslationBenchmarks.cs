@@ -2,6 +2,7 @@ using BenchmarkDotNet.Attributes;
 using MmuSim.Addressing;
 using MmuSim.Building;
 using MmuSim.Core;
+using MmuSim.Replay;
 using MmuSim.Registers;
 using MmuSim.Tracing;
 

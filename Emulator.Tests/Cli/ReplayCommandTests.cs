@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using MmuSim.Cli;
 using MmuSim.Core;
+using MmuSim.Replay;
 using MmuSim.Tests.Support;
 using MmuSim.Tracing;
 

@@ -4,6 +4,7 @@ using MmuSim.Caching;
 using MmuSim.Core;
 using MmuSim.Memory;
 using MmuSim.Registers;
+using MmuSim.Replay;
 using MmuSim.Tests.Support;
 using MmuSim.Timing;
 using MmuSim.Tracing;
@@ -274,7 +275,7 @@ public class CachingEquivalenceTests
             new() { Op = TraceOp.Dump, Va = 0x2000 },
             new() { Op = TraceOp.Read, Va = 0x1010, Size = 8 },
         ];
-        core.ExecuteAccessRun(run, 10, ref line);
+        core.ExecuteRun(run, 10, ref line);
         Assert.Equal((3L, 1L, 13L), (core.Stats.Reads, core.Stats.Dumps, line));
         Assert.Equal(4, core.Stats.Records);
     }
@@ -336,7 +337,7 @@ public class CachingEquivalenceTests
     {
         var records = RandomTrace.Generate(seed, events: 600);
         var reference = Replay(records, Presets.Uncached);
-        Assert.Contains(reference, o => o.Op == TraceOp.Read && !o.IsFault);
+        Assert.Contains(reference, o => o.Op == ResultOp.Read && !o.IsFault);
         foreach (var config in Configs().Append(RandomConfig(100 + seed)))
         {
             OutcomeComparer.AssertSame(reference, Replay(records, config, checkStale: true), $"seed {seed} with {config.Name}");

@@ -1,6 +1,7 @@
 using MmuSim.Building;
 using MmuSim.Caching;
 using MmuSim.Core;
+using MmuSim.Replay;
 using MmuSim.Tests.Support;
 using MmuSim.Tracing;
 

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using MmuSim.Core;
+using MmuSim.Replay;
 using MmuSim.Reporting;
 using MmuSim.Tests.Support;
 using MmuSim.Tracing;

@@ -59,7 +59,7 @@ public class CellDescriptorTests
         }
         var sys = Sys(SystemJson(string.Join(",\n", regions), mmfr0: Mmfr0(5)));
         var setup = CellSetupBuilder.Build(sys, [], new CellBuildOptions { Granule = g, JailhouseCompat = compat, HardwareAf = hwAf });
-        var core = await Replay(setup.Trace);
+        var core = await ReplaySetup(setup.Trace);
 
         for (int i = 0; i < 32; i++)
         {

@@ -62,7 +62,7 @@ public class CellReplayTests
         var (sys, guest) = Configs(paRange, ipaBits);
         var setup = CellSetupBuilder.Build(sys, [guest], new CellBuildOptions { Granule = g });
         Assert.DoesNotContain(setup.Findings, f => f.Severity == Severity.Error);
-        var core = await Replay(setup.Trace);
+        var core = await ReplaySetup(setup.Trace);
         Assert.Equal(1, core.CurrentEl);
         Assert.True(core.Mmu.Stage2Enabled);
         Assert.False(core.Mmu.Stage2Params.ConfigFault);

@@ -3,6 +3,7 @@ using MmuSim.Addressing;
 using MmuSim.Core;
 using MmuSim.Faults;
 using MmuSim.Hypervisor;
+using MmuSim.Replay;
 using MmuSim.Tests.Support;
 using MmuSim.Tracing;
 using MmuSim.Translation;
@@ -43,7 +44,7 @@ internal static class CellTestSupport
         $$"""{ "name": "{{name}}", "phys_start": "0x{{phys:x}}", "virt_start": "0x{{virt:x}}", "size": "0x{{size:x}}", "flags": "{{flags}}" }""";
 
     /// <summary>Replays a setup trace's text into a fresh core (the emitted `mem`/`reg`/`ram` lines, not the builder's memory).</summary>
-    public static async Task<SimulatedCore> Replay(string trace)
+    public static async Task<SimulatedCore> ReplaySetup(string trace)
     {
         var core = new SimulatedCore();
         await new Replayer(core, new Collector()).ReplayAsync(new MemoryStream(Encoding.UTF8.GetBytes(trace)), "setup.trace");

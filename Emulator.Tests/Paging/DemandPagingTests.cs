@@ -5,6 +5,7 @@ using MmuSim.Building;
 using MmuSim.Core;
 using MmuSim.Memory;
 using MmuSim.Paging;
+using MmuSim.Replay;
 using MmuSim.Tests.Support;
 using MmuSim.Tracing;
 

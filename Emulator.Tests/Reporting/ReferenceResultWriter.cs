@@ -36,7 +36,7 @@ public sealed class ReferenceResultWriter : IOutcomeSink, IDisposable
         j.WriteStartObject();
         j.WriteNumber("line"u8, o.Line);
         j.WriteString("op"u8, OpName(o.Op));
-        if (o.Op == TraceOp.Dump)
+        if (o.Op == ResultOp.Dump)
         {
             WriteHex("pa"u8, o.Pa);
             WriteHex("value"u8, o.Value);
@@ -45,7 +45,7 @@ public sealed class ReferenceResultWriter : IOutcomeSink, IDisposable
         {
             WriteHex("va"u8, o.Va);
             j.WriteNumber("el"u8, o.El);
-            if (o.Op == TraceOp.At)
+            if (o.Op == ResultOp.At)
             {
                 j.WriteString("at"u8, AtName(o.At));
                 WriteHex("par"u8, o.Par);
@@ -106,7 +106,7 @@ public sealed class ReferenceResultWriter : IOutcomeSink, IDisposable
         _json.WriteString(name, buf[..(n + 2)]);
     }
 
-    private static ReadOnlySpan<byte> OpName(TraceOp op) => ResultWriter.OpName(op);
+    private static ReadOnlySpan<byte> OpName(ResultOp op) => ResultWriter.OpName(op);
 
     private static ReadOnlySpan<byte> FaultTypeName(FaultType t) => ResultWriter.FaultTypeName(t);
 

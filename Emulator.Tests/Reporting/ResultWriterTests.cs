@@ -54,7 +54,7 @@ public sealed class ResultWriterTests
     public void RandomOutcomesOfEveryKindGiveTheReferenceBytes()
     {
         var r = new Random(11);
-        var ops = new[] { TraceOp.Read, TraceOp.Write, TraceOp.Fetch, TraceOp.At, TraceOp.Dump };
+        var ops = new[] { ResultOp.Read, ResultOp.Write, ResultOp.Fetch, ResultOp.At, ResultOp.Dump };
         var outcomes = new List<AccessOutcome>();
         for (int i = 0; i < 20_000; i++)
         {
@@ -107,7 +107,7 @@ public sealed class ResultWriterTests
         // 64 KiB blocks: lines straddling a block's end must come out whole and in order.
         var outcomes = Enumerable.Range(1, 5000).Select(i => new AccessOutcome
         {
-            Line = i, Op = TraceOp.Read, Va = (ulong)i << 12, El = 1, Pa = ulong.MaxValue - (ulong)i, Cycles = i,
+            Line = i, Op = ResultOp.Read, Va = (ulong)i << 12, El = 1, Pa = ulong.MaxValue - (ulong)i, Cycles = i,
         }).ToList();
         var (fast, reference) = Write(outcomes);
         AssertSameBytes(reference, fast);

@@ -4,6 +4,7 @@ using MmuSim.Caching;
 using MmuSim.Core;
 using MmuSim.Memory;
 using MmuSim.Registers;
+using MmuSim.Replay;
 using MmuSim.Tracing;
 
 namespace MmuSim.Tests.Support;

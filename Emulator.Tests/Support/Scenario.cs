@@ -1,6 +1,7 @@
 using MmuSim.Addressing;
 using MmuSim.Building;
 using MmuSim.Core;
+using MmuSim.Replay;
 using MmuSim.Faults;
 using MmuSim.Memory;
 using MmuSim.Registers;

@@ -30,7 +30,7 @@ public class BenchParityTests
         string dir = Path.Combine(TestPaths.Traces, "bench");
         var (core, outcomes) = await Machine.ReplayFile(Path.Combine(dir, name + ".trace"), Presets.Bench);
         var expected = File.ReadAllLines(Path.Combine(dir, name + ".expected.jsonl")).Where(l => l.Length > 0).Select(l => JsonDocument.Parse(l).RootElement).ToList();
-        var accesses = outcomes.Where(o => o.Op is MmuSim.Tracing.TraceOp.Read or MmuSim.Tracing.TraceOp.Write or MmuSim.Tracing.TraceOp.Fetch).ToList();
+        var accesses = outcomes.Where(o => o.Op is ResultOp.Read or ResultOp.Write or ResultOp.Fetch).ToList();
         if (expected.Count == 0)
         {
             expected = []; // lru.trace: the yardstick's expected file holds only counters

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using MmuSim.Core;
+using MmuSim.Replay;
 using MmuSim.Reporting;
 using MmuSim.Tests.Support;
 using MmuSim.Tracing;

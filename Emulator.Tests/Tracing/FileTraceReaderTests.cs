@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using System.Text;
 using MmuSim.Core;
+using MmuSim.Replay;
 using MmuSim.Tests.Support;
 using MmuSim.Tracing;
 

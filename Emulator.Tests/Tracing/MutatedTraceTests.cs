@@ -1,6 +1,7 @@
 using System.Text;
 using MmuSim.Core;
 using MmuSim.Memory;
+using MmuSim.Replay;
 using MmuSim.Tests.Support;
 using MmuSim.Tracing;
 

@@ -1,6 +1,7 @@
 using System.Text;
 using MmuSim.Core;
 using MmuSim.Paging;
+using MmuSim.Replay;
 using MmuSim.Tracing;
 
 using MmuSim.Tests.Support;

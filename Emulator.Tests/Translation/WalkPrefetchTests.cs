@@ -1,6 +1,7 @@
 using MmuSim.Addressing;
 using MmuSim.Core;
 using MmuSim.Memory;
+using MmuSim.Replay;
 using MmuSim.Tests.Support;
 using MmuSim.Tracing;
 using MmuSim.Translation;

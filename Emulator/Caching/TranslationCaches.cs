@@ -1,7 +1,6 @@
 using System.Runtime.CompilerServices;
 using MmuSim.Addressing;
 using MmuSim.Bits;
-using MmuSim.Tracing;
 using MmuSim.Translation;
 
 namespace MmuSim.Caching;

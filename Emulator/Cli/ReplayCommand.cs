@@ -2,6 +2,7 @@ using System.CommandLine;
 using MmuSim.Core;
 using MmuSim.Memory;
 using MmuSim.Paging;
+using MmuSim.Replay;
 using MmuSim.Reporting;
 using MmuSim.Tracing;
 

@@ -1,8 +1,20 @@
 using MmuSim.Faults;
-using MmuSim.Tracing;
 using MmuSim.Translation;
 
 namespace MmuSim.Core;
+
+/// <summary>
+/// What produced a result (the spec's Results schema "op"): an access (the values of <see cref="AccessType"/>), an
+/// AT instruction or a dump.
+/// </summary>
+public enum ResultOp : byte
+{
+    Read = AccessType.Read,
+    Write = AccessType.Write,
+    Fetch = AccessType.Fetch,
+    At,
+    Dump,
+}
 
 /// <summary>
 /// The result of one R/W/X/at/dump line in the spec's Results schema, as a struct (written to JSON Lines by
@@ -11,7 +23,7 @@ namespace MmuSim.Core;
 public struct AccessOutcome
 {
     public long Line;
-    public TraceOp Op;
+    public ResultOp Op;
     public ulong Va;
     public byte El;
     public ulong Pa;

@@ -7,7 +7,6 @@ using MmuSim.Faults;
 using MmuSim.Memory;
 using MmuSim.Registers;
 using MmuSim.Timing;
-using MmuSim.Tracing;
 using MmuSim.Translation;
 
 namespace MmuSim.Core;
@@ -119,32 +118,93 @@ public sealed class SimulatedCore
     /// <summary>The TLB levels an access of <paramref name="type"/> looks up, in order.</summary>
     public Tlb[] PathOf(AccessType type) => type == AccessType.Fetch ? _fetchPath : _dataPath;
 
-    /// <summary>Executes one record. Returns true and fills <paramref name="outcome"/> for result-producing lines.</summary>
-    public bool Execute(in TraceRecord rec, out AccessOutcome outcome)
+    /// <summary>
+    /// A load, store or instruction fetch (`R`/`W`/`X`) of <paramref name="size"/> bytes at <paramref name="va"/> on
+    /// trace line <paramref name="line"/>, at the current EL: TLB lookups, a walk on a miss, and on a fault the
+    /// syndrome registers of the exception it takes. A fetch is 4 bytes whatever <paramref name="size"/> says.
+    /// </summary>
+    public void Access(AccessType type, ulong va, int size, long line, out AccessOutcome outcome)
     {
         outcome = default;
         // The predicted TLB hit is kept out of the general code so that it pays for nothing else.
-        if ((uint)(rec.Op - TraceOp.Read) <= TraceOp.Fetch - TraceOp.Read && TryFastAccess(in rec, ref outcome))
+        if (!TryFastAccess(type, va, size, line, ref outcome))
         {
-            return true;
+            ExecuteAccess(type, va, size, line, ref outcome);
         }
-        return ExecuteGeneral(in rec, ref outcome);
     }
 
     /// <summary>
-    /// <see cref="Execute"/> for a caller that never reads the outcome (a replay without results): the same effects
-    /// on every structure and statistic, without clearing and returning an outcome for each record.
+    /// <see cref="Access"/> for a caller that never reads the outcome (a replay without results): the same effects
+    /// on every structure and statistic, without clearing and returning an outcome for each access.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void ExecuteDiscarding(in TraceRecord rec)
+    public void AccessDiscarding(AccessType type, ulong va, int size, long line)
     {
         ref var o = ref _discarded;
-        if ((uint)(rec.Op - TraceOp.Read) <= TraceOp.Fetch - TraceOp.Read && TryFastAccess(in rec, ref o))
+        if (TryFastAccess(type, va, size, line, ref o))
         {
             return;
         }
         o = default; // the general path reads back what it wrote (page crossings), so it starts clean
-        ExecuteGeneral(in rec, ref o);
+        ExecuteAccess(type, va, size, line, ref o);
+    }
+
+    /// <summary>`reg NAME VALUE`: an MSR. Takes effect for the next access (the walker rebuilds its regime snapshot).</summary>
+    public void WriteRegister(SysReg reg, ulong value, long line)
+    {
+        Stats.Records++;
+        Registers[reg] = value;
+        _stale?.OnRegisterWrite(reg, line);
+    }
+
+    /// <summary>`mem PA VALUE`: a 64-bit store to physical memory by the trace (page tables, data).</summary>
+    public void WriteMemory(ulong pa, ulong value, long line)
+    {
+        Stats.Records++;
+        Memory.Write64(new PhysicalAddress(pa), value);
+        _stale?.OnMemoryWrite(pa, line);
+    }
+
+    /// <summary>`ram BASE SIZE`: declares RAM (reads elsewhere are external aborts).</summary>
+    public void DeclareRam(ulong baseAddress, ulong size)
+    {
+        Stats.Records++;
+        Memory.DeclareRam(new PhysicalAddress(baseAddress), size);
+    }
+
+    /// <summary>`el N`: an exception entry or return to EL <paramref name="el"/>.</summary>
+    public void ChangeEl(byte el)
+    {
+        Stats.Records++;
+        CurrentEl = el;
+    }
+
+    /// <summary>`tlbi OP [XT]`: TLB maintenance, with the exact scope of the operation (D8.13).</summary>
+    public void Tlbi(TlbiOp op, ulong xt)
+    {
+        Stats.Records++;
+        Stats.Tlbis++;
+        Caches.Invalidate(op, xt, Mmu.CurrentVmid, Mmu.AsidMask);
+    }
+
+    /// <summary>`dump PA`: the 64-bit word at <paramref name="pa"/>, as a result.</summary>
+    public void Dump(ulong pa, long line, out AccessOutcome outcome)
+    {
+        Stats.Records++;
+        Stats.Dumps++;
+        outcome = default;
+        outcome.Line = line;
+        outcome.Op = ResultOp.Dump;
+        outcome.Pa = pa;
+        outcome.Value = Memory.Peek64(new PhysicalAddress(pa));
+    }
+
+    /// <summary>`at OP VA`: an address translation instruction; the result is PAR_EL1.</summary>
+    public void At(AtOp op, ulong va, long line, out AccessOutcome outcome)
+    {
+        Stats.Records++;
+        outcome = default;
+        ExecuteAt(op, va, line, ref outcome);
     }
 
     private AccessOutcome _discarded;
@@ -157,7 +217,7 @@ public sealed class SimulatedCore
     public bool PrefetchWalks { get; set; } = Mmu.CanPrefetch;
 
     /// <summary>
-    /// <see cref="ExecuteDiscarding"/> for each access of a run (consecutive lines from <paramref name="firstLine"/>),
+    /// <see cref="AccessDiscarding"/> for each access of a run (consecutive lines from <paramref name="firstLine"/>),
     /// with the same effects on every structure and statistic. The predicted first-level hits, most accesses of
     /// most traces, run in a loop that holds both predictions in locals and counts in locals: per access a page
     /// compare, a page-crossing check and a count. The counts are committed (<see cref="CommitPredictedHits"/>)
@@ -165,8 +225,13 @@ public sealed class SimulatedCore
     /// reloaded after it, since that access may have moved them or evicted their entries.
     /// </summary>
     /// <param name="lastLine">Set to the line of each access before it leaves the loop, and to the run's last line.</param>
+    /// <returns>
+    /// How many elements of <paramref name="run"/> were executed: all of them, or those before the first element that
+    /// is not an access (its <see cref="IPlainAccess.Type"/> out of range), which the caller executes itself.
+    /// </returns>
     [SkipLocalsInit]
-    public void ExecuteAccessRun(ReadOnlySpan<PlainAccess> run, long firstLine, ref long lastLine)
+    public int ExecuteAccessRun<TAccess>(ReadOnlySpan<TAccess> run, long firstLine, ref long lastLine)
+        where TAccess : struct, IPlainAccess
     {
         // Per access type (read, write, fetch): the predicted page and the mask of its page bits. A type that the
         // predicted entry does not let complete gets an unmatchable page (its low bits set), as does an invalid
@@ -188,9 +253,9 @@ public sealed class SimulatedCore
             int lastType = 0;
             for (; i < run.Length; i++)
             {
-                ref readonly PlainAccess a = ref run[i];
+                ref readonly TAccess a = ref run[i];
                 ulong va = a.Va;
-                int t = a.Op - TraceOp.Read; // 0 read, 1 write, 2 fetch: the AccessType
+                int t = (int)a.Type; // 0 read, 1 write, 2 fetch
                 // Anything else in a run (not from a parser) takes the general path, as does a binary fetch whose
                 // size field says more than 4 at the end of a page (there it is the 4-byte instruction it is).
                 if ((uint)t > 2 || (va & Unsafe.Add(ref mask0, t)) != Unsafe.Add(ref page0, t) || (va & 0xFFF) + a.Size > 0x1000)
@@ -215,21 +280,27 @@ public sealed class SimulatedCore
                         Mmu.PrefetchNear(run[i + 1].Va);
                     }
                 }
-                var rec = run[i].ToRecord(firstLine + i);
-                lastLine = rec.Line;
-                ExecuteDiscarding(in rec);
+                ref readonly TAccess next = ref run[i];
+                var type = next.Type;
+                if ((uint)type > (uint)AccessType.Fetch)
+                {
+                    return i;
+                }
+                lastLine = firstLine + i;
+                AccessDiscarding(type, next.Va, next.Size, lastLine);
                 el = CurrentEl;
                 i++;
             }
         }
         lastLine = firstLine + run.Length - 1;
+        return run.Length;
     }
 
     /// <summary>
-    /// The words of a <c>mem</c> line (<see cref="ITraceHandler.OnMemWords"/>), stored from <paramref name="pa"/> up:
-    /// what executing one <see cref="TraceOp.Mem"/> record per word does, without building a record per word.
+    /// The words of a <c>mem</c> line, stored from <paramref name="pa"/> up:
+    /// what one <see cref="WriteMemory"/> per word does, without building a record per word.
     /// </summary>
-    public void ExecuteMemWords(ulong pa, ReadOnlySpan<ulong> words, long line)
+    public void WriteMemoryWords(ulong pa, ReadOnlySpan<ulong> words, long line)
     {
         Stats.Records += words.Length;
         var memory = Memory;
@@ -313,11 +384,12 @@ public sealed class SimulatedCore
     /// having changed nothing, for anything else.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryFastAccess(in TraceRecord rec, ref AccessOutcome o)
+    private bool TryFastAccess(AccessType type, ulong va, int size, long line, ref AccessOutcome o)
     {
-        var type = rec.Op == TraceOp.Write ? AccessType.Write : rec.Op == TraceOp.Fetch ? AccessType.Fetch : AccessType.Read;
-        ulong va = rec.Address;
-        int size = type == AccessType.Fetch ? 4 : rec.Size;
+        if (type == AccessType.Fetch)
+        {
+            size = 4;
+        }
         byte el = CurrentEl;
         if ((va & 0xFFF) + (ulong)size > 0x1000 || !(TryPredictedHit(va, type, el, ref o) || TryFirstLevelHit(va, type, el, ref o)))
         {
@@ -331,56 +403,17 @@ public sealed class SimulatedCore
             case AccessType.Fetch: st.Fetches++; break;
             default: st.Reads++; break;
         }
-        o.Line = rec.Line;
-        o.Op = rec.Op;
+        o.Line = line;
+        o.Op = (ResultOp)type;
         o.Va = va;
         o.El = el;
         return true;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool ExecuteGeneral(in TraceRecord rec, ref AccessOutcome outcome)
+    private void ExecuteAccess(AccessType type, ulong va, int size, long line, ref AccessOutcome o)
     {
         Stats.Records++;
-        switch (rec.Op)
-        {
-            case TraceOp.Reg:
-                Registers[rec.Reg] = rec.Value;
-                _stale?.OnRegisterWrite(rec.Reg, rec.Line);
-                return false;
-            case TraceOp.Mem:
-                Memory.Write64(new PhysicalAddress(rec.Address), rec.Value);
-                _stale?.OnMemoryWrite(rec.Address, rec.Line);
-                return false;
-            case TraceOp.Ram:
-                Memory.DeclareRam(new PhysicalAddress(rec.Address), rec.Value);
-                return false;
-            case TraceOp.El:
-                CurrentEl = (byte)rec.Value;
-                return false;
-            case TraceOp.Tlbi:
-                Stats.Tlbis++;
-                Caches.Invalidate(rec.Tlbi, rec.Value, Mmu.CurrentVmid, Mmu.AsidMask);
-                return false;
-            case TraceOp.Dump:
-                Stats.Dumps++;
-                outcome.Line = rec.Line;
-                outcome.Op = TraceOp.Dump;
-                outcome.Pa = rec.Address;
-                outcome.Value = Memory.Peek64(new PhysicalAddress(rec.Address));
-                return true;
-            case TraceOp.At:
-                ExecuteAt(in rec, ref outcome);
-                return true;
-            default:
-                ExecuteAccess(in rec, ref outcome);
-                return true;
-        }
-    }
-
-    private void ExecuteAccess(in TraceRecord rec, ref AccessOutcome o)
-    {
-        var type = rec.Op switch { TraceOp.Write => AccessType.Write, TraceOp.Fetch => AccessType.Fetch, _ => AccessType.Read };
         switch (type)
         {
             case AccessType.Write: Stats.Writes++; break;
@@ -388,13 +421,15 @@ public sealed class SimulatedCore
             default: Stats.Reads++; break;
         }
         byte el = CurrentEl;
-        o.Line = rec.Line;
-        o.Op = rec.Op;
-        o.Va = rec.Address;
+        o.Line = line;
+        o.Op = (ResultOp)type;
+        o.Va = va;
         o.El = el;
-        ulong va = rec.Address;
-        int size = type == AccessType.Fetch ? 4 : rec.Size;
-        TranslatePage(in rec, va, type, el, size, ref o);
+        if (type == AccessType.Fetch)
+        {
+            size = 4;
+        }
+        TranslatePage(line, va, type, el, size, ref o);
         if ((va & 0xFFF) + (ulong)size > 0x1000 && !o.IsFault)
         {
             // An access that crosses into the next 4 KiB page needs that page translated too (and faults on it
@@ -403,7 +438,7 @@ public sealed class SimulatedCore
             ulong pa = o.Pa, ipa = o.Ipa;
             bool hasIpa = o.HasIpa;
             long first = o.Cycles;
-            TranslatePage(in rec, (va | 0xFFF) + 1, type, el, size, ref o);
+            TranslatePage(line, (va | 0xFFF) + 1, type, el, size, ref o);
             o.Cycles += first;
             if (!o.IsFault)
             {
@@ -541,8 +576,8 @@ public sealed class SimulatedCore
         p.Ctx = l1.Context(slot);
     }
 
-    /// <summary>Translates the page of <paramref name="va"/> for the access of <paramref name="rec"/>: TLB lookups, then a walk on a miss.</summary>
-    private void TranslatePage(in TraceRecord rec, ulong va, AccessType type, byte el, int size, ref AccessOutcome o)
+    /// <summary>Translates the page of <paramref name="va"/> for an access on <paramref name="line"/>: TLB lookups, then a walk on a miss.</summary>
+    private void TranslatePage(long line, ulong va, AccessType type, byte el, int size, ref AccessOutcome o)
     {
         var req = new AccessRequest(new VirtualAddress(va), el, type);
         _last = LastKind.General;
@@ -570,7 +605,7 @@ public sealed class SimulatedCore
             if (slot >= 0)
             {
                 var tlb = path[n - 1];
-                if (TryCompleteHit(in rec, in req, in key, ref tlb.Entry(slot), tlb.Context(slot), type, el, size, cycles, ref o))
+                if (TryCompleteHit(line, in req, in key, ref tlb.Entry(slot), tlb.Context(slot), type, el, size, cycles, ref o))
                 {
                     if (!o.IsFault)
                     {
@@ -580,7 +615,7 @@ public sealed class SimulatedCore
                 }
             }
         }
-        Walk(in rec, in req, in key, path, type, el, size, cycles, ref o);
+        Walk(line, in req, in key, path, type, el, size, cycles, ref o);
         if (!o.IsFault)
         {
             Predict(va, type, el, in key);
@@ -606,7 +641,7 @@ public sealed class SimulatedCore
     /// Returns false when the access must walk after all: a write that would set the dirty state of either stage.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryCompleteHit(in TraceRecord rec, in AccessRequest req, in LookupKey key, ref TlbEntry e, ulong ctx,
+    private bool TryCompleteHit(long line, in AccessRequest req, in LookupKey key, ref TlbEntry e, ulong ctx,
         AccessType type, byte el, int size, long cycles, ref AccessOutcome o)
     {
         int t = (int)type;
@@ -668,15 +703,15 @@ public sealed class SimulatedCore
                 Global = ContextTag.IsGlobal(ctx),
                 Asid = ContextTag.Asid(key.Ctx),
             };
-            _stale.Check(in req, rec.Op, rec.Line, ok, o.Pa, in fault, in shape);
+            _stale.Check(in req, (ResultOp)type, line, ok, o.Pa, in fault, in shape);
         }
         return true;
     }
 
-    private void Walk(in TraceRecord rec, in AccessRequest req, in LookupKey key, Tlb[] path, AccessType type, byte el,
+    private void Walk(long line, in AccessRequest req, in LookupKey key, Tlb[] path, AccessType type, byte el,
         int size, long cycles, ref AccessOutcome o)
     {
-        Caches.CurrentLine = rec.Line;
+        Caches.CurrentLine = line;
         _lastWalked = true;
         bool ok = Mmu.Translate(in req, out var r);
         if (!ok && DemandPager is not null)
@@ -718,7 +753,7 @@ public sealed class SimulatedCore
             o.Pa = r.Pa;
             if (path.Length != 0)
             {
-                Fill(path, in key, in r, rec.Line);
+                Fill(path, in key, in r, line);
             }
             if (_dataCaches)
             {
@@ -743,7 +778,7 @@ public sealed class SimulatedCore
                 }
             }
             var shape = new StaleChecker.CachedShape { Source = source, FillLine = fill, S1Level = -1, Global = r.Global, Asid = ContextTag.Asid(key.Ctx) };
-            _stale.Check(in req, rec.Op, rec.Line, ok, r.Pa, in r.Fault, in shape);
+            _stale.Check(in req, (ResultOp)type, line, ok, r.Pa, in r.Fault, in shape);
         }
     }
 
@@ -826,16 +861,16 @@ public sealed class SimulatedCore
     /// AT: the result goes to PAR_EL1 (the trace's AT runs at EL2, so no AT fault is taken as an exception). AT
     /// walks from the root without TLBs or walk caches and is not priced.
     /// </summary>
-    private void ExecuteAt(in TraceRecord rec, ref AccessOutcome o)
+    private void ExecuteAt(AtOp op, ulong va, long line, ref AccessOutcome o)
     {
         Stats.AtInstructions++;
-        var (el, write, mode) = rec.At.Decode();
-        o.Line = rec.Line;
-        o.Op = TraceOp.At;
-        o.At = rec.At;
-        o.Va = rec.Address;
+        var (el, write, mode) = op.Decode();
+        o.Line = line;
+        o.Op = ResultOp.At;
+        o.At = op;
+        o.Va = va;
         o.El = el;
-        var req = new AccessRequest(new VirtualAddress(rec.Address), el, write ? AccessType.Write : AccessType.Read, mode);
+        var req = new AccessRequest(new VirtualAddress(va), el, write ? AccessType.Write : AccessType.Read, mode);
         if (Mmu.Translate(in req, out var r))
         {
             o.Par = Syndrome.ParSuccess(r.Pa, r.Attr, r.Sh);

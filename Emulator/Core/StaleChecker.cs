@@ -3,7 +3,6 @@ using MmuSim.Bits;
 using MmuSim.Faults;
 using MmuSim.Memory;
 using MmuSim.Registers;
-using MmuSim.Tracing;
 using MmuSim.Translation;
 
 namespace MmuSim.Core;
@@ -15,7 +14,7 @@ namespace MmuSim.Core;
 /// <param name="Register">For a register write, its name; null for a table write.</param>
 /// <param name="Fix">The TLB maintenance that would have removed the stale information.</param>
 public sealed record StaleTranslation(
-    long Line, TraceOp Op, ulong Va, byte El, string Source,
+    long Line, ResultOp Op, ulong Va, byte El, string Source,
     bool CachedOk, ulong CachedPa, FaultInfo CachedFault,
     bool TablesOk, ulong TablesPa, FaultInfo TablesFault,
     long WriteLine, ulong WritePa, string? Register, string Fix)
@@ -36,7 +35,7 @@ public sealed record StaleTranslation(
 /// <summary>Names of trace operations as the results schema spells them.</summary>
 public static class ResultNames
 {
-    public static string Op(TraceOp op) => op switch { TraceOp.Read => "R", TraceOp.Write => "W", TraceOp.Fetch => "X", TraceOp.At => "at", _ => "dump" };
+    public static string Op(ResultOp op) => op switch { ResultOp.Read => "R", ResultOp.Write => "W", ResultOp.Fetch => "X", ResultOp.At => "at", _ => "dump" };
 }
 
 /// <summary>
@@ -85,7 +84,7 @@ public sealed class StaleChecker
     }
 
     /// <summary>Compares a cached outcome with the tables; records a report when they differ.</summary>
-    public void Check(in AccessRequest req, TraceOp op, long line, bool ok, ulong pa, in FaultInfo fault, in CachedShape shape)
+    public void Check(in AccessRequest req, ResultOp op, long line, bool ok, ulong pa, in FaultInfo fault, in CachedShape shape)
     {
         bool tablesOk = _shadow.Translate(in req, out var t);
         bool same = ok == tablesOk && (ok ? pa == t.Pa

@@ -1,4 +1,5 @@
 using MmuSim.Core;
+using MmuSim.Replay;
 using MmuSim.Tracing;
 
 namespace MmuSim.Hypervisor;

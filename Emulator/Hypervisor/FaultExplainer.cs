@@ -46,7 +46,7 @@ public static class FaultExplainer
         bool s2On = el != 2 && mmu.Stage2Enabled;
         var walk = CompactWalkFormatter.Format(steps, in s1, in s2, mmu.Stage1Enabled(el), s2On);
         var f = o.Fault;
-        var type = o.Op switch { TraceOp.Write => AccessType.Write, TraceOp.Fetch => AccessType.Fetch, _ => AccessType.Read };
+        var type = o.Op switch { ResultOp.Write => AccessType.Write, ResultOp.Fetch => AccessType.Fetch, _ => AccessType.Read };
 
         if (el == 2)
         {

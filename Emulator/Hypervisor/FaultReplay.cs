@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using MmuSim.Core;
+using MmuSim.Replay;
 using MmuSim.Tracing;
 
 namespace MmuSim.Hypervisor;

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using MmuSim.Bits;
+using MmuSim.Core;
 using MmuSim.Faults;
 using MmuSim.Reporting;
 using MmuSim.Tracing;
@@ -29,7 +30,7 @@ public static class FaultReportWriter
     {
         var o = r.Outcome;
         var f = o.Fault;
-        string op = o.Op switch { TraceOp.Write => "W", TraceOp.Fetch => "X", _ => "R" };
+        string op = o.Op switch { ResultOp.Write => "W", ResultOp.Fetch => "X", _ => "R" };
         var sb = new StringBuilder();
         sb.AppendLine($"{r.Source}:{o.Line}: {op} 0x{o.Va:x} at EL{o.El}: {FaultInfo.TypeName(f.Type).Replace('_', ' ')} fault, stage {f.Stage}, level {f.Level}"
             + $"{(f.S1Ptw ? " on a stage-1 table walk" : "")}, taken to EL{o.TargetEl}");
@@ -86,7 +87,7 @@ public static class FaultReportWriter
             w.WriteStartObject();
             w.WriteString("file", r.Source);
             w.WriteNumber("line", o.Line);
-            w.WriteString("op", o.Op switch { TraceOp.Write => "W", TraceOp.Fetch => "X", _ => "R" });
+            w.WriteString("op", o.Op switch { ResultOp.Write => "W", ResultOp.Fetch => "X", _ => "R" });
             w.WriteNumber("el", o.El);
             Hex(w, "va", o.Va);
             if (r.Ipa is { } ipa)

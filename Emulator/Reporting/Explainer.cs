@@ -2,6 +2,7 @@ using System.Text;
 using MmuSim.Addressing;
 using MmuSim.Core;
 using MmuSim.Faults;
+using MmuSim.Replay;
 using MmuSim.Tracing;
 using MmuSim.Translation;
 
@@ -114,7 +115,7 @@ public static class Explainer
         }
         else
         {
-            var path = core.PathOf(o.Op == TraceOp.Fetch ? AccessType.Fetch : AccessType.Read);
+            var path = core.PathOf(o.Op == ResultOp.Fetch ? AccessType.Fetch : AccessType.Read);
             int looked = Math.Min(core.LastLookups, path.Length);
             sb.AppendLine($"model {core.Config.Name}: {o.Cycles} cycles for this access");
             if (path.Length == 0)

@@ -40,7 +40,7 @@ public sealed class ResultWriter : IOutcomeSink, IDisposable
         line.Raw(",\"op\":\""u8);
         line.Raw(OpName(o.Op));
         line.Raw("\""u8);
-        if (o.Op == TraceOp.Dump)
+        if (o.Op == ResultOp.Dump)
         {
             line.Hex(",\"pa\":\"0x"u8, o.Pa);
             line.Hex(",\"value\":\"0x"u8, o.Value);
@@ -50,7 +50,7 @@ public sealed class ResultWriter : IOutcomeSink, IDisposable
             line.Hex(",\"va\":\"0x"u8, o.Va);
             line.Raw(",\"el\":"u8);
             line.Decimal(o.El);
-            if (o.Op == TraceOp.At)
+            if (o.Op == ResultOp.At)
             {
                 line.Raw(",\"at\":\""u8);
                 line.Raw(AtName(o.At));
@@ -133,12 +133,12 @@ public sealed class ResultWriter : IOutcomeSink, IDisposable
         }
     }
 
-    public static ReadOnlySpan<byte> OpName(TraceOp op) => op switch
+    public static ReadOnlySpan<byte> OpName(ResultOp op) => op switch
     {
-        TraceOp.Read => "R"u8,
-        TraceOp.Write => "W"u8,
-        TraceOp.Fetch => "X"u8,
-        TraceOp.At => "at"u8,
+        ResultOp.Read => "R"u8,
+        ResultOp.Write => "W"u8,
+        ResultOp.Fetch => "X"u8,
+        ResultOp.At => "at"u8,
         _ => "dump"u8,
     };
 

@@ -97,7 +97,7 @@ public static class WalkFormatter
     {
         var f = o.Fault;
         sb.AppendLine($"outcome: {FaultInfo.TypeName(f.Type)} fault, stage {f.Stage}, level {f.Level}{(f.S1Ptw ? ", on a stage-1 table walk (S1PTW)" : "")}, taken to EL{o.TargetEl}");
-        if (o.Op == Tracing.TraceOp.At)
+        if (o.Op == ResultOp.At)
         {
             sb.Append(SyndromeDecoder.DescribePar(o.Par));
             return;

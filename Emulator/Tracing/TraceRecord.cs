@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using MmuSim.Caching;
+using MmuSim.Faults;
 using MmuSim.Registers;
 using MmuSim.Translation;
 
@@ -55,12 +56,23 @@ public struct TraceRecord
 /// <see cref="TraceRecord"/> (a fetch is 4 bytes whatever its size says, as there). 16 bytes, so a run is a dense
 /// array a replay loop streams through.
 /// </summary>
-public struct PlainAccess
+public struct PlainAccess : IPlainAccess
 {
     public ulong Va;
     /// <summary><see cref="TraceOp.Read"/>, <see cref="TraceOp.Write"/> or <see cref="TraceOp.Fetch"/>.</summary>
     public TraceOp Op;
     public byte Size;
+
+    readonly ulong IPlainAccess.Va => Va;
+
+    readonly byte IPlainAccess.Size => Size;
+
+    /// <summary>The access type of <see cref="Op"/>; out of the <see cref="AccessType"/> range for any other operation.</summary>
+    public readonly AccessType Type
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => (AccessType)(Op - TraceOp.Read);
+    }
 
     /// <summary>The record of this access, on <paramref name="line"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
