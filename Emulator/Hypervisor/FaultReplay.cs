@@ -1,4 +1,3 @@
-using System.IO.Pipelines;
 using MmuSim.Core;
 using MmuSim.Replay;
 using MmuSim.Tracing;
@@ -22,38 +21,22 @@ public sealed class FaultRun
 /// </summary>
 public static class FaultReplay
 {
-    private sealed class Stop : Exception;
-
-    private readonly struct Handler(SimulatedCore core, FaultRun run, string source, bool stopOnFault) : ITraceHandler
+    /// <summary>Explains every faulting R/W/X as the replay makes it.</summary>
+    private sealed class Watcher(SimulatedCore core, FaultRun run, IReadOnlyList<string> traces, bool stopOnFault) : IReplayObserver
     {
-        public void OnAccessRun(ReadOnlySpan<PlainAccess> run, long firstLine)
+        public bool OnExecuted(int input, in TraceRecord record, bool produced, in AccessOutcome outcome)
         {
-            var self = this;
-            PlainAccess.EachRecord(ref self, run, firstLine);
-        }
-
-        public void OnMemWords(ulong pa, ReadOnlySpan<ulong> words, long line)
-        {
-            var self = this;
-            MemWords.EachRecord(ref self, pa, words, line);
-        }
-
-        public void OnRecord(in TraceRecord record)
-        {
-            if (!core.Execute(in record, out var outcome) || record.Op is not (TraceOp.Read or TraceOp.Write or TraceOp.Fetch))
+            if (!produced || record.Op is not (TraceOp.Read or TraceOp.Write or TraceOp.Fetch))
             {
-                return;
+                return true;
             }
             run.Accesses++;
             if (!outcome.IsFault)
             {
-                return;
+                return true;
             }
-            run.Faults.Add(FaultExplainer.Explain(source, in outcome, core, core.Mmu.Record.Steps, run.Map));
-            if (stopOnFault)
-            {
-                throw new Stop();
-            }
+            run.Faults.Add(FaultExplainer.Explain(traces[input], in outcome, core, core.Mmu.Record.Steps, run.Map));
+            return !stopOnFault;
         }
     }
 
@@ -73,24 +56,16 @@ public static class FaultReplay
             }
         }
         var core = new SimulatedCore();
-        foreach (var path in traces)
+        // The replay `replay` runs (every input format, compression, stdin), watched access by access.
+        var replayer = new Replayer(core, sink: null, new ReplayOptions(), new Watcher(core, run, traces, stopOnFault));
+        try
         {
-            await using var s = File.OpenRead(path);
-            var reader = PipeReader.Create(s, new StreamPipeReaderOptions(bufferSize: 1 << 16, leaveOpen: true));
-            try
-            {
-                await TextTraceParser.ParseAsync(reader, path, new Handler(core, run, path, stopOnFault), ct);
-            }
-            catch (Stop)
-            {
-                run.StoppedOnFault = true;
-                return run;
-            }
-            catch (TraceFormatException e)
-            {
-                run.Error = e.Message;
-                return run;
-            }
+            await replayer.ReplayFilesAsync(traces, ct);
+            run.StoppedOnFault = replayer.StoppedByObserver;
+        }
+        catch (TraceFormatException e)
+        {
+            run.Error = e.Message;
         }
         return run;
     }

@@ -17,6 +17,16 @@ public enum DemandPagingMode : byte
     Off,
 }
 
+/// <summary>
+/// Watches a replay record by record (explain, faults): told after each record has executed, with its outcome when
+/// it produced one, while the PE still holds that record's walk (<see cref="Translation.Mmu.Record"/>).
+/// </summary>
+public interface IReplayObserver
+{
+    /// <summary>Called after <paramref name="record"/> of input <paramref name="input"/> (0-based) ran. Return false to stop the replay there.</summary>
+    bool OnExecuted(int input, in TraceRecord record, bool produced, in AccessOutcome outcome);
+}
+
 /// <summary>Options of a replay.</summary>
 public sealed record ReplayOptions
 {
@@ -59,14 +69,27 @@ public sealed class Replayer
     private long _lastLine;
 
     /// <param name="sink">Where outcomes go; null when nobody reads them (no call per access at all).</param>
-    public Replayer(SimulatedCore core, IOutcomeSink? sink, ReplayOptions? options = null)
+    /// <param name="observer">Told after every record (explain, faults); null for a plain replay.</param>
+    public Replayer(SimulatedCore core, IOutcomeSink? sink, ReplayOptions? options = null, IReplayObserver? observer = null)
     {
         _core = core;
         _sink = sink;
+        _observer = observer;
         _options = options ?? new ReplayOptions();
         _stopOnFault = _options.StopOnFault;
-        _discardOutcomes = sink is null && !_stopOnFault;
+        _discardOutcomes = sink is null && observer is null && !_stopOnFault;
     }
+
+    private readonly IReplayObserver? _observer;
+
+    /// <summary>The PE the replay runs on.</summary>
+    public SimulatedCore Core => _core;
+
+    /// <summary>Index of the input being replayed among those given to <see cref="ReplayFilesAsync"/> (0-based).</summary>
+    public int InputIndex { get; private set; }
+
+    /// <summary>True when an <see cref="IReplayObserver"/> stopped the replay.</summary>
+    public bool StoppedByObserver { get; private set; }
 
     /// <summary>Nobody reads outcomes (no sink, no stop at a fault): the core need not build them.</summary>
     private readonly bool _discardOutcomes;
@@ -100,14 +123,20 @@ public sealed class Replayer
         {
             owner._lastLine = record.Line;
             var core = owner._core;
-            if (core.Execute(in record, out var outcome))
+            bool produced = core.Execute(in record, out var outcome);
+            if (produced)
             {
                 owner._sink?.OnOutcome(in outcome);
-                if (owner._stopOnFault && outcome.IsFault)
-                {
-                    owner.StoppedOnFault = true;
-                    throw new StopSignal();
-                }
+            }
+            if (owner._observer is { } observer && !observer.OnExecuted(owner.InputIndex, in record, produced, in outcome))
+            {
+                owner.StoppedByObserver = true;
+                throw new StopSignal();
+            }
+            if (produced && owner._stopOnFault && outcome.IsFault)
+            {
+                owner.StoppedOnFault = true;
+                throw new StopSignal();
             }
         }
     }
@@ -135,14 +164,14 @@ public sealed class Replayer
         }
     }
 
-    /// <summary>Replays a stream (format per <see cref="ReplayOptions.Format"/>). Returns false when it stopped on a fault.</summary>
+    /// <summary>Replays a stream (format per <see cref="ReplayOptions.Format"/>). Returns false when it stopped on a fault or was stopped by its observer.</summary>
     public async ValueTask<bool> ReplayAsync(Stream stream, string source, CancellationToken ct = default)
     {
         await using var input = TraceInput.Open(new NonClosingStream(stream), source, _options.Format);
         return await ReplayAsync(input, ct).ConfigureAwait(false);
     }
 
-    /// <summary>Replays an opened input. Returns false when it stopped on a fault.</summary>
+    /// <summary>Replays an opened input. Returns false when it stopped on a fault or was stopped by its observer.</summary>
     public async ValueTask<bool> ReplayAsync(TraceInput input, CancellationToken ct = default)
     {
         bool foreign = input.IsForeign;
@@ -178,11 +207,13 @@ public sealed class Replayer
         }
     }
 
-    /// <summary>Replays files in order (`-` is standard input). Returns false when it stopped on a fault.</summary>
+    /// <summary>Replays files in order (`-` is standard input). Returns false when it stopped on a fault or was stopped by its observer.</summary>
     public async ValueTask<bool> ReplayFilesAsync(IEnumerable<string> paths, CancellationToken ct = default)
     {
+        InputIndex = -1;
         foreach (var path in paths)
         {
+            InputIndex++;
             await using var input = TraceInput.Open(path, _options.Format);
             if (!await ReplayAsync(input, ct).ConfigureAwait(false))
             {

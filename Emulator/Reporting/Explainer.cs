@@ -15,72 +15,41 @@ namespace MmuSim.Reporting;
 /// </summary>
 public static class Explainer
 {
-    private sealed class Stop : Exception;
-
-    private sealed class Capture
+    /// <summary>Watches the replay for the target line of the last input: captures its outcome and steps, then stops.</summary>
+    private sealed class Capture(SimulatedCore core, int lastInput, long target) : IReplayObserver
     {
-        public AccessOutcome Outcome;
-        public WalkStep[] Steps = [];
         public string Text = "";
         public bool Found;
         public bool NotAnAccess;
-    }
 
-    private readonly struct Handler(SimulatedCore core, long target, Capture capture) : ITraceHandler
-    {
-        public void OnAccessRun(ReadOnlySpan<PlainAccess> run, long firstLine)
+        public bool OnExecuted(int input, in TraceRecord record, bool produced, in AccessOutcome outcome)
         {
-            var self = this;
-            PlainAccess.EachRecord(ref self, run, firstLine);
-        }
-
-        public void OnMemWords(ulong pa, ReadOnlySpan<ulong> words, long line)
-        {
-            var self = this;
-            MemWords.EachRecord(ref self, pa, words, line);
-        }
-
-        public void OnRecord(in TraceRecord record)
-        {
-            if (record.Line == target)
+            if (input != lastInput || record.Line != target)
             {
-                if (record.Op is not (TraceOp.Read or TraceOp.Write or TraceOp.Fetch or TraceOp.At))
-                {
-                    capture.NotAnAccess = true;
-                    throw new Stop();
-                }
-                core.Execute(in record, out capture.Outcome);
-                capture.Steps = core.Mmu.Record.Steps.ToArray();
-                capture.Found = true;
-                capture.Text = Format(core, in record, capture.Outcome, capture.Steps);
-                throw new Stop();
+                return true;
             }
-            core.Execute(in record, out _);
+            if (record.Op is not (TraceOp.Read or TraceOp.Write or TraceOp.Fetch or TraceOp.At))
+            {
+                NotAnAccess = true;
+                return false;
+            }
+            Found = true;
+            Text = Format(core, in record, outcome, core.Mmu.Record.Steps.ToArray());
+            return false;
         }
     }
 
     /// <summary>Returns the explanation, or throws <see cref="ArgumentException"/> when the line is not an access.</summary>
-    public static async Task<string> ExplainAsync(IReadOnlyList<string> traces, long line, ModelConfig? config = null, CancellationToken ct = default)
+    public static async Task<string> ExplainAsync(IReadOnlyList<string> traces, long line, ModelConfig? config = null, CancellationToken ct = default,
+        ReplayOptions? options = null)
     {
         var core = new SimulatedCore(config: config);
-        var replayer = new Replayer(core, NullSink.Instance);
-        for (int i = 0; i < traces.Count - 1; i++)
-        {
-            await using var s = File.OpenRead(traces[i]);
-            await replayer.ReplayAsync(s, traces[i], ct);
-        }
+        var capture = new Capture(core, traces.Count - 1, line);
+        // The same replay as `replay` (every input format, compression, stdin, demand paging for foreign traces),
+        // watched line by line; it stops right after the target line, whose walk the PE still holds.
+        var replayer = new Replayer(core, sink: null, options, capture);
+        await replayer.ReplayFilesAsync(traces, ct);
         string last = traces[^1];
-        var capture = new Capture();
-        await using (var s = last == "-" ? Console.OpenStandardInput() : File.OpenRead(last))
-        {
-            try
-            {
-                await TextTraceParser.ParseAsync(System.IO.Pipelines.PipeReader.Create(s), last, new Handler(core, line, capture), ct);
-            }
-            catch (Stop)
-            {
-            }
-        }
         if (capture.NotAnAccess)
         {
             throw new ArgumentException($"{last}:{line}: not an access or AT line (R, W, X or at)");
