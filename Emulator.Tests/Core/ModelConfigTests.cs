@@ -1,3 +1,4 @@
+using MmuSim.Bits;
 using MmuSim.Caching;
 using MmuSim.Core;
 using MmuSim.Tests.Support;

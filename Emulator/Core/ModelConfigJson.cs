@@ -1,12 +1,10 @@
 using System.Numerics;
 using System.Text.Json;
+using MmuSim.Bits;
 using MmuSim.Caching;
 using MmuSim.Timing;
 
 namespace MmuSim.Core;
-
-/// <summary>A configuration file that does not follow the schema: the message names the file and the key.</summary>
-public sealed class ConfigException(string message) : Exception(message);
 
 /// <summary>
 /// Reads and writes <see cref="ModelConfig"/> as JSON (schema in docs/translation-cost.md). Every key is checked:
@@ -31,7 +29,7 @@ public static class ModelConfigJson
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ConfigException($"{path}: {e.Message}");
+            throw new ConfigException(path, null, e.Message);
         }
         return Parse(bytes, path);
     }
@@ -39,9 +37,9 @@ public static class ModelConfigJson
     /// <summary>Parses a configuration; <paramref name="source"/> names it in errors.</summary>
     public static ModelConfig Parse(ReadOnlySpan<byte> utf8, string source)
     {
-        if (Bits.Utf8Text.FirstInvalid(utf8) is var (badLine, badColumn))
+        if (Utf8Text.FirstInvalid(utf8) is var (badLine, badColumn))
         {
-            throw new ConfigException($"{source}:{badLine}:{badColumn}: invalid JSON: this byte is not UTF-8 text");
+            throw new ConfigException(new SourcePos(source, badLine, badColumn), "invalid JSON: this byte is not UTF-8 text");
         }
         JsonDocument doc;
         try
@@ -50,7 +48,7 @@ public static class ModelConfigJson
         }
         catch (JsonException e)
         {
-            throw new ConfigException($"{source}:{(e.LineNumber ?? 0) + 1}:{(e.BytePositionInLine ?? 0) + 1}: invalid JSON: {FirstSentence(e.Message)}");
+            throw new ConfigException(new SourcePos(source, (int)(e.LineNumber ?? 0) + 1, (int)(e.BytePositionInLine ?? 0) + 1), $"invalid JSON: {FirstSentence(e.Message)}");
         }
         using (doc)
         {
@@ -68,7 +66,8 @@ public static class ModelConfigJson
     {
         private readonly HashSet<string> _names = new(StringComparer.Ordinal);
 
-        private ConfigException Error(string path, string reason) => new($"{source}: {path}: {reason}");
+        /// <summary>An error at <paramref name="path"/> ("" for the document itself).</summary>
+        private ConfigException Error(string path, string reason) => new(source, path.Length == 0 ? null : path, reason);
 
         private void CheckKeys(JsonElement obj, string path, string[] allowed)
         {

@@ -1,3 +1,4 @@
+using MmuSim.Bits;
 using MmuSim.Core;
 using MmuSim.Tracing;
 
@@ -32,9 +33,9 @@ public static class CellChecker
             var setup = CellSetupBuilder.Build(sys, cells, opt);
             _ = setup;
         }
-        catch (CellConfigErrorsException e)
+        catch (ConfigException e) when (e.Errors.Count > 0)
         {
-            findings.AddRange(e.Errors);
+            findings.AddRange(e.Errors.Cast<Finding>());
         }
         return Sort(findings, sys, cells);
     }
