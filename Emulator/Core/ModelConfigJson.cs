@@ -165,16 +165,13 @@ public static class ModelConfigJson
         {
             if (!obj.TryGetProperty("policy", out var v) || v.ValueKind == JsonValueKind.Null)
             {
-                return ReplacementPolicy.Lru;
+                return ReplacementPolicies.Default;
             }
-            return (v.ValueKind == JsonValueKind.String ? v.GetString()!.ToLowerInvariant() : null) switch
+            if (v.ValueKind != JsonValueKind.String || !ReplacementPolicies.TryParse(v.GetString(), out var policy))
             {
-                "lru" => ReplacementPolicy.Lru,
-                "plru" or "tree-plru" => ReplacementPolicy.TreePlru,
-                "fifo" => ReplacementPolicy.Fifo,
-                "random" => ReplacementPolicy.Random,
-                _ => throw Error(Join(path, "policy"), $"must be \"lru\", \"tree-plru\", \"fifo\" or \"random\", got {Kind(v)}"),
-            };
+                throw Error(Join(path, "policy"), $"must be {ReplacementPolicies.QuotedNames}, got {Kind(v)}");
+            }
+            return policy;
         }
 
         /// <summary>entries and ways, with ways dividing entries (ways = entries: fully associative).</summary>
@@ -321,16 +318,7 @@ public static class ModelConfigJson
         }
     }
 
-    private static string PolicyName(ReplacementPolicy p) => p switch
-    {
-        ReplacementPolicy.Lru => "lru",
-        ReplacementPolicy.TreePlru => "tree-plru",
-        ReplacementPolicy.Fifo => "fifo",
-        _ => "random",
-    };
-
-    /// <summary>Writes <paramref name="c"/> in the schema <see cref="Parse"/> reads (what `--json` echoes as "config").</summary>
-    /// <summary>The fields every set-associative structure shares: ways, latency, policy (and a random policy's seed).</summary>
+    /// <summary>The fields every set-associative structure shares: ways, latency, policy (and a seeded policy's seed).</summary>
     private static void WriteGeometry(Utf8JsonWriter w, int ways, int latency, ReplacementPolicy policy, ulong seed)
     {
         w.WriteNumber("ways", ways);
@@ -340,13 +328,15 @@ public static class ModelConfigJson
     private static void WriteLatencyAndPolicy(Utf8JsonWriter w, int latency, ReplacementPolicy policy, ulong seed)
     {
         w.WriteNumber("latency", latency);
-        w.WriteString("policy", PolicyName(policy));
-        if (policy == ReplacementPolicy.Random)
+        var info = ReplacementPolicies.Of(policy);
+        w.WriteString("policy", info.Name);
+        if (info.Seeded)
         {
             w.WriteNumber("seed", seed);
         }
     }
 
+    /// <summary>Writes <paramref name="c"/> in the schema <see cref="Parse"/> reads (what `--json` echoes as "model").</summary>
     public static void Write(Utf8JsonWriter w, ModelConfig c)
     {
         w.WriteStartObject();
@@ -419,6 +409,4 @@ public static class ModelConfigJson
         }
         return System.Text.Encoding.UTF8.GetString(ms.ToArray());
     }
-
-    
 }
