@@ -20,11 +20,18 @@ namespace MmuSim.Tests.Core;
 /// </summary>
 public class CachingEquivalenceTests
 {
-    /// <summary>Small, randomly shaped hierarchies: tiny structures so that evictions happen all the time.</summary>
-    public static ModelConfig RandomConfig(int seed)
+    /// <summary>
+    /// Small, randomly shaped hierarchies: tiny structures so that evictions happen all the time. Each structure's
+    /// policy is drawn from the registry (<see cref="ReplacementPolicies.All"/>), or is <paramref name="only"/>.
+    /// </summary>
+    public static ModelConfig RandomConfig(int seed, ReplacementPolicy? only = null)
     {
         var r = new Random(seed);
-        ReplacementPolicy P() => (ReplacementPolicy)r.Next(4);
+        ReplacementPolicy P()
+        {
+            var drawn = ReplacementPolicies.All[r.Next(ReplacementPolicies.All.Count)].Policy;
+            return only ?? drawn;
+        }
         (int Entries, int Ways) G(int max)
         {
             int ways = r.Next(1, 6);
@@ -65,7 +72,7 @@ public class CachingEquivalenceTests
             ipa = new IpaCacheConfig("IPA", e, w, 2, P(), (ulong)seed + 4);
         }
         var walker = r.Next(2) == 0 ? new List<WalkerCacheConfig>() : [new WalkerCacheConfig("C1", 1024, 2, 64, 4, P())];
-        return new ModelConfig($"random-{seed}", new CachingConfig(tlbs, walk, ipa, r.Next(2) == 0), new TimingConfig(walker, 100, r.Next(2) == 0));
+        return new ModelConfig(only is { } o ? $"random-{seed}-{ReplacementPolicies.NameOf(o)}" : $"random-{seed}", new CachingConfig(tlbs, walk, ipa, r.Next(2) == 0), new TimingConfig(walker, 100, r.Next(2) == 0));
     }
 
     private static IEnumerable<ModelConfig> Configs()
@@ -342,6 +349,51 @@ public class CachingEquivalenceTests
         {
             OutcomeComparer.AssertSame(reference, Replay(records, config, checkStale: true), $"seed {seed} with {config.Name}");
         }
+    }
+
+    /// <summary>Every policy of the registry, each with trace seeds 1..3: a policy added to the registry is tested here.</summary>
+    public static TheoryData<string, int> PoliciesAndSeeds()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (var p in ReplacementPolicies.All)
+        {
+            for (int seed = 1; seed <= 3; seed++)
+            {
+                data.Add(p.Name, seed);
+            }
+        }
+        return data;
+    }
+
+    /// <summary>
+    /// Hierarchies where every structure replaces under one policy of the registry, evicting all the time: the
+    /// results are those of no caching at all, no translation goes stale, and the policy chose victims.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(PoliciesAndSeeds))]
+    public void EveryReplacementPolicyGivesTheSameResults(string policyName, int seed)
+    {
+        Assert.True(ReplacementPolicies.TryParse(policyName, out var policy));
+        var records = RandomTrace.Generate(300 + seed, events: 600);
+        var reference = Replay(records, Presets.Uncached);
+        var config = RandomConfig(300 + seed, policy);
+        var core = new SimulatedCore(config: config) { CheckStale = true };
+        var actual = new List<AccessOutcome>();
+        foreach (var rec in records)
+        {
+            if (core.Execute(in rec, out var o))
+            {
+                actual.Add(o);
+            }
+        }
+        OutcomeComparer.AssertSame(reference, actual, $"seed {seed} with {config.Name}");
+        Assert.True(core.Stale!.Count == 0, $"{config.Name}: {core.Stale.Reports.FirstOrDefault()}");
+        var caches = core.Caches;
+        Assert.All(caches.Tlbs.Select(t => t.Config.Policy)
+            .Concat(caches.WalkCaches.Select(w => w.Config.Policy))
+            .Concat(caches.IpaCache is { } ipa ? [ipa.Config.Policy] : []), p => Assert.Equal(policy, p));
+        long evictions = caches.Tlbs.Sum(t => t.Stats.Evictions) + caches.WalkCaches.Sum(w => w.Stats.Evictions) + (caches.IpaCache?.Stats.Evictions ?? 0);
+        Assert.True(evictions > 0, $"{config.Name}: no structure was ever full, so the policy never chose");
     }
 }
 

@@ -1,3 +1,4 @@
+using MmuSim.Bits;
 using MmuSim.Caching;
 using MmuSim.Core;
 using MmuSim.Tests.Support;
@@ -55,6 +56,37 @@ public class ModelConfigTests
         var c = Machine.Config("""{ "tlbs": [ { "name": "L2", "serves": "unified", "entries": 1280, "ways": 5, "latency": 3, "policy": "tree-plru" } ] }""");
         var t = Assert.Single(c.Caching.Tlbs);
         Assert.Equal((1280, 5, 256, ReplacementPolicy.TreePlru), (t.Entries, t.Ways, t.Sets, t.Policy));
+    }
+
+    public static TheoryData<ReplacementPolicy> EveryPolicy() => new(ReplacementPolicies.All.Select(p => p.Policy));
+
+    /// <summary>Every policy of the registry is read under its name and its aliases and written back under its name, with its seed when seeded.</summary>
+    [Theory]
+    [MemberData(nameof(EveryPolicy))]
+    public void EveryPolicyRoundTripsThroughTheSchema(ReplacementPolicy policy)
+    {
+        var info = ReplacementPolicies.Of(policy);
+        foreach (string name in info.Aliases.Prepend(info.Name))
+        {
+            var c = Machine.Config($$"""{ "ipaCache": { "entries": 8, "ways": 2, "latency": 1, "policy": "{{name}}", "seed": 9 } }""");
+            Assert.Equal(policy, c.Caching.IpaCache!.Policy);
+            var written = System.Text.Json.JsonDocument.Parse(ModelConfigJson.ToJson(c)).RootElement.GetProperty("ipaCache");
+            Assert.Equal(info.Name, written.GetProperty("policy").GetString());
+            Assert.Equal(info.Seeded, written.TryGetProperty("seed", out var seed));
+            if (info.Seeded)
+            {
+                Assert.Equal(9UL, seed.GetUInt64());
+            }
+        }
+    }
+
+    [Fact]
+    public void AnUnknownPolicyListsTheRegistry()
+    {
+        string message = Bad("""{ "walkCaches": [ { "name": "W", "stage": 1, "entries": 8, "ways": 2, "latency": 1, "policy": "mru" } ] }""").Message;
+        Assert.Equal($"cfg.json: walkCaches[0].policy: must be {ReplacementPolicies.QuotedNames}, got the string \"mru\"", message);
+        Assert.EndsWith("policy: must be " + ReplacementPolicies.QuotedNames + ", got the number 3",
+            Bad("""{ "ipaCache": { "entries": 8, "ways": 2, "latency": 1, "policy": 3 } }""").Message, StringComparison.Ordinal);
     }
 
     [Theory]

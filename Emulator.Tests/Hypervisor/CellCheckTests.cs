@@ -1,4 +1,5 @@
 using MmuSim.Addressing;
+using MmuSim.Bits;
 using MmuSim.Hypervisor;
 using static MmuSim.Tests.Hypervisor.CellTestSupport;
 

@@ -1,3 +1,4 @@
+using MmuSim.Bits;
 using MmuSim.Hypervisor;
 using static MmuSim.Tests.Hypervisor.CellTestSupport;
 

@@ -37,10 +37,16 @@ public sealed class ReplacementState
     {
         _policy = policy;
         _ways = ways;
-        _stamps = policy is ReplacementPolicy.Lru or ReplacementPolicy.Fifo ? new ulong[sets * ways] : [];
         _leaves = (int)BitOperations.RoundUpToPowerOf2((uint)ways);
         _plruWords = (_leaves + 63) / 64;
-        _plru = policy == ReplacementPolicy.TreePlru ? new ulong[sets * _plruWords] : [];
+        // Every policy is named here: one this class does not implement is refused, never replaced by another.
+        (_stamps, _plru) = policy switch
+        {
+            ReplacementPolicy.Lru or ReplacementPolicy.Fifo => (new ulong[sets * ways], System.Array.Empty<ulong>()),
+            ReplacementPolicy.TreePlru => (System.Array.Empty<ulong>(), new ulong[sets * _plruWords]),
+            ReplacementPolicy.Random => (System.Array.Empty<ulong>(), System.Array.Empty<ulong>()),
+            _ => throw new ArgumentOutOfRangeException(nameof(policy), policy, "a replacement policy ReplacementState does not implement"),
+        };
         _rng = seed == 0 ? 0x9E3779B97F4A7C15UL : seed;
     }
 
@@ -107,6 +113,10 @@ public sealed class ReplacementState
         if (_policy == ReplacementPolicy.TreePlru)
         {
             return PlruVictim(set);
+        }
+        if (_policy != ReplacementPolicy.Random)
+        {
+            throw new System.Diagnostics.UnreachableException($"no victim choice for {_policy}");
         }
         // xorshift64*: small, fast and reproducible for a given seed.
         _rng ^= _rng >> 12;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using MmuSim.Addressing;
+using MmuSim.Bits;
 using MmuSim.Hypervisor;
 
 namespace MmuSim.Cli;
@@ -48,6 +49,16 @@ public static class CellCommand
                 }
                 return Build(sys, cellConfigs, opt, pr.GetValue(output));
             }
+            catch (ConfigException e) when (e.Errors.Count > 0)
+            {
+                // The configuration contradicts itself (found while building): every error, then nothing is written.
+                foreach (var f in e.Errors)
+                {
+                    Console.Error.WriteLine(f.ToString());
+                }
+                Console.Error.WriteLine($"mmusim cell: {e.Errors.Count} error{(e.Errors.Count == 1 ? "" : "s")}; nothing written");
+                return 2;
+            }
             catch (ConfigException e)
             {
                 Console.Error.WriteLine($"mmusim cell: {e.Message}");
@@ -64,20 +75,7 @@ public static class CellCommand
 
     private static int Build(SystemConfig sys, List<CellConfig> cells, CellBuildOptions opt, string? output)
     {
-        CellSetup setup;
-        try
-        {
-            setup = CellSetupBuilder.Build(sys, cells, opt);
-        }
-        catch (CellConfigErrorsException e)
-        {
-            foreach (var f in e.Errors)
-            {
-                Console.Error.WriteLine(f.ToString());
-            }
-            Console.Error.WriteLine($"mmusim cell: {e.Errors.Count} error{(e.Errors.Count == 1 ? "" : "s")}; nothing written");
-            return 2;
-        }
+        var setup = CellSetupBuilder.Build(sys, cells, opt);
         foreach (var f in setup.Findings.Where(f => f.Severity == Severity.Warning))
         {
             Console.Error.WriteLine(f.ToString());

@@ -1,5 +1,6 @@
-using MmuSim.Core;
 using System.CommandLine;
+using MmuSim.Bits;
+using MmuSim.Core;
 using MmuSim.Reporting;
 using MmuSim.Tracing;
 

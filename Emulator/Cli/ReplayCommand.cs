@@ -1,4 +1,5 @@
 using System.CommandLine;
+using MmuSim.Bits;
 using MmuSim.Core;
 using MmuSim.Memory;
 using MmuSim.Paging;
@@ -293,7 +294,7 @@ public sealed class ModelOptions
             {
                 if (!Presets.TryGet(Preset, out config))
                 {
-                    throw new ConfigException($"--preset: unknown preset '{Preset}' (known: {string.Join(", ", Presets.All.Keys)})");
+                    throw new ConfigException(null, "--preset", $"unknown preset '{Preset}' (known: {string.Join(", ", Presets.All.Keys)})");
                 }
             }
             else

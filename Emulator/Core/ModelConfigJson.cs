@@ -1,12 +1,10 @@
 using System.Numerics;
 using System.Text.Json;
+using MmuSim.Bits;
 using MmuSim.Caching;
 using MmuSim.Timing;
 
 namespace MmuSim.Core;
-
-/// <summary>A configuration file that does not follow the schema: the message names the file and the key.</summary>
-public sealed class ConfigException(string message) : Exception(message);
 
 /// <summary>
 /// Reads and writes <see cref="ModelConfig"/> as JSON (schema in docs/translation-cost.md). Every key is checked:
@@ -31,7 +29,7 @@ public static class ModelConfigJson
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ConfigException($"{path}: {e.Message}");
+            throw new ConfigException(path, null, e.Message);
         }
         return Parse(bytes, path);
     }
@@ -39,9 +37,9 @@ public static class ModelConfigJson
     /// <summary>Parses a configuration; <paramref name="source"/> names it in errors.</summary>
     public static ModelConfig Parse(ReadOnlySpan<byte> utf8, string source)
     {
-        if (Bits.Utf8Text.FirstInvalid(utf8) is var (badLine, badColumn))
+        if (Utf8Text.FirstInvalid(utf8) is var (badLine, badColumn))
         {
-            throw new ConfigException($"{source}:{badLine}:{badColumn}: invalid JSON: this byte is not UTF-8 text");
+            throw new ConfigException(new SourcePos(source, badLine, badColumn), "invalid JSON: this byte is not UTF-8 text");
         }
         JsonDocument doc;
         try
@@ -50,7 +48,7 @@ public static class ModelConfigJson
         }
         catch (JsonException e)
         {
-            throw new ConfigException($"{source}:{(e.LineNumber ?? 0) + 1}:{(e.BytePositionInLine ?? 0) + 1}: invalid JSON: {FirstSentence(e.Message)}");
+            throw new ConfigException(new SourcePos(source, (int)(e.LineNumber ?? 0) + 1, (int)(e.BytePositionInLine ?? 0) + 1), $"invalid JSON: {FirstSentence(e.Message)}");
         }
         using (doc)
         {
@@ -68,7 +66,8 @@ public static class ModelConfigJson
     {
         private readonly HashSet<string> _names = new(StringComparer.Ordinal);
 
-        private ConfigException Error(string path, string reason) => new($"{source}: {path}: {reason}");
+        /// <summary>An error at <paramref name="path"/> ("" for the document itself).</summary>
+        private ConfigException Error(string path, string reason) => new(source, path.Length == 0 ? null : path, reason);
 
         private void CheckKeys(JsonElement obj, string path, string[] allowed)
         {
@@ -166,16 +165,13 @@ public static class ModelConfigJson
         {
             if (!obj.TryGetProperty("policy", out var v) || v.ValueKind == JsonValueKind.Null)
             {
-                return ReplacementPolicy.Lru;
+                return ReplacementPolicies.Default;
             }
-            return (v.ValueKind == JsonValueKind.String ? v.GetString()!.ToLowerInvariant() : null) switch
+            if (v.ValueKind != JsonValueKind.String || !ReplacementPolicies.TryParse(v.GetString(), out var policy))
             {
-                "lru" => ReplacementPolicy.Lru,
-                "plru" or "tree-plru" => ReplacementPolicy.TreePlru,
-                "fifo" => ReplacementPolicy.Fifo,
-                "random" => ReplacementPolicy.Random,
-                _ => throw Error(Join(path, "policy"), $"must be \"lru\", \"tree-plru\", \"fifo\" or \"random\", got {Kind(v)}"),
-            };
+                throw Error(Join(path, "policy"), $"must be {ReplacementPolicies.QuotedNames}, got {Kind(v)}");
+            }
+            return policy;
         }
 
         /// <summary>entries and ways, with ways dividing entries (ways = entries: fully associative).</summary>
@@ -322,16 +318,7 @@ public static class ModelConfigJson
         }
     }
 
-    private static string PolicyName(ReplacementPolicy p) => p switch
-    {
-        ReplacementPolicy.Lru => "lru",
-        ReplacementPolicy.TreePlru => "tree-plru",
-        ReplacementPolicy.Fifo => "fifo",
-        _ => "random",
-    };
-
-    /// <summary>Writes <paramref name="c"/> in the schema <see cref="Parse"/> reads (what `--json` echoes as "config").</summary>
-    /// <summary>The fields every set-associative structure shares: ways, latency, policy (and a random policy's seed).</summary>
+    /// <summary>The fields every set-associative structure shares: ways, latency, policy (and a seeded policy's seed).</summary>
     private static void WriteGeometry(Utf8JsonWriter w, int ways, int latency, ReplacementPolicy policy, ulong seed)
     {
         w.WriteNumber("ways", ways);
@@ -341,13 +328,15 @@ public static class ModelConfigJson
     private static void WriteLatencyAndPolicy(Utf8JsonWriter w, int latency, ReplacementPolicy policy, ulong seed)
     {
         w.WriteNumber("latency", latency);
-        w.WriteString("policy", PolicyName(policy));
-        if (policy == ReplacementPolicy.Random)
+        var info = ReplacementPolicies.Of(policy);
+        w.WriteString("policy", info.Name);
+        if (info.Seeded)
         {
             w.WriteNumber("seed", seed);
         }
     }
 
+    /// <summary>Writes <paramref name="c"/> in the schema <see cref="Parse"/> reads (what `--json` echoes as "model").</summary>
     public static void Write(Utf8JsonWriter w, ModelConfig c)
     {
         w.WriteStartObject();
@@ -420,6 +409,4 @@ public static class ModelConfigJson
         }
         return System.Text.Encoding.UTF8.GetString(ms.ToArray());
     }
-
-    
 }

@@ -1,3 +1,4 @@
+using MmuSim.Bits;
 using MmuSim.Core;
 using MmuSim.Replay;
 using MmuSim.Tracing;
@@ -33,9 +34,9 @@ public static class CellChecker
             var setup = CellSetupBuilder.Build(sys, cells, opt);
             _ = setup;
         }
-        catch (CellConfigErrorsException e)
+        catch (ConfigException e) when (e.Errors.Count > 0)
         {
-            findings.AddRange(e.Errors);
+            findings.AddRange(e.Errors.Cast<Finding>());
         }
         return Sort(findings, sys, cells);
     }

@@ -1,3 +1,5 @@
+using MmuSim.Bits;
+
 namespace MmuSim.Hypervisor;
 
 /// <summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using MmuSim.Bits;
 using MmuSim.Registers;
 
 namespace MmuSim.Hypervisor;
@@ -180,13 +181,13 @@ public static class CellConfigLoader
                     {
                         ConfigValueKind.String when item.Text.Trim().Length > 0 && !char.IsAsciiDigit(item.Text.Trim()[0]) => FlagName(item.Text, item, what),
                         ConfigValueKind.String or ConfigValueKind.Number => CheckDefined(ParseNumber(item, what), item, what),
-                        _ => throw new ConfigException(item.Pos, $"{what}: a flag is a name or a number, not {item.KindName}"),
+                        _ => throw new ConfigException(item.Pos, what, $"a flag is a name or a number, not {item.KindName}"),
                     };
                 }
                 return f;
             }
             default:
-                throw new ConfigException(v.Pos, $"{what}: flags are a list of names, a \"READ | WRITE\" string or a number, not {v.KindName}");
+                throw new ConfigException(v.Pos, what, $"flags are a list of names, a \"READ | WRITE\" string or a number, not {v.KindName}");
         }
     }
 
@@ -197,7 +198,7 @@ public static class CellConfigLoader
             return f;
         }
         string known = string.Join(", ", MemFlagNames.All.Select(x => x.Name));
-        throw new ConfigException(at.Pos, $"{what}: unknown flag \"{name.Trim()}\" (known: {known})");
+        throw new ConfigException(at.Pos, what, $"unknown flag \"{name.Trim()}\" (known: {known})");
     }
 
     private static MemFlags CheckDefined(ulong value, ConfigValue at, string what)
@@ -205,7 +206,7 @@ public static class CellConfigLoader
         ulong unknown = value & ~(ulong)MemFlagNames.Defined;
         if (unknown != 0)
         {
-            throw new ConfigException(at.Pos, $"{what}: 0x{value:x} has bits 0x{unknown:x} that are not JAILHOUSE_MEM_* flags");
+            throw new ConfigException(at.Pos, what, $"0x{value:x} has bits 0x{unknown:x} that are not JAILHOUSE_MEM_* flags");
         }
         return (MemFlags)value;
     }
@@ -215,7 +216,7 @@ public static class CellConfigLoader
     {
         if (v.Kind is not (ConfigValueKind.Number or ConfigValueKind.String))
         {
-            throw new ConfigException(v.Pos, $"{what}: expected a number, not {v.KindName}");
+            throw new ConfigException(v.Pos, what, $"expected a number, not {v.KindName}");
         }
         string t = v.Text.Trim().Replace("_", "", StringComparison.Ordinal);
         bool hex = t.StartsWith("0x", StringComparison.OrdinalIgnoreCase);
@@ -224,7 +225,7 @@ public static class CellConfigLoader
         {
             return x;
         }
-        throw new ConfigException(v.Pos, $"{what}: \"{v.Text}\" is not an unsigned 64-bit number (0x hexadecimal or decimal)");
+        throw new ConfigException(v.Pos, what, $"\"{v.Text}\" is not an unsigned 64-bit number (0x hexadecimal or decimal)");
     }
 
     /// <summary>Reads an object's members by name; whatever is left at <see cref="Finish"/> is an unknown field.</summary>
@@ -255,7 +256,7 @@ public static class CellConfigLoader
         private string FieldName(string name) => Prefix.Length == 0 ? name : $"{Prefix}.{name}";
 
         public ConfigException Error(string field, string reason) =>
-            new(Positions.TryGetValue(field, out var p) ? p : _node.Pos, $"{FieldName(field)}: {reason}");
+            new(Positions.TryGetValue(field, out var p) ? p : _node.Pos, FieldName(field), reason);
 
         public ConfigValue? Optional(string name)
         {
@@ -325,7 +326,7 @@ public static class CellConfigLoader
             }
             if (v.Kind != ConfigValueKind.String)
             {
-                throw new ConfigException(v.Pos, $"{FieldName(name)}: expected a string, not {v.KindName}");
+                throw new ConfigException(v.Pos, FieldName(name), $"expected a string, not {v.KindName}");
             }
             return v.Text;
         }

@@ -28,7 +28,7 @@ public sealed class CellSetup
 {
     public required string Trace { get; init; }
     public required SetupMap Map { get; init; }
-    /// <summary>Warnings and notes (errors throw <see cref="CellConfigErrorsException"/>).</summary>
+    /// <summary>Warnings and notes (errors throw <see cref="ConfigException"/>).</summary>
     public required IReadOnlyList<Finding> Findings { get; init; }
     /// <summary>Simulated memory holding every table as built (with the RAM regions declared).</summary>
     public required PhysicalMemory Memory { get; init; }
@@ -124,21 +124,24 @@ public static class CellSetupBuilder
     /// <summary>VTTBR_EL2 / TTBR0_EL2 BADDR: PA[47:1], and PA[51:48] in bits [5:2] for a 52-bit PA.</summary>
     public static ulong EncodeBaddr(ulong table) => (table & BitOps.Mask(47, 1)) | (BitOps.Field(table, 51, 48) << 2);
 
-    /// <summary>Validates and builds. Throws <see cref="CellConfigErrorsException"/> with every error when the configuration contradicts itself.</summary>
+    /// <summary>
+    /// Validates and builds. Throws <see cref="ConfigException"/> with every error (<see cref="ConfigException.Errors"/>,
+    /// each a <see cref="Finding"/>) when the configuration contradicts itself.
+    /// </summary>
     public static CellSetup Build(SystemConfig sys, IReadOnlyList<CellConfig> nonRootCells, CellBuildOptions opt, IReadOnlyList<string>? inputFiles = null)
     {
         var plan = Plan(sys, nonRootCells, opt);
         var errors = plan.Findings.Where(f => f.Severity == Severity.Error).ToList();
         if (errors.Count > 0)
         {
-            throw new CellConfigErrorsException(errors);
+            throw new ConfigException(errors);
         }
         var setup = Emit(plan, inputFiles ?? [.. new[] { sys.File }.Concat(nonRootCells.Select(c => c.File)).Select(Path.GetFileName).OfType<string>()]);
         // The hypervisor map must be complete by construction; probing it proves it before anything is written.
         var gaps = El2MapProbe.Probe(setup.CreateCore(), setup.Map.El2, opt.Granule);
         if (gaps.Count > 0)
         {
-            throw new CellConfigErrorsException(gaps);
+            throw new ConfigException(gaps);
         }
         return setup;
     }
@@ -562,7 +565,7 @@ public static class CellSetupBuilder
         }
         catch (PoolExhaustedException e)
         {
-            throw new CellConfigErrorsException([new Finding(Severity.Error, "pool", plan.Pool.FromOption ? null : plan.System.HypervisorMemory.Pos,
+            throw new ConfigException([new Finding(Severity.Error, "pool", plan.Pool.FromOption ? null : plan.System.HypervisorMemory.Pos,
                 $"{e.Message}: give the tables more room with --pool BASE:SIZE (or a larger hypervisor_memory)")]);
         }
     }

@@ -1,20 +1,8 @@
 using System.Text;
 using System.Text.Json;
+using MmuSim.Bits;
 
 namespace MmuSim.Hypervisor;
-
-/// <summary>A place in a configuration file (1-based line and column).</summary>
-public readonly record struct SourcePos(string File, int Line, int Column)
-{
-    public override string ToString() => $"{File}:{Line}:{Column}";
-}
-
-/// <summary>Bad configuration input: names the file, line and column, and says what is wrong.</summary>
-public sealed class ConfigException(SourcePos where, string reason) : Exception($"{where}: {reason}")
-{
-    public SourcePos Where { get; } = where;
-    public string Reason { get; } = reason;
-}
 
 public enum ConfigValueKind : byte
 {

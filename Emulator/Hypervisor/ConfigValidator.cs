@@ -1,4 +1,5 @@
 using MmuSim.Addressing;
+using MmuSim.Bits;
 
 namespace MmuSim.Hypervisor;
 

@@ -1,3 +1,5 @@
+using MmuSim.Bits;
+
 namespace MmuSim.Hypervisor;
 
 public enum Severity : byte
@@ -15,7 +17,7 @@ public enum Severity : byte
 /// unaligned, size, beyond-parange, writable-executable, reaches-hypervisor, reaches-private, hypervisor-map-gap,
 /// subpage, pool, vmid, cpu, name); the region is named by index and name when the finding is about one.
 /// </summary>
-public sealed record Finding(Severity Severity, string Kind, SourcePos? Pos, string Message)
+public sealed record Finding(Severity Severity, string Kind, SourcePos? Pos, string Message) : IConfigError
 {
     public string? Cell { get; init; }
     public int? RegionIndex { get; init; }
@@ -25,11 +27,4 @@ public sealed record Finding(Severity Severity, string Kind, SourcePos? Pos, str
 
     public override string ToString() =>
         $"{(Pos is { } p ? p + ": " : "")}{SeverityName(Severity)}: {Message} [{Kind}]";
-}
-
-/// <summary>The configuration cannot be built: every error found, each naming the file, the region and the field.</summary>
-public sealed class CellConfigErrorsException(IReadOnlyList<Finding> errors)
-    : Exception(string.Join(Environment.NewLine, errors.Select(e => e.ToString())))
-{
-    public IReadOnlyList<Finding> Errors { get; } = errors;
 }
