@@ -35,11 +35,19 @@ public sealed class SimulatedCore
     private readonly bool _dataCaches;
     private StaleChecker? _stale;
 
+    /// <summary>A single PE in a system of its own (PE 0), over <paramref name="memory"/>.</summary>
     public SimulatedCore(PhysicalMemory? memory = null, ModelConfig? config = null)
+        : this(new SimulatedSystem(memory, config))
     {
+    }
+
+    /// <summary>A new PE of <paramref name="system"/> (<see cref="SimulatedSystem.AddPe"/>): its own registers, EL and caches, the system's memory.</summary>
+    internal SimulatedCore(SimulatedSystem system)
+    {
+        System = system;
         Registers = new SystemRegisters();
-        Memory = memory ?? new PhysicalMemory();
-        Config = config ?? ModelConfig.Default;
+        Memory = system.Memory;
+        Config = system.Config;
         Mmu = new Mmu(Registers, Memory);
         Caches = new TranslationCaches(Config.Caching);
         if (!Config.Caching.IsEmpty)
@@ -57,7 +65,14 @@ public sealed class SimulatedCore
         _fetchLatency = Caches.FetchLatency;
         _coalesce = Config.Caching.CoalesceContiguous;
         _dataCaches = Config.Timing.ModelDataCaches;
+        Index = system.Attach(this);
     }
+
+    /// <summary>The system this PE belongs to: the memory and the other PEs.</summary>
+    public SimulatedSystem System { get; }
+
+    /// <summary>This PE's number in its system.</summary>
+    public int Index { get; }
 
     public SystemRegisters Registers { get; }
     public PhysicalMemory Memory { get; }
@@ -161,15 +176,14 @@ public sealed class SimulatedCore
     public void WriteMemory(ulong pa, ulong value, long line)
     {
         Stats.Records++;
-        Memory.Write64(new PhysicalAddress(pa), value);
-        _stale?.OnMemoryWrite(pa, line);
+        System.WriteMemory(pa, value, line);
     }
 
     /// <summary>`ram BASE SIZE`: declares RAM (reads elsewhere are external aborts).</summary>
     public void DeclareRam(ulong baseAddress, ulong size)
     {
         Stats.Records++;
-        Memory.DeclareRam(new PhysicalAddress(baseAddress), size);
+        System.DeclareRam(baseAddress, size);
     }
 
     /// <summary>`el N`: an exception entry or return to EL <paramref name="el"/>.</summary>
@@ -196,7 +210,7 @@ public sealed class SimulatedCore
         outcome.Line = line;
         outcome.Op = ResultOp.Dump;
         outcome.Pa = pa;
-        outcome.Value = Memory.Peek64(new PhysicalAddress(pa));
+        outcome.Value = System.Peek64(pa);
     }
 
     /// <summary>`at OP VA`: an address translation instruction; the result is PAR_EL1.</summary>
@@ -303,14 +317,7 @@ public sealed class SimulatedCore
     public void WriteMemoryWords(ulong pa, ReadOnlySpan<ulong> words, long line)
     {
         Stats.Records += words.Length;
-        var memory = Memory;
-        var stale = _stale;
-        for (int i = 0; i < words.Length; i++)
-        {
-            ulong a = pa + ((ulong)i << 3);
-            memory.Write64(new PhysicalAddress(a), words[i]);
-            stale?.OnMemoryWrite(a, line);
-        }
+        System.WriteMemoryWords(pa, words, line);
     }
 
     /// <summary>
