@@ -477,6 +477,22 @@ public sealed class SimulatedCore
     private Prediction _predictFetch = new() { Slot = -1, Page = ulong.MaxValue };
 
     /// <summary>
+    /// The one completion of a TLB hit, wherever the entry was found (the predicted slot, a first-level peek, a
+    /// lookup of the path): the output address and IPA of <paramref name="offset"/> in the entry, the lookup cycles,
+    /// the counts. <see cref="CommitPredictedHits"/> is its batched form for a run of predicted hits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void CompleteHit(ref TlbEntry e, ulong offset, long cycles, ref AccessOutcome o)
+    {
+        o.Pa = e.PaBase | offset;
+        o.Ipa = e.IpaBase | offset;
+        o.HasIpa = e.HasIpa;
+        o.Cycles = cycles;
+        Stats.TlbHits++;
+        Stats.TranslationCycles += cycles;
+    }
+
+    /// <summary>
     /// The common case in few instructions: a predicted first-level hit whose entry lets the access complete
     /// (permitted at both stages, no dirty state to set). Anything else returns false having changed nothing, and
     /// the general path runs. Counts, replacement state and cycles are exactly those of the general path.
@@ -491,17 +507,9 @@ public sealed class SimulatedCore
             return false;
         }
         int slot = p.Slot;
-        ref var e = ref l1!.Entry(slot);
-        l1.CountHit(slot);
+        l1!.CountHit(slot);
         _last = LastKind.PredictedHit;
-        ulong offset = va & p.LowMask;
-        o.Pa = e.PaBase | offset;
-        o.Ipa = e.IpaBase | offset;
-        o.HasIpa = e.HasIpa;
-        int latency = l1!.Latency;
-        o.Cycles = latency;
-        Stats.TlbHits++;
-        Stats.TranslationCycles += latency;
+        CompleteHit(ref l1.Entry(slot), va & p.LowMask, l1.Latency, ref o);
         return true;
     }
 
@@ -541,14 +549,7 @@ public sealed class SimulatedCore
         }
         l1.CommitHit(slot);
         _last = LastKind.PredictedHit; // the accessors then report one lookup, a TLB hit, no walk
-        ulong offset = key.Va & BitOps.Mask(e.Shift);
-        o.Pa = e.PaBase | offset;
-        o.Ipa = e.IpaBase | offset;
-        o.HasIpa = e.HasIpa;
-        long cycles = (type == AccessType.Fetch ? _fetchLatency : _dataLatency)[1];
-        o.Cycles = cycles;
-        Stats.TlbHits++;
-        Stats.TranslationCycles += cycles;
+        CompleteHit(ref e, key.Va & BitOps.Mask(e.Shift), (type == AccessType.Fetch ? _fetchLatency : _dataLatency)[1], ref o);
         Predict(va, type, el, in key);
         return true;
     }
@@ -679,15 +680,10 @@ public sealed class SimulatedCore
         }
 
         _lastTlbHit = true;
-        Stats.TlbHits++;
-        o.Cycles = cycles;
-        Stats.TranslationCycles += cycles;
         bool ok = !fault.IsFault;
         if (ok)
         {
-            o.Pa = e.PaBase | offset;
-            o.HasIpa = e.HasIpa;
-            o.Ipa = e.IpaBase | offset;
+            CompleteHit(ref e, offset, cycles, ref o);
             if (_dataCaches)
             {
                 Timing.DataAccess(o.Pa, size);
@@ -695,6 +691,11 @@ public sealed class SimulatedCore
         }
         else
         {
+            // A permission fault decided from the entry: the lookup is a hit and costs its cycles, but no address
+            // comes out of it (the IPA only for a stage-2 fault, which reports it).
+            Stats.TlbHits++;
+            o.Cycles = cycles;
+            Stats.TranslationCycles += cycles;
             o.HasIpa = e.HasIpa && fault.Stage == 2;
             o.Ipa = e.IpaBase | offset;
             Stats.CountFault(in fault);
