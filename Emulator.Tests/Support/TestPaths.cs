@@ -1,9 +1,13 @@
 namespace MmuSim.Tests.Support;
 
-/// <summary>Locates the traces/ folder copied next to the test assembly.</summary>
+/// <summary>Locates the traces/ and docs/ folders and README.md, copied next to the test assembly.</summary>
 public static class TestPaths
 {
     public static string Traces => Path.Combine(AppContext.BaseDirectory, "traces");
 
     public static string Qemu => Path.Combine(Traces, "qemu");
+
+    public static string Docs => Path.Combine(AppContext.BaseDirectory, "docs");
+
+    public static string Readme => Path.Combine(AppContext.BaseDirectory, "README.md");
 }

@@ -26,9 +26,10 @@ public static class BinaryTrace
     /// <summary>Largest header a reader accepts (later versions may append fields a v1 reader skips).</summary>
     public const int MaxHeaderSize = 4096;
 
-    /// <summary>Record tags (byte 0 of a record).</summary>
-    public const byte TagRead = 0x01, TagWrite = 0x02, TagFetch = 0x03;
-    public const byte TagReg = 0x10, TagMem = 0x11, TagRam = 0x12, TagEl = 0x13, TagAt = 0x14, TagDump = 0x15, TagTlbi = 0x16;
+    /// <summary>Record tags (byte 0 of a record): the values of <see cref="TraceOp"/>.</summary>
+    public const byte TagRead = (byte)TraceOp.Read, TagWrite = (byte)TraceOp.Write, TagFetch = (byte)TraceOp.Fetch;
+    public const byte TagReg = (byte)TraceOp.Reg, TagMem = (byte)TraceOp.Mem, TagRam = (byte)TraceOp.Ram, TagEl = (byte)TraceOp.El,
+        TagAt = (byte)TraceOp.At, TagDump = (byte)TraceOp.Dump, TagTlbi = (byte)TraceOp.Tlbi;
 
     /// <summary>True when <paramref name="head"/> starts with the magic number.</summary>
     public static bool HasMagic(ReadOnlySpan<byte> head) => head.StartsWith(Magic);
@@ -171,11 +172,11 @@ public static class BinaryTraceReader
                 // Fast path: an access record (tag 1..3, size 1..64, bytes 2..7 zero).
                 uint tag = (uint)head & 0xFF;
                 uint size = (uint)(head >> 8) & 0xFF;
-                if (tag - 1 < 3 && (head >> 16) == 0 && size - 1 < 64)
+                if (tag - BinaryTrace.TagRead < 3 && (head >> 16) == 0 && size - 1 < 64)
                 {
                     var a = new TraceRecord
                     {
-                        Op = tag == BinaryTrace.TagRead ? TraceOp.Read : tag == BinaryTrace.TagWrite ? TraceOp.Write : TraceOp.Fetch,
+                        Op = (TraceOp)tag, // an access's tag is its TraceOp value
                         Line = state.Record,
                         Address = x,
                         Size = (byte)size,
@@ -226,12 +227,12 @@ public static class BinaryTraceReader
             ulong head = Load(ref start, pos);
             uint tag = (uint)head & 0xFF;
             uint size = (uint)(head >> 8) & 0xFF;
-            if (tag - 1 >= 3 || (head >> 16) != 0 || size - 1 >= 64)
+            if (tag - BinaryTrace.TagRead >= 3 || (head >> 16) != 0 || size - 1 >= 64)
             {
                 break;
             }
             ref PlainAccess a = ref Unsafe.Add(ref a0, count);
-            a.Op = tag == BinaryTrace.TagRead ? TraceOp.Read : tag == BinaryTrace.TagWrite ? TraceOp.Write : TraceOp.Fetch;
+            a.Op = (TraceOp)tag;
             a.Va = Load(ref start, pos + 8);
             a.Size = (byte)size;
             pos += BinaryTrace.RecordSize;
@@ -358,9 +359,9 @@ public static class BinaryTraceReader
                 throw Bad(ref state, $"access size {b1} is not between 1 and 64 bytes");
             case BinaryTrace.TagReg:
                 Expect(ref state, b2 == 0 && b3 == 0 && n == 0, "reserved bytes of a reg record must be zero");
-                Expect(ref state, b1 < SystemRegisters.Count, $"unknown register code {b1}");
+                Expect(ref state, WireCodes<SysReg>.IsDefined(b1), $"unknown register code {b1}");
                 rec.Op = TraceOp.Reg;
-                rec.Reg = (SysReg)b1;
+                rec.Reg = WireCodes<SysReg>.FromCode(b1);
                 rec.Value = x;
                 break;
             case BinaryTrace.TagMem:
@@ -385,9 +386,9 @@ public static class BinaryTraceReader
                 break;
             case BinaryTrace.TagAt:
                 Expect(ref state, b2 == 0 && b3 == 0 && n == 0, "reserved bytes of an at record must be zero");
-                Expect(ref state, b1 <= (uint)AtOp.S1E2W, $"unknown AT operation code {b1}");
+                Expect(ref state, WireCodes<AtOp>.IsDefined(b1), $"unknown AT operation code {b1}");
                 rec.Op = TraceOp.At;
-                rec.At = (AtOp)b1;
+                rec.At = WireCodes<AtOp>.FromCode(b1);
                 rec.Address = x;
                 break;
             case BinaryTrace.TagDump:
@@ -398,10 +399,10 @@ public static class BinaryTraceReader
                 break;
             case BinaryTrace.TagTlbi:
                 Expect(ref state, b3 == 0 && n == 0 && b2 <= 1, "reserved bytes of a tlbi record must be zero (byte 2 is 0 or 1)");
-                Expect(ref state, b1 <= (uint)TlbiOp.VALE2, $"unknown TLBI operation code {b1}");
+                Expect(ref state, WireCodes<TlbiOp>.IsDefined(b1), $"unknown TLBI operation code {b1}");
                 Expect(ref state, b2 == 1 || x == 0, "a tlbi record without operand has a zero operand field");
                 rec.Op = TraceOp.Tlbi;
-                rec.Tlbi = (TlbiOp)b1;
+                rec.Tlbi = WireCodes<TlbiOp>.FromCode(b1);
                 rec.HasOperand = b2 == 1;
                 rec.Value = x;
                 break;
