@@ -45,7 +45,7 @@ public static class BinaryTrace
 }
 
 /// <summary>
-/// Reads the binary format from a <see cref="PipeReader"/>: fixed-size records decoded straight from the current
+/// Decodes the binary format from buffered bytes: fixed-size records decoded straight from the current
 /// segment (a 16-byte copy only when a record straddles segments); the words of a `mem` record are emitted as they
 /// arrive, so a record of any length needs no buffering. Record numbers (1-based) stand in for line numbers; errors
 /// give the byte offset of the record.
@@ -73,39 +73,32 @@ public static class BinaryTraceReader
         public ulong RamBase;
     }
 
-    /// <summary>Parses a whole binary trace. Returns the number of records.</summary>
-    public static async ValueTask<long> ParseAsync<THandler>(PipeReader reader, string source, THandler handler,
-        ParseOptions? options = null, CancellationToken ct = default)
-        where THandler : ITraceHandler
+    /// <summary>The binary format's <see cref="ITraceDecoder"/>: <see cref="ParseRecords"/> with its state.</summary>
+    public struct Decoder(string source, ParseOptions options) : ITraceDecoder
     {
-        var state = new State(source, options ?? ParseOptions.Strict);
-        try
+        private State _state = new(source, options);
+
+        public readonly long Count => _state.Record;
+
+        public readonly int MinimumBlock => 2 * BinaryTrace.RecordSize;
+
+        /// <summary>At most a partial header or record (&lt; 16 bytes) is left unconsumed: the buffer never grows.</summary>
+        public readonly int MaximumBlock => 0;
+
+        public SequencePosition Decode<THandler>(ref ReadOnlySequence<byte> buffer, ref THandler handler, bool final)
+            where THandler : ITraceHandler =>
+            ParseRecords(ref buffer, ref _state, ref handler, final);
+
+        public readonly void Dispose()
         {
-            while (true)
-            {
-                ReadResult read = await reader.ReadAsync(ct).ConfigureAwait(false);
-                ReadOnlySequence<byte> buffer = read.Buffer;
-                SequencePosition consumed = buffer.Start;
-                try
-                {
-                    consumed = ParseRecords(ref buffer, ref state, ref handler, read.IsCompleted);
-                }
-                finally
-                {
-                    reader.AdvanceTo(consumed, buffer.End);
-                }
-                if (read.IsCompleted)
-                {
-                    break;
-                }
-            }
         }
-        finally
-        {
-            await reader.CompleteAsync().ConfigureAwait(false);
-        }
-        return state.Record;
     }
+
+    /// <summary>Parses a whole binary trace. Returns the number of records.</summary>
+    public static ValueTask<long> ParseAsync<THandler>(PipeReader reader, string source, THandler handler,
+        ParseOptions? options = null, CancellationToken ct = default)
+        where THandler : ITraceHandler =>
+        TracePipe.ReadAsync(reader, new Decoder(source, options ?? ParseOptions.Strict), handler, ct);
 
     /// <summary>Decodes every complete record of <paramref name="buffer"/>; at the end of input a partial record is an error.</summary>
     public static SequencePosition ParseRecords<THandler>(ref ReadOnlySequence<byte> buffer, ref State state, ref THandler handler, bool final)
@@ -422,4 +415,30 @@ public static class BinaryTraceReader
 
     private static TraceFormatException Bad(ref State state, string reason) =>
         TraceFormatException.AtByte(state.Source, state.RecordOffset, $"record {state.Record}: {reason}");
+}
+
+/// <summary>The binary format (docs/binary-format.md), recognised by its magic number.</summary>
+internal sealed class BinaryInputFormat : InputFormat
+{
+    public override TraceFormat Id => TraceFormat.Binary;
+
+    public override string Name => "binary";
+
+    public override IReadOnlyList<string> Aliases => ["bin"];
+
+    public override string Description => "the MmuSim binary format (docs/binary-format.md)";
+
+    public override string Recognition => "its magic number, 89 4D 4D 55 54 0D 0A 1A";
+
+    public override bool HasMagic(ReadOnlySpan<byte> head) => BinaryTrace.HasMagic(head);
+
+    public override bool CanWrite => true;
+
+    public override TraceWriter CreateWriter(Stream stream) => new BinaryTraceWriter(stream);
+
+    public override IReadOnlyList<string> Extensions => [".mbt"];
+
+    public override ValueTask<long> ReadAsync<THandler>(TraceInput input, THandler handler, ParseOptions parse, int bufferSize, bool direct,
+        CancellationToken ct) =>
+        Read(input, new BinaryTraceReader.Decoder(input.Source, parse), handler, bufferSize, direct, ct);
 }

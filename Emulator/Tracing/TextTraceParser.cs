@@ -741,3 +741,27 @@ public static class TextTraceParser
         return value;
     }
 }
+
+/// <summary>The text format (docs/trace-format.md): what detection falls back to.</summary>
+internal sealed class TextInputFormat : InputFormat
+{
+    public override TraceFormat Id => TraceFormat.Text;
+
+    public override string Name => "text";
+
+    public override string Description => "the MmuSim text format (docs/trace-format.md)";
+
+    public override string Recognition => "anything no other format claims";
+
+    public override bool IsText => true;
+
+    public override bool CanWrite => true;
+
+    public override TraceWriter CreateWriter(Stream stream) => new TextTraceWriter(stream);
+
+    public override IReadOnlyList<string> Extensions => [".trace", ".txt"];
+
+    public override ValueTask<long> ReadAsync<THandler>(TraceInput input, THandler handler, ParseOptions parse, int bufferSize, bool direct,
+        CancellationToken ct) =>
+        Read(input, new LineDecoder<TextTraceParser.TextLineFormat>(input.Source, parse, default), handler, bufferSize, direct, ct);
+}
