@@ -52,6 +52,8 @@ public class InputFormatRegistryTests
     [Theory]
     [InlineData("replay")]
     [InlineData("convert")]
+    [InlineData("explain")]
+    [InlineData("faults")]
     public void HelpListsEveryFormatWithItsDescription(string command)
     {
         var (exit, output, _) = Support.Cli.Run(command, "--help");

@@ -1,4 +1,3 @@
-using System.IO.Pipelines;
 using MmuSim.Core;
 using MmuSim.Tracing;
 
@@ -56,29 +55,58 @@ public static class FaultReplay
         }
     }
 
-    public static async Task<FaultRun> RunAsync(IReadOnlyList<string> traces, bool stopOnFault, CancellationToken ct = default)
+    /// <summary>
+    /// Replays <paramref name="traces"/> in order. Every input is opened and decoded as `replay` does
+    /// (<see cref="TraceInput"/>, the format registry: files or `-`, .gz/.xz, binary and foreign formats); the cell
+    /// layout is read from the `#@mmusim-` lines of the text inputs.
+    /// </summary>
+    public static async Task<FaultRun> RunAsync(IReadOnlyList<string> traces, bool stopOnFault, CancellationToken ct = default,
+        TraceFormat format = TraceFormat.Auto, Stream? stdin = null)
     {
         var run = new FaultRun();
-        foreach (var path in traces)
+        // Standard input is read once: kept in memory, for the layout scan and then the replay.
+        byte[]? stdinBytes = null;
+        if (traces.Contains("-"))
         {
-            try
+            var copy = new MemoryStream();
+            await (stdin ?? Console.OpenStandardInput()).CopyToAsync(copy, ct);
+            stdinBytes = copy.ToArray();
+        }
+        TraceInput Open(string path) => path == "-"
+            ? TraceInput.Open(new MemoryStream(stdinBytes!, writable: false), "-", format)
+            : TraceInput.Open(path, format);
+        try
+        {
+            foreach (var path in traces)
             {
-                run.Map ??= SetupMap.FromTraceLines(File.ReadLines(path), path);
+                using var input = Open(path);
+                if (input.InputFormat.IsText)
+                {
+                    run.Map ??= SetupMap.FromTraceLines(Lines(input.Stream), path);
+                }
             }
-            catch (FormatException e)
-            {
-                run.Error = e.Message;
-                return run;
-            }
+        }
+        catch (FormatException e)
+        {
+            run.Error = e.Message;
+            return run;
+        }
+        catch (TraceFormatException e)
+        {
+            run.Error = e.Message;
+            return run;
         }
         var core = new SimulatedCore();
         foreach (var path in traces)
         {
-            await using var s = File.OpenRead(path);
-            var reader = PipeReader.Create(s, new StreamPipeReaderOptions(bufferSize: 1 << 16, leaveOpen: true));
             try
             {
-                await TextTraceParser.ParseAsync(reader, path, new Handler(core, run, path, stopOnFault), ct);
+                await using var input = Open(path);
+                if (input.IsForeign)
+                {
+                    core.CurrentEl = 0; // user-space traces: EL0 of the guest, as replay runs them
+                }
+                await TraceReaders.ParseAsync(input, new Handler(core, run, path, stopOnFault), ct: ct);
             }
             catch (Stop)
             {
@@ -92,5 +120,15 @@ public static class FaultReplay
             }
         }
         return run;
+    }
+
+    /// <summary>The lines of a (decompressed) text input.</summary>
+    private static IEnumerable<string> Lines(Stream text)
+    {
+        using var reader = new StreamReader(text, leaveOpen: true);
+        while (reader.ReadLine() is { } line)
+        {
+            yield return line;
+        }
     }
 }

@@ -2,6 +2,7 @@ using System.Text;
 using MmuSim.Addressing;
 using MmuSim.Core;
 using MmuSim.Faults;
+using MmuSim.Paging;
 using MmuSim.Tracing;
 using MmuSim.Translation;
 
@@ -58,23 +59,40 @@ public static class Explainer
         }
     }
 
-    /// <summary>Returns the explanation, or throws <see cref="ArgumentException"/> when the line is not an access.</summary>
-    public static async Task<string> ExplainAsync(IReadOnlyList<string> traces, long line, ModelConfig? config = null, CancellationToken ct = default)
+    /// <summary>
+    /// Returns the explanation, or throws <see cref="ArgumentException"/> when the line is not an access. Every input is
+    /// opened and decoded as `replay` does (<see cref="TraceInput"/>, the format registry: files or `-`, .gz/.xz, binary
+    /// and foreign formats), and a foreign input runs at EL0 under demand paging as there.
+    /// </summary>
+    /// <param name="options">The replay's input options (format, demand paging); a stop on a fault does not apply.</param>
+    public static async Task<string> ExplainAsync(IReadOnlyList<string> traces, long line, ModelConfig? config = null, CancellationToken ct = default,
+        ReplayOptions? options = null)
     {
+        options = (options ?? new ReplayOptions()) with { StopOnFault = false };
+        var format = options.Format;
         var core = new SimulatedCore(config: config);
-        var replayer = new Replayer(core, NullSink.Instance);
+        var replayer = new Replayer(core, NullSink.Instance, options);
         for (int i = 0; i < traces.Count - 1; i++)
         {
-            await using var s = File.OpenRead(traces[i]);
-            await replayer.ReplayAsync(s, traces[i], ct);
+            await using var earlier = TraceInput.Open(traces[i], format);
+            await replayer.ReplayAsync(earlier, ct);
         }
         string last = traces[^1];
         var capture = new Capture();
-        await using (var s = last == "-" ? Console.OpenStandardInput() : File.OpenRead(last))
+        await using (var input = TraceInput.Open(last, format))
         {
+            // As Replayer prepares an input: demand paging (for foreign inputs when auto), EL0 for foreign inputs.
+            if (options.DemandPaging == DemandPagingMode.On || (input.IsForeign && options.DemandPaging == DemandPagingMode.Auto))
+            {
+                _ = replayer.Pager ?? new DemandPager(core, options.Paging);
+            }
+            if (input.IsForeign)
+            {
+                core.CurrentEl = 0;
+            }
             try
             {
-                await TextTraceParser.ParseAsync(System.IO.Pipelines.PipeReader.Create(s), last, new Handler(core, line, capture), ct);
+                await TraceReaders.ParseAsync(input, new Handler(core, line, capture), options.Parse, ct: ct);
             }
             catch (Stop)
             {
