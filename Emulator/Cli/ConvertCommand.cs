@@ -11,40 +11,50 @@ public static class ConvertCommand
     {
         var input = new Argument<string>("in") { Description = "Input trace ('-' for standard input; .gz and .xz are decompressed)." };
         var output = new Argument<string>("out") { Description = "Output trace ('-' for standard output; a .gz name is compressed)." };
-        var format = new Option<string>("--format") { Description = "Input format: auto, text, binary, lackey, champsim or qemu-mem.", DefaultValueFactory = _ => "auto" };
-        var to = new Option<string?>("--to") { Description = "Output format, text or binary (default: from OUT's extension, .mbt is binary; else the other of the input's)." };
+        var format = FormatOption.Create();
+        var to = new Option<string?>("--to")
+        {
+            Description = $"Output format, {string.Join(" or ", Writable.Select(f => f.Name))} (default: from OUT's extension, "
+                + string.Join(", ", Writable.Select(f => $"{string.Join(" or ", f.Extensions)} is {f.Name}")) + "; else binary, or text for a binary input).",
+        };
+        to.CompletionSources.Add(Writable.Select(f => f.Name).ToArray());
         var skip = new Option<bool>("--skip-bad-lines") { Description = "Count malformed lines and go on." };
         var cmd = new Command("convert", "Convert a trace between the text and binary formats.") { input, output, format, to, skip };
-        cmd.SetAction((pr, ct) => Run(pr.GetValue(input)!, pr.GetValue(output)!, pr.GetValue(format)!, pr.GetValue(to), pr.GetValue(skip), ct));
+        cmd.SetAction((pr, ct) =>
+        {
+            if (!FormatOption.TryRead(pr, format, out var inFormat, out _))
+            {
+                Console.Error.WriteLine($"mmusim: unknown --format '{pr.GetValue(format)}'");
+                return Task.FromResult(1);
+            }
+            return Run(pr.GetValue(input)!, pr.GetValue(output)!, inFormat, pr.GetValue(to), pr.GetValue(skip), ct);
+        });
         return cmd;
     }
 
-    private static async Task<int> Run(string inPath, string outPath, string formatName, string? toName, bool skip, CancellationToken ct)
+    /// <summary>The formats `convert` writes: those of the registry with a writer.</summary>
+    private static IEnumerable<InputFormat> Writable => InputFormats.All.Where(f => f.CanWrite);
+
+    private static async Task<int> Run(string inPath, string outPath, TraceFormat format, string? toName, bool skip, CancellationToken ct)
     {
-        if (!TraceInput.TryParseFormat(formatName, out var format))
-        {
-            Console.Error.WriteLine($"mmusim: unknown --format '{formatName}'");
-            return 1;
-        }
         try
         {
             await using var input = TraceInput.Open(inPath, format);
-            bool binaryOut;
+            InputFormat target;
             if (toName is not null)
             {
-                if (!TraceInput.TryParseFormat(toName, out var to) || to is not (TraceFormat.Text or TraceFormat.Binary))
+                if (!InputFormats.TryParse(toName, out var to) || Writable.FirstOrDefault(f => f.Id == to) is not { } named)
                 {
-                    Console.Error.WriteLine($"mmusim: --to is text or binary, not '{toName}'");
+                    Console.Error.WriteLine($"mmusim: --to is {string.Join(" or ", Writable.Select(f => f.Name))}, not '{toName}'");
                     return 1;
                 }
-                binaryOut = to == TraceFormat.Binary;
+                target = named;
             }
             else
             {
                 string bare = outPath.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? outPath[..^3] : outPath;
-                binaryOut = bare.EndsWith(".mbt", StringComparison.OrdinalIgnoreCase) ? true
-                    : bare.EndsWith(".trace", StringComparison.OrdinalIgnoreCase) || bare.EndsWith(".txt", StringComparison.OrdinalIgnoreCase) ? false
-                    : input.Format != TraceFormat.Binary;
+                target = Writable.FirstOrDefault(f => f.Extensions.Any(e => bare.EndsWith(e, StringComparison.OrdinalIgnoreCase)))
+                    ?? (input.Format == TraceFormat.Binary ? InputFormats.Text : InputFormats.Binary);
             }
             Stream sink = outPath == "-" ? Console.OpenStandardOutput() : File.Create(outPath);
             if (outPath.EndsWith(".gz", StringComparison.OrdinalIgnoreCase))
@@ -52,7 +62,7 @@ public static class ConvertCommand
                 sink = new GZipStream(sink, CompressionLevel.Fastest);
             }
             var parse = new ParseOptions { SkipBadLines = skip, OnBadLine = e => Console.Error.WriteLine($"mmusim: skipped {e.Message}") };
-            using TraceWriter writer = binaryOut ? new BinaryTraceWriter(new BufferedStream(sink, 1 << 16)) : new TextTraceWriter(new BufferedStream(sink, 1 << 16));
+            using TraceWriter writer = target.CreateWriter(new BufferedStream(sink, 1 << 16));
             if (input.IsForeign)
             {
                 // Foreign accesses run at EL0 of the guest: say so in the converted trace.
@@ -69,7 +79,7 @@ public static class ConvertCommand
                 exit = 2;
             }
             writer.Flush();
-            Console.Error.WriteLine($"mmusim: {writer.Records:N0} records written ({TraceInput.FormatName(input.Format)} -> {(binaryOut ? "binary" : "text")})"
+            Console.Error.WriteLine($"mmusim: {writer.Records:N0} records written ({input.InputFormat.Name} -> {target.Name})"
                 + (parse.BadLines > 0 ? $", {parse.BadLines:N0} bad lines skipped" : ""));
             return exit;
         }

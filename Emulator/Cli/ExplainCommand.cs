@@ -1,6 +1,7 @@
 using System.CommandLine;
 using MmuSim.Bits;
 using MmuSim.Core;
+using MmuSim.Replay;
 using MmuSim.Reporting;
 using MmuSim.Tracing;
 
@@ -11,20 +12,33 @@ public static class ExplainCommand
 {
     public static Command Create()
     {
-        var traces = new Argument<string[]>("trace") { Description = "Trace files replayed in order; --line refers to the last one.", Arity = ArgumentArity.OneOrMore };
+        var traces = new Argument<string[]>("trace") { Description = "Traces replayed in order ('-' for standard input; .gz and .xz are decompressed; any input format); --line refers to the last one.", Arity = ArgumentArity.OneOrMore };
         var line = new Option<long>("--line", "-n") { Description = "Line number (in the last trace) of the R, W, X or at command to explain.", Required = true };
         var preset = new Option<string?>("--preset") { Description = "Translation model preset, as for replay (default neoverse-n1)." };
         var config = new Option<string?>("--config") { Description = "Translation model configuration file, as for replay." };
+        var format = FormatOption.Create();
+        var paging = new Option<string>("--demand-paging") { Description = "auto (foreign traces only), on (every trace) or off, as for replay (default page tables).", DefaultValueFactory = _ => "auto" };
         var cmd = new Command("explain", "Show every step of one access's translation: TLB lookups, walk-cache hits, descriptors, nested walks, cycles, and the outcome with decoded syndromes.")
         {
-            traces, line, preset, config,
+            traces, line, preset, config, format, paging,
         };
         cmd.SetAction(async (pr, ct) =>
         {
+            if (!FormatOption.TryRead(pr, format, out var inFormat, out string? error))
+            {
+                Console.Error.WriteLine($"mmusim: {error}");
+                return 1;
+            }
+            if (!Enum.TryParse<DemandPagingMode>(pr.GetValue(paging), ignoreCase: true, out var mode) || !Enum.IsDefined(mode))
+            {
+                Console.Error.WriteLine($"mmusim: bad --demand-paging '{pr.GetValue(paging)}' (auto, on or off)");
+                return 1;
+            }
             try
             {
                 var model = new ModelOptions.Values(pr.GetValue(config), pr.GetValue(preset), null, false, false).Resolve();
-                Console.Out.Write(await Explainer.ExplainAsync(pr.GetValue(traces)!, pr.GetValue(line), model, ct));
+                Console.Out.Write(await Explainer.ExplainAsync(pr.GetValue(traces)!, pr.GetValue(line), model, ct,
+                    new ReplayOptions { Format = inFormat, DemandPaging = mode }));
                 return 0;
             }
             catch (Exception e) when (e is ArgumentException or TraceFormatException or IOException or ConfigException)

@@ -8,19 +8,25 @@ public static class FaultsCommand
 {
     public static Command Create()
     {
-        var traces = new Argument<string[]>("trace") { Description = "A setup trace written by `mmusim cell`, then guest traces, replayed in order.", Arity = ArgumentArity.OneOrMore };
+        var traces = new Argument<string[]>("trace") { Description = "A setup trace written by `mmusim cell`, then guest traces, replayed in order ('-' for standard input; .gz and .xz are decompressed; any input format).", Arity = ArgumentArity.OneOrMore };
         var stop = new Option<bool>("--stop-on-fault") { Description = "Stop at the first fault." };
         var json = new Option<string?>("--json") { Description = "Also write {\"faults\": [...]} to this file, for tools." };
+        var format = FormatOption.Create();
         var cmd = new Command("faults", "Replay a cell setup and guest traces; list every fault with ESR/FAR/HPFAR decoded, the cell region at or nearest the faulting IPA, the walk and a likely cause.")
         {
-            traces, stop, json,
+            traces, stop, json, format,
         };
         cmd.SetAction(async (pr, ct) =>
         {
+            if (!FormatOption.TryRead(pr, format, out var inFormat, out string? error))
+            {
+                Console.Error.WriteLine($"mmusim faults: {error}");
+                return 1;
+            }
             FaultRun run;
             try
             {
-                run = await FaultReplay.RunAsync(pr.GetValue(traces)!, pr.GetValue(stop), ct);
+                run = await FaultReplay.RunAsync(pr.GetValue(traces)!, pr.GetValue(stop), ct, inFormat);
             }
             catch (IOException e)
             {

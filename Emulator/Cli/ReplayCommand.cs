@@ -117,7 +117,7 @@ public static class ReplayCommand
     {
         public const ulong DefaultMaxMemory = 4UL << 30;
 
-        public Option<string> Format { get; } = new("--format") { Description = "Input format: auto, text, binary, lackey, champsim or qemu-mem.", DefaultValueFactory = _ => "auto" };
+        public Option<string> Format { get; } = FormatOption.Create();
         public Option<bool> SkipBadLines { get; } = new("--skip-bad-lines") { Description = "Count malformed lines (or binary records) and go on instead of stopping." };
         public Option<bool> Quiet { get; } = new("--quiet", "-q") { Description = "No progress display on stderr." };
         public Option<string> MaxMemory { get; } = new("--max-memory") { Description = "Cap on simulated physical memory and on each demand-paging RAM pool (e.g. 512m, 4g).", DefaultValueFactory = _ => "4g" };
@@ -142,9 +142,8 @@ public static class ReplayCommand
         {
             settings = null!;
             error = null;
-            if (!TraceInput.TryParseFormat(pr.GetValue(Format)!, out var format))
+            if (!FormatOption.TryRead(pr, Format, out var format, out error))
             {
-                error = $"unknown --format '{pr.GetValue(Format)}' (auto, text, binary, lackey, champsim, qemu-mem)";
                 return false;
             }
             if (!TryParseSize(pr.GetValue(MaxMemory)!, out ulong max) || max < (4UL << 20))

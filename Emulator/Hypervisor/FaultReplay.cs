@@ -40,27 +40,54 @@ public static class FaultReplay
         }
     }
 
-    public static async Task<FaultRun> RunAsync(IReadOnlyList<string> traces, bool stopOnFault, CancellationToken ct = default)
+    /// <summary>
+    /// Replays <paramref name="traces"/> in order. Every input is opened and decoded as `replay` does
+    /// (<see cref="TraceInput"/>, the format registry: files or `-`, .gz/.xz, binary and foreign formats); the cell
+    /// layout is read from the `#@mmusim-` lines of the text inputs.
+    /// </summary>
+    public static async Task<FaultRun> RunAsync(IReadOnlyList<string> traces, bool stopOnFault, CancellationToken ct = default,
+        TraceFormat format = TraceFormat.Auto, Stream? stdin = null)
     {
         var run = new FaultRun();
-        foreach (var path in traces)
+        // Standard input is read once: kept in memory, for the layout scan and then the replay.
+        byte[]? stdinBytes = null;
+        if (traces.Contains("-"))
         {
-            try
-            {
-                run.Map ??= SetupMap.FromTraceLines(File.ReadLines(path), path);
-            }
-            catch (FormatException e)
-            {
-                run.Error = e.Message;
-                return run;
-            }
+            var copy = new MemoryStream();
+            await (stdin ?? Console.OpenStandardInput()).CopyToAsync(copy, ct);
+            stdinBytes = copy.ToArray();
         }
-        var core = new SimulatedCore();
-        // The replay `replay` runs (every input format, compression, stdin), watched access by access.
-        var replayer = new Replayer(core, sink: null, new ReplayOptions(), new Watcher(core, run, traces, stopOnFault));
+        TraceInput Open(string path) => path == "-"
+            ? TraceInput.Open(new MemoryStream(stdinBytes!, writable: false), "-", format)
+            : TraceInput.Open(path, format);
         try
         {
-            await replayer.ReplayFilesAsync(traces, ct);
+            foreach (var path in traces)
+            {
+                using var input = Open(path);
+                if (input.InputFormat.IsText)
+                {
+                    run.Map ??= SetupMap.FromTraceLines(Lines(input.Stream), path);
+                }
+            }
+        }
+        catch (FormatException e)
+        {
+            run.Error = e.Message;
+            return run;
+        }
+        catch (TraceFormatException e)
+        {
+            run.Error = e.Message;
+            return run;
+        }
+        var core = new SimulatedCore();
+        // The replay `replay` runs (every input format, compression, stdin), watched access by access; never demand
+        // paging, which would map away the very faults the cell's configuration gives.
+        var replayer = new Replayer(core, sink: null, new ReplayOptions { Format = format, DemandPaging = DemandPagingMode.Off }, new Watcher(core, run, traces, stopOnFault));
+        try
+        {
+            await replayer.ReplayInputsAsync(traces, Open, ct);
             run.StoppedOnFault = replayer.StoppedByObserver;
         }
         catch (TraceFormatException e)
@@ -68,5 +95,15 @@ public static class FaultReplay
             run.Error = e.Message;
         }
         return run;
+    }
+
+    /// <summary>The lines of a (decompressed) text input.</summary>
+    private static IEnumerable<string> Lines(Stream text)
+    {
+        using var reader = new StreamReader(text, leaveOpen: true);
+        while (reader.ReadLine() is { } line)
+        {
+            yield return line;
+        }
     }
 }

@@ -3,23 +3,24 @@ using MmuSim.Bits;
 namespace MmuSim.Registers;
 
 /// <summary>The system registers the trace format can write (spec: `reg NAME VALUE`).</summary>
+/// <remarks>The values are the binary trace format's register codes (docs/binary-format.md): never renumber.</remarks>
 public enum SysReg : byte
 {
-    SCTLR_EL1,
-    SCTLR_EL2,
-    TCR_EL1,
-    TCR_EL2,
-    TTBR0_EL1,
-    TTBR1_EL1,
-    TTBR0_EL2,
-    MAIR_EL1,
-    MAIR_EL2,
-    HCR_EL2,
-    VTCR_EL2,
-    VTTBR_EL2,
-    ID_AA64MMFR0_EL1,
-    ID_AA64MMFR1_EL1,
-    ID_AA64MMFR2_EL1,
+    SCTLR_EL1 = 0,
+    SCTLR_EL2 = 1,
+    TCR_EL1 = 2,
+    TCR_EL2 = 3,
+    TTBR0_EL1 = 4,
+    TTBR1_EL1 = 5,
+    TTBR0_EL2 = 6,
+    MAIR_EL1 = 7,
+    MAIR_EL2 = 8,
+    HCR_EL2 = 9,
+    VTCR_EL2 = 10,
+    VTTBR_EL2 = 11,
+    ID_AA64MMFR0_EL1 = 12,
+    ID_AA64MMFR1_EL1 = 13,
+    ID_AA64MMFR2_EL1 = 14,
 }
 
 /// <summary>

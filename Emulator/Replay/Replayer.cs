@@ -208,13 +208,20 @@ public sealed class Replayer
     }
 
     /// <summary>Replays files in order (`-` is standard input). Returns false when it stopped on a fault or was stopped by its observer.</summary>
-    public async ValueTask<bool> ReplayFilesAsync(IEnumerable<string> paths, CancellationToken ct = default)
+    public ValueTask<bool> ReplayFilesAsync(IEnumerable<string> paths, CancellationToken ct = default) =>
+        ReplayInputsAsync(paths, path => TraceInput.Open(path, _options.Format), ct);
+
+    /// <summary>
+    /// Replays inputs in order, each opened by <paramref name="open"/> from its name (for a caller that has already
+    /// read standard input, say). Returns false when it stopped on a fault or was stopped by its observer.
+    /// </summary>
+    public async ValueTask<bool> ReplayInputsAsync(IEnumerable<string> paths, Func<string, TraceInput> open, CancellationToken ct = default)
     {
         InputIndex = -1;
         foreach (var path in paths)
         {
             InputIndex++;
-            await using var input = TraceInput.Open(path, _options.Format);
+            await using var input = open(path);
             if (!await ReplayAsync(input, ct).ConfigureAwait(false))
             {
                 return false;

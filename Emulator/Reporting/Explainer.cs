@@ -39,10 +39,16 @@ public static class Explainer
         }
     }
 
-    /// <summary>Returns the explanation, or throws <see cref="ArgumentException"/> when the line is not an access.</summary>
+    /// <summary>
+    /// Returns the explanation, or throws <see cref="ArgumentException"/> when the line is not an access. Every input is
+    /// opened and decoded as `replay` does (<see cref="TraceInput"/>, the format registry: files or `-`, .gz/.xz, binary
+    /// and foreign formats), and a foreign input runs at EL0 under demand paging as there.
+    /// </summary>
+    /// <param name="options">The replay's input options (format, demand paging); a stop on a fault does not apply.</param>
     public static async Task<string> ExplainAsync(IReadOnlyList<string> traces, long line, ModelConfig? config = null, CancellationToken ct = default,
         ReplayOptions? options = null)
     {
+        options = (options ?? new ReplayOptions()) with { StopOnFault = false };
         var core = new SimulatedCore(config: config);
         var capture = new Capture(core, traces.Count - 1, line);
         // The same replay as `replay` (every input format, compression, stdin, demand paging for foreign traces),

@@ -26,9 +26,10 @@ public static class BinaryTrace
     /// <summary>Largest header a reader accepts (later versions may append fields a v1 reader skips).</summary>
     public const int MaxHeaderSize = 4096;
 
-    /// <summary>Record tags (byte 0 of a record).</summary>
-    public const byte TagRead = 0x01, TagWrite = 0x02, TagFetch = 0x03;
-    public const byte TagReg = 0x10, TagMem = 0x11, TagRam = 0x12, TagEl = 0x13, TagAt = 0x14, TagDump = 0x15, TagTlbi = 0x16;
+    /// <summary>Record tags (byte 0 of a record): the values of <see cref="TraceOp"/>.</summary>
+    public const byte TagRead = (byte)TraceOp.Read, TagWrite = (byte)TraceOp.Write, TagFetch = (byte)TraceOp.Fetch;
+    public const byte TagReg = (byte)TraceOp.Reg, TagMem = (byte)TraceOp.Mem, TagRam = (byte)TraceOp.Ram, TagEl = (byte)TraceOp.El,
+        TagAt = (byte)TraceOp.At, TagDump = (byte)TraceOp.Dump, TagTlbi = (byte)TraceOp.Tlbi;
 
     /// <summary>True when <paramref name="head"/> starts with the magic number.</summary>
     public static bool HasMagic(ReadOnlySpan<byte> head) => head.StartsWith(Magic);
@@ -44,7 +45,7 @@ public static class BinaryTrace
 }
 
 /// <summary>
-/// Reads the binary format from a <see cref="PipeReader"/>: fixed-size records decoded straight from the current
+/// Decodes the binary format from buffered bytes: fixed-size records decoded straight from the current
 /// segment (a 16-byte copy only when a record straddles segments); the words of a `mem` record are emitted as they
 /// arrive, so a record of any length needs no buffering. Record numbers (1-based) stand in for line numbers; errors
 /// give the byte offset of the record.
@@ -72,39 +73,32 @@ public static class BinaryTraceReader
         public ulong RamBase;
     }
 
-    /// <summary>Parses a whole binary trace. Returns the number of records.</summary>
-    public static async ValueTask<long> ParseAsync<THandler>(PipeReader reader, string source, THandler handler,
-        ParseOptions? options = null, CancellationToken ct = default)
-        where THandler : ITraceHandler
+    /// <summary>The binary format's <see cref="ITraceDecoder"/>: <see cref="ParseRecords"/> with its state.</summary>
+    public struct Decoder(string source, ParseOptions options) : ITraceDecoder
     {
-        var state = new State(source, options ?? ParseOptions.Strict);
-        try
+        private State _state = new(source, options);
+
+        public readonly long Count => _state.Record;
+
+        public readonly int MinimumBlock => 2 * BinaryTrace.RecordSize;
+
+        /// <summary>At most a partial header or record (&lt; 16 bytes) is left unconsumed: the buffer never grows.</summary>
+        public readonly int MaximumBlock => 0;
+
+        public SequencePosition Decode<THandler>(ref ReadOnlySequence<byte> buffer, ref THandler handler, bool final)
+            where THandler : ITraceHandler =>
+            ParseRecords(ref buffer, ref _state, ref handler, final);
+
+        public readonly void Dispose()
         {
-            while (true)
-            {
-                ReadResult read = await reader.ReadAsync(ct).ConfigureAwait(false);
-                ReadOnlySequence<byte> buffer = read.Buffer;
-                SequencePosition consumed = buffer.Start;
-                try
-                {
-                    consumed = ParseRecords(ref buffer, ref state, ref handler, read.IsCompleted);
-                }
-                finally
-                {
-                    reader.AdvanceTo(consumed, buffer.End);
-                }
-                if (read.IsCompleted)
-                {
-                    break;
-                }
-            }
         }
-        finally
-        {
-            await reader.CompleteAsync().ConfigureAwait(false);
-        }
-        return state.Record;
     }
+
+    /// <summary>Parses a whole binary trace. Returns the number of records.</summary>
+    public static ValueTask<long> ParseAsync<THandler>(PipeReader reader, string source, THandler handler,
+        ParseOptions? options = null, CancellationToken ct = default)
+        where THandler : ITraceHandler =>
+        TracePipe.ReadAsync(reader, new Decoder(source, options ?? ParseOptions.Strict), handler, ct);
 
     /// <summary>Decodes every complete record of <paramref name="buffer"/>; at the end of input a partial record is an error.</summary>
     public static SequencePosition ParseRecords<THandler>(ref ReadOnlySequence<byte> buffer, ref State state, ref THandler handler, bool final)
@@ -171,11 +165,11 @@ public static class BinaryTraceReader
                 // Fast path: an access record (tag 1..3, size 1..64, bytes 2..7 zero).
                 uint tag = (uint)head & 0xFF;
                 uint size = (uint)(head >> 8) & 0xFF;
-                if (tag - 1 < 3 && (head >> 16) == 0 && size - 1 < 64)
+                if (tag - BinaryTrace.TagRead < 3 && (head >> 16) == 0 && size - 1 < 64)
                 {
                     var a = new TraceRecord
                     {
-                        Op = tag == BinaryTrace.TagRead ? TraceOp.Read : tag == BinaryTrace.TagWrite ? TraceOp.Write : TraceOp.Fetch,
+                        Op = (TraceOp)tag, // an access's tag is its TraceOp value
                         Line = state.Record,
                         Address = x,
                         Size = (byte)size,
@@ -226,12 +220,12 @@ public static class BinaryTraceReader
             ulong head = Load(ref start, pos);
             uint tag = (uint)head & 0xFF;
             uint size = (uint)(head >> 8) & 0xFF;
-            if (tag - 1 >= 3 || (head >> 16) != 0 || size - 1 >= 64)
+            if (tag - BinaryTrace.TagRead >= 3 || (head >> 16) != 0 || size - 1 >= 64)
             {
                 break;
             }
             ref PlainAccess a = ref Unsafe.Add(ref a0, count);
-            a.Op = tag == BinaryTrace.TagRead ? TraceOp.Read : tag == BinaryTrace.TagWrite ? TraceOp.Write : TraceOp.Fetch;
+            a.Op = (TraceOp)tag;
             a.Va = Load(ref start, pos + 8);
             a.Size = (byte)size;
             pos += BinaryTrace.RecordSize;
@@ -358,9 +352,9 @@ public static class BinaryTraceReader
                 throw Bad(ref state, $"access size {b1} is not between 1 and 64 bytes");
             case BinaryTrace.TagReg:
                 Expect(ref state, b2 == 0 && b3 == 0 && n == 0, "reserved bytes of a reg record must be zero");
-                Expect(ref state, b1 < SystemRegisters.Count, $"unknown register code {b1}");
+                Expect(ref state, WireCodes<SysReg>.IsDefined(b1), $"unknown register code {b1}");
                 rec.Op = TraceOp.Reg;
-                rec.Reg = (SysReg)b1;
+                rec.Reg = WireCodes<SysReg>.FromCode(b1);
                 rec.Value = x;
                 break;
             case BinaryTrace.TagMem:
@@ -385,9 +379,9 @@ public static class BinaryTraceReader
                 break;
             case BinaryTrace.TagAt:
                 Expect(ref state, b2 == 0 && b3 == 0 && n == 0, "reserved bytes of an at record must be zero");
-                Expect(ref state, b1 <= (uint)AtOp.S1E2W, $"unknown AT operation code {b1}");
+                Expect(ref state, WireCodes<AtOp>.IsDefined(b1), $"unknown AT operation code {b1}");
                 rec.Op = TraceOp.At;
-                rec.At = (AtOp)b1;
+                rec.At = WireCodes<AtOp>.FromCode(b1);
                 rec.Address = x;
                 break;
             case BinaryTrace.TagDump:
@@ -398,10 +392,10 @@ public static class BinaryTraceReader
                 break;
             case BinaryTrace.TagTlbi:
                 Expect(ref state, b3 == 0 && n == 0 && b2 <= 1, "reserved bytes of a tlbi record must be zero (byte 2 is 0 or 1)");
-                Expect(ref state, b1 <= (uint)TlbiOp.VALE2, $"unknown TLBI operation code {b1}");
+                Expect(ref state, WireCodes<TlbiOp>.IsDefined(b1), $"unknown TLBI operation code {b1}");
                 Expect(ref state, b2 == 1 || x == 0, "a tlbi record without operand has a zero operand field");
                 rec.Op = TraceOp.Tlbi;
-                rec.Tlbi = (TlbiOp)b1;
+                rec.Tlbi = WireCodes<TlbiOp>.FromCode(b1);
                 rec.HasOperand = b2 == 1;
                 rec.Value = x;
                 break;
@@ -421,4 +415,30 @@ public static class BinaryTraceReader
 
     private static TraceFormatException Bad(ref State state, string reason) =>
         TraceFormatException.AtByte(state.Source, state.RecordOffset, $"record {state.Record}: {reason}");
+}
+
+/// <summary>The binary format (docs/binary-format.md), recognised by its magic number.</summary>
+internal sealed class BinaryInputFormat : InputFormat
+{
+    public override TraceFormat Id => TraceFormat.Binary;
+
+    public override string Name => "binary";
+
+    public override IReadOnlyList<string> Aliases => ["bin"];
+
+    public override string Description => "the MmuSim binary format (docs/binary-format.md)";
+
+    public override string Recognition => "its magic number, 89 4D 4D 55 54 0D 0A 1A";
+
+    public override bool HasMagic(ReadOnlySpan<byte> head) => BinaryTrace.HasMagic(head);
+
+    public override bool CanWrite => true;
+
+    public override TraceWriter CreateWriter(Stream stream) => new BinaryTraceWriter(stream);
+
+    public override IReadOnlyList<string> Extensions => [".mbt"];
+
+    public override ValueTask<long> ReadAsync<THandler>(TraceInput input, THandler handler, ParseOptions parse, int bufferSize, bool direct,
+        CancellationToken ct) =>
+        Read(input, new BinaryTraceReader.Decoder(input.Source, parse), handler, bufferSize, direct, ct);
 }

@@ -6,11 +6,10 @@ namespace MmuSim.Tracing;
 /// <summary>
 /// Reads an uncompressed regular file (<see cref="TraceInput.CanReadDirect"/>) without the Stream / PipeReader
 /// machinery: large synchronous positioned reads (pread) into one reusable buffer on the calling thread, each block
-/// parsed in place by the same span parsers the pipe path uses (<see cref="LineReader.ParseSpan"/>,
-/// <see cref="BinaryTraceReader.ParseRecords"/>), the partial line or record at its end moved to the front before
-/// the next read. No async state machine, no thread hand-off and no segment bookkeeping per read, and a line or
-/// record that straddles two reads is parsed from one contiguous copy, so records and errors are those of the
-/// streaming path. Standard input, compressed inputs and the foreign formats keep the streaming path.
+/// parsed in place by the format's <see cref="ITraceDecoder"/> (the one <see cref="TracePipe"/> drives), the partial
+/// line or record at its end moved to the front before the next read. No async state machine, no thread hand-off and
+/// no segment bookkeeping per read, and a line or record that straddles two reads is parsed from one contiguous copy,
+/// so records and errors are those of the streaming path. Standard input and compressed inputs keep the streaming path.
 /// </summary>
 /// <remarks>
 /// Measured (`Perf io TRACE`, best of 9, interleaved) against a read-only memory map of the whole file parsed in place,
@@ -27,48 +26,19 @@ public static class FileTraceReader
     /// </summary>
     public const int DefaultBlockSize = 1 << 18;
 
-    /// <summary>Parses a text-like input (any <see cref="ILineFormat"/>) read directly from its file. Returns the lines read.</summary>
-    public static long ParseLines<TFormat, THandler>(TraceInput input, TFormat format, THandler handler, ParseOptions? options = null,
-        int blockSize = DefaultBlockSize, CancellationToken ct = default)
-        where TFormat : ILineFormat
+    /// <summary>
+    /// Reads <paramref name="input"/>'s file directly through <paramref name="decoder"/>: the one read loop of a file
+    /// by path, for every format. Returns the lines (or records) read.
+    /// </summary>
+    public static long Read<TDecoder, THandler>(TraceInput input, TDecoder decoder, THandler handler, int blockSize = DefaultBlockSize,
+        CancellationToken ct = default)
+        where TDecoder : ITraceDecoder
         where THandler : ITraceHandler
     {
         SafeFileHandle file = input.DirectHandle;
-        var state = new LineState(input.Source, options ?? ParseOptions.Strict);
         // A line may grow the buffer up to MaxLineLength + 1 bytes: a longer line then has no '\n' in a full buffer,
-        // which LineReader.ParseSpan reports as "line is longer than ...".
-        var buf = new Block(blockSize, LineReader.MaxLineLength + 1, input.DirectStart);
-        try
-        {
-            while (true)
-            {
-                ct.ThrowIfCancellationRequested();
-                bool final = !buf.Fill(file, input);
-                int done = LineReader.ParseSpan(buf.Data, ref state, ref format, ref handler, final);
-                if (final)
-                {
-                    break;
-                }
-                buf.Consume(done);
-            }
-        }
-        finally
-        {
-            state.Dispose();
-            buf.Dispose();
-        }
-        return state.Line;
-    }
-
-    /// <summary>Parses a binary trace read directly from its file. Returns the records read.</summary>
-    public static long ParseBinary<THandler>(TraceInput input, THandler handler, ParseOptions? options = null,
-        int blockSize = DefaultBlockSize, CancellationToken ct = default)
-        where THandler : ITraceHandler
-    {
-        SafeFileHandle file = input.DirectHandle;
-        var state = new BinaryTraceReader.State(input.Source, options ?? ParseOptions.Strict);
-        // ParseRecords leaves at most a partial header or record (< 16 bytes) unconsumed: the buffer never grows.
-        var buf = new Block(Math.Max(blockSize, 2 * BinaryTrace.RecordSize), 0);
+        // which the line decoder reports as "line is longer than ...". Fixed-size records never grow it.
+        var buf = new Block(Math.Max(blockSize, decoder.MinimumBlock), decoder.MaximumBlock, input.DirectStart);
         try
         {
             while (true)
@@ -76,7 +46,7 @@ public static class FileTraceReader
                 ct.ThrowIfCancellationRequested();
                 bool final = !buf.Fill(file, input);
                 var seq = new ReadOnlySequence<byte>(buf.Array, 0, buf.Length);
-                SequencePosition end = BinaryTraceReader.ParseRecords(ref seq, ref state, ref handler, final);
+                SequencePosition end = decoder.Decode(ref seq, ref handler, final);
                 if (final)
                 {
                     break;
@@ -86,10 +56,24 @@ public static class FileTraceReader
         }
         finally
         {
+            decoder.Dispose();
             buf.Dispose();
         }
-        return state.Record;
+        return decoder.Count;
     }
+
+    /// <summary>Parses a text-like input (any <see cref="ILineFormat"/>) read directly from its file. Returns the lines read.</summary>
+    public static long ParseLines<TFormat, THandler>(TraceInput input, TFormat format, THandler handler, ParseOptions? options = null,
+        int blockSize = DefaultBlockSize, CancellationToken ct = default)
+        where TFormat : ILineFormat
+        where THandler : ITraceHandler =>
+        Read(input, new LineDecoder<TFormat>(input.Source, options ?? ParseOptions.Strict, format), handler, blockSize, ct);
+
+    /// <summary>Parses a binary trace read directly from its file. Returns the records read.</summary>
+    public static long ParseBinary<THandler>(TraceInput input, THandler handler, ParseOptions? options = null,
+        int blockSize = DefaultBlockSize, CancellationToken ct = default)
+        where THandler : ITraceHandler =>
+        Read(input, new BinaryTraceReader.Decoder(input.Source, options ?? ParseOptions.Strict), handler, blockSize, ct);
 
     /// <summary>The read buffer: <see cref="Length"/> bytes of data at its start, the rest free for the next read.</summary>
     private struct Block : IDisposable

@@ -264,44 +264,38 @@ public static class ChampSimReader
 {
     public const int RecordSize = 64;
 
-    /// <summary>Reads a whole ChampSim trace. Returns the number of instructions.</summary>
-    public static async ValueTask<long> ParseAsync<THandler>(PipeReader reader, string source, THandler handler, CancellationToken ct = default)
-        where THandler : ITraceHandler
+    /// <summary>ChampSim's <see cref="ITraceDecoder"/>: whole records; at the end of input a partial one is an error.</summary>
+    public struct Decoder(string source) : ITraceDecoder
     {
-        long records = 0;
-        long offset = 0;
-        try
+        private long _records;
+        private long _offset;
+
+        public readonly long Count => _records;
+
+        public readonly int MinimumBlock => 2 * RecordSize;
+
+        public readonly int MaximumBlock => 0;
+
+        public SequencePosition Decode<THandler>(ref ReadOnlySequence<byte> buffer, ref THandler handler, bool final)
+            where THandler : ITraceHandler
         {
-            while (true)
+            SequencePosition consumed = ParseRecords(ref buffer, ref _records, ref _offset, ref handler);
+            if (final && buffer.Slice(consumed).Length is > 0 and var rest)
             {
-                ReadResult read = await reader.ReadAsync(ct).ConfigureAwait(false);
-                ReadOnlySequence<byte> buffer = read.Buffer;
-                SequencePosition consumed = buffer.Start;
-                try
-                {
-                    consumed = ParseRecords(ref buffer, ref records, ref offset, ref handler);
-                    if (read.IsCompleted && buffer.Slice(consumed).Length > 0)
-                    {
-                        throw TraceFormatException.AtByte(source, offset,
-                            $"truncated input: the last record has {buffer.Slice(consumed).Length} of its {RecordSize} bytes");
-                    }
-                }
-                finally
-                {
-                    reader.AdvanceTo(consumed, buffer.End);
-                }
-                if (read.IsCompleted)
-                {
-                    break;
-                }
+                throw TraceFormatException.AtByte(source, _offset, $"truncated input: the last record has {rest} of its {RecordSize} bytes");
             }
+            return consumed;
         }
-        finally
+
+        public readonly void Dispose()
         {
-            await reader.CompleteAsync().ConfigureAwait(false);
         }
-        return records;
     }
+
+    /// <summary>Reads a whole ChampSim trace. Returns the number of instructions.</summary>
+    public static ValueTask<long> ParseAsync<THandler>(PipeReader reader, string source, THandler handler, CancellationToken ct = default)
+        where THandler : ITraceHandler =>
+        TracePipe.ReadAsync(reader, new Decoder(source), handler, ct);
 
     /// <summary>Decodes every complete record of <paramref name="buffer"/>.</summary>
     public static SequencePosition ParseRecords<THandler>(ref ReadOnlySequence<byte> buffer, ref long records, ref long offset, ref THandler handler)
@@ -353,4 +347,92 @@ public static class ChampSimReader
             }
         }
     }
+}
+
+/// <summary>Valgrind lackey output (<see cref="LackeyFormat"/>).</summary>
+internal sealed class LackeyInputFormat : InputFormat
+{
+    public override TraceFormat Id => TraceFormat.Lackey;
+
+    public override string Name => "lackey";
+
+    public override string Description => "valgrind lackey --trace-mem=yes output";
+
+    public override string Recognition => "a first line that is valgrind's ==PID== or --PID-- commentary or a lackey record";
+
+    public override bool IsForeign => true;
+
+    public override bool IsText => true;
+
+    public override bool ClaimsFirstLine(ReadOnlySpan<byte> line) =>
+        line.StartsWith("=="u8) || line.StartsWith("--"u8)
+        || (line.Length > 4 && (line.StartsWith("I  "u8) || (line[0] == (byte)' ' && line[1] is (byte)'L' or (byte)'S' or (byte)'M' && line[2] == (byte)' '))
+            && line.IndexOf((byte)',') > 0);
+
+    public override ValueTask<long> ReadAsync<THandler>(TraceInput input, THandler handler, ParseOptions parse, int bufferSize, bool direct,
+        CancellationToken ct) =>
+        Read(input, new LineDecoder<LackeyFormat>(input.Source, parse, default), handler, bufferSize, direct, ct);
+}
+
+/// <summary>ChampSim records (<see cref="ChampSimReader"/>): no magic number, recognised by name or by binary content.</summary>
+internal sealed class ChampSimInputFormat : InputFormat
+{
+    public override TraceFormat Id => TraceFormat.ChampSim;
+
+    public override string Name => "champsim";
+
+    public override string Description => "ChampSim input_instr records, 64 bytes each";
+
+    public override string Recognition => "a name containing .champsim, or first bytes of which one in eight or more is not text";
+
+    public override bool IsForeign => true;
+
+    public override bool ClaimsName(string name) => name.Contains(".champsim", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Binary content without our magic number: ChampSim records are mostly zero bytes. A text trace with a few stray
+    /// control bytes (a damaged file) stays text, so that its parser names the line and column of each.
+    /// </summary>
+    public override bool ClaimsBinaryContent(ReadOnlySpan<byte> head)
+    {
+        int binary = 0;
+        foreach (byte b in head)
+        {
+            if (b == 0 || (b < 0x20 && b is not ((byte)'\n' or (byte)'\r' or (byte)'\t')))
+            {
+                binary++;
+            }
+        }
+        return binary > 0 && binary * 8 >= head.Length;
+    }
+
+    public override ValueTask<long> ReadAsync<THandler>(TraceInput input, THandler handler, ParseOptions parse, int bufferSize, bool direct,
+        CancellationToken ct) =>
+        Read(input, new ChampSimReader.Decoder(input.Source), handler, bufferSize, direct, ct);
+}
+
+/// <summary>The QEMU mem plugin's CSV (<see cref="QemuMemFormat"/>).</summary>
+internal sealed class QemuMemInputFormat : InputFormat
+{
+    public override TraceFormat Id => TraceFormat.QemuMem;
+
+    public override string Name => "qemu-mem";
+
+    public override IReadOnlyList<string> Aliases => ["qemu"];
+
+    public override string Description => "QEMU TCG mem plugin CSV (print-accesses=true)";
+
+    public override string Recognition => "a first line that is the plugin's insn_vaddr,... header or one of its records";
+
+    public override bool IsForeign => true;
+
+    public override bool IsText => true;
+
+    public override bool ClaimsFirstLine(ReadOnlySpan<byte> line) =>
+        line.StartsWith("insn_vaddr,"u8)
+        || (line.StartsWith("0x"u8) && line.Count((byte)',') >= 6 && (line.IndexOf(",load,"u8) > 0 || line.IndexOf(",store,"u8) > 0));
+
+    public override ValueTask<long> ReadAsync<THandler>(TraceInput input, THandler handler, ParseOptions parse, int bufferSize, bool direct,
+        CancellationToken ct) =>
+        Read(input, new LineDecoder<QemuMemFormat>(input.Source, parse, default), handler, bufferSize, direct, ct);
 }

@@ -24,10 +24,10 @@ public interface ILineFormat
 }
 
 /// <summary>
-/// Splits a <see cref="PipeReader"/> into lines, Kestrel-style: a synchronous loop over the buffered bytes hands every
-/// complete line to the format (the current segment's span when the line lies in one segment, a copy into a pooled
-/// scratch buffer when it straddles segments) and leaves a partial line unconsumed until more bytes arrive; the async
-/// loop only reads and calls AdvanceTo once per read, in finally. Nothing is allocated per line.
+/// Splits buffered bytes into lines, Kestrel-style (the decoding step of <see cref="LineDecoder{TFormat}"/>): a
+/// synchronous loop hands every complete line to the format (the current segment's span when the line lies in one
+/// segment, a copy into a pooled scratch buffer when it straddles segments) and leaves a partial line unconsumed until
+/// more bytes arrive. Nothing is allocated per line.
 /// </summary>
 public static class LineReader
 {
@@ -39,41 +39,11 @@ public static class LineReader
 
     /// <summary>Parses a whole stream of lines, calling <paramref name="handler"/> for each record in order.</summary>
     /// <returns>The number of lines read.</returns>
-    public static async ValueTask<long> ParseAsync<TFormat, THandler>(PipeReader reader, string source, TFormat format, THandler handler,
+    public static ValueTask<long> ParseAsync<TFormat, THandler>(PipeReader reader, string source, TFormat format, THandler handler,
         ParseOptions? options = null, CancellationToken ct = default)
         where TFormat : ILineFormat
-        where THandler : ITraceHandler
-    {
-        options ??= ParseOptions.Strict;
-        var state = new LineState(source, options);
-        try
-        {
-            while (true)
-            {
-                ReadResult read = await reader.ReadAsync(ct).ConfigureAwait(false);
-                ReadOnlySequence<byte> buffer = read.Buffer;
-                SequencePosition consumed = buffer.Start;
-                try
-                {
-                    consumed = ParseLines(ref buffer, ref state, ref format, ref handler, read.IsCompleted);
-                }
-                finally
-                {
-                    reader.AdvanceTo(consumed, buffer.End);
-                }
-                if (read.IsCompleted)
-                {
-                    break;
-                }
-            }
-        }
-        finally
-        {
-            state.Dispose();
-            await reader.CompleteAsync().ConfigureAwait(false);
-        }
-        return state.Line;
-    }
+        where THandler : ITraceHandler =>
+        TracePipe.ReadAsync(reader, new LineDecoder<TFormat>(source, options ?? ParseOptions.Strict, format), handler, ct);
 
     /// <summary>Parses every complete line of <paramref name="buffer"/>, and the final unterminated one when <paramref name="final"/>.</summary>
     /// <returns>The position after the last line consumed.</returns>
@@ -115,8 +85,7 @@ public static class LineReader
 
     /// <summary>
     /// Parses every complete line of one contiguous span (the format's run first, then line by line), leaving the
-    /// partial line at its end. Shared by the pipe reader (one segment at a time) and <see cref="FileTraceReader"/>
-    /// (one buffer or mapped window at a time), so both deliver the same records and the same errors.
+    /// partial line at its end.
     /// </summary>
     /// <returns>The bytes consumed: up to and including the last '\n' of <paramref name="span"/>.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -141,7 +110,8 @@ public static class LineReader
 
     /// <summary>
     /// Parses the lines of a contiguous span: every complete line, then (when <paramref name="final"/>) the last
-    /// one without its '\n'. A partial line longer than <see cref="MaxLineLength"/> is an error, as in the pipe path.
+    /// one without its '\n'. A partial line longer than <see cref="MaxLineLength"/> is an error, as in
+    /// <see cref="ParseLines"/>. (For a parse of memory that is not a sequence: Perf's memory-mapped file.)
     /// </summary>
     /// <returns>The bytes consumed (all of them when <paramref name="final"/>).</returns>
     internal static int ParseSpan<TFormat, THandler>(ReadOnlySpan<byte> span, ref LineState state, ref TFormat format, ref THandler handler, bool final)

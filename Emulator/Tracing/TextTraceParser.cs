@@ -63,10 +63,6 @@ internal static class Fail
 /// </summary>
 public static class TextTraceParser
 {
-    private static readonly byte[][] RegNames = Enum.GetNames<SysReg>().Select(Encoding.ASCII.GetBytes).ToArray();
-    private static readonly byte[][] AtNames = Enum.GetNames<AtOp>().Select(Encoding.ASCII.GetBytes).ToArray();
-    private static readonly byte[][] TlbiNames = Enum.GetNames<TlbiOp>().Select(Encoding.ASCII.GetBytes).ToArray();
-
     /// <summary>Parses a whole trace from a pipe, calling <paramref name="handler"/> for each record in order.</summary>
     /// <returns>The number of lines read.</returns>
     public static ValueTask<long> ParseAsync<THandler>(PipeReader reader, string source, THandler handler, CancellationToken ct = default)
@@ -419,7 +415,7 @@ public static class TextTraceParser
                 break;
             case 2 when Is(keyword, "at"u8):
                 rec.Op = TraceOp.At;
-                rec.At = (AtOp)Name(ref t, AtNames, source, line, "AT operation");
+                rec.At = Name<AtOp>(ref t, source, line, "AT operation");
                 rec.Address = Number(ref t, source, line, "virtual address");
                 break;
             case 2 when Is(keyword, "el"u8):
@@ -432,7 +428,7 @@ public static class TextTraceParser
                 break;
             case 3 when Is(keyword, "reg"u8):
                 rec.Op = TraceOp.Reg;
-                rec.Reg = (SysReg)Name(ref t, RegNames, source, line, "register");
+                rec.Reg = Name<SysReg>(ref t, source, line, "register");
                 rec.Value = Number(ref t, source, line, "register value");
                 break;
             case 3 when Is(keyword, "ram"u8):
@@ -492,7 +488,7 @@ public static class TextTraceParser
                 break;
             case 4 when Is(keyword, "tlbi"u8):
                 rec.Op = TraceOp.Tlbi;
-                rec.Tlbi = (TlbiOp)Name(ref t, TlbiNames, source, line, "TLBI operation");
+                rec.Tlbi = Name<TlbiOp>(ref t, source, line, "TLBI operation");
                 if (t.Next(out var xt))
                 {
                     rec.Value = ParseNumber(xt, source, line, t.Column, "TLBI operand");
@@ -595,21 +591,19 @@ public static class TextTraceParser
         return (byte)size;
     }
 
-    private static int Name(ref Tokens t, byte[][] names, string source, long line, string what)
+    /// <summary>A register, AT or TLBI name: the token decoder of every name the format has (<see cref="WireCodes{T}"/>).</summary>
+    private static T Name<T>(ref Tokens t, string source, long line, string what)
+        where T : struct, Enum
     {
         if (!t.Next(out var tok))
         {
             Fail.Missing(source, line, t.Column, what);
         }
-        for (int i = 0; i < names.Length; i++)
+        if (!WireCodes<T>.TryParse(tok, out T value))
         {
-            if (System.Text.Ascii.EqualsIgnoreCase(tok, names[i]))
-            {
-                return i;
-            }
+            Fail.Unknown(source, line, t.Column, what, tok);
         }
-        Fail.Unknown(source, line, t.Column, what, tok);
-        return 0;
+        return value;
     }
 
     private static ulong Number(ref Tokens t, string source, long line, string what)
@@ -746,4 +740,28 @@ public static class TextTraceParser
         }
         return value;
     }
+}
+
+/// <summary>The text format (docs/trace-format.md): what detection falls back to.</summary>
+internal sealed class TextInputFormat : InputFormat
+{
+    public override TraceFormat Id => TraceFormat.Text;
+
+    public override string Name => "text";
+
+    public override string Description => "the MmuSim text format (docs/trace-format.md)";
+
+    public override string Recognition => "anything no other format claims";
+
+    public override bool IsText => true;
+
+    public override bool CanWrite => true;
+
+    public override TraceWriter CreateWriter(Stream stream) => new TextTraceWriter(stream);
+
+    public override IReadOnlyList<string> Extensions => [".trace", ".txt"];
+
+    public override ValueTask<long> ReadAsync<THandler>(TraceInput input, THandler handler, ParseOptions parse, int bufferSize, bool direct,
+        CancellationToken ct) =>
+        Read(input, new LineDecoder<TextTraceParser.TextLineFormat>(input.Source, parse, default), handler, bufferSize, direct, ct);
 }

@@ -4,23 +4,6 @@ using SharpCompress.Compressors.Xz;
 
 namespace MmuSim.Tracing;
 
-/// <summary>The trace formats `replay` and `convert` read.</summary>
-public enum TraceFormat : byte
-{
-    /// <summary>Decide from the magic number, the name and the first lines.</summary>
-    Auto,
-    /// <summary>The text format (docs/trace-format.md).</summary>
-    Text,
-    /// <summary>The binary format (docs/binary-format.md).</summary>
-    Binary,
-    /// <summary>Valgrind lackey `--trace-mem=yes` output.</summary>
-    Lackey,
-    /// <summary>ChampSim `input_instr` records.</summary>
-    ChampSim,
-    /// <summary>QEMU TCG `mem` plugin CSV (`print-accesses=true`).</summary>
-    QemuMem,
-}
-
 /// <summary>Compression of an input, recognised by its magic number.</summary>
 public enum TraceCompression : byte
 {
@@ -91,8 +74,11 @@ public sealed class TraceInput : IAsyncDisposable, IDisposable
     /// <summary>The direct reader's progress: bytes of the file read so far (what <see cref="RawBytesRead"/> then shows).</summary>
     internal void SetDirectBytes(long n) => Interlocked.Exchange(ref _directBytes, n);
 
+    /// <summary>The format's entry in the registry: its decoder, name and properties.</summary>
+    public InputFormat InputFormat => InputFormats.Of(Format);
+
     /// <summary>True for the formats that carry virtual addresses only and run at EL0 of one guest.</summary>
-    public bool IsForeign => Format is TraceFormat.Lackey or TraceFormat.ChampSim or TraceFormat.QemuMem;
+    public bool IsForeign => InputFormat.IsForeign;
 
     /// <summary>Opens <paramref name="path"/> (`-` for standard input).</summary>
     public static TraceInput Open(string path, TraceFormat format = TraceFormat.Auto, Stream? stdin = null)
@@ -136,7 +122,7 @@ public sealed class TraceInput : IAsyncDisposable, IDisposable
             {
                 format = Detect(head.AsSpan(bom), source);
             }
-            if (format is not (TraceFormat.Text or TraceFormat.Lackey or TraceFormat.QemuMem))
+            if (!InputFormats.Of(format).IsText)
             {
                 bom = 0;
             }
@@ -177,102 +163,12 @@ public sealed class TraceInput : IAsyncDisposable, IDisposable
         return got == n ? buf : buf[..got];
     }
 
-    /// <summary>
-    /// Decides the format of decompressed bytes: the binary magic number; a ChampSim name (`*.champsim*`) or
-    /// content that is mostly not text (one byte in eight or more); valgrind's `==PID==` banner or lackey records;
-    /// the QEMU mem plugin's header or records; otherwise the text format.
-    /// </summary>
-    public static TraceFormat Detect(ReadOnlySpan<byte> head, string name)
-    {
-        if (BinaryTrace.HasMagic(head))
-        {
-            return TraceFormat.Binary;
-        }
-        if (name.Contains(".champsim", StringComparison.OrdinalIgnoreCase))
-        {
-            return TraceFormat.ChampSim;
-        }
-        // Binary content without our magic number: ChampSim records are mostly zero bytes. A text trace with a few
-        // stray control bytes (a damaged file) stays text, so that its parser names the line and column of each.
-        int binary = 0;
-        foreach (byte b in head)
-        {
-            if (b == 0 || (b < 0x20 && b is not ((byte)'\n' or (byte)'\r' or (byte)'\t')))
-            {
-                binary++;
-            }
-        }
-        if (binary > 0 && binary * 8 >= head.Length)
-        {
-            return TraceFormat.ChampSim;
-        }
-        // Look at the first few lines that carry something.
-        int seen = 0;
-        while (!head.IsEmpty && seen < 16)
-        {
-            int nl = head.IndexOf((byte)'\n');
-            var line = nl >= 0 ? head[..nl] : head;
-            head = nl >= 0 ? head[(nl + 1)..] : default;
-            if (nl < 0 && !head.IsEmpty)
-            {
-                break;
-            }
-            line = line.TrimEnd((byte)'\r');
-            if (line.IsEmpty || line[0] == (byte)'#')
-            {
-                continue;
-            }
-            seen++;
-            if (line.StartsWith("=="u8) || line.StartsWith("--"u8) || IsLackeyRecord(line))
-            {
-                return TraceFormat.Lackey;
-            }
-            if (line.StartsWith("insn_vaddr,"u8) || IsQemuMemRecord(line))
-            {
-                return TraceFormat.QemuMem;
-            }
-            return TraceFormat.Text;
-        }
-        return TraceFormat.Text;
-    }
-
-    private static bool IsLackeyRecord(ReadOnlySpan<byte> line) =>
-        line.Length > 4 && (line.StartsWith("I  "u8) || (line[0] == (byte)' ' && line[1] is (byte)'L' or (byte)'S' or (byte)'M' && line[2] == (byte)' '))
-        && line.IndexOf((byte)',') > 0;
-
-    private static bool IsQemuMemRecord(ReadOnlySpan<byte> line) =>
-        line.StartsWith("0x"u8) && line.Count((byte)',') >= 6 && (line.IndexOf(",load,"u8) > 0 || line.IndexOf(",store,"u8) > 0);
+    /// <summary>Decides the format of decompressed bytes (<see cref="InputFormats.Detect"/>).</summary>
+    public static TraceFormat Detect(ReadOnlySpan<byte> head, string name) => InputFormats.Detect(head, name).Id;
 
     public void Dispose() => Stream.Dispose();
 
     public ValueTask DisposeAsync() => Stream.DisposeAsync();
-
-    /// <summary>The name of a format as the --format option spells it.</summary>
-    public static string FormatName(TraceFormat f) => f switch
-    {
-        TraceFormat.Text => "text",
-        TraceFormat.Binary => "binary",
-        TraceFormat.Lackey => "lackey",
-        TraceFormat.ChampSim => "champsim",
-        TraceFormat.QemuMem => "qemu-mem",
-        _ => "auto",
-    };
-
-    /// <summary>Parses a --format value.</summary>
-    public static bool TryParseFormat(string s, out TraceFormat f)
-    {
-        f = s.ToLowerInvariant() switch
-        {
-            "auto" => TraceFormat.Auto,
-            "text" => TraceFormat.Text,
-            "binary" or "bin" => TraceFormat.Binary,
-            "lackey" => TraceFormat.Lackey,
-            "champsim" => TraceFormat.ChampSim,
-            "qemu-mem" or "qemu" => TraceFormat.QemuMem,
-            _ => (TraceFormat)255,
-        };
-        return (byte)f != 255;
-    }
 }
 
 /// <summary>A read-only stream that counts the bytes read through it.</summary>

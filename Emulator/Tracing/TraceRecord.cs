@@ -7,28 +7,32 @@ using MmuSim.Translation;
 namespace MmuSim.Tracing;
 
 /// <summary>The commands of the trace format (docs/trace-format.md).</summary>
+/// <remarks>
+/// The values are the binary format's record tags (docs/binary-format.md): never renumber. Read, Write and Fetch are
+/// consecutive (the core indexes its access types by <c>Op - Read</c>).
+/// </remarks>
 public enum TraceOp : byte
 {
     /// <summary>`reg NAME VALUE`</summary>
-    Reg,
+    Reg = 0x10,
     /// <summary>`mem PA V1 [V2 ...]`: one record per 64-bit word, Address advancing by 8.</summary>
-    Mem,
+    Mem = 0x11,
     /// <summary>`ram BASE SIZE`</summary>
-    Ram,
+    Ram = 0x12,
     /// <summary>`el N`</summary>
-    El,
+    El = 0x13,
     /// <summary>`R VA [SIZE]`</summary>
-    Read,
+    Read = 0x01,
     /// <summary>`W VA [SIZE]`</summary>
-    Write,
+    Write = 0x02,
     /// <summary>`X VA`</summary>
-    Fetch,
+    Fetch = 0x03,
     /// <summary>`at OP VA`</summary>
-    At,
+    At = 0x14,
     /// <summary>`dump PA`</summary>
-    Dump,
+    Dump = 0x15,
     /// <summary>`tlbi OP [XT]`</summary>
-    Tlbi,
+    Tlbi = 0x16,
 }
 
 /// <summary>

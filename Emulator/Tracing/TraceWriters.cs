@@ -120,11 +120,11 @@ public sealed class BinaryTraceWriter : TraceWriter
             case TraceOp.Read: Put(BinaryTrace.TagRead, r.Size, 0, 0, r.Address); break;
             case TraceOp.Write: Put(BinaryTrace.TagWrite, r.Size, 0, 0, r.Address); break;
             case TraceOp.Fetch: Put(BinaryTrace.TagFetch, r.Size == 0 ? (byte)4 : r.Size, 0, 0, r.Address); break;
-            case TraceOp.Reg: Put(BinaryTrace.TagReg, (byte)r.Reg, 0, 0, r.Value); break;
+            case TraceOp.Reg: Put(BinaryTrace.TagReg, WireCodes<SysReg>.Code(r.Reg), 0, 0, r.Value); break;
             case TraceOp.El: Put(BinaryTrace.TagEl, (byte)r.Value, 0, 0, 0); break;
-            case TraceOp.At: Put(BinaryTrace.TagAt, (byte)r.At, 0, 0, r.Address); break;
+            case TraceOp.At: Put(BinaryTrace.TagAt, WireCodes<AtOp>.Code(r.At), 0, 0, r.Address); break;
             case TraceOp.Dump: Put(BinaryTrace.TagDump, 0, 0, 0, r.Address); break;
-            case TraceOp.Tlbi: Put(BinaryTrace.TagTlbi, (byte)r.Tlbi, r.HasOperand ? (byte)1 : (byte)0, 0, r.HasOperand ? r.Value : 0); break;
+            case TraceOp.Tlbi: Put(BinaryTrace.TagTlbi, WireCodes<TlbiOp>.Code(r.Tlbi), r.HasOperand ? (byte)1 : (byte)0, 0, r.HasOperand ? r.Value : 0); break;
             case TraceOp.Ram:
                 Put(BinaryTrace.TagRam, 0, 0, 1, r.Address);
                 Word(r.Value);
@@ -166,10 +166,6 @@ public sealed class BinaryTraceWriter : TraceWriter
 /// <summary>Writes the text format in its canonical spelling: lower-case hex with 0x, the default size omitted.</summary>
 public sealed class TextTraceWriter : TraceWriter
 {
-    private static readonly byte[][] RegNames = Enum.GetNames<SysReg>().Select(Encoding.ASCII.GetBytes).ToArray();
-    private static readonly byte[][] AtNames = Enum.GetNames<AtOp>().Select(Encoding.ASCII.GetBytes).ToArray();
-    private static readonly byte[][] TlbiNames = Enum.GetNames<TlbiOp>().Select(Encoding.ASCII.GetBytes).ToArray();
-
     private readonly byte[] _line = new byte[128];
     private int _n;
 
@@ -198,7 +194,7 @@ public sealed class TextTraceWriter : TraceWriter
                 break;
             case TraceOp.Reg:
                 Text("reg "u8);
-                Text(RegNames[(int)r.Reg]);
+                Text(WireCodes<SysReg>.Name(r.Reg));
                 Text(" "u8);
                 Hex(r.Value);
                 break;
@@ -214,7 +210,7 @@ public sealed class TextTraceWriter : TraceWriter
                 break;
             case TraceOp.At:
                 Text("at "u8);
-                Text(AtNames[(int)r.At]);
+                Text(WireCodes<AtOp>.Name(r.At));
                 Text(" "u8);
                 Hex(r.Address);
                 break;
@@ -224,7 +220,7 @@ public sealed class TextTraceWriter : TraceWriter
                 break;
             case TraceOp.Tlbi:
                 Text("tlbi "u8);
-                Text(TlbiNames[(int)r.Tlbi]);
+                Text(WireCodes<TlbiOp>.Name(r.Tlbi));
                 if (r.HasOperand)
                 {
                     Text(" "u8);

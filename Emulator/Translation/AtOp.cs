@@ -1,18 +1,19 @@
 namespace MmuSim.Translation;
 
 /// <summary>The AT operations of the trace format.</summary>
+/// <remarks>The values are the binary trace format's AT codes (docs/binary-format.md): never renumber.</remarks>
 public enum AtOp : byte
 {
-    S1E1R,
-    S1E1W,
-    S1E0R,
-    S1E0W,
-    S12E1R,
-    S12E1W,
-    S12E0R,
-    S12E0W,
-    S1E2R,
-    S1E2W,
+    S1E1R = 0,
+    S1E1W = 1,
+    S1E0R = 2,
+    S1E0W = 3,
+    S12E1R = 4,
+    S12E1W = 5,
+    S12E0R = 6,
+    S12E0W = 7,
+    S1E2R = 8,
+    S1E2W = 9,
 }
 
 /// <summary>Which stages an AT instruction asks for.</summary>
