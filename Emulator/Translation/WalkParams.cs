@@ -4,13 +4,6 @@ using MmuSim.Registers;
 
 namespace MmuSim.Translation;
 
-/// <summary>The translation regimes modelled: EL1&amp;0 (with optional stage 2) and EL2 with E2H=0.</summary>
-public enum Regime : byte
-{
-    El10,
-    El2,
-}
-
 /// <summary>
 /// Everything one stage's walk needs, decoded once from the registers (QEMU's ARMVAParameters plus the
 /// derived start level, output size and table base). Built by <see cref="WalkParamsBuilder"/>; the
