@@ -27,23 +27,12 @@ public sealed partial class Mmu
     private readonly PhysicalMemory _mem;
     private uint _generation = uint.MaxValue;
 
-    private WalkParams _s1Lo;
-    private WalkParams _s1Hi;
-    private WalkParams _s1El2;
+    /// <summary>Per <see cref="TranslationRegime"/>: what its stage 1 and stage 2 are under the current registers.</summary>
+    private readonly RegimeSnapshot[] _regimes = new RegimeSnapshot[TranslationRegimes.Count];
     private WalkParams _s2;
-    private bool _s1El10On;
-    private bool _s2On;
-    private bool _s1El2On;
-    private Sctlr _sctlrEl1;
-    private Sctlr _sctlrEl2;
     private Hcr _hcr;
-    private ulong _mairEl1;
-    private ulong _mairEl2;
     private int _paMax;
     private bool _xnx;
-    private ulong _ctxEl10;
-    private ulong _ctxEl2;
-    private ulong _walkCtxEl10;
     private ulong _walkCtxS2;
     private IWalkCaches? _caches;
     private bool _useCaches;
@@ -102,7 +91,7 @@ public sealed partial class Mmu
         get
         {
             Refresh();
-            return _s1Lo.Tag;
+            return Snapshot(TranslationRegime.El10).Lower.Tag;
         }
     }
 
@@ -115,20 +104,22 @@ public sealed partial class Mmu
     /// <summary>Hardware descriptor updates performed so far.</summary>
     public long HardwareUpdates { get; private set; }
 
-    /// <summary>Stage-1 parameters of the EL1&amp;0 range selected by <paramref name="upper"/> (for explain).</summary>
-    public WalkParams El10Stage1(bool upper)
+    /// <summary>The regime of an access at <paramref name="el"/> under the current registers (<see cref="TranslationRegimes.Of"/>).</summary>
+    public TranslationRegime RegimeOf(int el)
     {
         Refresh();
-        return upper ? _s1Hi : _s1Lo;
+        return TranslationRegimes.Of(el, _hcr);
     }
 
-    public WalkParams El2Stage1
+    /// <summary>
+    /// Stage-1 parameters of <paramref name="regime"/> for the VA range <paramref name="upper"/> selects (the lower one
+    /// in a one-range regime), for explain and the reports.
+    /// </summary>
+    public WalkParams Stage1Params(TranslationRegime regime, bool upper)
     {
-        get
-        {
-            Refresh();
-            return _s1El2;
-        }
+        Refresh();
+        ref RegimeSnapshot rs = ref Snapshot(regime);
+        return upper && rs.TwoRanges ? rs.Upper : rs.Lower;
     }
 
     public WalkParams Stage2Params
@@ -140,21 +131,18 @@ public sealed partial class Mmu
         }
     }
 
-    /// <summary>True when the EL1&amp;0 regime currently has stage 2 enabled.</summary>
-    public bool Stage2Enabled
-    {
-        get
-        {
-            Refresh();
-            return _s2On;
-        }
-    }
-
-    /// <summary>True when the stage-1 MMU of the regime used at <paramref name="el"/> is on.</summary>
-    public bool Stage1Enabled(int el)
+    /// <summary>True when <paramref name="regime"/> currently has stage 2 enabled.</summary>
+    public bool Stage2Enabled(TranslationRegime regime)
     {
         Refresh();
-        return el == 2 ? _s1El2On : _s1El10On;
+        return Snapshot(regime).Stage2On;
+    }
+
+    /// <summary>True when the stage-1 MMU of <paramref name="regime"/> is on.</summary>
+    public bool Stage1Enabled(TranslationRegime regime)
+    {
+        Refresh();
+        return Snapshot(regime).Stage1On;
     }
 
     /// <summary>Rebuilds the regime snapshot when a register was written since the last translation.</summary>
@@ -175,38 +163,71 @@ public sealed partial class Mmu
     private void Rebuild()
     {
         _generation = _regs.Generation;
-        _s1Lo = WalkParamsBuilder.El10Stage1(_regs, false);
-        _s1Hi = WalkParamsBuilder.El10Stage1(_regs, true);
-        _s1El2 = WalkParamsBuilder.El2Stage1(_regs);
         _s2 = WalkParamsBuilder.Stage2(_regs);
-        _sctlrEl1 = _regs.SctlrEl1;
-        _sctlrEl2 = _regs.SctlrEl2;
         _hcr = _regs.Hcr;
-        _mairEl1 = _regs[SysReg.MAIR_EL1];
-        _mairEl2 = _regs[SysReg.MAIR_EL2];
         _paMax = _regs.Mmfr0.PaMax;
         _xnx = _regs.Mmfr1.Xnx >= 1;
-        // Stage 1 of EL1&0 is off when SCTLR_EL1.M=0, when HCR_EL2.DC=1, or when HCR_EL2.TGE=1 with E2H=0.
-        _s1El10On = _sctlrEl1.M && !_hcr.Dc && !_hcr.Tge;
-        // Stage 2 is on with HCR_EL2.VM=1, or DC=1, which forces VM to act as 1.
-        _s2On = _hcr.Vm || _hcr.Dc;
-        _s1El2On = _sctlrEl2.M;
-        // Context tags (arm-notes §8.3): EL1&0 entries carry the VMID even with VM=0, and the ASID that TCR_EL1.A1
-        // selects (both ranges' Tag hold it); EL2 (E2H=0) entries carry neither. The enable state of each stage is
-        // part of the tag so that turning a stage on or off never reuses an entry made under the other setting.
         ulong vmid = (ulong)_s2.Tag << ContextTag.VmidShift;
-        _ctxEl10 = vmid | _s1Lo.Tag | (_s1El10On ? 0 : ContextTag.Stage1Off) | (_s2On ? ContextTag.Stage2On : 0);
-        _ctxEl2 = ContextTag.El2 | (_s1El2On ? 0 : ContextTag.Stage1Off);
-        // Walk-cache entries are intermediate entries: never global, so always ASID-tagged (arm-notes §8.3).
-        _walkCtxEl10 = vmid | _s1Lo.Tag;
         _walkCtxS2 = vmid;
-        _ctxEl10Global = (_ctxEl10 & ~ContextTag.AsidMask) | ContextTag.Global;
-        _ctxEl2Global = _ctxEl2 | ContextTag.Global;
+        for (int i = 0; i < TranslationRegimes.Count; i++)
+        {
+            var regime = (TranslationRegime)i;
+            ref RegimeSnapshot rs = ref _regimes[i];
+            rs.TwoRanges = regime.HasTwoVaRanges();
+            rs.Lower = WalkParamsBuilder.Stage1(_regs, regime, upperRange: false);
+            rs.Upper = rs.TwoRanges ? WalkParamsBuilder.Stage1(_regs, regime, upperRange: true) : rs.Lower;
+            rs.Stage1On = regime.Stage1Enabled(_regs);
+            rs.Stage2On = regime.Stage2Enabled(_regs);
+            rs.AsidTagged = regime.HasAsid();
+            // HCR_EL2.DC gives stage 1 of EL1&0 (the regime stage 2 follows) Normal write-back attributes when it is off.
+            rs.DefaultCacheable = regime.HasStage2() && _hcr.Dc;
+            rs.Sctlr = new Sctlr(_regs[regime.Sctlr()]);
+            rs.Mair = _regs[regime.Mair()];
+            // Context tags (arm-notes §8.3): the regime; the VMID in a regime with stage 2 (even with VM=0); the ASID
+            // that TCR.A1 selects (both ranges' Tag hold it) in a regime with ASIDs. The enable state of each stage is
+            // part of the tag so that turning a stage on or off never reuses an entry made under the other setting.
+            ulong ctx = ContextTag.Of(regime) | (regime.HasStage2() ? vmid : 0) | (rs.AsidTagged ? rs.Lower.Tag : 0UL);
+            // Walk-cache entries are intermediate entries: never global, so always ASID-tagged (arm-notes §8.3).
+            rs.WalkCtx = ctx;
+            rs.Ctx = ctx | (rs.Stage1On ? 0 : ContextTag.Stage1Off) | (rs.Stage2On ? ContextTag.Stage2On : 0);
+            rs.CtxGlobal = (rs.Ctx & ~ContextTag.AsidMask) | ContextTag.Global;
+        }
         BuildGates();
     }
 
+    /// <summary>What one regime's translations need, decoded from the registers once per generation.</summary>
+    private struct RegimeSnapshot
+    {
+        /// <summary>Stage 1 of the lower VA range (TTBR0), the only one of a one-range regime.</summary>
+        public WalkParams Lower;
+        /// <summary>Stage 1 of the upper VA range (TTBR1) of a two-range regime (else a copy of <see cref="Lower"/>).</summary>
+        public WalkParams Upper;
+        public bool TwoRanges;
+        public bool Stage1On;
+        public bool Stage2On;
+        /// <summary>nG leaves are tagged with the ASID; without ASIDs every translation is global.</summary>
+        public bool AsidTagged;
+        /// <summary>HCR_EL2.DC applies to this regime's disabled stage 1.</summary>
+        public bool DefaultCacheable;
+        public Sctlr Sctlr;
+        public ulong Mair;
+        /// <summary>TLB context tag of a non-global entry, and of a global one.</summary>
+        public ulong Ctx;
+        public ulong CtxGlobal;
+        /// <summary>Stage-1 walk-cache context.</summary>
+        public ulong WalkCtx;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ref WalkParams Stage1Params(bool el2, bool upper) => ref el2 ? ref _s1El2 : ref (upper ? ref _s1Hi : ref _s1Lo);
+    private ref RegimeSnapshot Snapshot(TranslationRegime regime) =>
+        ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_regimes), (int)regime);
+
+    /// <summary>The VA range of <paramref name="va"/>: VA[55] in a two-range regime, else 0 (lower).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool UpperRange(ref RegimeSnapshot rs, ulong va) => rs.TwoRanges && BitOps.Bit(va, 55);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref WalkParams Stage1Params(ref RegimeSnapshot rs, bool upper) => ref upper ? ref rs.Upper : ref rs.Lower;
 
     /// <summary>
     /// The checks of an access that read no table, in R_XCHFJ order: with stage 1 off the PAMax check
@@ -254,17 +275,21 @@ public sealed partial class Mmu
         public bool E0Pd;
     }
 
-    /// <summary>Gates by (range · 2 + fetch): ranges 0 = EL1&amp;0 TTBR0, 1 = EL1&amp;0 TTBR1, 2 = EL2.</summary>
-    private readonly InputGate[] _gates = new InputGate[6];
-    private ulong _ctxEl10Global;
-    private ulong _ctxEl2Global;
+    /// <summary>Gates by ((regime · 2 + range) · 2 + fetch), range 1 being the upper VA range (TTBR1).</summary>
+    private readonly InputGate[] _gates = new InputGate[TranslationRegimes.Count * 4];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int GateIndex(TranslationRegime regime, bool upper, bool fetch) =>
+        ((int)regime * 2 + (upper ? 1 : 0)) * 2 + (fetch ? 1 : 0);
 
     private void BuildGates()
     {
-        for (int range = 0; range < 3; range++)
+        for (int range = 0; range < TranslationRegimes.Count * 2; range++)
         {
-            ref WalkParams p = ref Stage1Params(range == 2, range == 1);
-            bool s1On = range == 2 ? _s1El2On : _s1El10On;
+            ref RegimeSnapshot rs = ref _regimes[range >> 1];
+            bool upper = (range & 1) != 0;
+            ref WalkParams p = ref Stage1Params(ref rs, upper);
+            bool s1On = rs.Stage1On;
             for (int fetch = 0; fetch < 2; fetch++)
             {
                 ref var g = ref _gates[range * 2 + fetch];
@@ -281,7 +306,7 @@ public sealed partial class Mmu
                 else
                 {
                     ulong m = BitOps.Mask(top, p.InputSize);
-                    g = new InputGate { Mask = m, Expect = range == 1 ? m : 0, Ok = true, E0Pd = p.E0Pd };
+                    g = new InputGate { Mask = m, Expect = upper ? m : 0, Ok = true, E0Pd = p.E0Pd };
                 }
             }
         }
@@ -297,17 +322,18 @@ public sealed partial class Mmu
     {
         Refresh();
         ulong va = req.Va.Value;
-        bool el2 = req.El == 2;
-        int range = el2 ? 2 : (int)((va >> 55) & 1);
-        ref var g = ref _gates[range * 2 + (req.Type == AccessType.Fetch ? 1 : 0)];
+        var regime = TranslationRegimes.Of(req.El, _hcr);
+        ref RegimeSnapshot rs = ref Snapshot(regime);
+        ref var g = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_gates),
+            GateIndex(regime, UpperRange(ref rs, va), req.Type == AccessType.Fetch));
         if ((va & g.Mask) != g.Expect || !g.Ok || (g.E0Pd && req.El == 0))
         {
             key = default;
             return false;
         }
         key.Va = va & 0x00FF_FFFF_FFFF_FFFFUL;
-        key.Ctx = el2 ? _ctxEl2 : _ctxEl10;
-        key.CtxGlobal = el2 ? _ctxEl2Global : _ctxEl10Global;
+        key.Ctx = rs.Ctx;
+        key.CtxGlobal = rs.CtxGlobal;
         return true;
     }
 
@@ -315,9 +341,9 @@ public sealed partial class Mmu
     internal bool HasInputFault(in AccessRequest req)
     {
         Refresh();
-        bool el2 = req.El == 2;
-        bool upper = !el2 && BitOps.Bit(req.Va.Value, 55);
-        return InputFault(in req, ref Stage1Params(el2, upper), el2 ? _s1El2On : _s1El10On, upper, out _);
+        ref RegimeSnapshot rs = ref Snapshot(TranslationRegimes.Of(req.El, _hcr));
+        bool upper = UpperRange(ref rs, req.Va.Value);
+        return InputFault(in req, ref Stage1Params(ref rs, upper), rs.Stage1On, upper, out _);
     }
 
     /// <summary>Translates one access. Returns false with <c>result.Fault</c> set when it faults.</summary>
@@ -341,8 +367,9 @@ public sealed partial class Mmu
 
     private bool TranslateCore(in AccessRequest req, ref TranslationResult r)
     {
-        bool el2 = req.El == 2;
-        bool s2On = !el2 && _s2On;
+        var regime = TranslationRegimes.Of(req.El, _hcr);
+        ref RegimeSnapshot rs = ref Snapshot(regime);
+        bool s2On = rs.Stage2On;
         bool fetch = req.Type == AccessType.Fetch;
         ulong va = req.Va.Value;
         ulong ipa;
@@ -351,9 +378,9 @@ public sealed partial class Mmu
         int s1Shift;
         int s1Contig;
 
-        bool s1On = el2 ? _s1El2On : _s1El10On;
-        bool upper = !el2 && BitOps.Bit(va, 55);
-        ref WalkParams p = ref Stage1Params(el2, upper);
+        bool s1On = rs.Stage1On;
+        bool upper = UpperRange(ref rs, va);
+        ref WalkParams p = ref Stage1Params(ref rs, upper);
         if (InputFault(in req, ref p, s1On, upper, out r.Fault))
         {
             return false;
@@ -367,7 +394,7 @@ public sealed partial class Mmu
             s1Shift = s1Contig = _paMax;
             r.Global = true;
             r.S1Permissions = AllStage1Permissions;
-            if (!el2 && _hcr.Dc)
+            if (rs.DefaultCacheable)
             {
                 s1Attr = 0xFF;
                 s1Sh = 0;
@@ -376,31 +403,31 @@ public sealed partial class Mmu
             {
                 // Data: Device-nGnRnE; fetches: Normal, write-through if SCTLR.I else non-cacheable. Shareability
                 // is reported as 0 in PAR, as QEMU 7.2 does (Device and NC become outer shareable once combined).
-                s1Attr = !fetch ? Attributes.DeviceNGnRnE : (el2 ? _sctlrEl2 : _sctlrEl1).I ? (byte)0xEE : (byte)0x44;
+                s1Attr = !fetch ? Attributes.DeviceNGnRnE : rs.Sctlr.I ? (byte)0xEE : (byte)0x44;
                 s1Sh = 0;
             }
         }
         else
         {
-            _pathRegime = (byte)(el2 ? 2 : upper ? 1 : 0);
-            if (!Walk<Stage1Walk>(ref p, va, s2On, nested: false, el2 ? ContextTag.El2 : _walkCtxEl10, FrameSlotsS1, out Leaf leaf, out r.Fault))
+            _pathRegime = (byte)((int)regime * 2 + (upper ? 1 : 0));
+            if (!Walk<Stage1Walk>(ref p, va, s2On, nested: false, rs.WalkCtx, FrameSlotsS1, out Leaf leaf, out r.Fault))
             {
                 return false;
             }
             r.Level = (sbyte)leaf.Level;
-            var sctlr = el2 ? _sctlrEl2 : _sctlrEl1;
+            var sctlr = rs.Sctlr;
             if (!Stage1Leaf(ref p, ref leaf, in req, s2On, sctlr, out r.Fault))
             {
                 return false;
             }
             ipa = leaf.OutputBase | (va & BitOps.Mask(leaf.Shift));
-            ulong mair = el2 ? _mairEl2 : _mairEl1;
+            ulong mair = rs.Mair;
             s1Attr = (byte)(mair >> (8 * (int)BitOps.Field(leaf.Descriptor, 4, 2)));
             s1Sh = (byte)(p.Ds ? p.TcrSh : (int)BitOps.Field(leaf.Descriptor, 9, 8));
             s1Shift = leaf.Shift;
             // What a TLB entry holds, from the descriptor as it is now in memory (after any AF/dirty update): the
             // permissions of every EL and access type, whether a write must still set the dirty state, nG.
-            r.Global = el2 || !BitOps.Bit(leaf.Descriptor, 11);
+            r.Global = !rs.AsidTagged || !BitOps.Bit(leaf.Descriptor, 11);
             r.S1Permissions = _useCaches ? Stage1PermissionMask(leaf.Descriptor, leaf.TableAttrs, ref p, sctlr.Wxn) : (ushort)0;
             r.S1Clean = p.Hd && BitOps.Bit(leaf.Descriptor, 51) && BitOps.Bit(leaf.Descriptor, 7);
             r.S1DescriptorPa = leaf.DescriptorPa;
@@ -756,7 +783,7 @@ public sealed partial class Mmu
         // The path memo (stage 1 only): the walk down to the last-level table, by the block of VAs it maps.
         bool pathMemo = default(TStage).MayTranslateTables && _pathMemoOn && level < 3 && !walkCache;
         ulong block = 0;
-        byte regime = (byte)(_pathRegime | (s1ViaS2 ? 4 : 0));
+        byte regime = (byte)(_pathRegime | (s1ViaS2 ? 0x80 : 0));
         int readsAtStart = record.Reads, stepsAtStart = record.Count;
         if (pathMemo)
         {

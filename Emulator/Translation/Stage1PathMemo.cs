@@ -27,7 +27,7 @@ public sealed partial class Mmu
         /// <summary>Descriptor reads of the part the memo stands for, stage-2 lookups of its tables included.</summary>
         public byte Reads;
         public byte TableAttrs;
-        /// <summary>Which stage-1 tables: 0 TTBR0_EL1, 1 TTBR1_EL1, 2 TTBR0_EL2; bit 2 set when read through stage 2.</summary>
+        /// <summary>Which stage-1 tables: regime · 2 + VA range (1: TTBR1); bit 7 set when read through stage 2.</summary>
         public byte Regime;
     }
 
