@@ -64,7 +64,7 @@ public class CellReplayTests
         Assert.DoesNotContain(setup.Findings, f => f.Severity == Severity.Error);
         var core = await ReplaySetup(setup.Trace);
         Assert.Equal(1, core.CurrentEl);
-        Assert.True(core.Mmu.Stage2Enabled);
+        Assert.True(core.Mmu.Stage2Enabled(Registers.TranslationRegime.El10));
         Assert.False(core.Mmu.Stage2Params.ConfigFault);
 
         ulong page = 1UL << (int)g;

@@ -112,7 +112,7 @@ public class Stage2GeometryTests
         regs[SysReg.ID_AA64MMFR0_EL1] = Mmfr0(paRange);
         regs[SysReg.ID_AA64MMFR2_EL1] = 0x0000_0000_0001_0000;
         regs[SysReg.TCR_EL2] = tcr;
-        var p = WalkParamsBuilder.El2Stage1(regs);
+        var p = WalkParamsBuilder.Stage1(regs, TranslationRegime.El2, upperRange: false);
         Assert.False(p.ConfigFault);
         Assert.Equal(g, p.Granule);
         Assert.Equal(startLevel, p.StartLevel);

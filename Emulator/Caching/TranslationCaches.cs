@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using MmuSim.Addressing;
 using MmuSim.Bits;
+using MmuSim.Registers;
 using MmuSim.Translation;
 
 namespace MmuSim.Caching;
@@ -224,7 +225,7 @@ public sealed class TranslationCaches : IWalkCaches
                 reach = Reach.Tlbs | Reach.Stage1Walk | Reach.Stage2Walk | Reach.Ipa;
                 break;
             case TlbiOp.ALLE2:
-                scope.El2 = true;
+                scope.Regime = TranslationRegime.El2;
                 reach = Reach.Tlbs | Reach.Stage1Walk;
                 break;
             case TlbiOp.VAE1:
@@ -254,7 +255,7 @@ public sealed class TranslationCaches : IWalkCaches
                 reach = op == TlbiOp.IPAS2E1 ? Reach.Stage2Walk | Reach.Ipa : Reach.Ipa;
                 break;
             default: // VAE2, VALE2
-                scope.El2 = true;
+                scope.Regime = TranslationRegime.El2;
                 scope.ByAddress = true;
                 scope.Address = va;
                 reach = op == TlbiOp.VAE2 ? Reach.Tlbs | Reach.Stage1Walk : Reach.Tlbs;
@@ -290,14 +291,14 @@ public sealed class TranslationCaches : IWalkCaches
     }
 
     /// <summary>
-    /// The entries one TLBI reaches within a structure: the regime (EL2 or EL1&amp;0), for EL1&amp;0 the VMID
-    /// unless any, optionally the address the entry covers, and optionally the ASID (non-global entries of that
+    /// The entries one TLBI reaches within a structure: the regime (EL2 or EL1&amp;0), in a regime with stage 2 the
+    /// VMID unless any, optionally the address the entry covers, and optionally the ASID (non-global entries of that
     /// ASID, plus global entries when <see cref="GlobalsToo"/>). Walk-cache entries carry no global flag: they
     /// always count as non-global (arm-notes §8.3).
     /// </summary>
     private struct TlbiScope : IEntryMatch<TlbEntry>, IEntryMatch<WalkCacheEntry>, IEntryMatch<IpaCacheEntry>
     {
-        public bool El2;
+        public TranslationRegime Regime;
         public bool AnyVmid;
         public ushort Vmid;
         public bool ByAddress;
@@ -308,11 +309,11 @@ public sealed class TranslationCaches : IWalkCaches
 
         private readonly bool Match(ulong ctx, ulong baseAddress, int shift)
         {
-            if (ContextTag.IsEl2(ctx) != El2)
+            if (ContextTag.Regime(ctx) != Regime)
             {
                 return false;
             }
-            if (!El2 && !AnyVmid && ContextTag.Vmid(ctx) != Vmid)
+            if (Regime.HasStage2() && !AnyVmid && ContextTag.Vmid(ctx) != Vmid)
             {
                 return false;
             }

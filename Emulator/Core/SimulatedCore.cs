@@ -848,16 +848,13 @@ public sealed class SimulatedCore
     }
 
     /// <summary>
-    /// Routes a fault (Arm ARM D1.3 and HCR_EL2): stage-2 faults, faults of the EL2 regime, EL0 faults with
-    /// HCR_EL2.TGE=1 and (HCR_EL2.TEA=1) external aborts on a walk go to EL2; other stage-1 faults to EL1.
-    /// Fills ESR, FAR and (stage 2) HPFAR as that EL sees them.
+    /// Routes a fault (<see cref="FaultRouting.TargetEl"/>) and fills ESR, FAR and (stage 2) HPFAR as that EL
+    /// sees them.
     /// </summary>
     private void Report(ref AccessOutcome o, in FaultInfo f, AccessType type, byte el, ulong va)
     {
         var hcr = Registers.Hcr;
-        byte target = f.Stage == 2 || el == 2 || (el == 0 && hcr.Tge) || (f.Type == FaultType.ExternalWalk && hcr.Tea)
-            ? (byte)2
-            : (byte)1;
+        byte target = FaultRouting.TargetEl(in f, TranslationRegimes.Of(el, hcr), el, hcr);
         o.Fault = f;
         o.TargetEl = target;
         o.Esr = Syndrome.Esr(in f, type, el, target);

@@ -112,10 +112,10 @@ public sealed class StaleChecker
         string? register = null;
         string fix;
         ulong vpage = (req.Va.Value & BitOps.Mask(55, 0)) >> 12;
-        bool el2 = req.El == 2;
+        var regime = _shadow.RegimeOf(req.El);
         if (bestLine > 0)
         {
-            fix = FixFor(in culprit, el2, shape, vpage);
+            fix = FixFor(in culprit, regime, shape, vpage);
         }
         else
         {
@@ -141,7 +141,8 @@ public sealed class StaleChecker
             }
             else
             {
-                fix = el2 ? "tlbi ALLE2" : "tlbi VMALLS12E1";
+                // Everything of the regime: with stage 2, the combined entries and the stage-2 ones too.
+                fix = regime.HasStage2() ? "tlbi VMALLS12E1" : $"tlbi ALLE{regime.ControllingEl()}";
             }
         }
         Reports.Add(new StaleTranslation(line, op, req.Va.Value, req.El, shape.Source, ok, pa, fault, tablesOk, t.Pa, t.Fault,
@@ -153,22 +154,23 @@ public sealed class StaleChecker
     /// VMALLE1 (combined entries survive IPAS2E1); a stage-1 leaf the last-level form (VALE1, or VAALE1 for a
     /// global page); a stage-1 table descriptor the all-levels form, which also reaches the walk caches.
     /// </summary>
-    private static string FixFor(in WalkStep culprit, bool el2, in CachedShape shape, ulong vpage)
+    private static string FixFor(in WalkStep culprit, TranslationRegime regime, in CachedShape shape, ulong vpage)
     {
         if (culprit.Stage == 2)
         {
             return $"tlbi IPAS2E1 0x{culprit.InputAddress >> 12:x}, then tlbi VMALLE1";
         }
         bool leaf = shape.S1Level >= 0 && culprit.Level >= shape.S1Level;
-        if (el2)
+        int e = regime.ControllingEl(); // the TLBI forms for the regime's translations: ...E1 or ...E2
+        if (!regime.HasAsid())
         {
-            return leaf ? $"tlbi VALE2 0x{vpage:x}" : $"tlbi VAE2 0x{vpage:x}";
+            return leaf ? $"tlbi VALE{e} 0x{vpage:x}" : $"tlbi VAE{e} 0x{vpage:x}";
         }
         if (shape.Global)
         {
-            return leaf ? $"tlbi VAALE1 0x{vpage:x}" : $"tlbi VAAE1 0x{vpage:x}";
+            return leaf ? $"tlbi VAALE{e} 0x{vpage:x}" : $"tlbi VAAE{e} 0x{vpage:x}";
         }
         ulong xt = ((ulong)shape.Asid << 48) | vpage;
-        return leaf ? $"tlbi VALE1 0x{xt:x}" : $"tlbi VAE1 0x{xt:x}";
+        return leaf ? $"tlbi VALE{e} 0x{xt:x}" : $"tlbi VAE{e} 0x{xt:x}";
     }
 }

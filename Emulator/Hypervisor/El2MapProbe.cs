@@ -16,7 +16,7 @@ public static class El2MapProbe
     {
         var findings = new List<Finding>();
         var mmu = core.Mmu;
-        if (!mmu.Stage1Enabled(2))
+        if (!mmu.Stage1Enabled(mmu.RegimeOf(2)))
         {
             findings.Add(new Finding(Severity.Error, "hypervisor-map-gap", null,
                 "SCTLR_EL2.M=0: the hypervisor's stage 1 is off, so nothing it must reach is mapped with the attributes it needs"));

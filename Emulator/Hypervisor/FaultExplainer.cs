@@ -40,15 +40,16 @@ public static class FaultExplainer
         var mmu = core.Mmu;
         var regs = core.Registers;
         int el = o.El;
-        bool upper = el != 2 && BitOps.Bit(o.Va, 55);
-        WalkParams s1 = el == 2 ? mmu.El2Stage1 : mmu.El10Stage1(upper);
+        var regime = mmu.RegimeOf(el);
+        bool upper = regime.HasTwoVaRanges() && BitOps.Bit(o.Va, 55);
+        WalkParams s1 = mmu.Stage1Params(regime, upper);
         WalkParams s2 = mmu.Stage2Params;
-        bool s2On = el != 2 && mmu.Stage2Enabled;
-        var walk = CompactWalkFormatter.Format(steps, in s1, in s2, mmu.Stage1Enabled(el), s2On);
+        bool s2On = mmu.Stage2Enabled(regime);
+        var walk = CompactWalkFormatter.Format(steps, in s1, in s2, mmu.Stage1Enabled(regime), s2On);
         var f = o.Fault;
         var type = o.Op switch { ResultOp.Write => AccessType.Write, ResultOp.Fetch => AccessType.Fetch, _ => AccessType.Read };
 
-        if (el == 2)
+        if (regime == TranslationRegime.El2)
         {
             var (item, el2Cause) = ExplainEl2(o, f, type, map);
             return new FaultReport { Source = source, Outcome = o, El2Range = item, Cause = el2Cause, Walk = walk };

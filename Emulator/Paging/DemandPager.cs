@@ -107,6 +107,10 @@ public sealed class DemandPager : IDemandPager
     private readonly PageTableBuilder _s1Hi;
     private readonly PageTableBuilder? _s2;
     private readonly long[] _mapped = new long[2 * 4];
+    private readonly Mmu _mmu;
+
+    /// <summary>The regime whose tables the pager builds (TTBR0/1_EL1 and, with two stages, VTTBR_EL2).</summary>
+    private const TranslationRegime GuestRegime = TranslationRegime.El10;
 
     public DemandPager(SimulatedCore core, DemandPagingOptions options)
     {
@@ -123,6 +127,7 @@ public sealed class DemandPager : IDemandPager
         ulong g2 = 1UL << (int)options.Stage2Granule;
         ulong pool = options.MaxBytes & ~(Math.Max(g1, g2) - 1);
         var memory = core.Memory;
+        _mmu = core.Mmu;
         _guestFrames = new FrameAllocator(GuestRamBase, pool, g1, options.Placement, options.Seed);
         if (TwoStages)
         {
@@ -189,7 +194,7 @@ public sealed class DemandPager : IDemandPager
 
     public bool TryServe(in AccessRequest request, in FaultInfo fault)
     {
-        if (fault.Type != FaultType.Translation || request.El == 2)
+        if (fault.Type != FaultType.Translation || _mmu.RegimeOf(request.El) != GuestRegime)
         {
             return false; // only missing mappings of the guest's regime are ours to fill
         }

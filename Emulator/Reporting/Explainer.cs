@@ -2,6 +2,7 @@ using System.Text;
 using MmuSim.Addressing;
 using MmuSim.Core;
 using MmuSim.Faults;
+using MmuSim.Registers;
 using MmuSim.Replay;
 using MmuSim.Tracing;
 using MmuSim.Translation;
@@ -74,15 +75,13 @@ public static class Explainer
         int el = o.El;
         string what = rec.Op == TraceOp.At ? $"AT {rec.At}" : rec.Op switch { TraceOp.Write => "write", TraceOp.Fetch => "instruction fetch", _ => "read" };
         sb.AppendLine($"line {rec.Line}: {what} of VA 0x{rec.Address:x} at EL{el}");
-        bool upper = el != 2 && (rec.Address >> 55 & 1) != 0;
-        if (el == 2)
+        var regime = mmu.RegimeOf(el);
+        bool upper = regime.HasTwoVaRanges() && (rec.Address >> 55 & 1) != 0;
+        string range = regime.HasTwoVaRanges() ? $", {regime.Ttbr(upper)}" : "";
+        sb.AppendLine($"  regime {regime.Name()}, stage 1 {(mmu.Stage1Enabled(regime) ? $"on{range}: " + DescriptorText.Params(mmu.Stage1Params(regime, upper)) : "off (flat map)")}");
+        if (regime.HasStage2())
         {
-            sb.AppendLine($"  regime EL2 (E2H=0), stage 1 {(mmu.Stage1Enabled(2) ? "on: " + DescriptorText.Params(mmu.El2Stage1) : "off (flat map)")}");
-        }
-        else
-        {
-            sb.AppendLine($"  regime EL1&0, stage 1 {(mmu.Stage1Enabled(el) ? $"on, TTBR{(upper ? 1 : 0)}_EL1: " + DescriptorText.Params(mmu.El10Stage1(upper)) : "off (flat map)")}");
-            sb.AppendLine($"  stage 2 {(mmu.Stage2Enabled ? "on: " + DescriptorText.Params(mmu.Stage2Params) : "off")}");
+            sb.AppendLine($"  stage 2 {(mmu.Stage2Enabled(regime) ? "on: " + DescriptorText.Params(mmu.Stage2Params) : "off")}");
         }
         if (rec.Op == TraceOp.At)
         {

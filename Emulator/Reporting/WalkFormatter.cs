@@ -15,9 +15,10 @@ public static class WalkFormatter
     public static void AppendSteps(StringBuilder sb, ReadOnlySpan<WalkStep> steps, SimulatedCore core, bool upperRange, int el, string indent = "  ")
     {
         var mmu = core.Mmu;
-        WalkParams s1 = el == 2 ? mmu.El2Stage1 : mmu.El10Stage1(upperRange);
+        var regime = mmu.RegimeOf(el);
+        WalkParams s1 = mmu.Stage1Params(regime, upperRange);
         WalkParams s2 = mmu.Stage2Params;
-        bool s2On = el != 2 && mmu.Stage2Enabled;
+        bool s2On = mmu.Stage2Enabled(regime);
         foreach (ref readonly var st in steps)
         {
             ref readonly WalkParams p = ref st.Stage == 1 ? ref s1 : ref s2;

@@ -1,26 +1,34 @@
 using MmuSim.Addressing;
+using MmuSim.Registers;
 
 namespace MmuSim.Translation;
 
 /// <summary>
 /// The context tag of a cached translation (arm-notes §8.3): regime, VMID, ASID or global, and the enable state of
-/// each stage. One 64-bit value, so a lookup compares it in one instruction. Layout: [15:0] ASID, [31:16] VMID,
-/// bit 32 EL2 regime, bit 33 global, bit 34 stage 1 disabled, bit 35 stage 2 enabled.
+/// each stage. One 64-bit value, so a lookup compares it in one instruction. Layout: [15:0] ASID (regimes with
+/// ASIDs), [31:16] VMID (regimes with stage 2), [33:32] the <see cref="TranslationRegime"/>, bit 34 global, bit 35
+/// stage 1 disabled, bit 36 stage 2 enabled.
 /// </summary>
 public static class ContextTag
 {
     public const ulong AsidMask = 0xFFFF;
     public const int VmidShift = 16;
-    public const ulong El2 = 1UL << 32;
-    public const ulong Global = 1UL << 33;
-    public const ulong Stage1Off = 1UL << 34;
-    public const ulong Stage2On = 1UL << 35;
+    private const int RegimeShift = 32;
+    private const ulong RegimeMask = 3UL << RegimeShift;
+    /// <summary>The tag bits of the EL2 regime.</summary>
+    public const ulong El2 = (ulong)TranslationRegime.El2 << RegimeShift;
+    public const ulong Global = 1UL << 34;
+    public const ulong Stage1Off = 1UL << 35;
+    public const ulong Stage2On = 1UL << 36;
+
+    /// <summary>The tag bits of <paramref name="regime"/>.</summary>
+    public static ulong Of(TranslationRegime regime) => (ulong)regime << RegimeShift;
+
+    public static TranslationRegime Regime(ulong ctx) => (TranslationRegime)((ctx & RegimeMask) >> RegimeShift);
 
     public static ushort Asid(ulong ctx) => (ushort)ctx;
 
     public static ushort Vmid(ulong ctx) => (ushort)(ctx >> VmidShift);
-
-    public static bool IsEl2(ulong ctx) => (ctx & El2) != 0;
 
     public static bool IsGlobal(ulong ctx) => (ctx & Global) != 0;
 }
@@ -65,8 +73,8 @@ public struct Stage2LeafEntry
 /// <summary>
 /// The walk caches and the IPA cache as the walker uses them (implemented in MmuSim.Caching). The walker looks them
 /// up at the start of each walk and fills them as it reads table descriptors; lookups are recorded as steps so the
-/// timing model can price them. Context values: stage 1 = (VMID &lt;&lt; 16 | ASID) or <see cref="ContextTag.El2"/>;
-/// stage 2 = VMID &lt;&lt; 16.
+/// timing model can price them. Context values: stage 1 = the regime's tag bits with its VMID and ASID (see
+/// <see cref="ContextTag"/>); stage 2 = VMID &lt;&lt; 16.
 /// </summary>
 public interface IWalkCaches
 {

@@ -4,13 +4,6 @@ using MmuSim.Registers;
 
 namespace MmuSim.Translation;
 
-/// <summary>The translation regimes modelled: EL1&amp;0 (with optional stage 2) and EL2 with E2H=0.</summary>
-public enum Regime : byte
-{
-    El10,
-    El2,
-}
-
 /// <summary>
 /// Everything one stage's walk needs, decoded once from the registers (QEMU's ARMVAParameters plus the
 /// derived start level, output size and table base). Built by <see cref="WalkParamsBuilder"/>; the
@@ -119,10 +112,19 @@ public static class WalkParamsBuilder
         p.TableBase = baddr & ~BitOps.Mask(alignBits);
     }
 
-    /// <summary>Stage-1 parameters of the EL1&amp;0 regime for the range selected by VA[55].</summary>
-    public static WalkParams El10Stage1(SystemRegisters regs, bool upperRange)
+    /// <summary>
+    /// Stage-1 parameters of <paramref name="regime"/> for the VA range <paramref name="upperRange"/> selects (a
+    /// one-range regime has only the lower), decoded per the regime's TCR layout from its TCR and TTBR.
+    /// </summary>
+    public static WalkParams Stage1(SystemRegisters regs, TranslationRegime regime, bool upperRange) =>
+        regime.TcrLayout() == TcrLayout.TwoRanges
+            ? TwoRangeStage1(regs, regime, upperRange)
+            : OneRangeStage1(regs, regime);
+
+    /// <summary>Stage-1 parameters of a two-range regime (TCR_EL1 layout) for the range selected by VA[55].</summary>
+    private static WalkParams TwoRangeStage1(SystemRegisters regs, TranslationRegime regime, bool upperRange)
     {
-        var tcr = regs.TcrEl1;
+        var tcr = new Tcr(regs[regime.Tcr()]);
         var p = Stage1(regs, upperRange ? DecodeTg1(tcr.Tg1) : DecodeTg0(tcr.Tg0), upperRange ? tcr.T1Sz : tcr.T0Sz,
             tcr.Ips, tcr.Ha, tcr.Hd, upperRange ? tcr.Hpd1 : tcr.Hpd0, tcr.Ds);
         p.TwoRanges = true;
@@ -131,28 +133,28 @@ public static class WalkParamsBuilder
         p.Tbi = upperRange ? tcr.Tbi1 : tcr.Tbi0;
         p.Tbid = upperRange ? tcr.Tbid1 : tcr.Tbid0;
         p.TcrSh = upperRange ? tcr.Sh1 : tcr.Sh0;
-        // TCR_EL1.A1 picks the TTBR whose ASID is current; TCR_EL1.AS=0 means 8-bit ASIDs.
-        ulong asidTtbr = tcr.A1 ? regs[SysReg.TTBR1_EL1] : regs[SysReg.TTBR0_EL1];
+        // TCR.A1 picks the TTBR whose ASID is current; TCR.AS=0 means 8-bit ASIDs.
+        ulong asidTtbr = regs[regime.Ttbr(upperRange: tcr.A1)];
         bool asid16 = tcr.As && regs.Mmfr0.AsidBits == 2;
         p.Tag = (ushort)((asidTtbr >> 48) & (asid16 ? 0xFFFFUL : 0xFFUL));
         if (!p.ConfigFault)
         {
-            SetBase(ref p, upperRange ? regs[SysReg.TTBR1_EL1] : regs[SysReg.TTBR0_EL1]);
+            SetBase(ref p, regs[regime.Ttbr(upperRange)]);
         }
         return p;
     }
 
-    /// <summary>Stage-1 parameters of the EL2 regime with E2H=0 (one range, TCR_EL2 layout, TTBR0_EL2).</summary>
-    public static WalkParams El2Stage1(SystemRegisters regs)
+    /// <summary>Stage-1 parameters of a one-range regime (TCR_EL2 layout with E2H=0, TTBR0): no ASID.</summary>
+    private static WalkParams OneRangeStage1(SystemRegisters regs, TranslationRegime regime)
     {
-        var tcr = regs.TcrEl2;
+        var tcr = new TcrEl2(regs[regime.Tcr()]);
         var p = Stage1(regs, DecodeTg0(tcr.Tg0), tcr.T0Sz, tcr.Ps, tcr.Ha, tcr.Hd, tcr.Hpd, tcr.Ds);
         p.Tbi = tcr.Tbi;
         p.Tbid = tcr.Tbid;
         p.TcrSh = tcr.Sh0;
         if (!p.ConfigFault)
         {
-            SetBase(ref p, regs[SysReg.TTBR0_EL2]);
+            SetBase(ref p, regs[regime.Ttbr(upperRange: false)]);
         }
         return p;
     }

@@ -1,9 +1,9 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace MmuSim.Translation;
+namespace MmuSim.Translation.Acceleration;
 
-public sealed partial class Mmu
+internal sealed partial class WalkAccelerator
 {
     // A host-side memo of the upper part of stage-1 walks: for the block of VAs one last-level table maps (2 MiB with
     // 4K pages), the walk down to that table is the same every time: the same table descriptors read, each through
@@ -27,24 +27,22 @@ public sealed partial class Mmu
         /// <summary>Descriptor reads of the part the memo stands for, stage-2 lookups of its tables included.</summary>
         public byte Reads;
         public byte TableAttrs;
-        /// <summary>Which stage-1 tables: 0 TTBR0_EL1, 1 TTBR1_EL1, 2 TTBR0_EL2; bit 2 set when read through stage 2.</summary>
+        /// <summary>Which stage-1 tables: regime · 2 + VA range (1: TTBR1); bit 7 set when read through stage 2.</summary>
         public byte Regime;
     }
 
     private Stage1PathMemo[]? _pathMemo;
 
-    /// <summary>Set per translation: stage-1 walks may resume from, and feed, the path memo.</summary>
-    private bool _pathMemoOn;
-
-    /// <summary>The regime of the stage-1 walk under way (see <see cref="Stage1PathMemo.Regime"/>).</summary>
-    private byte _pathRegime;
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int PathSlot(ulong block) => (int)((block ^ (block >> 12)) & (PathMemoSlots - 1));
 
-    /// <summary>The path of <paramref name="block"/>, when the memo holds it as memory and registers are now.</summary>
+    /// <summary>
+    /// The path of <paramref name="block"/> (VA bits above the last-level index, + 1) in the stage-1 tables
+    /// <paramref name="regime"/> names, when the memo holds it as memory and registers are now: its reads are
+    /// counted in the record and the walk resumes at the last level with <paramref name="table"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryPath(ulong block, byte regime, out ulong table, out int tableAttrs)
+    public bool TryPath(ulong block, byte regime, out ulong table, out int tableAttrs)
     {
         var memo = _pathMemo ??= new Stage1PathMemo[PathMemoSlots];
         ref Stage1PathMemo m = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(memo), PathSlot(block));
@@ -54,13 +52,14 @@ public sealed partial class Mmu
             tableAttrs = 0;
             return false;
         }
-        Record.CountReads(m.Reads);
+        _record.CountReads(m.Reads);
         table = m.Table;
         tableAttrs = m.TableAttrs;
         return true;
     }
 
-    private void RememberPath(ulong block, byte regime, ulong table, int tableAttrs, int reads)
+    /// <summary>A walk of <paramref name="block"/> reached its last-level table having recorded nothing but <paramref name="reads"/> reads.</summary>
+    public void RememberPath(ulong block, byte regime, ulong table, int tableAttrs, int reads)
     {
         ref Stage1PathMemo m = ref _pathMemo![PathSlot(block)];
         m.Block = block;

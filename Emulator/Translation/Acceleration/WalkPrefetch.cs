@@ -3,9 +3,9 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 using MmuSim.Memory;
 
-namespace MmuSim.Translation;
+namespace MmuSim.Translation.Acceleration;
 
-public sealed partial class Mmu
+internal sealed partial class WalkAccelerator
 {
     // Prefetch hints: where in host memory the last-level table of a 2 MiB block (4K granule) was found, per stage,
     // so that a replay that sees the next accesses coming can ask the host CPU to start loading their last-level
@@ -62,7 +62,7 @@ public sealed partial class Mmu
     /// (at <paramref name="descPa"/>, through frame slot <paramref name="frameSlot"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)] // once per walk: out of the walk loop's way
-    private unsafe void NoteLastLevelTable(byte stage, ulong ia, ulong descPa, int frameSlot, ulong tableIpa)
+    public unsafe void NoteLastLevelTable(byte stage, ulong ia, ulong descPa, int frameSlot, ulong tableIpa)
     {
         ref FrameSlot f = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_frames), frameSlot);
         if (f.FrameNumber != descPa >> PhysicalMemory.FrameShift || f.Frame == null || _hintEpoch != _mem.Epoch)

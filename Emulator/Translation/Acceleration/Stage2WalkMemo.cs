@@ -1,9 +1,9 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace MmuSim.Translation;
+namespace MmuSim.Translation.Acceleration;
 
-public sealed partial class Mmu
+internal sealed partial class WalkAccelerator
 {
     // A host-side memo of the stage-2 walks that translate stage-1 table addresses (S1PTW walks). A nested walk makes
     // one per stage-1 level, and the stage-1 tables sit at a limited set of IPAs (the upper ones at the same few on
@@ -46,7 +46,7 @@ public sealed partial class Mmu
 
     private struct Stage2MemoWalk
     {
-        public Leaf Leaf;
+        public WalkLeaf Leaf;
         /// <summary>The reads, when the record keeps a step per read.</summary>
         public MemoWords DescriptorPa;
         public MemoWords Descriptor;
@@ -54,12 +54,6 @@ public sealed partial class Mmu
 
     private Stage2MemoTag[]? _memoTags;
     private Stage2MemoWalk[]? _memoWalks;
-
-    /// <summary>Set per translation: S1PTW stage-2 walks may come from, and go into, the memo.</summary>
-    private bool _memoOn;
-
-    /// <summary>Set per translation: a stage-2 lookup for a table read may come whole from the memo (no IPA cache to consult).</summary>
-    private bool _memoTableReads;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int MemoSlot(ulong page) => (int)((page ^ (page >> 12)) & (MemoSlots - 1));
@@ -85,7 +79,7 @@ public sealed partial class Mmu
     /// go into the record and the descriptor's PA comes back. False when the lookup must run.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryTableRead(ulong ipa, out ulong pa)
+    public bool TryTableRead(ulong ipa, out ulong pa)
     {
         ulong page = (ipa >> 12) + 1;
         int slot = MemoSlot(page);
@@ -101,7 +95,7 @@ public sealed partial class Mmu
     }
 
     /// <summary>Stage2 saw the lookup of a table read at <paramref name="ipa"/> complete cleanly: a repeat may skip it.</summary>
-    private void MarkTableReadable(ulong ipa, ulong pa)
+    public void MarkTableReadable(ulong ipa, ulong pa)
     {
         ulong page = (ipa >> 12) + 1;
         ref Stage2MemoTag t = ref MemoTags()[MemoSlot(page)];
@@ -114,7 +108,7 @@ public sealed partial class Mmu
 
     private void ReplayReads(in Stage2MemoTag t, int slot, ulong ipa)
     {
-        var record = Record;
+        var record = _record;
         if (record.ReadsUnrecorded)
         {
             record.CountReads(t.Reads);
@@ -129,31 +123,43 @@ public sealed partial class Mmu
         }
     }
 
-    /// <summary>The stage-2 walk of <paramref name="ipa"/> for a stage-1 table access, from the memo or walked.</summary>
-    private bool WalkStage2ForTable(ulong ipa, int frameSlots, out Leaf leaf, out Faults.FaultInfo fault)
+    /// <summary>
+    /// The stage-2 walk of <paramref name="ipa"/> for a stage-1 table access, when the memo holds it: its reads go into
+    /// the record and its leaf comes back. False when the walk must run (then <see cref="RememberStage2Walk"/>).
+    /// </summary>
+    public bool TryReplayStage2Walk(ulong ipa, out WalkLeaf leaf)
     {
         ulong page = (ipa >> 12) + 1;
         int slot = MemoSlot(page);
         ref Stage2MemoTag t = ref MemoTags()[slot];
-        var record = Record;
         if (MemoValid(in t, page))
         {
             ReplayReads(in t, slot, ipa);
             leaf = _memoWalks![slot].Leaf;
-            fault = default;
             return true;
         }
-        int before = record.Count;
-        int readsBefore = record.Reads;
-        if (!Walk<Stage2Walk>(ref _s2, ipa, s1ViaS2: false, nested: true, _walkCtxS2, frameSlots, out leaf, out fault))
-        {
-            return false;
-        }
+        leaf = default;
+        return false;
+    }
+
+    /// <summary>Where the record stood before a stage-2 walk (for <see cref="RememberStage2Walk"/>).</summary>
+    public (int Steps, int Reads) RecordMark => (_record.Count, _record.Reads);
+
+    /// <summary>
+    /// Keeps the stage-2 walk of <paramref name="ipa"/> that just completed with <paramref name="leaf"/>, starting at
+    /// <paramref name="startLevel"/>, the record having stood at <paramref name="before"/> when it began.
+    /// </summary>
+    public void RememberStage2Walk(ulong ipa, in WalkLeaf leaf, (int Steps, int Reads) before, int startLevel)
+    {
+        ulong page = (ipa >> 12) + 1;
+        int slot = MemoSlot(page);
+        ref Stage2MemoTag t = ref MemoTags()[slot];
+        var record = _record;
         // Kept only when the record holds exactly this walk's reads (a step each, or none when reads go unrecorded)
         // and nothing else: no cache lookup, and no step dropped (the record drops steps once full).
-        int reads = record.Reads - readsBefore;
+        int reads = record.Reads - before.Reads;
         bool unrecorded = record.ReadsUnrecorded;
-        if (reads == leaf.Level - _s2.StartLevel + 1 && reads <= MaxMemoReads && record.Count - before == (unrecorded ? 0 : reads))
+        if (reads == leaf.Level - startLevel + 1 && reads <= MaxMemoReads && record.Count - before.Steps == (unrecorded ? 0 : reads))
         {
             t.Page = page;
             t.MemoryVersion = _mem.Version;
@@ -167,11 +173,10 @@ public sealed partial class Mmu
                 var steps = record.Steps;
                 for (int i = 0; i < reads; i++)
                 {
-                    w.DescriptorPa[i] = steps[before + i].DescriptorPa;
-                    w.Descriptor[i] = steps[before + i].Descriptor;
+                    w.DescriptorPa[i] = steps[before.Steps + i].DescriptorPa;
+                    w.Descriptor[i] = steps[before.Steps + i].Descriptor;
                 }
             }
         }
-        return true;
     }
 }
