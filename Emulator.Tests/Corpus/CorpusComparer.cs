@@ -3,7 +3,10 @@ using System.Text.Json;
 
 namespace MmuSim.Tests.Corpus;
 
-/// <summary>The comparison rules of traces/qemu/compare.py, in C#.</summary>
+/// <summary>
+/// The comparison rules of traces/qemu/compare.py, in C#, with its version-2 rules: `unpriv` must match (ldtr/sttr
+/// results), and an alignment fault's null level compares as any other field.
+/// </summary>
 public static class CorpusComparer
 {
     /// <summary>EC, WnR, S1PTW and DFSC/IFSC of an ESR (ISV, SAS, SSE, SRT, SF, AR and IL masked).</summary>
@@ -19,6 +22,10 @@ public static class CorpusComparer
         if (!string.Equals(a.GetProperty("op").GetString(), op, StringComparison.OrdinalIgnoreCase))
         {
             return "op differs";
+        }
+        if (Flag(e, "unpriv") != Flag(a, "unpriv"))
+        {
+            return "unpriv flag differs (ldtr/sttr results carry \"unpriv\": true)";
         }
         if (op == "dump")
         {
@@ -79,6 +86,9 @@ public static class CorpusComparer
         }
         return null;
     }
+
+    private static bool Flag(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.True;
 
     /// <summary>The nearest preceding "# test" comment: what the generator aimed at.</summary>
     public static string Context(string[] lines, int line)

@@ -46,7 +46,6 @@ public class SyndromeTests
 
     [Theory]
     [InlineData(0x10, "Synchronous External abort, not on a translation table walk")]
-    [InlineData(0x21, "Alignment fault")]
     [InlineData(0x30, "TLB conflict abort")]
     [InlineData(0x31, "Unsupported atomic hardware update fault")]
     [InlineData(0x1D, "Synchronous parity or ECC error on translation table walk, level 1")]
@@ -56,6 +55,20 @@ public class SyndromeTests
         var (t, _, d) = Syndrome.DecodeFsc(fsc);
         Assert.Equal(FaultType.None, t);
         Assert.Equal(description, d);
+    }
+
+    [Fact]
+    public void AlignmentFaultHasItsCodeAndNoLevel()
+    {
+        Assert.Equal(0b100001, Syndrome.Fsc(FaultType.Alignment, FaultInfo.NoLevel));
+        var (t, level, d) = Syndrome.DecodeFsc(0x21);
+        Assert.Equal(FaultType.Alignment, t);
+        Assert.Equal(FaultInfo.NoLevel, level);
+        Assert.Equal("Alignment fault", d);
+        // ESR of an EL1 store: EC 0x25 (same EL), IL, WnR, DFSC 0x21; PAR.FST for an AT.
+        var f = FaultInfo.Alignment();
+        Assert.Equal(0x9600_0061UL, Syndrome.Esr(in f, AccessType.Write, 1, 1));
+        Assert.Equal(0x21UL, (Syndrome.ParFault(in f) >> 1) & 0x3F);
     }
 
     // type, stage, level, s1ptw, access, from EL, target EL, ESR

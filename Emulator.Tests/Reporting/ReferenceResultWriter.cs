@@ -45,6 +45,10 @@ public sealed class ReferenceResultWriter : IOutcomeSink, IDisposable
         {
             WriteHex("va"u8, o.Va);
             j.WriteNumber("el"u8, o.El);
+            if (o.Unpriv)
+            {
+                j.WriteBoolean("unpriv"u8, true);
+            }
             if (o.Op == ResultOp.At)
             {
                 j.WriteString("at"u8, AtName(o.At));
@@ -85,7 +89,14 @@ public sealed class ReferenceResultWriter : IOutcomeSink, IDisposable
         j.WriteStartObject("fault"u8);
         j.WriteString("type"u8, FaultTypeName(o.Fault.Type));
         j.WriteNumber("stage"u8, o.Fault.Stage);
-        j.WriteNumber("level"u8, o.Fault.Level);
+        if (o.Fault.HasLevel)
+        {
+            j.WriteNumber("level"u8, o.Fault.Level);
+        }
+        else
+        {
+            j.WriteNull("level"u8);
+        }
         j.WriteBoolean("s1ptw"u8, o.Fault.S1Ptw);
         j.WriteNumber("target_el"u8, o.TargetEl);
         WriteHex("esr"u8, o.Esr);

@@ -7,6 +7,9 @@ public static class TestPaths
 
     public static string Qemu => Path.Combine(Traces, "qemu");
 
+    /// <summary>The QEMU-checked corpus of version-2 features (traces/qemu-v2).</summary>
+    public static string QemuV2 => Path.Combine(Traces, "qemu-v2");
+
     public static string Docs => Path.Combine(AppContext.BaseDirectory, "docs");
 
     public static string Readme => Path.Combine(AppContext.BaseDirectory, "README.md");

@@ -58,7 +58,7 @@ public class BinaryFormatDocTests
             doc.Add(row.Groups["keyword"].Value, Convert.ToInt32(row.Groups["tag"].Value, 16));
         }
         var code = Enum.GetValues<TraceOp>().ToDictionary(Keyword, op => (int)op);
-        Assert.Equal(10, code.Count);
+        Assert.Equal(13, code.Count);
         Assert.Equal(code.OrderBy(kv => kv.Value), doc.OrderBy(kv => kv.Value));
     }
 

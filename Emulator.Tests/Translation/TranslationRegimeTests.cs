@@ -16,15 +16,15 @@ public class TranslationRegimeTests
     [InlineData(0, false, false, TranslationRegime.El10)]
     [InlineData(0, false, true, TranslationRegime.El10)]
     [InlineData(0, true, false, TranslationRegime.El10)]
-    [InlineData(0, true, true, TranslationRegime.El10)] // EL2&0 with VHE; E2H is treated as 0
+    [InlineData(0, true, true, TranslationRegime.El20)] // {E2H,TGE}={1,1}: EL0 runs in the EL2&0 host
     [InlineData(1, false, false, TranslationRegime.El10)]
     [InlineData(1, false, true, TranslationRegime.El10)]
     [InlineData(1, true, false, TranslationRegime.El10)]
     [InlineData(1, true, true, TranslationRegime.El10)]
     [InlineData(2, false, false, TranslationRegime.El2)]
     [InlineData(2, false, true, TranslationRegime.El2)]
-    [InlineData(2, true, false, TranslationRegime.El2)] // EL2&0 with VHE
-    [InlineData(2, true, true, TranslationRegime.El2)]
+    [InlineData(2, true, false, TranslationRegime.El20)] // E2H=1: EL2&0 whatever TGE
+    [InlineData(2, true, true, TranslationRegime.El20)]
     public void RegimeOfEachElAndHcr(int el, bool e2h, bool tge, TranslationRegime expected)
     {
         var hcr = new Hcr((1UL << 31) | (e2h ? E2h : 0) | (tge ? Tge : 0));

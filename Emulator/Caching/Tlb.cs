@@ -21,7 +21,7 @@ public struct TlbEntry
     public ulong S1DescriptorPa;
     /// <summary>Trace line of the access whose walk filled the entry.</summary>
     public long FillLine;
-    /// <summary>Stage-1 permissions, bit (el·3 + access type).</summary>
+    /// <summary>Stage-1 permissions, bit (el·3 + access type); bits 9..11 for EL1 under PSTATE.PAN (Permissions.MaskIndex).</summary>
     public ushort S1Permissions;
     /// <summary>Stage-2 permissions, bit ((el == 0 ? 0 : 3) + access type).</summary>
     public byte S2Permissions;
@@ -39,6 +39,8 @@ public struct TlbEntry
     public bool S1Clean;
     /// <summary>A write must walk to set the stage-2 dirty state.</summary>
     public bool S2Clean;
+    /// <summary>The memory type is Device: a misaligned data access must walk, to take its Alignment fault.</summary>
+    public bool Device;
     /// <summary>
     /// Bit (el·3 + access type) set when a hit completes with no further check: both stages permit it and, for a
     /// write, neither stage must still set its dirty state. Derived from the fields above by <see cref="Seal"/>.
@@ -49,10 +51,11 @@ public struct TlbEntry
     public void Seal()
     {
         // Stage-2 bit (el == 0 ? 0 : 3) + t spread to the stage-1 layout el·3 + t: EL0 from bits [2:0], EL1 and EL2
-        // from bits [5:3]; a write completes only when neither stage must still set its dirty state.
-        int s2 = S2Permissions & 7 | (S2Permissions & 0x38) | (S2Permissions & 0x38) << 3;
-        int writes = S1Clean || S2Clean ? 0b010_010_010 : 0;
-        Complete = (ushort)(S1Permissions & s2 & ~writes & 0x1FF);
+        // from bits [5:3] (also for the EL1-under-PAN bits [11:9]); a write completes only when neither stage must
+        // still set its dirty state.
+        int s2 = S2Permissions & 7 | (S2Permissions & 0x38) | (S2Permissions & 0x38) << 3 | (S2Permissions & 0x38) << 6;
+        int writes = S1Clean || S2Clean ? 0b010_010_010_010 : 0;
+        Complete = (ushort)(S1Permissions & s2 & ~writes & 0xFFF);
     }
 }
 

@@ -203,11 +203,15 @@ public sealed class TranslationCaches : IWalkCaches
     /// operand's ASID is compared on the bits the implementation has (<paramref name="asidMask"/>).
     /// Stage-2 information (IPA cache, stage-2 walk cache) goes only with VMALLS12E1, ALLE1 and IPAS2*; combined
     /// VA→PA entries survive IPAS2* until a VMALLE1 or VMALLS12E1, as the architecture allows.
+    /// <paramref name="e1Regime"/> is the regime the EL1 operations (VMALLE1, VA*E1, ASIDE1) act on (EL2&amp;0 when
+    /// executed at EL2 with HCR_EL2.{E2H,TGE}={1,1}); <paramref name="e2Regime"/> the one VAE2/VALE2 act on (EL2&amp;0
+    /// with E2H=1, where they take the operand's ASID); ALLE2 removes the entries of both EL2 regimes.
     /// Returns the number of entries removed.
     /// </summary>
-    public int Invalidate(TlbiOp op, ulong xt, ushort vmid, ushort asidMask)
+    public int Invalidate(TlbiOp op, ulong xt, ushort vmid, ushort asidMask,
+        TranslationRegime e1Regime = TranslationRegime.El10, TranslationRegime e2Regime = TranslationRegime.El2)
     {
-        var scope = new TlbiScope { Vmid = vmid };
+        var scope = new TlbiScope { Vmid = vmid, Regimes = RegimeBit(e1Regime) };
         ulong va = (xt & BitOps.Mask(43, 0)) << 12;   // Xt[43:0] = VA[55:12]
         ulong ipa = (xt & BitOps.Mask(39, 0)) << 12;  // Xt[39:0] = IPA[51:12]
         ushort asid = (ushort)((xt >> 48) & asidMask); // Xt[63:48]
@@ -218,14 +222,16 @@ public sealed class TranslationCaches : IWalkCaches
                 reach = Reach.Tlbs | Reach.Stage1Walk;
                 break;
             case TlbiOp.VMALLS12E1:
+                scope.Regimes = RegimeBit(TranslationRegime.El10);
                 reach = Reach.Tlbs | Reach.Stage1Walk | Reach.Stage2Walk | Reach.Ipa;
                 break;
             case TlbiOp.ALLE1:
+                scope.Regimes = RegimeBit(TranslationRegime.El10);
                 scope.AnyVmid = true;
                 reach = Reach.Tlbs | Reach.Stage1Walk | Reach.Stage2Walk | Reach.Ipa;
                 break;
             case TlbiOp.ALLE2:
-                scope.Regime = TranslationRegime.El2;
+                scope.Regimes = (byte)(RegimeBit(TranslationRegime.El2) | RegimeBit(TranslationRegime.El20));
                 reach = Reach.Tlbs | Reach.Stage1Walk;
                 break;
             case TlbiOp.VAE1:
@@ -250,14 +256,22 @@ public sealed class TranslationCaches : IWalkCaches
                 break;
             case TlbiOp.IPAS2E1:
             case TlbiOp.IPAS2LE1:
+                scope.Regimes = RegimeBit(TranslationRegime.El10);
                 scope.ByAddress = true;
                 scope.Address = ipa;
                 reach = op == TlbiOp.IPAS2E1 ? Reach.Stage2Walk | Reach.Ipa : Reach.Ipa;
                 break;
             default: // VAE2, VALE2
-                scope.Regime = TranslationRegime.El2;
+                scope.Regimes = RegimeBit(e2Regime);
                 scope.ByAddress = true;
                 scope.Address = va;
+                if (e2Regime.HasAsid())
+                {
+                    // With E2H=1 they act as VAE1/VALE1 do in EL1&0: the ASID's entries and the global ones.
+                    scope.ByAsid = true;
+                    scope.Asid = asid;
+                    scope.GlobalsToo = true;
+                }
                 reach = op == TlbiOp.VAE2 ? Reach.Tlbs | Reach.Stage1Walk : Reach.Tlbs;
                 break;
         }
@@ -291,14 +305,17 @@ public sealed class TranslationCaches : IWalkCaches
     }
 
     /// <summary>
-    /// The entries one TLBI reaches within a structure: the regime (EL2 or EL1&amp;0), in a regime with stage 2 the
+    /// The entries one TLBI reaches within a structure: the regimes (EL1&amp;0, EL2, EL2&amp;0), in a regime with stage 2 the
     /// VMID unless any, optionally the address the entry covers, and optionally the ASID (non-global entries of that
     /// ASID, plus global entries when <see cref="GlobalsToo"/>). Walk-cache entries carry no global flag: they
     /// always count as non-global (arm-notes §8.3).
     /// </summary>
+    private static byte RegimeBit(TranslationRegime regime) => (byte)(1 << (int)regime);
+
     private struct TlbiScope : IEntryMatch<TlbEntry>, IEntryMatch<WalkCacheEntry>, IEntryMatch<IpaCacheEntry>
     {
-        public TranslationRegime Regime;
+        /// <summary>The regimes reached, bit (1 &lt;&lt; regime).</summary>
+        public byte Regimes;
         public bool AnyVmid;
         public ushort Vmid;
         public bool ByAddress;
@@ -309,11 +326,12 @@ public sealed class TranslationCaches : IWalkCaches
 
         private readonly bool Match(ulong ctx, ulong baseAddress, int shift)
         {
-            if (ContextTag.Regime(ctx) != Regime)
+            var regime = ContextTag.Regime(ctx);
+            if ((Regimes & RegimeBit(regime)) == 0)
             {
                 return false;
             }
-            if (Regime.HasStage2() && !AnyVmid && ContextTag.Vmid(ctx) != Vmid)
+            if (regime.HasStage2() && !AnyVmid && ContextTag.Vmid(ctx) != Vmid)
             {
                 return false;
             }

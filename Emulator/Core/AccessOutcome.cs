@@ -26,6 +26,8 @@ public struct AccessOutcome
     public ResultOp Op;
     public ulong Va;
     public byte El;
+    /// <summary>An unprivileged load or store (`ldtr`/`sttr`): results carry `"unpriv": true`.</summary>
+    public bool Unpriv;
     public ulong Pa;
     public ulong Ipa;
     public bool HasIpa;
@@ -42,7 +44,7 @@ public struct AccessOutcome
     public readonly bool IsFault => Fault.IsFault;
 
     /// <summary>True when HPFAR_EL2 is reported: a stage-2 fault taken to EL2.</summary>
-    public readonly bool HasHpfar => Fault.IsFault && Fault.Stage == 2 && TargetEl == 2;
+    public readonly bool HasHpfar => Fault.IsFault && Fault.Stage == 2 && TargetEl == 2 && Fault.Type != FaultType.Alignment;
 }
 
 /// <summary>Receives the outcome of each result-producing line.</summary>

@@ -85,6 +85,11 @@ public sealed class SimulatedCore
     /// <summary>The current exception level (`el N`); EL1 until a trace says otherwise.</summary>
     public byte CurrentEl { get; set; } = 1;
 
+    /// <summary>PSTATE.PAN (FEAT_PAN): privileged data accesses may not touch memory EL0 can access.</summary>
+    public bool Pan => _pan;
+
+    private bool _pan;
+
     /// <summary>Serves translation faults by mapping on first touch (demand paging); null when every fault is the trace's.</summary>
     public IDemandPager? DemandPager { get; set; }
 
@@ -186,6 +191,31 @@ public sealed class SimulatedCore
         System.DeclareRam(baseAddress, size);
     }
 
+    /// <summary>
+    /// `pstate PAN 0|1`: MSR PAN, #imm. While PAN is set, no first-level prediction is made or used (the predicted
+    /// paths check EL and type only), so every access passes the PAN-aware general path.
+    /// </summary>
+    public void SetPan(bool pan)
+    {
+        Stats.Records++;
+        _pan = pan;
+        _predictData.Page = ulong.MaxValue;
+        _predictFetch.Page = ulong.MaxValue;
+    }
+
+    /// <summary>
+    /// `ldtr`/`sttr`: an unprivileged load or store (LDTR/STTR) of <paramref name="size"/> bytes. At EL1, or at EL2
+    /// with HCR_EL2.{E2H,TGE}={1,1}, it is checked with EL0's permissions (in the current EL's regime, which is
+    /// EL0's too) and PSTATE.PAN does not apply; elsewhere it is an ordinary load or store. Faults are taken as
+    /// those of any access at the current EL; the result says <c>unpriv</c>.
+    /// </summary>
+    public void AccessUnprivileged(AccessType type, ulong va, int size, long line, out AccessOutcome outcome)
+    {
+        outcome = default;
+        outcome.Unpriv = true;
+        ExecuteAccess(type, va, size, line, ref outcome, unpriv: true);
+    }
+
     /// <summary>`el N`: an exception entry or return to EL <paramref name="el"/>.</summary>
     public void ChangeEl(byte el)
     {
@@ -198,7 +228,9 @@ public sealed class SimulatedCore
     {
         Stats.Records++;
         Stats.Tlbis++;
-        Caches.Invalidate(op, xt, Mmu.CurrentVmid, Mmu.AsidMask);
+        var hcr = Registers.Hcr;
+        Caches.Invalidate(op, xt, Mmu.CurrentVmid, Mmu.AsidMask,
+            TranslationRegimes.OfE1Maintenance(CurrentEl, hcr), TranslationRegimes.OfE2Maintenance(hcr));
     }
 
     /// <summary>`dump PA`: the 64-bit word at <paramref name="pa"/>, as a result.</summary>
@@ -398,7 +430,7 @@ public sealed class SimulatedCore
             size = 4;
         }
         byte el = CurrentEl;
-        if ((va & 0xFFF) + (ulong)size > 0x1000 || !(TryPredictedHit(va, type, el, ref o) || TryFirstLevelHit(va, type, el, ref o)))
+        if ((va & 0xFFF) + (ulong)size > 0x1000 || !(TryPredictedHit(va, type, el, ref o) || TryFirstLevelHit(va, type, el, size, ref o)))
         {
             return false;
         }
@@ -418,7 +450,7 @@ public sealed class SimulatedCore
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ExecuteAccess(AccessType type, ulong va, int size, long line, ref AccessOutcome o)
+    private void ExecuteAccess(AccessType type, ulong va, int size, long line, ref AccessOutcome o, bool unpriv = false)
     {
         Stats.Records++;
         switch (type)
@@ -436,7 +468,36 @@ public sealed class SimulatedCore
         {
             size = 4;
         }
-        TranslatePage(line, va, type, el, size, ref o);
+        // The EL whose permissions apply: EL0's for LDTR/STTR at EL1, or at EL2 in the EL2&0 host (where EL0 shares
+        // the current EL's regime); PSTATE.PAN applies to the other privileged data accesses of a two-range regime.
+        byte permEl = el;
+        bool pan = false;
+        if (unpriv || _pan)
+        {
+            var hcr = Registers.Hcr;
+            if (unpriv && (el == 1 || (el == 2 && TranslationRegimes.InHost(hcr))))
+            {
+                permEl = 0;
+            }
+            else
+            {
+                pan = _pan && type != AccessType.Fetch && el != 0 && TranslationRegimes.Of(el, hcr).HasTwoVaRanges();
+            }
+        }
+        if (type != AccessType.Fetch && AccessRequest.Misaligned(va, size) && Mmu.AlignmentChecked(el))
+        {
+            // SCTLR_ELx.A: an Alignment fault before any translation (no lookup, no walk, no cycles).
+            var fault = FaultInfo.Alignment();
+            _last = LastKind.General;
+            _lastWalked = false;
+            _lastTlbHit = false;
+            _lastLookups = 0;
+            Stats.CountFault(in fault);
+            Report(ref o, in fault, type, el, va);
+            return;
+        }
+        var ctx = new PageContext(permEl, pan, el, (byte)size);
+        TranslatePage(line, va, type, in ctx, ref o);
         if ((va & 0xFFF) + (ulong)size > 0x1000 && !o.IsFault)
         {
             // An access that crosses into the next 4 KiB page needs that page translated too (and faults on it
@@ -445,7 +506,7 @@ public sealed class SimulatedCore
             ulong pa = o.Pa, ipa = o.Ipa;
             bool hasIpa = o.HasIpa;
             long first = o.Cycles;
-            TranslatePage(line, (va | 0xFFF) + 1, type, el, size, ref o);
+            TranslatePage(line, (va | 0xFFF) + 1, type, in ctx, ref o);
             o.Cycles += first;
             if (!o.IsFault)
             {
@@ -520,12 +581,13 @@ public sealed class SimulatedCore
     /// checking, data caches) returns false having changed nothing, and the general path runs.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool TryFirstLevelHit(ulong va, AccessType type, byte el, ref AccessOutcome o)
+    private bool TryFirstLevelHit(ulong va, AccessType type, byte el, int size, ref AccessOutcome o)
     {
         var path = type == AccessType.Fetch ? _fetchPath : _dataPath;
-        if (path.Length == 0 || _stale is not null || _dataCaches)
+        if (path.Length == 0 || _stale is not null || _dataCaches || _pan
+            || (type != AccessType.Fetch && AccessRequest.Misaligned(va, size)))
         {
-            return false;
+            return false; // PAN and alignment checks are the general path's
         }
         var req = new AccessRequest(new VirtualAddress(va), el, type);
         if (!Mmu.TryGetLookupKey(in req, out var key))
@@ -550,7 +612,7 @@ public sealed class SimulatedCore
         l1.CommitHit(slot);
         _last = LastKind.PredictedHit; // the accessors then report one lookup, a TLB hit, no walk
         CompleteHit(ref e, key.Va & BitOps.Mask(e.Shift), (type == AccessType.Fetch ? _fetchLatency : _dataLatency)[1], ref o);
-        Predict(va, type, el, in key);
+        Predict(va, type, el, in key, e.Device);
         return true;
     }
 
@@ -558,13 +620,17 @@ public sealed class SimulatedCore
     private bool _firstLevelMissed;
     private LookupKey _firstLevelMissKey;
 
-    /// <summary>After an access completed: remember where its translation sits in the first TLB level.</summary>
-    private void Predict(ulong va, AccessType type, byte el, in LookupKey key)
+    /// <summary>
+    /// After an access completed: remember where its translation sits in the first TLB level. Not under PSTATE.PAN,
+    /// nor for data on Device memory or under SCTLR.A: the predicted paths check no alignment.
+    /// </summary>
+    private void Predict(ulong va, AccessType type, byte el, in LookupKey key, bool device)
     {
         var path = type == AccessType.Fetch ? _fetchPath : _dataPath;
         ref var p = ref type == AccessType.Fetch ? ref _predictFetch : ref _predictData;
         p.Page = ulong.MaxValue;
-        if (path.Length == 0 || _stale is not null || _dataCaches)
+        if (path.Length == 0 || _stale is not null || _dataCaches || _pan
+            || (type != AccessType.Fetch && (device || Mmu.AlignmentChecked(el))))
         {
             return;
         }
@@ -584,17 +650,26 @@ public sealed class SimulatedCore
         p.Ctx = l1.Context(slot);
     }
 
+    /// <summary>
+    /// Who makes an access: the EL whose permissions apply (<see cref="PermEl"/>, EL0 for LDTR/STTR), whether
+    /// PSTATE.PAN restricts it, the EL it runs at (<see cref="El"/>: its faults are taken from there) and its size.
+    /// </summary>
+    private readonly record struct PageContext(byte PermEl, bool Pan, byte El, byte Size);
+
     /// <summary>Translates the page of <paramref name="va"/> for an access on <paramref name="line"/>: TLB lookups, then a walk on a miss.</summary>
-    private void TranslatePage(long line, ulong va, AccessType type, byte el, int size, ref AccessOutcome o)
+    private void TranslatePage(long line, ulong va, AccessType type, in PageContext c, ref AccessOutcome o)
     {
-        var req = new AccessRequest(new VirtualAddress(va), el, type);
+        byte el = c.PermEl;
+        int size = c.Size;
+        var req = new AccessRequest(new VirtualAddress(va), el, type, AtMode.None, c.Pan, type == AccessType.Fetch ? (byte)0 : c.Size);
+        bool plain = !c.Pan && el == c.El;
         _last = LastKind.General;
         _lastWalked = false;
         _lastTlbHit = false;
         _lastLookups = 0;
         if (!Mmu.TryGetLookupKey(in req, out var key))
         {
-            InputFault(in req, type, el, ref o);
+            InputFault(in req, type, c.El, ref o);
             return;
         }
 
@@ -613,22 +688,26 @@ public sealed class SimulatedCore
             if (slot >= 0)
             {
                 var tlb = path[n - 1];
-                if (TryCompleteHit(line, in req, in key, ref tlb.Entry(slot), tlb.Context(slot), type, el, size, cycles, ref o))
+                ref var e = ref tlb.Entry(slot);
+                if (TryCompleteHit(line, in req, in key, ref e, tlb.Context(slot), type, c.El, size, cycles, ref o))
                 {
-                    if (!o.IsFault)
+                    if (!o.IsFault && plain)
                     {
-                        Predict(va, type, el, in key);
+                        Predict(va, type, el, in key, e.Device);
                     }
                     return;
                 }
             }
         }
-        Walk(line, in req, in key, path, type, el, size, cycles, ref o);
-        if (!o.IsFault)
+        Walk(line, in req, in key, path, type, c.El, size, cycles, ref o);
+        if (!o.IsFault && plain)
         {
-            Predict(va, type, el, in key);
+            Predict(va, type, el, in key, Attributes.IsDevice(_lastAttr));
         }
     }
+
+    /// <summary>The memory type of the last walk's translation (for <see cref="Predict"/>).</summary>
+    private byte _lastAttr;
 
     /// <summary>Rejected before any lookup (VA range, TxSZ, EPD/E0PD, PAMax): the MMU reports the fault, no table is read.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -646,17 +725,25 @@ public sealed class SimulatedCore
 
     /// <summary>
     /// Completes an access from a TLB entry: stage-1 then stage-2 permission, as a walk orders them (R_XCHFJ).
-    /// Returns false when the access must walk after all: a write that would set the dirty state of either stage.
+    /// Returns false when the access must walk after all: a write that would set the dirty state of either stage,
+    /// or a misaligned data access to Device memory (the walk reports its Alignment fault in its place among the
+    /// checks). <paramref name="fromEl"/> is the EL the access runs at (faults are taken from it); the request's EL
+    /// is the one whose permissions apply.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryCompleteHit(long line, in AccessRequest req, in LookupKey key, ref TlbEntry e, ulong ctx,
-        AccessType type, byte el, int size, long cycles, ref AccessOutcome o)
+        AccessType type, byte fromEl, int size, long cycles, ref AccessOutcome o)
     {
         int t = (int)type;
+        byte el = req.El;
         bool write = type == AccessType.Write;
         ulong offset = key.Va & BitOps.Mask(e.Shift);
         FaultInfo fault;
-        if (((e.S1Permissions >> (el * 3 + t)) & 1) == 0)
+        if (e.Device && req.MisalignedData)
+        {
+            return false;
+        }
+        if (((e.S1Permissions >> Permissions.MaskIndex(el, type, req.Pan)) & 1) == 0)
         {
             fault = FaultInfo.Stage1(FaultType.Permission, e.S1Level);
         }
@@ -699,7 +786,7 @@ public sealed class SimulatedCore
             o.HasIpa = e.HasIpa && fault.Stage == 2;
             o.Ipa = e.IpaBase | offset;
             Stats.CountFault(in fault);
-            Report(ref o, in fault, type, el, req.Va.Value);
+            Report(ref o, in fault, type, fromEl, req.Va.Value);
         }
         if (_stale is not null)
         {
@@ -759,6 +846,7 @@ public sealed class SimulatedCore
         if (ok)
         {
             o.Pa = r.Pa;
+            _lastAttr = r.Attr;
             if (path.Length != 0)
             {
                 Fill(path, in key, in r, line);
@@ -842,6 +930,7 @@ public sealed class SimulatedCore
             S2Level = r.S2Level,
             S1Clean = r.S1Clean,
             S2Clean = r.S2Clean,
+            Device = Attributes.IsDevice(r.Attr),
         };
         e.Seal();
         Caches.Fill(path, key.Va, r.Global ? key.CtxGlobal : key.Ctx, in e);
@@ -875,7 +964,10 @@ public sealed class SimulatedCore
         o.At = op;
         o.Va = va;
         o.El = el;
-        var req = new AccessRequest(new VirtualAddress(va), el, write ? AccessType.Write : AccessType.Read, mode);
+        // With HCR_EL2.{E2H,TGE}={1,1}, AT S1E1* translate in EL2&0 with EL2's permissions (S1E0* reach EL2&0
+        // through the regime of EL0); the result still names the level the instruction names.
+        byte permEl = el == 1 && mode == AtMode.Stage1 && TranslationRegimes.InHost(Registers.Hcr) ? (byte)2 : el;
+        var req = new AccessRequest(new VirtualAddress(va), permEl, write ? AccessType.Write : AccessType.Read, mode, Pan: _pan && op.ChecksPan());
         if (Mmu.Translate(in req, out var r))
         {
             o.Par = Syndrome.ParSuccess(r.Pa, r.Attr, r.Sh);

@@ -5,7 +5,7 @@ namespace MmuSim.Core;
 /// <summary>Counters of a replay. Fault counts are kept by type × stage × level (level −1..3).</summary>
 public sealed class Statistics
 {
-    private readonly long[] _faults = new long[6 * 2 * 5];
+    private readonly long[] _faults = new long[7 * 2 * 5];
 
     public long Lines { get; set; }
     public long Records { get; internal set; }
@@ -73,7 +73,9 @@ public sealed class Statistics
         _faults[Index(f.Type, f.Stage, f.Level)]++;
     }
 
-    private static int Index(FaultType t, int stage, int level) => (((int)t * 2) + (stage - 1)) * 5 + (level + 1);
+    // A fault without a level (alignment) is counted in the level −1 cell of its type and reported with no level.
+    private static int Index(FaultType t, int stage, int level) =>
+        (((int)t * 2) + (stage - 1)) * 5 + (level == FaultInfo.NoLevel ? 0 : level + 1);
 
     /// <summary>Fault count for one (type, stage, level) cell.</summary>
     public long FaultCount(FaultType t, int stage, int level) => _faults[Index(t, stage, level)];
@@ -81,16 +83,17 @@ public sealed class Statistics
     /// <summary>Non-zero fault cells, in a stable order.</summary>
     public IEnumerable<(FaultType Type, int Stage, int Level, long Count)> FaultCells()
     {
-        for (int t = 1; t < 6; t++)
+        for (int t = 1; t <= (int)FaultType.Alignment; t++)
         {
             for (int s = 1; s <= 2; s++)
             {
-                for (int l = -1; l <= 3; l++)
+                bool levelless = (FaultType)t == FaultType.Alignment;
+                for (int l = -1; l <= (levelless ? -1 : 3); l++)
                 {
                     long c = _faults[Index((FaultType)t, s, l)];
                     if (c != 0)
                     {
-                        yield return ((FaultType)t, s, l, c);
+                        yield return ((FaultType)t, s, levelless ? FaultInfo.NoLevel : l, c);
                     }
                 }
             }

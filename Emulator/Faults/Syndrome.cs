@@ -28,6 +28,7 @@ public static class Syndrome
             FaultType.AccessFlag => 0b001000 | l,
             FaultType.Permission => 0b001100 | l,
             FaultType.ExternalWalk => level < 0 ? 0b010011 : 0b010100 | l,
+            FaultType.Alignment => 0b100001,
             _ => 0,
         };
     }
@@ -50,7 +51,7 @@ public static class Syndrome
                 0b010011 => (FaultType.ExternalWalk, -1, "Synchronous External abort on translation table walk, level -1"),
                 0b010000 => (FaultType.None, 0, "Synchronous External abort, not on a translation table walk"),
                 0b011000 => (FaultType.None, 0, "Synchronous parity or ECC error on memory access"),
-                0b100001 => (FaultType.None, 0, "Alignment fault"),
+                0b100001 => (FaultType.Alignment, FaultInfo.NoLevel, "Alignment fault"),
                 0b100010 => (FaultType.None, 0, "Debug exception"),
                 0b110000 => (FaultType.None, 0, "TLB conflict abort"),
                 0b110001 => (FaultType.None, 0, "Unsupported atomic hardware update fault"),

@@ -21,6 +21,8 @@ public enum SysReg : byte
     ID_AA64MMFR0_EL1 = 12,
     ID_AA64MMFR1_EL1 = 13,
     ID_AA64MMFR2_EL1 = 14,
+    /// <summary>FEAT_VHE: the upper VA range's table base and ASID of the EL2&amp;0 regime.</summary>
+    TTBR1_EL2 = 15,
 }
 
 /// <summary>
@@ -29,7 +31,7 @@ public enum SysReg : byte
 /// </summary>
 public sealed class SystemRegisters
 {
-    public const int Count = (int)SysReg.ID_AA64MMFR2_EL1 + 1;
+    public const int Count = (int)SysReg.TTBR1_EL2 + 1;
 
     /// <summary>ID_AA64MMFR0_EL1 of QEMU 7.2 `-cpu max`: PARange 52, 16-bit ASID, all granules (with LPA2).</summary>
     public const ulong QemuMaxMmfr0 = 0x0000_0323_1020_1126;

@@ -12,7 +12,7 @@ namespace MmuSim.Replay;
 /// </summary>
 public static class RecordDispatch
 {
-    /// <summary>Executes one record. Returns true and fills <paramref name="outcome"/> for result-producing lines (R/W/X/at/dump).</summary>
+    /// <summary>Executes one record. Returns true and fills <paramref name="outcome"/> for result-producing lines (R/W/X/ldtr/sttr/at/dump).</summary>
     public static bool Execute(this SimulatedCore core, in TraceRecord rec, out AccessOutcome outcome)
     {
         switch (rec.Op)
@@ -25,6 +25,9 @@ public static class RecordDispatch
                 return true;
             case TraceOp.Dump:
                 core.Dump(rec.Address, rec.Line, out outcome);
+                return true;
+            case TraceOp.Ldtr or TraceOp.Sttr:
+                core.AccessUnprivileged(rec.Op == TraceOp.Ldtr ? AccessType.Read : AccessType.Write, rec.Address, rec.Size, rec.Line, out outcome);
                 return true;
             default:
                 outcome = default;
@@ -59,13 +62,16 @@ public static class RecordDispatch
             case TraceOp.Dump:
                 core.Dump(rec.Address, rec.Line, out _);
                 break;
+            case TraceOp.Ldtr or TraceOp.Sttr:
+                core.AccessUnprivileged(rec.Op == TraceOp.Ldtr ? AccessType.Read : AccessType.Write, rec.Address, rec.Size, rec.Line, out _);
+                break;
             default:
                 ExecuteCommand(core, in rec);
                 break;
         }
     }
 
-    /// <summary>The commands that produce no result: reg, mem, ram, el, tlbi.</summary>
+    /// <summary>The commands that produce no result: reg, mem, ram, el, tlbi, pstate.</summary>
     private static void ExecuteCommand(SimulatedCore core, in TraceRecord rec)
     {
         switch (rec.Op)
@@ -84,6 +90,9 @@ public static class RecordDispatch
                 break;
             case TraceOp.Tlbi:
                 core.Tlbi(rec.Tlbi, rec.Value);
+                break;
+            case TraceOp.Pstate:
+                core.SetPan(rec.Value != 0);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(rec), rec.Op, "not a trace command");

@@ -50,6 +50,10 @@ public sealed class ResultWriter : IOutcomeSink, IDisposable
             line.Hex(",\"va\":\"0x"u8, o.Va);
             line.Raw(",\"el\":"u8);
             line.Decimal(o.El);
+            if (o.Unpriv)
+            {
+                line.Raw(",\"unpriv\":true"u8);
+            }
             if (o.Op == ResultOp.At)
             {
                 line.Raw(",\"at\":\""u8);
@@ -91,7 +95,14 @@ public sealed class ResultWriter : IOutcomeSink, IDisposable
         line.Raw("\",\"stage\":"u8);
         line.Decimal(o.Fault.Stage);
         line.Raw(",\"level\":"u8);
-        line.Decimal(o.Fault.Level);
+        if (o.Fault.HasLevel)
+        {
+            line.Decimal(o.Fault.Level);
+        }
+        else
+        {
+            line.Raw("null"u8);
+        }
         line.Raw(o.Fault.S1Ptw ? ",\"s1ptw\":true"u8 : ",\"s1ptw\":false"u8);
         line.Raw(",\"target_el\":"u8);
         line.Decimal(o.TargetEl);
@@ -148,6 +159,7 @@ public sealed class ResultWriter : IOutcomeSink, IDisposable
         FaultType.AddressSize => "address_size"u8,
         FaultType.AccessFlag => "access_flag"u8,
         FaultType.Permission => "permission"u8,
+        FaultType.Alignment => "alignment"u8,
         _ => "external_walk"u8,
     };
 

@@ -23,7 +23,8 @@ public static class Summary
         w.WriteLine($"faults             {s.Faults,12:N0}");
         foreach (var (type, stage, level, count) in s.FaultCells())
         {
-            w.WriteLine($"  {FaultInfo.TypeName(type),-14} stage {stage} level {level,2}  {count,10:N0}");
+            string lv = level == FaultInfo.NoLevel ? " -" : $"{level,2}";
+            w.WriteLine($"  {FaultInfo.TypeName(type),-14} stage {stage} level {lv}  {count,10:N0}");
         }
         if (pager is not null)
         {

@@ -42,7 +42,14 @@ public static class SummaryJson
             w.WriteStartObject();
             w.WriteString("type", FaultInfo.TypeName(type));
             w.WriteNumber("stage", stage);
-            w.WriteNumber("level", level);
+            if (level == FaultInfo.NoLevel)
+            {
+                w.WriteNull("level");
+            }
+            else
+            {
+                w.WriteNumber("level", level);
+            }
             w.WriteNumber("count", count);
             w.WriteEndObject();
         }

@@ -30,6 +30,7 @@ public static class BinaryTrace
     public const byte TagRead = (byte)TraceOp.Read, TagWrite = (byte)TraceOp.Write, TagFetch = (byte)TraceOp.Fetch;
     public const byte TagReg = (byte)TraceOp.Reg, TagMem = (byte)TraceOp.Mem, TagRam = (byte)TraceOp.Ram, TagEl = (byte)TraceOp.El,
         TagAt = (byte)TraceOp.At, TagDump = (byte)TraceOp.Dump, TagTlbi = (byte)TraceOp.Tlbi;
+    public const byte TagLdtr = (byte)TraceOp.Ldtr, TagSttr = (byte)TraceOp.Sttr, TagPstate = (byte)TraceOp.Pstate;
 
     /// <summary>True when <paramref name="head"/> starts with the magic number.</summary>
     public static bool HasMagic(ReadOnlySpan<byte> head) => head.StartsWith(Magic);
@@ -350,6 +351,20 @@ public static class BinaryTraceReader
             case BinaryTrace.TagRead or BinaryTrace.TagWrite or BinaryTrace.TagFetch:
                 Expect(ref state, b2 == 0 && b3 == 0 && n == 0, "reserved bytes 2..7 of an access record must be zero");
                 throw Bad(ref state, $"access size {b1} is not between 1 and 64 bytes");
+            case BinaryTrace.TagLdtr or BinaryTrace.TagSttr:
+                Expect(ref state, b2 == 0 && b3 == 0 && n == 0, "reserved bytes of an ldtr/sttr record must be zero");
+                Expect(ref state, b1 is >= 1 and <= 64, $"access size {b1} is not between 1 and 64 bytes");
+                rec.Op = (TraceOp)tag;
+                rec.Size = (byte)b1;
+                rec.Address = x;
+                break;
+            case BinaryTrace.TagPstate:
+                Expect(ref state, b3 == 0 && n == 0 && x == 0, "reserved fields of a pstate record must be zero");
+                Expect(ref state, b1 == 0, $"unknown PSTATE field code {b1}");
+                Expect(ref state, b2 <= 1, $"PSTATE.PAN {b2} is not 0 or 1");
+                rec.Op = TraceOp.Pstate;
+                rec.Value = b2;
+                break;
             case BinaryTrace.TagReg:
                 Expect(ref state, b2 == 0 && b3 == 0 && n == 0, "reserved bytes of a reg record must be zero");
                 Expect(ref state, WireCodes<SysReg>.IsDefined(b1), $"unknown register code {b1}");

@@ -486,6 +486,25 @@ public static class TextTraceParser
                     Fail.Bad(source, line, t.Column, "dump address 0x", rec.Address, " is not 8-byte aligned", hex: true);
                 }
                 break;
+            case 4 when Is(keyword, "ldtr"u8) || Is(keyword, "sttr"u8):
+                rec.Op = (keyword[0] | 0x20) == 'l' ? TraceOp.Ldtr : TraceOp.Sttr;
+                rec.Address = Number(ref t, source, line, "virtual address");
+                rec.Size = OptionalSize(ref t, source, line);
+                break;
+            case 6 when Is(keyword, "pstate"u8):
+            {
+                rec.Op = TraceOp.Pstate;
+                if (!t.Next(out var field) || !Is(field, "pan"u8))
+                {
+                    Fail.Bad(source, line, t.Column, "pstate needs the field PAN");
+                }
+                rec.Value = Number(ref t, source, line, "PSTATE.PAN value");
+                if (rec.Value > 1)
+                {
+                    Fail.Bad(source, line, t.Column, "PSTATE.PAN ", rec.Value, " is not 0 or 1");
+                }
+                break;
+            }
             case 4 when Is(keyword, "tlbi"u8):
                 rec.Op = TraceOp.Tlbi;
                 rec.Tlbi = Name<TlbiOp>(ref t, source, line, "TLBI operation");

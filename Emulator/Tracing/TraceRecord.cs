@@ -33,13 +33,19 @@ public enum TraceOp : byte
     Dump = 0x15,
     /// <summary>`tlbi OP [XT]`</summary>
     Tlbi = 0x16,
+    /// <summary>`ldtr VA [SIZE]`: unprivileged load (LDTR).</summary>
+    Ldtr = 0x04,
+    /// <summary>`sttr VA [SIZE]`: unprivileged store (STTR).</summary>
+    Sttr = 0x05,
+    /// <summary>`pstate PAN 0|1` (Value = the bit).</summary>
+    Pstate = 0x17,
 }
 
 /// <summary>
 /// One parsed trace command, fixed-size and allocation-free. Field use by <see cref="Op"/>:
 /// Reg (Reg, Value); Mem (Address = PA, Value = word); Ram (Address = base, Value = size); El (Value = level);
-/// Read/Write (Address = VA, Size); Fetch (Address = VA, Size = 4); At (At, Address = VA); Dump (Address = PA);
-/// Tlbi (Tlbi, Value = Xt, HasOperand).
+/// Read/Write/Ldtr/Sttr (Address = VA, Size); Fetch (Address = VA, Size = 4); At (At, Address = VA); Dump (Address = PA);
+/// Tlbi (Tlbi, Value = Xt, HasOperand); Pstate (Value = PSTATE.PAN).
 /// </summary>
 public struct TraceRecord
 {

@@ -120,6 +120,9 @@ public sealed class BinaryTraceWriter : TraceWriter
             case TraceOp.Read: Put(BinaryTrace.TagRead, r.Size, 0, 0, r.Address); break;
             case TraceOp.Write: Put(BinaryTrace.TagWrite, r.Size, 0, 0, r.Address); break;
             case TraceOp.Fetch: Put(BinaryTrace.TagFetch, r.Size == 0 ? (byte)4 : r.Size, 0, 0, r.Address); break;
+            case TraceOp.Ldtr: Put(BinaryTrace.TagLdtr, r.Size, 0, 0, r.Address); break;
+            case TraceOp.Sttr: Put(BinaryTrace.TagSttr, r.Size, 0, 0, r.Address); break;
+            case TraceOp.Pstate: Put(BinaryTrace.TagPstate, 0, (byte)r.Value, 0, 0); break;
             case TraceOp.Reg: Put(BinaryTrace.TagReg, WireCodes<SysReg>.Code(r.Reg), 0, 0, r.Value); break;
             case TraceOp.El: Put(BinaryTrace.TagEl, (byte)r.Value, 0, 0, 0); break;
             case TraceOp.At: Put(BinaryTrace.TagAt, WireCodes<AtOp>.Code(r.At), 0, 0, r.Address); break;
@@ -191,6 +194,20 @@ public sealed class TextTraceWriter : TraceWriter
             case TraceOp.Fetch:
                 Text("X "u8);
                 Hex(r.Address);
+                break;
+            case TraceOp.Ldtr:
+            case TraceOp.Sttr:
+                Text(r.Op == TraceOp.Ldtr ? "ldtr "u8 : "sttr "u8);
+                Hex(r.Address);
+                if (r.Size != 8)
+                {
+                    Text(" "u8);
+                    Dec(r.Size);
+                }
+                break;
+            case TraceOp.Pstate:
+                Text("pstate PAN "u8);
+                Dec(r.Value);
                 break;
             case TraceOp.Reg:
                 Text("reg "u8);

@@ -14,6 +14,10 @@ public enum AtOp : byte
     S12E0W = 7,
     S1E2R = 8,
     S1E2W = 9,
+    /// <summary>FEAT_PAN2: S1E1R with the PSTATE.PAN check.</summary>
+    S1E1RP = 10,
+    /// <summary>FEAT_PAN2: S1E1W with the PSTATE.PAN check.</summary>
+    S1E1WP = 11,
 }
 
 /// <summary>Which stages an AT instruction asks for.</summary>
@@ -42,6 +46,11 @@ public static class AtOps
         AtOp.S12E0R => (0, false, AtMode.Stage12),
         AtOp.S12E0W => (0, true, AtMode.Stage12),
         AtOp.S1E2R => (2, false, AtMode.Stage1),
+        AtOp.S1E1RP => (1, false, AtMode.Stage1),
+        AtOp.S1E1WP => (1, true, AtMode.Stage1),
         _ => (2, true, AtMode.Stage1),
     };
+
+    /// <summary>Whether the operation checks PSTATE.PAN (AT S1E1RP/S1E1WP); S1E1R/S1E1W never do.</summary>
+    public static bool ChecksPan(this AtOp op) => op is AtOp.S1E1RP or AtOp.S1E1WP;
 }

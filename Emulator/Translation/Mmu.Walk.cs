@@ -54,6 +54,12 @@ public sealed partial class Mmu
             }
             else
             {
+                if (!fetch && req.MisalignedData)
+                {
+                    // Data accesses are Device-nGnRnE with stage 1 off: a misaligned one is an Alignment fault.
+                    r.Fault = FaultInfo.Alignment();
+                    return false;
+                }
                 // Data: Device-nGnRnE; fetches: Normal, write-through if SCTLR.I else non-cacheable. Shareability
                 // is reported as 0 in PAR, as QEMU 7.2 does (Device and NC become outer shareable once combined).
                 s1Attr = !fetch ? Attributes.DeviceNGnRnE : rs.Sctlr.I ? (byte)0xEE : (byte)0x44;
@@ -69,7 +75,10 @@ public sealed partial class Mmu
             }
             r.Level = (sbyte)leaf.Level;
             var sctlr = rs.Sctlr;
-            if (!Stage1Leaf(ref p, ref leaf, in req, s2On, sctlr, out r.Fault))
+            // A misaligned data access to a stage-1 Device type faults after AF and before permission (R_XCHFJ).
+            bool alignFault = !fetch && req.MisalignedData
+                && Attributes.IsDevice((byte)(rs.Mair >> (8 * (int)BitOps.Field(leaf.Descriptor, 4, 2))));
+            if (!Stage1Leaf(ref p, ref leaf, in req, s2On, sctlr, alignFault, out r.Fault))
             {
                 return false;
             }
@@ -102,7 +111,8 @@ public sealed partial class Mmu
         }
 
         var s2Access = req.Type == AccessType.Write ? S2Access.Write : fetch ? S2Access.Fetch : S2Access.Read;
-        if (!S2Translate(ipa, s2Access, s1ptw: false, el0: req.El == 0, isAt: req.At != AtMode.None, WalkAccelerator.FrameSlotsS2Final, out var s2))
+        if (!S2Translate(ipa, s2Access, s1ptw: false, el0: req.El == 0, isAt: req.At != AtMode.None, WalkAccelerator.FrameSlotsS2Final, out var s2,
+            misalignedData: !fetch && req.MisalignedData))
         {
             r.Fault = s2.Fault;
             return false;
@@ -384,10 +394,12 @@ public sealed partial class Mmu
             : FaultInfo.Stage2(type, level, new IntermediatePhysicalAddress(ia), nested);
 
     /// <summary>
-    /// Stage-1 leaf checks in priority order (R_XCHFJ): access flag, then permission; then the hardware AF/dirty
-    /// update, whose write of a stage-1 descriptor is itself translated through stage 2 as a write.
+    /// Stage-1 leaf checks in priority order (R_XCHFJ): access flag, memory-type alignment
+    /// (<paramref name="alignFault"/>: a misaligned data access to Device memory), then permission (with PSTATE.PAN
+    /// when the request says so); then the hardware AF/dirty update, whose write of a stage-1 descriptor is itself
+    /// translated through stage 2 as a write.
     /// </summary>
-    private bool Stage1Leaf(ref WalkParams p, ref WalkLeaf leaf, in AccessRequest req, bool s2On, Sctlr sctlr, out FaultInfo fault)
+    private bool Stage1Leaf(ref WalkParams p, ref WalkLeaf leaf, in AccessRequest req, bool s2On, Sctlr sctlr, bool alignFault, out FaultInfo fault)
     {
         fault = default;
         ulong desc = leaf.Descriptor;
@@ -401,9 +413,14 @@ public sealed partial class Mmu
             }
             newDesc |= 1UL << 10;
         }
+        if (alignFault)
+        {
+            fault = FaultInfo.Alignment();
+            return false;
+        }
         bool dbm = p.Hd && BitOps.Bit(desc, 51);
         Permissions.Stage1Inputs(desc, leaf.TableAttrs, ref p, out int ap, out int apClean, out bool xn, out bool pxn);
-        if (!Permissions.Stage1Permits(req.Type == AccessType.Write ? ap : apClean, xn, pxn, p.TwoRanges, sctlr.Wxn, req.El, req.Type))
+        if (!Permissions.Stage1Permits(req.Type == AccessType.Write ? ap : apClean, xn, pxn, p.TwoRanges, sctlr.Wxn, req.El, req.Type, req.Pan))
         {
             fault = FaultInfo.Stage1(FaultType.Permission, leaf.Level);
             return false;
@@ -434,9 +451,11 @@ public sealed partial class Mmu
 
     /// <summary>
     /// A full stage-2 lookup of one IPA: T0SZ/SL0 configuration, IPA range, VTTBR base, the walk, access flag,
-    /// permission, HCR_EL2.PTW for table walks, then the hardware AF/dirty update.
+    /// permission, HCR_EL2.PTW for table walks, then the hardware AF/dirty update. A misaligned data access
+    /// (<paramref name="misalignedData"/>) to stage-2 Device memory is a stage-2 Alignment fault, after AF and before
+    /// permission.
     /// </summary>
-    private bool S2Translate(ulong ipa, S2Access access, bool s1ptw, bool el0, bool isAt, int frameSlots, out S2Result result)
+    private bool S2Translate(ulong ipa, S2Access access, bool s1ptw, bool el0, bool isAt, int frameSlots, out S2Result result, bool misalignedData = false)
     {
         result = default;
         ref WalkParams p = ref _s2;
@@ -492,6 +511,11 @@ public sealed partial class Mmu
             s2ap |= 2; // writable-clean counts as writable
         }
         int memAttr = (int)BitOps.Field(desc, 5, 2);
+        if (misalignedData && Attributes.IsStage2Device(memAttr))
+        {
+            result.Fault = FaultInfo.Alignment(2, ipaTyped);
+            return false;
+        }
         bool write = access == S2Access.Write;
         if (!Permissions.Stage2Permits(s2ap, (int)BitOps.Field(desc, 54, 53), _xnx, el0, access == S2Access.Read, write, access == S2Access.Fetch)
             || (s1ptw && !write && _hcr.Ptw && Attributes.IsStage2Device(memAttr)))

@@ -15,7 +15,22 @@ namespace MmuSim.Translation;
 /// <param name="El">The exception level whose permissions apply (for AT, the level the instruction names).</param>
 /// <param name="Type">Read, write or instruction fetch.</param>
 /// <param name="At">AT instruction mode, or <see cref="AtMode.None"/> for a real access.</param>
-public readonly record struct AccessRequest(VirtualAddress Va, byte El, AccessType Type, AtMode At = AtMode.None);
+/// <param name="Pan">
+/// PSTATE.PAN restricts this privileged data access (FEAT_PAN; AT S1E1RP/S1E1WP): a page EL0 can access gives a
+/// stage-1 permission fault. Set only where PAN applies (a two-range regime, EL1 or EL2, not LDTR/STTR).
+/// </param>
+/// <param name="Size">
+/// Bytes of a data access, for the memory-type alignment check (a misaligned access to Device memory is an
+/// Alignment fault); 0 for fetches and AT, which are never checked.
+/// </param>
+public readonly record struct AccessRequest(VirtualAddress Va, byte El, AccessType Type, AtMode At = AtMode.None, bool Pan = false, byte Size = 0)
+{
+    /// <summary>Whether a data access of <paramref name="size"/> bytes at <paramref name="va"/> is not a multiple of its size.</summary>
+    public static bool Misaligned(ulong va, int size) => size > 1 && va % (uint)size != 0;
+
+    /// <summary>This access is a data access that a Device memory type would fault (misaligned for its size).</summary>
+    public bool MisalignedData => Size > 1 && Misaligned(Va.Value, Size);
+}
 
 /// <summary>
 /// The VMSAv8-64 translation engine: one walker for both stages, with stage-1 descriptor fetches of the EL1&amp;0
@@ -134,6 +149,13 @@ public sealed partial class Mmu
     {
         Refresh();
         return TranslationRegimes.Of(el, _hcr);
+    }
+
+    /// <summary>Whether SCTLR_ELx.A of the regime of an access at <paramref name="el"/> asks for alignment checks.</summary>
+    public bool AlignmentChecked(int el)
+    {
+        Refresh();
+        return Snapshot(TranslationRegimes.Of(el, _hcr)).Sctlr.A;
     }
 
     /// <summary>

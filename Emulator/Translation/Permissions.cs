@@ -47,9 +47,15 @@ internal static class Permissions
     /// <summary>
     /// Stage-1 direct permissions (Arm ARM D8.4.1): AP[2:1] for data; UXN/PXN for fetches, with EL0-writable
     /// implying PXN and SCTLR.WXN making writable memory execute-never. One-range regimes use AP[2] and XN only.
+    /// With <paramref name="pan"/> (PSTATE.PAN=1 on a privileged data access of a two-range regime), a page that
+    /// EL0 may access (AP[1]=1 after APTable[0]) permits neither read nor write (FEAT_PAN); fetches are unaffected.
     /// </summary>
-    internal static bool Stage1Permits(int ap, bool xn, bool pxn, bool twoRanges, bool wxn, int el, AccessType type)
+    internal static bool Stage1Permits(int ap, bool xn, bool pxn, bool twoRanges, bool wxn, int el, AccessType type, bool pan = false)
     {
+        if (pan && twoRanges && el != 0 && type != AccessType.Fetch && (ap & 1) != 0)
+        {
+            return false;
+        }
         bool privWrite = (ap & 2) == 0;
         if (!twoRanges)
         {
@@ -100,14 +106,25 @@ internal static class Permissions
         return !read || (s2ap & 1) != 0;
     }
 
-    /// <summary>Every stage-1 permission bit (EL0..EL2 × read, write, fetch).</summary>
-    public const ushort AllStage1 = 0x1FF;
+    /// <summary>
+    /// Every stage-1 permission bit (EL0..EL2 × read, write, fetch, then a privileged access under PSTATE.PAN: bits
+    /// <see cref="PanIndex"/> + type).
+    /// </summary>
+    public const ushort AllStage1 = 0xFFF;
+
+    /// <summary>The mask bit of a privileged access (EL1, or EL2 in EL2&amp;0) with PSTATE.PAN=1: index + access type.</summary>
+    public const int PanIndex = 9;
+
+    /// <summary>The stage-1 mask bit of an access: el·3 + type, or <see cref="PanIndex"/> + type under PAN.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public static int MaskIndex(int el, AccessType type, bool pan) => (pan ? PanIndex : el * 3) + (int)type;
 
     /// <summary>Every stage-2 permission bit (EL0, EL1 × read, write, fetch).</summary>
     public const byte AllStage2 = 0x3F;
 
     /// <summary>
-    /// Stage-1 permissions of a leaf for every EL and access type: bit (el·3 + type), decided by the same
+    /// Stage-1 permissions of a leaf for every EL and access type: bit (el·3 + type), and bits 9..11 for EL1 under
+    /// PSTATE.PAN (<see cref="MaskIndex"/>), decided by the same
     /// <see cref="Stage1Inputs"/> and <see cref="Stage1Permits"/> as a walk, so a TLB hit faults exactly
     /// when a walk would.
     /// </summary>
@@ -130,12 +147,13 @@ internal static class Permissions
             int ap = key & 3, apClean = (key >> 2) & 3;
             bool xn = (key & 16) != 0, pxn = (key & 32) != 0, twoRanges = (key & 64) != 0, wxn = (key & 128) != 0;
             int mask = 0;
-            for (int el = 0; el <= 2; el++)
+            for (int el = 0; el <= 3; el++)
             {
                 for (int t = 0; t < 3; t++)
                 {
                     var type = (AccessType)t;
-                    if (Stage1Permits(type == AccessType.Write ? ap : apClean, xn, pxn, twoRanges, wxn, el, type))
+                    bool pan = el == 3;
+                    if (Stage1Permits(type == AccessType.Write ? ap : apClean, xn, pxn, twoRanges, wxn, pan ? 1 : el, type, pan))
                     {
                         mask |= 1 << (el * 3 + t);
                     }
