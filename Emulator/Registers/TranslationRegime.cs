@@ -64,11 +64,12 @@ public static class TranslationRegimes
     public static bool InHost(Hcr hcr) => hcr.E2H && hcr.Tge;
 
     /// <summary>
-    /// The regime the EL1 TLBI operations (VMALLE1, VAE1, ASIDE1, ...) act on when executed at <paramref name="el"/>:
-    /// EL2&amp;0 at EL2 with HCR_EL2.{E2H,TGE}={1,1}, else EL1&amp;0.
+    /// The regime the EL1 TLBI operations (VMALLE1, VAE1, ASIDE1, ...) act on when a trace issues them at
+    /// <paramref name="el"/>: EL2&amp;0 at EL2 with HCR_EL2.{E2H,TGE}={1,1}, else EL1&amp;0. TLBI is UNDEFINED at EL0,
+    /// so a trace's TLBI under `el 0` is the EL2 harness's (as `at` is) and also acts on EL2&amp;0 in the host.
     /// </summary>
     public static TranslationRegime OfE1Maintenance(int el, Hcr hcr) =>
-        el == 2 && InHost(hcr) ? TranslationRegime.El20 : TranslationRegime.El10;
+        el != 1 && InHost(hcr) ? TranslationRegime.El20 : TranslationRegime.El10;
 
     /// <summary>The regime the EL2 TLBI operations by VA (VAE2, VALE2) act on: EL2&amp;0 with HCR_EL2.E2H=1, else EL2.</summary>
     public static TranslationRegime OfE2Maintenance(Hcr hcr) => hcr.E2H ? TranslationRegime.El20 : TranslationRegime.El2;
