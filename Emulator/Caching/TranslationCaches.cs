@@ -140,7 +140,7 @@ public sealed class TranslationCaches : IWalkCaches
 
     // ---------------------------------------------------------------- walker hooks
 
-    public bool TryResume(int stage, ulong ctx, ulong ia, Granule granule, int startLevel, WalkRecord record, out TableEntry entry)
+    public bool TryResume(int stage, bool nested, ulong ctx, ulong ia, Granule granule, int startLevel, WalkRecord record, out TableEntry entry)
     {
         var caches = stage == 1 ? _stage1 : _stage2;
         entry = default;
@@ -149,7 +149,7 @@ public sealed class TranslationCaches : IWalkCaches
         {
             var wc = caches[i];
             bool hit = wc.TryFind(ctx, ia, granule, startLevel, out var e);
-            record.AddLookup(StepKind.WalkCacheLookup, (byte)stage, nested: false, hit ? e.Table.Level : (sbyte)-2, (byte)wc.Index, hit,
+            record.AddLookup(StepKind.WalkCacheLookup, (byte)stage, nested, hit ? e.Table.Level : (sbyte)-2, (byte)wc.Index, hit,
                 hit ? (byte)(e.Table.Level + 1 - startLevel) : (byte)0, hit ? e.FillLine : 0, ia);
             if (hit && (!found || e.Table.Level > entry.Level))
             {

@@ -24,8 +24,9 @@ public static class CompactWalkFormatter
         {
             lines.Add(s2On ? "S1 off: IPA = VA" : "S1 off: PA = VA");
         }
-        // The walker records the stage-2 lookups made for a stage-1 descriptor before that descriptor's own step;
-        // print the stage-1 step first and its nested lookups under it.
+        // The walker records the stage-2 lookups made for a stage-1 descriptor before that descriptor's own step:
+        // print the stage-1 read (or the hardware update whose write needed them) first and its nested lookups under
+        // it. Walk-cache and IPA-cache lookups of the walk itself are steps of their own, in order.
         var nested = new List<string>();
         foreach (ref readonly var st in steps)
         {
@@ -42,7 +43,7 @@ public static class CompactWalkFormatter
                 nested.Clear();
                 continue;
             }
-            if (nested.Count > 0)
+            if (st.Kind == StepKind.Update && nested.Count > 0)
             {
                 // Stage-2 lookups not followed by a stage-1 read: the write of a hardware update of the stage-1 leaf.
                 lines.Add("  stage-2 lookup for the hardware update of the stage-1 descriptor:");
@@ -61,6 +62,18 @@ public static class CompactWalkFormatter
 
     private static string StepText(in WalkStep st, in WalkParams p, bool s2On)
     {
+        if (st.Kind == StepKind.WalkCacheLookup)
+        {
+            return st.Hit
+                ? $"S{st.Stage} walk cache hit for 0x{st.InputAddress:x}: level-{st.Level} table entry, {st.Saved} read(s) saved"
+                : $"S{st.Stage} walk cache miss for 0x{st.InputAddress:x}";
+        }
+        if (st.Kind == StepKind.IpaCacheLookup)
+        {
+            return st.Hit
+                ? $"S2 IPA cache hit for IPA 0x{st.InputAddress:x}, {st.Saved} read(s) saved"
+                : $"S2 IPA cache miss for IPA 0x{st.InputAddress:x}";
+        }
         if (st.Kind == StepKind.Update)
         {
             return $"S{st.Stage} L{st.Level} hardware update @PA 0x{st.DescriptorPa:x}: 0x{st.OldDescriptor:x16} -> 0x{st.Descriptor:x16}";

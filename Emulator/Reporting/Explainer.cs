@@ -101,9 +101,10 @@ public static class Explainer
                 bool hit = core.LastTlbHit && i == looked - 1;
                 sb.AppendLine($"  TLB {path[i].Name}: {(hit ? "hit" : "miss")} [{path[i].Latency} cycles]");
             }
-            sb.AppendLine(core.LastWalked
-                ? $"steps of the walk ({core.Mmu.Record.Reads} descriptor reads):"
-                : "no walk: the TLB entry translated it");
+            sb.AppendLine(core.LastWalked ? $"steps of the walk ({core.Mmu.Record.Reads} descriptor reads):"
+                : core.LastTlbHit ? "no walk: the TLB entry translated it"
+                : o.Fault.Type == FaultType.Alignment ? "no TLB lookup, no walk: the alignment check comes before translation"
+                : "no TLB lookup, no walk: the input-address checks decided");
         }
         if (steps.Length == 0 && (rec.Op == TraceOp.At || core.LastWalked))
         {
@@ -116,6 +117,10 @@ public static class Explainer
         if (o.IsFault)
         {
             WalkFormatter.AppendFault(sb, in o);
+            if (Cause(core, in rec, in o) is { } cause)
+            {
+                sb.AppendLine($"why: {cause}");
+            }
         }
         else if (rec.Op == TraceOp.At)
         {
@@ -143,5 +148,41 @@ public static class Explainer
         public void OnOutcome(in AccessOutcome outcome)
         {
         }
+    }
+
+    /// <summary>
+    /// Why a fault that the walk listing alone does not explain happened: an alignment fault (SCTLR_ELx.A, or a
+    /// misaligned access to Device memory) or a stage-1 permission fault that PSTATE.PAN made. Null for the rest,
+    /// whose descriptors above say it.
+    /// </summary>
+    private static string? Cause(SimulatedCore core, in TraceRecord rec, in AccessOutcome o)
+    {
+        var f = o.Fault;
+        bool data = rec.Op is TraceOp.Read or TraceOp.Write or TraceOp.Ldtr or TraceOp.Sttr;
+        if (f.Type == FaultType.Alignment && data)
+        {
+            int size = rec.Size;
+            var regime = TranslationRegimes.Of(o.El, core.Registers.Hcr);
+            var sctlr = new Sctlr(core.Registers[regime.Sctlr()]);
+            // R_XCHFJ order: the SCTLR.A check comes before translation, the memory-type check after it.
+            return sctlr.A && rec.Address % (ulong)size != 0
+                ? $"SCTLR_EL{regime.ControllingEl()}.A=1 and VA 0x{rec.Address:x} is not {size}-byte aligned (checked before translation)"
+                : $"VA 0x{rec.Address:x} is not {size}-byte aligned and the memory is Device (stage-{f.Stage} memory type, or stage 1 off): "
+                  + "a misaligned access to Device memory is an Alignment fault whatever SCTLR.A says";
+        }
+        if (f.Type == FaultType.Permission && f.Stage == 1 && core.Pan && rec.Op is TraceOp.Read or TraceOp.Write)
+        {
+            // The same access without PAN, on a dry-run walker (no AF or dirty update): if PAN alone refused it, the
+            // page is one EL0 can access (AP[1]=1 after APTable).
+            var shadow = new Mmu(core.Registers, core.Memory) { DryRun = true };
+            var type = rec.Op == TraceOp.Write ? AccessType.Write : AccessType.Read;
+            var req = new AccessRequest(new VirtualAddress(rec.Address), o.El, type, AtMode.None, Pan: false, Size: rec.Size);
+            if (shadow.Translate(in req, out var r) || r.Fault.Type != FaultType.Permission || r.Fault.Stage != 1)
+            {
+                return "PSTATE.PAN=1 and the page is EL0-accessible (stage-1 AP[1]=1): a privileged data access to it is a "
+                    + "permission fault (LDTR/STTR, as uaccess routines use, or PAN=0 would reach it)";
+            }
+        }
+        return null;
     }
 }

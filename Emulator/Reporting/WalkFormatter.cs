@@ -97,7 +97,7 @@ public static class WalkFormatter
     public static void AppendFault(StringBuilder sb, in AccessOutcome o)
     {
         var f = o.Fault;
-        sb.AppendLine($"outcome: {FaultInfo.TypeName(f.Type)} fault, stage {f.Stage}, level {f.Level}{(f.S1Ptw ? ", on a stage-1 table walk (S1PTW)" : "")}, taken to EL{o.TargetEl}");
+        sb.AppendLine($"outcome: {FaultInfo.TypeName(f.Type)} fault, stage {f.Stage}, {(f.Level == FaultInfo.NoLevel ? "no lookup level" : $"level {f.Level}")}{(f.S1Ptw ? ", on a stage-1 table walk (S1PTW)" : "")}, taken to EL{o.TargetEl}");
         if (o.Op == ResultOp.At)
         {
             sb.Append(SyndromeDecoder.DescribePar(o.Par));

@@ -89,9 +89,9 @@ public interface IWalkCaches
 
     /// <summary>
     /// The deepest cached table entry of <paramref name="stage"/> that covers <paramref name="ia"/>, at a level in
-    /// [<paramref name="startLevel"/>, 2]. Records one lookup step per walk cache of that stage.
+    /// [<paramref name="startLevel"/>, 2]. Records one lookup step per walk cache of that stage, <paramref name="nested"/> for a stage-2 walk of a stage-1 table address.
     /// </summary>
-    bool TryResume(int stage, ulong ctx, ulong ia, Granule granule, int startLevel, WalkRecord record, out TableEntry entry);
+    bool TryResume(int stage, bool nested, ulong ctx, ulong ia, Granule granule, int startLevel, WalkRecord record, out TableEntry entry);
 
     /// <summary>Caches a table descriptor just read (valid, with an in-range next-table address).</summary>
     void FillTable(int stage, ulong ctx, ulong ia, Granule granule, in TableEntry entry);

@@ -264,7 +264,7 @@ public sealed partial class Mmu
         // A walk cache holds table descriptors already read: the walk resumes below the deepest one that covers
         // the input address, with the table attributes accumulated above it.
         bool walkCache = stage == 1 ? _modes.WalkCache1 : _modes.WalkCache2;
-        if (walkCache && _caches!.TryResume(stage, cacheCtx, ia, g, level, record, out var resume))
+        if (walkCache && _caches!.TryResume(stage, nested, cacheCtx, ia, g, level, record, out var resume))
         {
             level = resume.Level + 1;
             tableBase = resume.NextTable;

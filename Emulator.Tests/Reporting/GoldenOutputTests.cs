@@ -1,0 +1,70 @@
+using MmuSim.Tests.Support;
+
+namespace MmuSim.Tests.Reporting;
+
+/// <summary>
+/// What a person reads, compared whole: `explain` listings, `faults` reports and replay summaries of bundled traces
+/// against Emulator.Tests/Golden/NAME.txt (stdout, then the exit code). A change to any of these outputs must
+/// change a golden file in the same commit, where a reviewer reads it. To rewrite them after a deliberate change:
+/// MMUSIM_UPDATE_GOLDEN=1 dotnet test --filter GoldenOutputTests, then read the diff.
+/// </summary>
+[Collection("Console")]
+public sealed class GoldenOutputTests
+{
+    /// <summary>Golden name, then the `mmusim` arguments (paths relative to the repository root).</summary>
+    public static TheoryData<string, string[]> Cases() => new()
+    {
+        // A nested walk that ends in a stage-2 external abort, every step priced by the uncached model.
+        { "explain-nested-external-abort", ["explain", "traces/qemu/p0008.trace", "--line", "263", "--preset", "uncached"] },
+        // The same access with the default model: TLB misses, walk-cache and IPA-cache hits.
+        { "explain-walk-caches", ["explain", "traces/qemu/p0008.trace", "--line", "263"] },
+        // A TLB hit: no walk.
+        { "explain-tlb-hit", ["explain", "traces/qemu/p0000.trace", "--line", "128"] },
+        // A stage-2 fault on a stage-1 table walk (S1PTW), HPFAR decoded.
+        { "explain-s1ptw-fault", ["explain", "traces/qemu/p0001.trace", "--line", "165"] },
+        // An AT instruction (both stages): PAR decoded.
+        { "explain-at", ["explain", "traces/qemu/p0008.trace", "--line", "170"] },
+        // PSTATE.PAN refusing a privileged read of an EL0-accessible page.
+        { "explain-pan-fault", ["explain", "traces/qemu-v2/u0001.trace", "--line", "100"] },
+        // SCTLR_EL2.A: alignment faults before translation, at EL0 in the EL2&0 host and at EL2.
+        { "explain-alignment-el0-host", ["explain", "traces/qemu-v2/u0000.trace", "--line", "93"] },
+        { "explain-alignment-el2", ["explain", "traces/qemu-v2/u0000.trace", "--line", "99"] },
+        // A guest's faults against a jailhouse-style cell, each explained.
+        { "faults-linux-demo", ["faults", "traces/cells/linux-demo.setup.trace", "traces/cells/linux-demo.guest.trace"] },
+        // The replay summary of the README's example.
+        { "replay-example", ["replay", "traces/sample/example.trace", "--quiet"] },
+        { "replay-example-uncached", ["replay", "traces/sample/example.trace", "--quiet", "--preset", "uncached"] },
+    };
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "MmuSim.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new DirectoryNotFoundException("MmuSim.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void OutputMatchesItsGoldenFile(string name, string[] args)
+    {
+        string root = RepositoryRoot();
+        // Paths absolute for the run (the working directory is the test runner's), relative again in the output.
+        string[] absolute = args.Select(a => a.StartsWith("traces/", StringComparison.Ordinal) ? Path.Combine(root, a) : a).ToArray();
+        var result = Support.Cli.Run(absolute);
+        result.Out = result.Out.Replace(root + Path.DirectorySeparatorChar, "");
+        string actual = result.Out.Replace("\r\n", "\n") + $"[exit {result.Exit}]\n";
+        string golden = Path.Combine(root, "Emulator.Tests", "Golden", name + ".txt");
+        if (Environment.GetEnvironmentVariable("MMUSIM_UPDATE_GOLDEN") == "1")
+        {
+            File.WriteAllText(golden, actual);
+        }
+        Assert.True(File.Exists(golden), $"no golden file {golden}: run with MMUSIM_UPDATE_GOLDEN=1 and read it");
+        Assert.Equal(File.ReadAllText(golden), actual);
+        Assert.Equal("", result.Err);
+    }
+}
