@@ -261,22 +261,17 @@ public sealed partial class Mmu
             tableAttrs = resume.TableAttrs;
             indexBits = stride;
         }
-        // The path memo (stage 1 only): the walk down to the last-level table, by the block of VAs it maps.
+        // The path memo (stage 1 only, a host speed-up): the walk down to the last-level table, by the block of VAs
+        // it maps.
         bool pathMemo = default(TStage).MayTranslateTables && _modes.PathMemo && level < 3 && !walkCache;
-        ulong block = 0;
-        byte regime = (byte)(_pathRegime | (s1ViaS2 ? 0x80 : 0));
-        int readsAtStart = record.Reads, stepsAtStart = record.Count;
-        if (pathMemo)
+        WalkAccelerator.PathMark path = default;
+        if (pathMemo && _accel.TryPath(ia, g, (byte)(_pathRegime | (s1ViaS2 ? 0x80 : 0)), out path, out ulong table, out int attrs))
         {
-            block = (ia >> TranslationGeometry.LevelShift(g, 2)) + 1;
-            if (_accel.TryPath(block, regime, out ulong table, out int attrs))
-            {
-                level = 3;
-                tableBase = table;
-                tableAttrs = attrs;
-                indexBits = stride;
-                pathMemo = false;
-            }
+            level = 3;
+            tableBase = table;
+            tableAttrs = attrs;
+            indexBits = stride;
+            pathMemo = false;
         }
         int shift = TranslationGeometry.LevelShift(g, level);
         ulong indexMask = BitOps.Mask(indexBits);
@@ -330,9 +325,9 @@ public sealed partial class Mmu
                 {
                     _caches!.FillTable(stage, cacheCtx, ia, g, new TableEntry { NextTable = address, TableAttrs = tableAttrs, Level = (sbyte)level });
                 }
-                if (pathMemo && level == 2 && record.Count == stepsAtStart && record.Reads - readsAtStart <= byte.MaxValue)
+                if (pathMemo && level == 2)
                 {
-                    _accel.RememberPath(block, regime, address, tableAttrs, record.Reads - readsAtStart);
+                    _accel.RememberPath(in path, address, tableAttrs);
                 }
                 tableBase = address;
                 level++;
