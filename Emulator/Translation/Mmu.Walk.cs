@@ -530,15 +530,18 @@ public sealed partial class Mmu
     }
 
     /// <summary>
-    /// The stage-2 walk of <paramref name="ipa"/> (AArch64.S2Walk); for a stage-1 table access (S1PTW), replayed from
-    /// the stage-2 walk memo when it holds the walk, and kept there when it does not.
+    /// The stage-2 walk of <paramref name="ipa"/> (AArch64.S2Walk); for a stage-1 table access (S1PTW) with the
+    /// stage-2 walk memo on, replayed from the memo when it holds the walk, and kept there when it does not.
     /// </summary>
-    private bool S2Walk(ulong ipa, bool s1ptw, int frameSlots, out WalkLeaf leaf, out FaultInfo fault)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool S2Walk(ulong ipa, bool s1ptw, int frameSlots, out WalkLeaf leaf, out FaultInfo fault) =>
+        s1ptw && _modes.Stage2Memo
+            ? S2WalkForTable(ipa, frameSlots, out leaf, out fault)
+            : Walk<Stage2Walk>(ref _s2, ipa, s1ViaS2: false, nested: s1ptw, _walkCtxS2, frameSlots, out leaf, out fault);
+
+    [MethodImpl(MethodImplOptions.NoInlining)] // the memo's bookkeeping stays out of the stage-1 walk loop
+    private bool S2WalkForTable(ulong ipa, int frameSlots, out WalkLeaf leaf, out FaultInfo fault)
     {
-        if (!(s1ptw && _modes.Stage2Memo))
-        {
-            return Walk<Stage2Walk>(ref _s2, ipa, s1ViaS2: false, nested: s1ptw, _walkCtxS2, frameSlots, out leaf, out fault);
-        }
         if (_accel.TryReplayStage2Walk(ipa, out leaf))
         {
             fault = default;

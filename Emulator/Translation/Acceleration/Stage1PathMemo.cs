@@ -80,7 +80,6 @@ internal sealed partial class WalkAccelerator
     /// The walk that began at <paramref name="mark"/> reached its last-level table <paramref name="table"/>: kept when
     /// it recorded nothing on the way but its reads (no lookup, no hardware update, no stage-2 fault).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void RememberPath(in PathMark mark, ulong table, int tableAttrs)
     {
         int reads = _record.Reads - mark.Reads;
