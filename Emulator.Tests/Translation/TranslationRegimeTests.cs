@@ -1,5 +1,6 @@
 using MmuSim.Faults;
 using MmuSim.Registers;
+using MmuSim.Translation;
 
 namespace MmuSim.Tests.Translation;
 
@@ -73,6 +74,23 @@ public class TranslationRegimeTests
         {
             Assert.InRange((int)r, 0, TranslationRegimes.Count - 1);
         }
+    }
+
+    [Fact]
+    public void ContextTagsCarryTheRegimeApartFromTheOtherFields()
+    {
+        foreach (var r in Enum.GetValues<TranslationRegime>())
+        {
+            ulong ctx = ContextTag.Of(r) | (0x1234UL << ContextTag.VmidShift) | 0xABCD
+                | ContextTag.Global | ContextTag.Stage1Off | ContextTag.Stage2On;
+            Assert.Equal(r, ContextTag.Regime(ctx));
+            Assert.Equal(0x1234, ContextTag.Vmid(ctx));
+            Assert.Equal(0xABCD, ContextTag.Asid(ctx));
+            Assert.True(ContextTag.IsGlobal(ctx));
+            Assert.Equal(r, ContextTag.Regime(ctx & ~(ContextTag.Global | ContextTag.Stage1Off | ContextTag.Stage2On)));
+        }
+        Assert.Equal(ContextTag.El2, ContextTag.Of(TranslationRegime.El2));
+        Assert.Equal(0UL, ContextTag.Of(TranslationRegime.El10));
     }
 
     [Theory]

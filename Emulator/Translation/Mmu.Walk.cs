@@ -271,22 +271,17 @@ public sealed partial class Mmu
             tableAttrs = resume.TableAttrs;
             indexBits = stride;
         }
-        // The path memo (stage 1 only): the walk down to the last-level table, by the block of VAs it maps.
+        // The path memo (stage 1 only, a host speed-up): the walk down to the last-level table, by the block of VAs
+        // it maps.
         bool pathMemo = default(TStage).MayTranslateTables && _modes.PathMemo && level < 3 && !walkCache;
-        ulong block = 0;
-        byte regime = (byte)(_pathRegime | (s1ViaS2 ? 0x80 : 0));
-        int readsAtStart = record.Reads, stepsAtStart = record.Count;
-        if (pathMemo)
+        WalkAccelerator.PathMark path = default;
+        if (pathMemo && _accel.TryPath(ia, g, (byte)(_pathRegime | (s1ViaS2 ? 0x80 : 0)), out path, out ulong table, out int attrs))
         {
-            block = (ia >> TranslationGeometry.LevelShift(g, 2)) + 1;
-            if (_accel.TryPath(block, regime, out ulong table, out int attrs))
-            {
-                level = 3;
-                tableBase = table;
-                tableAttrs = attrs;
-                indexBits = stride;
-                pathMemo = false;
-            }
+            level = 3;
+            tableBase = table;
+            tableAttrs = attrs;
+            indexBits = stride;
+            pathMemo = false;
         }
         int shift = TranslationGeometry.LevelShift(g, level);
         ulong indexMask = BitOps.Mask(indexBits);
@@ -340,9 +335,9 @@ public sealed partial class Mmu
                 {
                     _caches!.FillTable(stage, cacheCtx, ia, g, new TableEntry { NextTable = address, TableAttrs = tableAttrs, Level = (sbyte)level });
                 }
-                if (pathMemo && level == 2 && record.Count == stepsAtStart && record.Reads - readsAtStart <= byte.MaxValue)
+                if (pathMemo && level == 2)
                 {
-                    _accel.RememberPath(block, regime, address, tableAttrs, record.Reads - readsAtStart);
+                    _accel.RememberPath(in path, address, tableAttrs);
                 }
                 tableBase = address;
                 level++;
@@ -559,15 +554,18 @@ public sealed partial class Mmu
     }
 
     /// <summary>
-    /// The stage-2 walk of <paramref name="ipa"/> (AArch64.S2Walk); for a stage-1 table access (S1PTW), replayed from
-    /// the stage-2 walk memo when it holds the walk, and kept there when it does not.
+    /// The stage-2 walk of <paramref name="ipa"/> (AArch64.S2Walk); for a stage-1 table access (S1PTW) with the
+    /// stage-2 walk memo on, replayed from the memo when it holds the walk, and kept there when it does not.
     /// </summary>
-    private bool S2Walk(ulong ipa, bool s1ptw, int frameSlots, out WalkLeaf leaf, out FaultInfo fault)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool S2Walk(ulong ipa, bool s1ptw, int frameSlots, out WalkLeaf leaf, out FaultInfo fault) =>
+        s1ptw && _modes.Stage2Memo
+            ? S2WalkForTable(ipa, frameSlots, out leaf, out fault)
+            : Walk<Stage2Walk>(ref _s2, ipa, s1ViaS2: false, nested: s1ptw, _walkCtxS2, frameSlots, out leaf, out fault);
+
+    [MethodImpl(MethodImplOptions.NoInlining)] // the memo's bookkeeping stays out of the stage-1 walk loop
+    private bool S2WalkForTable(ulong ipa, int frameSlots, out WalkLeaf leaf, out FaultInfo fault)
     {
-        if (!(s1ptw && _modes.Stage2Memo))
-        {
-            return Walk<Stage2Walk>(ref _s2, ipa, s1ViaS2: false, nested: s1ptw, _walkCtxS2, frameSlots, out leaf, out fault);
-        }
         if (_accel.TryReplayStage2Walk(ipa, out leaf))
         {
             fault = default;

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using MmuSim.Addressing;
 
 namespace MmuSim.Translation.Acceleration;
 
@@ -36,14 +37,31 @@ internal sealed partial class WalkAccelerator
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int PathSlot(ulong block) => (int)((block ^ (block >> 12)) & (PathMemoSlots - 1));
 
+    /// <summary>Where a stage-1 walk that may use the path memo began: its block and tables, and the record's counts then.</summary>
+    public struct PathMark
+    {
+        /// <summary>VA bits above the last-level index + 1.</summary>
+        public ulong Block;
+        public byte Regime;
+        public int Steps;
+        public int Reads;
+    }
+
     /// <summary>
-    /// The path of <paramref name="block"/> (VA bits above the last-level index, + 1) in the stage-1 tables
-    /// <paramref name="regime"/> names, when the memo holds it as memory and registers are now: its reads are
-    /// counted in the record and the walk resumes at the last level with <paramref name="table"/>.
+    /// The path of <paramref name="ia"/>'s block (what one last-level table of granule <paramref name="g"/> maps) in
+    /// the stage-1 tables <paramref name="regime"/> names (regime · 2 + VA range; bit 7 when read through stage 2),
+    /// when the memo holds it as memory and registers are now: its reads are counted in the record and the walk
+    /// resumes at the last level with <paramref name="table"/>. Otherwise <paramref name="mark"/> is where the walk
+    /// began, for <see cref="RememberPath"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryPath(ulong block, byte regime, out ulong table, out int tableAttrs)
+    public bool TryPath(ulong ia, Granule g, byte regime, out PathMark mark, out ulong table, out int tableAttrs)
     {
+        ulong block = (ia >> TranslationGeometry.LevelShift(g, 2)) + 1;
+        mark.Block = block;
+        mark.Regime = regime;
+        mark.Steps = _record.Count;
+        mark.Reads = _record.Reads;
         var memo = _pathMemo ??= new Stage1PathMemo[PathMemoSlots];
         ref Stage1PathMemo m = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(memo), PathSlot(block));
         if (m.Block != block || m.Regime != regime || m.MemoryVersion != _mem.Version || m.Generation != _generation)
@@ -58,12 +76,20 @@ internal sealed partial class WalkAccelerator
         return true;
     }
 
-    /// <summary>A walk of <paramref name="block"/> reached its last-level table having recorded nothing but <paramref name="reads"/> reads.</summary>
-    public void RememberPath(ulong block, byte regime, ulong table, int tableAttrs, int reads)
+    /// <summary>
+    /// The walk that began at <paramref name="mark"/> reached its last-level table <paramref name="table"/>: kept when
+    /// it recorded nothing on the way but its reads (no lookup, no hardware update, no stage-2 fault).
+    /// </summary>
+    public void RememberPath(in PathMark mark, ulong table, int tableAttrs)
     {
-        ref Stage1PathMemo m = ref _pathMemo![PathSlot(block)];
-        m.Block = block;
-        m.Regime = regime;
+        int reads = _record.Reads - mark.Reads;
+        if (_record.Count != mark.Steps || reads > byte.MaxValue)
+        {
+            return;
+        }
+        ref Stage1PathMemo m = ref _pathMemo![PathSlot(mark.Block)];
+        m.Block = mark.Block;
+        m.Regime = mark.Regime;
         m.MemoryVersion = _mem.Version;
         m.Generation = _generation;
         m.Table = table;

@@ -14,8 +14,11 @@ namespace MmuSim.Translation.Acceleration;
 /// leaf) and tells it when the registers change (<see cref="OnRegisters"/>).
 /// </summary>
 /// <remarks>
-/// A sealed class used through its concrete type: every call is direct and small ones inline into the walk loop
-/// (an interface call per descriptor read would cost a few percent of a walk).
+/// A sealed class used through its concrete type, not an interface: every call is direct and the small ones
+/// (<see cref="ReadDescriptor"/>'s frame-slot hit, the memo lookups) inline into the walk loop, which an interface
+/// call per descriptor read would prevent. Its surface is what the walker calls: <see cref="CheckEpoch"/>,
+/// <see cref="OnRegisters"/>, <see cref="ReadDescriptor"/>, TryPath / RememberPath, TryTableRead / MarkTableReadable,
+/// TryReplayStage2Walk / RememberStage2Walk, NoteLastLevelTable, and the replay's PrefetchFar / PrefetchNear.
 /// </remarks>
 internal sealed partial class WalkAccelerator
 {
