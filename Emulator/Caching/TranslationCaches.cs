@@ -200,17 +200,32 @@ public sealed class TranslationCaches : IWalkCaches
 
     /// <summary>
     /// Applies a TLBI (arm-notes §8.2) to every structure. <paramref name="vmid"/> is the current VMID; the
-    /// operand's ASID is compared on the bits the implementation has (<paramref name="asidMask"/>).
-    /// Stage-2 information (IPA cache, stage-2 walk cache) goes only with VMALLS12E1, ALLE1 and IPAS2*; combined
-    /// VA→PA entries survive IPAS2* until a VMALLE1 or VMALLS12E1, as the architecture allows.
-    /// Returns the number of entries removed.
+    /// operand's ASID is compared on the bits the implementation has (<paramref name="asidMask"/>). A range operation
+    /// is decoded as if the regime had TCR.DS=0 (<see cref="Invalidate(in TlbiOperation, ushort)"/> takes a decoded one).
     /// </summary>
-    public int Invalidate(TlbiOp op, ulong xt, ushort vmid, ushort asidMask)
+    public int Invalidate(TlbiOp op, ulong xt, ushort vmid, ushort asidMask) =>
+        Invalidate(TlbiOperation.Decode(op, xt, asidMask, lpa2: false, twoRanges: TargetRegime(op).HasTwoVaRanges()), vmid);
+
+    /// <summary>The translation regime whose entries a VA operation names (EL1&amp;0 for the E1 forms, EL2 for the E2 forms).</summary>
+    public static TranslationRegime TargetRegime(TlbiOp op) =>
+        op.Local() is TlbiOp.ALLE2 or TlbiOp.VAE2 or TlbiOp.VALE2 or TlbiOp.RVAE2 or TlbiOp.RVALE2 ? TranslationRegime.El2 : TranslationRegime.El10;
+
+    /// <summary>
+    /// Applies a decoded TLBI (arm-notes §8.2) to every structure; <paramref name="vmid"/> is the current VMID.
+    /// Stage-2 information (IPA cache, stage-2 walk cache) goes only with VMALLS12E1, ALLE1 and (R)IPAS2*; combined
+    /// VA→PA entries survive (R)IPAS2* until a VMALLE1 or VMALLS12E1, as the architecture allows. The IS and OS forms
+    /// act here as the local form (one PE). By address, an entry goes when any part of what it translates lies in the
+    /// named addresses (one address, or a range); a TTL hint never keeps an entry (the architecture allows the
+    /// removal). Returns the number of entries removed.
+    /// </summary>
+    public int Invalidate(in TlbiOperation t, ushort vmid)
     {
         var scope = new TlbiScope { Vmid = vmid };
-        ulong va = (xt & BitOps.Mask(43, 0)) << 12;   // Xt[43:0] = VA[55:12]
-        ulong ipa = (xt & BitOps.Mask(39, 0)) << 12;  // Xt[39:0] = IPA[51:12]
-        ushort asid = (ushort)((xt >> 48) & asidMask); // Xt[63:48]
+        var op = t.Local;
+        if (op.IsRange() && !t.NamesAddresses)
+        {
+            return 0; // TG reserved: nothing is named
+        }
         Reach reach;
         switch (op)
         {
@@ -230,43 +245,45 @@ public sealed class TranslationCaches : IWalkCaches
                 break;
             case TlbiOp.VAE1:
             case TlbiOp.VALE1:
-                scope.ByAddress = true;
-                scope.Address = va;
+            case TlbiOp.RVAE1:
+            case TlbiOp.RVALE1:
+                scope.SetAddresses(in t);
                 scope.ByAsid = true;
-                scope.Asid = asid;
+                scope.Asid = t.Asid;
                 scope.GlobalsToo = true; // global entries from the final level: every TLB entry is final-level
-                reach = op == TlbiOp.VAE1 ? Reach.Tlbs | Reach.Stage1Walk : Reach.Tlbs;
+                reach = op is TlbiOp.VAE1 or TlbiOp.RVAE1 ? Reach.Tlbs | Reach.Stage1Walk : Reach.Tlbs;
                 break;
             case TlbiOp.VAAE1:
             case TlbiOp.VAALE1:
-                scope.ByAddress = true;
-                scope.Address = va;
-                reach = op == TlbiOp.VAAE1 ? Reach.Tlbs | Reach.Stage1Walk : Reach.Tlbs;
+            case TlbiOp.RVAAE1:
+            case TlbiOp.RVAALE1:
+                scope.SetAddresses(in t);
+                reach = op is TlbiOp.VAAE1 or TlbiOp.RVAAE1 ? Reach.Tlbs | Reach.Stage1Walk : Reach.Tlbs;
                 break;
             case TlbiOp.ASIDE1:
                 scope.ByAsid = true;
-                scope.Asid = asid;
+                scope.Asid = t.Asid;
                 reach = Reach.Tlbs | Reach.Stage1Walk;
                 break;
             case TlbiOp.IPAS2E1:
             case TlbiOp.IPAS2LE1:
-                scope.ByAddress = true;
-                scope.Address = ipa;
-                reach = op == TlbiOp.IPAS2E1 ? Reach.Stage2Walk | Reach.Ipa : Reach.Ipa;
+            case TlbiOp.RIPAS2E1:
+            case TlbiOp.RIPAS2LE1:
+                scope.SetAddresses(in t);
+                reach = op is TlbiOp.IPAS2E1 or TlbiOp.RIPAS2E1 ? Reach.Stage2Walk | Reach.Ipa : Reach.Ipa;
                 break;
-            default: // VAE2, VALE2
+            default: // VAE2, VALE2, RVAE2, RVALE2
                 scope.Regime = TranslationRegime.El2;
-                scope.ByAddress = true;
-                scope.Address = va;
-                reach = op == TlbiOp.VAE2 ? Reach.Tlbs | Reach.Stage1Walk : Reach.Tlbs;
+                scope.SetAddresses(in t);
+                reach = op is TlbiOp.VAE2 or TlbiOp.RVAE2 ? Reach.Tlbs | Reach.Stage1Walk : Reach.Tlbs;
                 break;
         }
         int removed = 0;
         if ((reach & Reach.Tlbs) != 0)
         {
-            foreach (var t in Tlbs)
+            foreach (var tlb in Tlbs)
             {
-                removed += t.Invalidate(ref scope);
+                removed += tlb.Invalidate(ref scope);
             }
         }
         if ((reach & Reach.Stage1Walk) != 0)
@@ -302,10 +319,19 @@ public sealed class TranslationCaches : IWalkCaches
         public bool AnyVmid;
         public ushort Vmid;
         public bool ByAddress;
-        public ulong Address;
+        /// <summary>The addresses named, inclusive.</summary>
+        public ulong First;
+        public ulong Last;
         public bool ByAsid;
         public ushort Asid;
         public bool GlobalsToo;
+
+        public void SetAddresses(in TlbiOperation t)
+        {
+            ByAddress = true;
+            First = t.First;
+            Last = t.Last;
+        }
 
         private readonly bool Match(ulong ctx, ulong baseAddress, int shift)
         {
@@ -317,9 +343,14 @@ public sealed class TranslationCaches : IWalkCaches
             {
                 return false;
             }
-            if (ByAddress && shift < 64 && ((Address ^ baseAddress) >> shift) != 0)
+            if (ByAddress && shift < 64)
             {
-                return false;
+                // The entry translates [base, base + 2^shift): reached when that meets [First, Last].
+                ulong entryFirst = baseAddress & ~BitOps.Mask(shift);
+                if (entryFirst > Last || (entryFirst | BitOps.Mask(shift)) < First)
+                {
+                    return false;
+                }
             }
             if (ByAsid)
             {
