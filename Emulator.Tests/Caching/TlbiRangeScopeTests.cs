@@ -1,5 +1,6 @@
 using MmuSim.Addressing;
 using MmuSim.Caching;
+using MmuSim.Tests.Support;
 using MmuSim.Translation;
 
 namespace MmuSim.Tests.Caching;
@@ -141,5 +142,37 @@ public class TlbiRangeScopeTests
         ulong baseAddr = (0xFFFF_8000_0020_0000UL >> 12) & ((1UL << 37) - 1);
         c.Invalidate(TlbiOp.RVAE1, Xt(1, 0, 0, baseAddr), Vmid, 0xFFFF);
         Assert.True(c.Tlbs[0].Lookup(in key) < 0);
+    }
+}
+
+/// <summary>
+/// Range TLBIs through the core (the trace's `tlbi` record): a remapped page keeps its old translation until a range
+/// that reaches it is invalidated; a range that ends one page short leaves it, as hardware may.
+/// </summary>
+public class TlbiRangeReplayTests
+{
+    private static ulong Xt(ulong asid, int num, ulong baseAddr) => (asid << 48) | (1UL << 46) | ((ulong)num << 39) | baseAddr;
+
+    [Theory]
+    [InlineData(TlbiOp.RVAE1)]
+    [InlineData(TlbiOp.RVALE1IS)]
+    [InlineData(TlbiOp.RVAAE1OS)]
+    [InlineData(TlbiOp.RVAALE1)]
+    public void ARemappedPageChangesOnceARangeReachesIt(TlbiOp op)
+    {
+        var m = new Machine(MmuSim.Core.Presets.NeoverseN1);
+        const ulong va = 0x7_3000;
+        m.MapPage(va, 0x5_5000);
+        const ulong oldPa = 0x5_5000;
+        Assert.Equal(oldPa, m.R(va).Pa);
+        ulong slot = m.TablePa(m.S1.DescriptorAddress(va, 3));
+        m.Mem(slot, MmuSim.Building.Descriptors.Stage1Leaf(0x6_6000, 3, Granule.K4, nG: true));
+        // BaseADDR 0x71, NUM 0: pages 0x71000 and 0x72000, one short of the page.
+        m.Tlbi(op, Xt(1, 0, 0x71));
+        Assert.Equal(oldPa, m.R(va).Pa);
+        // BaseADDR 0x72: pages 0x72000 and 0x73000.
+        m.Tlbi(op, Xt(1, 0, 0x72));
+        Assert.Equal(0x6_6000UL, m.R(va).Pa);
+        Assert.Equal(op, m.Core.LastTlbi.Op);
     }
 }
