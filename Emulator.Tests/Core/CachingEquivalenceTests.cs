@@ -504,8 +504,20 @@ public static class RandomTrace
                 Tlbi(TlbiOp.ALLE1);
                 return;
             }
-            switch (r.Next(4))
+            // A range operand of 4K pages that covers va: starting at its page or the one before (every range holds
+            // at least two pages), any SCALE/NUM, any TTL level (a wrong hint never keeps an entry).
+            ulong RangeOver(ulong asid) => (asid << 48) | (1UL << 46) | ((ulong)r.Next(2) << 44) | ((ulong)r.Next(32) << 39)
+                | ((ulong)r.Next(4) << 37) | (((va >> 12) - (ulong)r.Next(2)) & ((1UL << 37) - 1));
+            TlbiOp Shared(TlbiOp op) => (TlbiOp)((int)op + 64 * r.Next(3)); // the local, IS or OS form
+            switch (r.Next(6))
             {
+                case 4: Tlbi(Shared(leafOnly ? TlbiOp.RVAALE1 : TlbiOp.RVAAE1), RangeOver(0)); break;
+                case 5:
+                    for (ulong a = 1; a <= 3; a++)
+                    {
+                        Tlbi(Shared(leafOnly ? TlbiOp.RVALE1 : TlbiOp.RVAE1), RangeOver(a));
+                    }
+                    break;
                 case 0: Tlbi(TlbiOp.VMALLE1); break;
                 case 1: Tlbi(leafOnly ? TlbiOp.VAALE1 : TlbiOp.VAAE1, (va >> 12) & 0xFFF_FFFF_FFFF); break;
                 case 2:
@@ -632,7 +644,8 @@ public static class RandomTrace
             else if (k < 97)
             {
                 // An extra TLBI of any kind is always allowed.
-                var op = (TlbiOp)r.Next(13);
+                var all = Enum.GetValues<TlbiOp>();
+                var op = all[r.Next(all.Length)];
                 Tlbi(op, ((ulong)r.Next(1, 4) << 48) | ((pages[r.Next(pages.Count)] >> 12) & 0xFFF_FFFF_FFFF));
             }
             else

@@ -200,21 +200,46 @@ public sealed class TranslationCaches : IWalkCaches
 
     /// <summary>
     /// Applies a TLBI (arm-notes §8.2) to every structure. <paramref name="vmid"/> is the current VMID; the
-    /// operand's ASID is compared on the bits the implementation has (<paramref name="asidMask"/>).
-    /// Stage-2 information (IPA cache, stage-2 walk cache) goes only with VMALLS12E1, ALLE1 and IPAS2*; combined
-    /// VA→PA entries survive IPAS2* until a VMALLE1 or VMALLS12E1, as the architecture allows.
-    /// <paramref name="e1Regime"/> is the regime the EL1 operations (VMALLE1, VA*E1, ASIDE1) act on (EL2&amp;0 when
-    /// executed at EL2 with HCR_EL2.{E2H,TGE}={1,1}); <paramref name="e2Regime"/> the one VAE2/VALE2 act on (EL2&amp;0
-    /// with E2H=1, where they take the operand's ASID); ALLE2 removes the entries of both EL2 regimes.
-    /// Returns the number of entries removed.
+    /// operand's ASID is compared on the bits the implementation has (<paramref name="asidMask"/>). A range operation
+    /// is decoded as if the regime had TCR.DS=0 (<see cref="Invalidate(in TlbiOperation, ushort, TranslationRegime, TranslationRegime)"/>
+    /// takes a decoded one). <paramref name="e1Regime"/> and <paramref name="e2Regime"/> as there.
     /// </summary>
     public int Invalidate(TlbiOp op, ulong xt, ushort vmid, ushort asidMask,
+        TranslationRegime e1Regime = TranslationRegime.El10, TranslationRegime e2Regime = TranslationRegime.El2) =>
+        Invalidate(TlbiOperation.Decode(op, xt, asidMask, lpa2: false, twoRanges: TargetRegime(op, e1Regime, e2Regime).HasTwoVaRanges()),
+            vmid, e1Regime, e2Regime);
+
+    /// <summary>
+    /// The translation regime whose entries a VA operation names: <paramref name="e1Regime"/> for the E1 forms (EL1&amp;0,
+    /// or EL2&amp;0 when executed at EL2 with HCR_EL2.{E2H,TGE}={1,1}), <paramref name="e2Regime"/> for the E2 forms
+    /// (EL2, or EL2&amp;0 with E2H=1).
+    /// </summary>
+    public static TranslationRegime TargetRegime(TlbiOp op, TranslationRegime e1Regime = TranslationRegime.El10,
+        TranslationRegime e2Regime = TranslationRegime.El2) =>
+        op.Local() is TlbiOp.ALLE2 or TlbiOp.VAE2 or TlbiOp.VALE2 or TlbiOp.RVAE2 or TlbiOp.RVALE2 ? e2Regime
+        : op.ByIpa() || op.Local() is TlbiOp.VMALLS12E1 or TlbiOp.ALLE1 ? TranslationRegime.El10
+        : e1Regime;
+
+    /// <summary>
+    /// Applies a decoded TLBI (arm-notes §8.2) to every structure; <paramref name="vmid"/> is the current VMID.
+    /// Stage-2 information (IPA cache, stage-2 walk cache) goes only with VMALLS12E1, ALLE1 and (R)IPAS2*; combined
+    /// VA→PA entries survive (R)IPAS2* until a VMALLE1 or VMALLS12E1, as the architecture allows. The IS and OS forms
+    /// act here as the local form (one PE). By address, an entry goes when any part of what it translates lies in the
+    /// named addresses (one address, or a range); a TTL hint never keeps an entry (the architecture allows the
+    /// removal). <paramref name="e1Regime"/> is the regime the EL1 operations (VMALLE1, (R)VA*E1, ASIDE1) act on
+    /// (EL2&amp;0 when executed at EL2 with HCR_EL2.{E2H,TGE}={1,1}); <paramref name="e2Regime"/> the one (R)VAE2 and
+    /// (R)VALE2 act on (EL2&amp;0 with E2H=1, where they take the operand's ASID); ALLE2 removes the entries of both EL2
+    /// regimes. Returns the number of entries removed.
+    /// </summary>
+    public int Invalidate(in TlbiOperation t, ushort vmid,
         TranslationRegime e1Regime = TranslationRegime.El10, TranslationRegime e2Regime = TranslationRegime.El2)
     {
         var scope = new TlbiScope { Vmid = vmid, Regimes = RegimeBit(e1Regime) };
-        ulong va = (xt & BitOps.Mask(43, 0)) << 12;   // Xt[43:0] = VA[55:12]
-        ulong ipa = (xt & BitOps.Mask(39, 0)) << 12;  // Xt[39:0] = IPA[51:12]
-        ushort asid = (ushort)((xt >> 48) & asidMask); // Xt[63:48]
+        var op = t.Local;
+        if (op.IsRange() && !t.NamesAddresses)
+        {
+            return 0; // TG reserved: nothing is named
+        }
         Reach reach;
         switch (op)
         {
@@ -236,51 +261,53 @@ public sealed class TranslationCaches : IWalkCaches
                 break;
             case TlbiOp.VAE1:
             case TlbiOp.VALE1:
-                scope.ByAddress = true;
-                scope.Address = va;
+            case TlbiOp.RVAE1:
+            case TlbiOp.RVALE1:
+                scope.SetAddresses(in t);
                 scope.ByAsid = true;
-                scope.Asid = asid;
+                scope.Asid = t.Asid;
                 scope.GlobalsToo = true; // global entries from the final level: every TLB entry is final-level
-                reach = op == TlbiOp.VAE1 ? Reach.Tlbs | Reach.Stage1Walk : Reach.Tlbs;
+                reach = op is TlbiOp.VAE1 or TlbiOp.RVAE1 ? Reach.Tlbs | Reach.Stage1Walk : Reach.Tlbs;
                 break;
             case TlbiOp.VAAE1:
             case TlbiOp.VAALE1:
-                scope.ByAddress = true;
-                scope.Address = va;
-                reach = op == TlbiOp.VAAE1 ? Reach.Tlbs | Reach.Stage1Walk : Reach.Tlbs;
+            case TlbiOp.RVAAE1:
+            case TlbiOp.RVAALE1:
+                scope.SetAddresses(in t);
+                reach = op is TlbiOp.VAAE1 or TlbiOp.RVAAE1 ? Reach.Tlbs | Reach.Stage1Walk : Reach.Tlbs;
                 break;
             case TlbiOp.ASIDE1:
                 scope.ByAsid = true;
-                scope.Asid = asid;
+                scope.Asid = t.Asid;
                 reach = Reach.Tlbs | Reach.Stage1Walk;
                 break;
             case TlbiOp.IPAS2E1:
             case TlbiOp.IPAS2LE1:
+            case TlbiOp.RIPAS2E1:
+            case TlbiOp.RIPAS2LE1:
                 scope.Regimes = RegimeBit(TranslationRegime.El10);
-                scope.ByAddress = true;
-                scope.Address = ipa;
-                reach = op == TlbiOp.IPAS2E1 ? Reach.Stage2Walk | Reach.Ipa : Reach.Ipa;
+                scope.SetAddresses(in t);
+                reach = op is TlbiOp.IPAS2E1 or TlbiOp.RIPAS2E1 ? Reach.Stage2Walk | Reach.Ipa : Reach.Ipa;
                 break;
-            default: // VAE2, VALE2
+            default: // VAE2, VALE2, RVAE2, RVALE2
                 scope.Regimes = RegimeBit(e2Regime);
-                scope.ByAddress = true;
-                scope.Address = va;
+                scope.SetAddresses(in t);
                 if (e2Regime.HasAsid())
                 {
                     // With E2H=1 they act as VAE1/VALE1 do in EL1&0: the ASID's entries and the global ones.
                     scope.ByAsid = true;
-                    scope.Asid = asid;
+                    scope.Asid = t.Asid;
                     scope.GlobalsToo = true;
                 }
-                reach = op == TlbiOp.VAE2 ? Reach.Tlbs | Reach.Stage1Walk : Reach.Tlbs;
+                reach = op is TlbiOp.VAE2 or TlbiOp.RVAE2 ? Reach.Tlbs | Reach.Stage1Walk : Reach.Tlbs;
                 break;
         }
         int removed = 0;
         if ((reach & Reach.Tlbs) != 0)
         {
-            foreach (var t in Tlbs)
+            foreach (var tlb in Tlbs)
             {
-                removed += t.Invalidate(ref scope);
+                removed += tlb.Invalidate(ref scope);
             }
         }
         if ((reach & Reach.Stage1Walk) != 0)
@@ -319,10 +346,19 @@ public sealed class TranslationCaches : IWalkCaches
         public bool AnyVmid;
         public ushort Vmid;
         public bool ByAddress;
-        public ulong Address;
+        /// <summary>The addresses named, inclusive.</summary>
+        public ulong First;
+        public ulong Last;
         public bool ByAsid;
         public ushort Asid;
         public bool GlobalsToo;
+
+        public void SetAddresses(in TlbiOperation t)
+        {
+            ByAddress = true;
+            First = t.First;
+            Last = t.Last;
+        }
 
         private readonly bool Match(ulong ctx, ulong baseAddress, int shift)
         {
@@ -335,9 +371,14 @@ public sealed class TranslationCaches : IWalkCaches
             {
                 return false;
             }
-            if (ByAddress && shift < 64 && ((Address ^ baseAddress) >> shift) != 0)
+            if (ByAddress && shift < 64)
             {
-                return false;
+                // The entry translates [base, base + 2^shift): reached when that meets [First, Last].
+                ulong entryFirst = baseAddress & ~BitOps.Mask(shift);
+                if (entryFirst > Last || (entryFirst | BitOps.Mask(shift)) < First)
+                {
+                    return false;
+                }
             }
             if (ByAsid)
             {

@@ -223,14 +223,38 @@ public sealed class SimulatedCore
         CurrentEl = el;
     }
 
-    /// <summary>`tlbi OP [XT]`: TLB maintenance, with the exact scope of the operation (D8.13).</summary>
+    /// <summary>
+    /// `tlbi OP [XT]`: TLB maintenance, with the exact scope of the operation (D8.13). The IS/OS forms act on this PE
+    /// as the local form (their domain stays on <see cref="LastTlbi"/>); a TTL hint is decoded and kept there but
+    /// never keeps an entry.
+    /// </summary>
     public void Tlbi(TlbiOp op, ulong xt)
     {
         Stats.Records++;
         Stats.Tlbis++;
         var hcr = Registers.Hcr;
-        Caches.Invalidate(op, xt, Mmu.CurrentVmid, Mmu.AsidMask,
-            TranslationRegimes.OfE1Maintenance(CurrentEl, hcr), TranslationRegimes.OfE2Maintenance(hcr));
+        var e1 = TranslationRegimes.OfE1Maintenance(CurrentEl, hcr);
+        var e2 = TranslationRegimes.OfE2Maintenance(hcr);
+        LastTlbi = DecodeTlbi(op, xt, e1, e2);
+        Caches.Invalidate(in LastTlbi, Mmu.CurrentVmid, e1, e2);
+    }
+
+    /// <summary>The last TLBI this PE executed, decoded.</summary>
+    public TlbiOperation LastTlbi;
+
+    /// <summary>
+    /// Decodes a TLBI operand against the current registers: a range's BaseADDR counts 64 KiB units when the regime
+    /// it addresses has TCR.DS=1 (VTCR_EL2.DS for RIPAS2*), and is sign-extended in a two-range regime.
+    /// <paramref name="e1Regime"/> and <paramref name="e2Regime"/>: the regimes the E1 and E2 forms address now.
+    /// </summary>
+    public TlbiOperation DecodeTlbi(TlbiOp op, ulong xt, TranslationRegime e1Regime = TranslationRegime.El10,
+        TranslationRegime e2Regime = TranslationRegime.El2)
+    {
+        var regime = TranslationCaches.TargetRegime(op, e1Regime, e2Regime);
+        bool twoRanges = regime.HasTwoVaRanges();
+        bool lpa2 = op.IsRange()
+            && (op.ByIpa() ? Mmu.Stage2Params.Ds : Mmu.Stage1Params(regime, upper: twoRanges && BitOps.Bit(xt, 36)).Ds);
+        return TlbiOperation.Decode(op, xt, Mmu.AsidMask, lpa2, twoRanges);
     }
 
     /// <summary>`dump PA`: the 64-bit word at <paramref name="pa"/>, as a result.</summary>

@@ -92,7 +92,8 @@ public static class CompactWalkFormatter
         {
             return $"S{st.Stage} L{st.Level} [{st.Index}] {where}: outside declared RAM -> external abort";
         }
-        return $"S{st.Stage} L{st.Level} [{st.Index}] {where} = 0x{st.Descriptor:x16} {Summary(st.Descriptor, st.Stage, st.Level, in p)}";
+        string order = p.BigEndian ? $" ({WalkFormatter.BigEndianNote})" : "";
+        return $"S{st.Stage} L{st.Level} [{st.Index}] {where} = 0x{st.Descriptor:x16} {Summary(st.Descriptor, st.Stage, st.Level, in p)}{order}";
     }
 
     /// <summary>"invalid", "table -> 0x...", "block 2 MiB -> 0x... S2AP=RO XN=10 Normal-WB AF=1", "page -> ...".</summary>

@@ -41,6 +41,10 @@ public static class WalkFormatter
                     continue;
                 case StepKind.Update:
                     sb.AppendLine($"{pad}S{st.Stage} L{st.Level}  hardware update of descriptor at PA 0x{st.DescriptorPa:x}: 0x{st.OldDescriptor:x} -> 0x{st.Descriptor:x} ({UpdateText(st)}) {cost}");
+                    if ((st.Stage == 1 ? s1 : s2).BigEndian)
+                    {
+                        sb.AppendLine($"{pad}       EE=1: descriptor written big-endian");
+                    }
                     continue;
             }
             sb.Append($"{pad}S{st.Stage} L{st.Level}  table {(st.Stage == 2 ? "PA" : space)} 0x{st.TableBase:x} [{st.Index}]  descriptor at {(st.Stage == 2 ? "PA" : space)} 0x{st.DescriptorAddress:x}");
@@ -60,8 +64,15 @@ public static class WalkFormatter
             }
             sb.AppendLine($" = 0x{st.Descriptor:x16} {cost}");
             sb.AppendLine($"{pad}       {DescriptorText.Describe(st.Descriptor, st.Stage, st.Level, in p)}");
+            if (p.BigEndian)
+            {
+                sb.AppendLine($"{pad}       {BigEndianNote}");
+            }
         }
     }
+
+    /// <summary>The note under a descriptor read by a big-endian walk (SCTLR_ELx.EE=1 for its stage).</summary>
+    public const string BigEndianNote = "EE=1: descriptor read big-endian";
 
     /// <summary>Where the timing model says a read or update was served.</summary>
     private static string Served(SimulatedCore core, in WalkStep st)

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using MmuSim.Addressing;
@@ -170,6 +171,10 @@ public sealed partial class Mmu
         for (int i = 0; i < entries; i++)
         {
             ulong d = _mem.Peek64(new PhysicalAddress(firstPa + ((ulong)i << 3)));
+            if (p.BigEndian)
+            {
+                d = BinaryPrimitives.ReverseEndianness(d);
+            }
             if ((d & ~fieldMask) != rest || DescriptorAddress(d, in p) != groupOa + ((ulong)i << leaf.Shift))
             {
                 return leaf.Shift;
@@ -259,6 +264,8 @@ public sealed partial class Mmu
         ulong aboveOa = ~BitOps.Mask(p.OaSize);
         bool plainAddress = !p.Ds && !(g == Granule.K64 && p.Lpa); // the output address is bits [47:g] alone
         ulong addressMask = BitOps.Mask(47, (int)g);
+        // SCTLR_ELx.EE: the 64-bit descriptor is stored big-endian; decided once per regime snapshot, swapped only then.
+        bool bigEndian = p.BigEndian;
         var record = Record;
         int tableAttrs = 0;
         // A walk cache holds table descriptors already read: the walk resumes below the deepest one that covers
@@ -306,6 +313,10 @@ public sealed partial class Mmu
                 }
             }
             ulong desc = _accel.ReadDescriptor(frameSlots + level + 1, descPa);
+            if (bigEndian)
+            {
+                desc = BinaryPrimitives.ReverseEndianness(desc);
+            }
             bool aborted = _accel.ReadAborted;
             record.AddRead(stage, level, nested, tableBase, index, descAddr, descPa, desc, ia, aborted);
             if (aborted)
@@ -345,8 +356,9 @@ public sealed partial class Mmu
                 indexMask = (1UL << stride) - 1; // stride ≤ 13
                 continue;
             }
-            if (level == 3 && g == Granule.K4)
+            if (level == 3 && g == Granule.K4 && !bigEndian)
             {
+                // (The prefetch hints read little-endian descriptors straight from host frames: none for big-endian walks.)
                 _accel.NoteLastLevelTable(stage, ia, descPa, frameSlots + level + 1, default(TStage).MayTranslateTables && s1ViaS2 ? tableBase : 0);
             }
             leaf.Descriptor = desc;
@@ -438,7 +450,7 @@ public sealed partial class Mmu
                 }
                 pa = s2.Pa;
             }
-            WriteBack(1, leaf.Level, leaf.DescriptorAddress, pa, desc, newDesc);
+            WriteBack(1, leaf.Level, leaf.DescriptorAddress, pa, desc, newDesc, p.BigEndian);
             leaf.Descriptor = newDesc;
         }
         return true;
@@ -525,7 +537,7 @@ public sealed partial class Mmu
         }
         if (newDesc != desc)
         {
-            WriteBack(2, leaf.Level, leaf.DescriptorAddress, leaf.DescriptorPa, desc, newDesc);
+            WriteBack(2, leaf.Level, leaf.DescriptorAddress, leaf.DescriptorPa, desc, newDesc, p.BigEndian);
             leaf.Descriptor = newDesc;
         }
         result.Pa = leaf.OutputBase | (ipa & BitOps.Mask(leaf.Shift));
@@ -580,11 +592,15 @@ public sealed partial class Mmu
         return true;
     }
 
-    private void WriteBack(int stage, int level, ulong descAddr, ulong descPa, ulong oldValue, ulong newValue)
+    /// <summary>
+    /// A hardware AF/dirty update of a descriptor: written in the walk's byte order (big-endian when SCTLR_ELx.EE=1,
+    /// as the pseudocode's descriptor update reverses it); the record holds the descriptor's value.
+    /// </summary>
+    private void WriteBack(int stage, int level, ulong descAddr, ulong descPa, ulong oldValue, ulong newValue, bool bigEndian)
     {
         if (!DryRun)
         {
-            _mem.Write64(new PhysicalAddress(descPa), newValue);
+            _mem.Write64(new PhysicalAddress(descPa), bigEndian ? BinaryPrimitives.ReverseEndianness(newValue) : newValue);
             HardwareUpdates++;
         }
         Record.Add(new WalkStep

@@ -47,6 +47,13 @@ public struct WalkParams
     public int TcrSh;
     /// <summary>ASID of this range's TTBR (16 or 8 bits per TCR.AS), or the VMID for stage 2.</summary>
     public ushort Tag;
+    /// <summary>
+    /// Descriptors are read and hardware updates written big-endian: SCTLR_ELx.EE of the regime's controlling EL
+    /// for stage 1 (SCTLR_EL1.EE for EL1&amp;0, SCTLR_EL2.EE for the EL2 regimes), SCTLR_EL2.EE for stage 2 (Arm ARM
+    /// SCTLR_ELx.EE; pseudocode walkparams.ee of AArch64.S1TTWParams / S2TTWParams, used by FetchDescriptor and the
+    /// descriptor update to BigEndianReverse the 64-bit word).
+    /// </summary>
+    public bool BigEndian;
 
     /// <summary>Index bits resolved by the first lookup (stage-2 concatenation included).</summary>
     public readonly int FirstLevelBits => InputSize - TranslationGeometry.LevelShift(Granule, StartLevel);
@@ -127,6 +134,7 @@ public static class WalkParamsBuilder
         var tcr = new Tcr(regs[regime.Tcr()]);
         var p = Stage1(regs, upperRange ? DecodeTg1(tcr.Tg1) : DecodeTg0(tcr.Tg0), upperRange ? tcr.T1Sz : tcr.T0Sz,
             tcr.Ips, tcr.Ha, tcr.Hd, upperRange ? tcr.Hpd1 : tcr.Hpd0, tcr.Ds);
+        p.BigEndian = new Sctlr(regs[regime.Sctlr()]).Ee;
         p.TwoRanges = true;
         p.Epd = upperRange ? tcr.Epd1 : tcr.Epd0;
         p.E0Pd = (upperRange ? tcr.E0Pd1 : tcr.E0Pd0) && BitOps.Field(regs[SysReg.ID_AA64MMFR2_EL1], 63, 60) >= 1;
@@ -149,6 +157,7 @@ public static class WalkParamsBuilder
     {
         var tcr = new TcrEl2(regs[regime.Tcr()]);
         var p = Stage1(regs, DecodeTg0(tcr.Tg0), tcr.T0Sz, tcr.Ps, tcr.Ha, tcr.Hd, tcr.Hpd, tcr.Ds);
+        p.BigEndian = new Sctlr(regs[regime.Sctlr()]).Ee;
         p.Tbi = tcr.Tbi;
         p.Tbid = tcr.Tbid;
         p.TcrSh = tcr.Sh0;
@@ -213,6 +222,7 @@ public static class WalkParamsBuilder
             OaSize = OaSize(vtcr.Ps, mmfr0.PaMax, g, ds),
             Ha = vtcr.Ha && hafdbs >= 1,
             TcrSh = vtcr.Sh0,
+            BigEndian = regs.SctlrEl2.Ee, // stage 2 of EL1&0 walks with SCTLR_EL2.EE
         };
         p.Hd = p.Ha && vtcr.Hd && hafdbs >= 2;
         bool vmid16 = vtcr.Vs && regs.Mmfr1.VmidBits == 2;
