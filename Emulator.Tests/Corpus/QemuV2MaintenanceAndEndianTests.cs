@@ -19,7 +19,7 @@ public class QemuV2MaintenanceAndEndianTests
 {
     private static string Dir => Path.Combine(TestPaths.Traces, "qemu-v2");
 
-    private static readonly string[] Kinds = ["tlbirange", "bigend"];
+    internal static readonly string[] Kinds = ["tlbirange", "bigend"];
 
     /// <summary>
     /// Traces of these kinds that use features of the VHE/PAN branch, with the reason; they are replayed once that
