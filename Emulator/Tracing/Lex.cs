@@ -47,8 +47,29 @@ internal static class Lex
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsAccessSize(ulong size) => size - 1 < 64;
 
-    /// <summary>The most digits an access size has (64).</summary>
-    public const int AccessSizeDigits = 2;
+    /// <summary>
+    /// The access size at <paramref name="c"/> in its plain spelling (3 bytes readable): one or two decimal digits,
+    /// 1..64. Returns its digits, or 0 for anything else (the tokenizer's to take: `_`, leading zeros, `0x`, errors).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int AccessSize(ref byte c, out uint size)
+    {
+        // Both digits are loaded at once rather than in a loop: two independent loads, no loop-carried branch.
+        uint d1 = DecValue(c);
+        uint d2 = DecValue(Unsafe.Add(ref c, 1));
+        if (d1 > 9)
+        {
+            size = 0;
+            return 0;
+        }
+        if (d2 <= 9)
+        {
+            size = d1 * 10 + d2;
+            return IsAccessSize(size) ? 2 : 0;
+        }
+        size = d1;
+        return IsAccessSize(size) ? 1 : 0;
+    }
 
     // ---------------------------------------------------------------- digits
 

@@ -92,21 +92,23 @@ public static class TextTraceParser
     internal const int MemBatch = 512;
 
     /// <summary>
-    /// Bytes the access line decoder may read from a line's start (<see cref="AccessLine"/>): the longest line it
+    /// Bytes the access decoder may read from a line's start (<see cref="ParseAccessRun"/>): the longest line it
     /// takes, "R 0x" + 16 digits + " 64" + "\r\n", is 25 bytes, and the vector load reads [4, 20).
     /// </summary>
     private const int AccessReadable = 32;
 
-    /// <summary>The longest line the access line decoder takes, without its '\n'.</summary>
+    /// <summary>The longest line the access decoder takes, without its '\n'.</summary>
     private const int MaxAccessLine = 24;
 
     /// <summary>
-    /// The fast path over a whole segment: the access lines <see cref="AccessLine"/> takes, recognised in place, so
-    /// the line end falls out of the parse instead of a separate search per line. The accesses are decoded into a
-    /// batch and delivered as runs (<see cref="ITraceHandler.OnAccessRun"/>): a replay loop then streams through them
-    /// with its state in registers, and this loop stays small. Stops (without consuming) at the first line of any
-    /// other shape, and <see cref="AccessReadable"/> bytes before the end of the span so that every read stays in
-    /// bounds; those lines take the per-line path.
+    /// The access line decoder, over a whole segment: the lines almost all of a trace is made of, in their plain
+    /// spelling, `R|W|X 0xHEX` with an optional ` SIZE` (R/W), single spaces, ended by '\n' or "\r\n", recognised in
+    /// place, so that the line end falls out of the parse instead of a separate search per line. The accesses are
+    /// decoded into a batch and delivered as runs (<see cref="ITraceHandler.OnAccessRun"/>): a replay loop then streams
+    /// through them with its state in registers, and this loop stays small. Stops (without consuming) at the first
+    /// line of any other shape, which the tokenizer takes (and reports), and <see cref="AccessReadable"/> bytes before
+    /// the end of the span so that every read stays in bounds: an access line there is decoded here too, from a
+    /// padded copy (<see cref="TryAccessLine"/>).
     /// </summary>
     [SkipLocalsInit]
     internal static int ParseAccessRun<THandler>(ReadOnlySpan<byte> span, ref long line, ref THandler handler)
@@ -121,12 +123,49 @@ public static class TextTraceParser
         int count = 0;
         while (p <= n)
         {
-            int length = AccessLine(ref Unsafe.Add(ref b0, p), ref Unsafe.Add(ref a0, count));
-            if (length == 0)
+            ref byte c = ref Unsafe.Add(ref b0, p);
+            // "R 0x" with R/W/X and x in either case: bit 5 of bytes 0 and 3 is the case bit.
+            uint head = Unsafe.ReadUnaligned<uint>(ref c) & 0xDFFF_FFDFu;
+            if ((head & 0xFFFF_FF00u) != 0x5830_2000u)
             {
                 break;
             }
-            p += length;
+            TraceOp op = Lex.AccessLetter(head & 0xFF, out uint size);
+            if (op == 0)
+            {
+                break;
+            }
+            int digits = Lex.HexDigits(ref Unsafe.Add(ref c, 4), 16, out ulong va);
+            if (digits == 0)
+            {
+                break;
+            }
+            int q = 4 + digits;
+            byte after = Unsafe.Add(ref c, q);
+            if (after == (byte)' ' && op != TraceOp.Fetch)
+            {
+                int sizeDigits = Lex.AccessSize(ref Unsafe.Add(ref c, q + 1), out size);
+                if (sizeDigits == 0)
+                {
+                    break;
+                }
+                q += 1 + sizeDigits;
+                after = Unsafe.Add(ref c, q);
+            }
+            if (after == (byte)'\r')
+            {
+                q++;
+                after = Unsafe.Add(ref c, q);
+            }
+            if (after != (byte)'\n')
+            {
+                break;
+            }
+            ref PlainAccess a = ref Unsafe.Add(ref a0, count);
+            a.Va = va;
+            a.Op = op;
+            a.Size = (byte)size;
+            p += q + 1;
             if (++count == RunBatch)
             {
                 PlainAccess.Deliver(ref handler, batch, ref count, ref ln);
@@ -135,59 +174,6 @@ public static class TextTraceParser
         PlainAccess.Deliver(ref handler, batch, ref count, ref ln);
         line = ln;
         return p;
-    }
-
-    /// <summary>
-    /// The access line decoder: the line at <paramref name="c"/> (<see cref="AccessReadable"/> bytes readable) in the
-    /// spelling almost all of a trace has, `R|W|X 0xHEX` with an optional ` SIZE` (R/W), single spaces, ended by '\n'
-    /// or "\r\n", decoded into <paramref name="access"/>. Returns the line's length with its end, or 0 (and
-    /// <paramref name="access"/> untouched) for any other line, which the tokenizer then takes (and reports).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int AccessLine(ref byte c, ref PlainAccess access)
-    {
-        // "R 0x" with R/W/X and x in either case: bit 5 of bytes 0 and 3 is the case bit.
-        uint head = Unsafe.ReadUnaligned<uint>(ref c) & 0xDFFF_FFDFu;
-        if ((head & 0xFFFF_FF00u) != 0x5830_2000u)
-        {
-            return 0;
-        }
-        TraceOp op = Lex.AccessLetter(head & 0xFF, out uint size);
-        if (op == 0)
-        {
-            return 0;
-        }
-        int digits = Lex.HexDigits(ref Unsafe.Add(ref c, 4), 16, out ulong va);
-        if (digits == 0)
-        {
-            return 0;
-        }
-        int q = 4 + digits;
-        byte after = Unsafe.Add(ref c, q);
-        if (after == (byte)' ' && op != TraceOp.Fetch)
-        {
-            int sizeDigits = Lex.DecDigits(ref Unsafe.Add(ref c, q + 1), Lex.AccessSizeDigits, out ulong given);
-            if (sizeDigits == 0 || !Lex.IsAccessSize(given))
-            {
-                return 0;
-            }
-            size = (uint)given;
-            q += 1 + sizeDigits;
-            after = Unsafe.Add(ref c, q);
-        }
-        if (after == (byte)'\r')
-        {
-            q++;
-            after = Unsafe.Add(ref c, q);
-        }
-        if (after != (byte)'\n')
-        {
-            return 0;
-        }
-        access.Va = va;
-        access.Op = op;
-        access.Size = (byte)size;
-        return q + 1;
     }
 
     /// <summary>A cursor over the tokens of one line.</summary>
@@ -275,25 +261,21 @@ public static class TextTraceParser
     }
 
     /// <summary>
-    /// An access line the run did not reach (near a buffer's end, across segments, the final line): copied with its
-    /// '\n' into a buffer <see cref="AccessLine"/> may read, and decoded there, so that both paths take the same lines.
+    /// An access line the run did not reach (near a buffer's end, across segments, the final line): copied with a '\n'
+    /// into a zeroed buffer that <see cref="ParseAccessRun"/> may read, and decoded there, so that every access line
+    /// goes through the one access decoder (a run of one). False, with nothing delivered, for any other line.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static bool TryAccessLine<THandler>(ReadOnlySpan<byte> text, long line, ref THandler handler)
         where THandler : ITraceHandler
     {
-        Span<byte> padded = stackalloc byte[AccessReadable];
+        Span<byte> padded = stackalloc byte[MaxAccessLine + 1 + AccessReadable];
         padded.Clear();
         text.CopyTo(padded);
         padded[text.Length] = (byte)'\n';
-        PlainAccess access = default;
-        if (AccessLine(ref MemoryMarshal.GetReference(padded), ref access) == 0)
-        {
-            return false;
-        }
-        var rec = access.ToRecord(line);
-        handler.OnRecord(in rec);
-        return true;
+        long before = line - 1;
+        // The zeros after the '\n' are no access line: the run ends there, with this line or before it.
+        return ParseAccessRun(padded, ref before, ref handler) != 0;
     }
 
     /// <summary>Every spelling of every command, with its errors.</summary>
