@@ -212,7 +212,6 @@ internal static class Lex
     }
 
     /// <summary>A text number: `0x` hexadecimal or decimal, unsigned, at most 64 bits, `_` allowed between digits.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Number(ReadOnlySpan<byte> tok, string source, long line, int column, string what)
     {
         int n = CommonNumber(tok, out ulong value);

@@ -440,7 +440,6 @@ public static class TextTraceParser
     }
 
     /// <summary>`0x` hexadecimal or decimal, unsigned, at most 64 bits, `_` allowed between digits (<see cref="Lex.Number"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong ParseNumber(ReadOnlySpan<byte> tok, string source, long line, int column, string what) =>
         Lex.Number(tok, source, line, column, what);
 }
