@@ -164,4 +164,37 @@ public class NumberGrammarTests
             Check<QemuMemFormat>($"0x1,f,0x7000,0x2,{tok},store,0x1\n", tok, 1, 18, dec is 8 or 16 or 32 or 64 or 128 ? dec : null, 0, r => r.Size * 8UL);
         }
     }
+
+    /// <summary>
+    /// The two versions behind <see cref="Lex.HexDigits(ReadOnlySpan{byte}, out ulong)"/> give the same run: with 16
+    /// bytes readable (16 digits at once where the machine has SSSE3) and with 15 (digit by digit), on random bytes
+    /// of and around the hexadecimal digits.
+    /// </summary>
+    [Fact]
+    public void HexDigitsAreTheSameWholeAndDigitByDigit()
+    {
+        byte[] alphabet = Encoding.Latin1.GetBytes("0123456789abcdefABCDEF/:@G`g_x \u0000\u00ff");
+        var r = new Random(23);
+        var bytes = new byte[16];
+        for (int n = 0; n < 20000; n++)
+        {
+            int run = r.Next(17);
+            for (int i = 0; i < 16; i++)
+            {
+                bytes[i] = i < run ? "0123456789abcdefABCDEF"u8[r.Next(22)] : alphabet[r.Next(alphabet.Length)];
+            }
+            int whole = Lex.HexDigits(bytes, out ulong wholeValue);
+            int part = Lex.HexDigits(bytes.AsSpan(0, 15), out ulong partValue);
+            string what = Encoding.Latin1.GetString(bytes);
+            if (whole < 16)
+            {
+                Assert.True((part, partValue) == (whole, wholeValue), what);
+            }
+            else
+            {
+                Assert.True((part, (partValue << 4) | Lex.HexValue(bytes[15])) == (15, wholeValue), what);
+            }
+            Assert.Equal(NumberOracle.ForeignHex(what[..whole]) ?? 0, whole == 0 ? 0 : wholeValue);
+        }
+    }
 }
