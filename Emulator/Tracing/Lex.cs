@@ -83,7 +83,12 @@ internal static class Lex
 
     /// <summary>Whether <paramref name="tok"/> starts with `0x` or `0X`.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool HasHexPrefix(ReadOnlySpan<byte> tok) => tok.Length >= 2 && tok[0] == (byte)'0' && (tok[1] | 0x20) == 'x';
+    public static bool HasHexPrefix(ReadOnlySpan<byte> tok) => HasHexPrefix(ref MemoryMarshal.GetReference(tok), tok.Length);
+
+    /// <summary>Whether the <paramref name="length"/> bytes at <paramref name="c"/> start with `0x` or `0X`.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool HasHexPrefix(ref byte c, int length) =>
+        length >= 2 && c == (byte)'0' && (Unsafe.Add(ref c, 1) | 0x20) == 'x';
 
     /// <summary>
     /// Decodes the run of hexadecimal digits at the start of <paramref name="s"/>: its length (0..16, 16 also when
@@ -201,14 +206,19 @@ internal static class Lex
     /// none); what follows is the caller's to check: the whole token, or a separator.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int CommonNumber(ReadOnlySpan<byte> s, out ulong value)
+    public static int CommonNumber(ReadOnlySpan<byte> s, out ulong value) =>
+        CommonNumber(ref MemoryMarshal.GetReference(s), s.Length, out value);
+
+    /// <summary>As <see cref="CommonNumber(ReadOnlySpan{byte}, out ulong)"/>, over the <paramref name="length"/> bytes at <paramref name="c"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int CommonNumber(ref byte c, int length, out ulong value)
     {
-        if (s.Length > 2 && HasHexPrefix(s))
+        if (length > 2 && HasHexPrefix(ref c, length))
         {
-            int n = HexDigits(ref Unsafe.Add(ref MemoryMarshal.GetReference(s), 2), s.Length - 2, out value);
+            int n = HexDigits(ref Unsafe.Add(ref c, 2), length - 2, out value);
             return n == 0 ? 0 : 2 + n;
         }
-        return DecDigits(s, 19, out value);
+        return DecDigits(ref c, Math.Min(length, 19), out value);
     }
 
     /// <summary>A text number: `0x` hexadecimal or decimal, unsigned, at most 64 bits, `_` allowed between digits.</summary>

@@ -232,14 +232,14 @@ public static class TextTraceParser
             }
             // A table dump's words have 16 more bytes after them but for the last few of a line: decoded 16 digits at
             // once. A run of 16 digits followed by another is left to the tokenizer (more than 64 bits, or leading zeros).
-            ReadOnlySpan<byte> rest = line[(p + 1)..];
-            int n = Lex.CommonNumber(rest, out value);
-            if (n == 0 || ((uint)n < (uint)rest.Length && rest[n] != (byte)' '))
+            int n = Lex.CommonNumber(ref Unsafe.Add(ref MemoryMarshal.GetReference(line), p + 1), line.Length - (p + 1), out value);
+            int end = p + 1 + n;
+            if (n == 0 || ((uint)end < (uint)line.Length && line[end] != (byte)' '))
             {
                 return false;
             }
             Column = p + 2;
-            _pos = p + 1 + n;
+            _pos = end;
             return true;
         }
 
