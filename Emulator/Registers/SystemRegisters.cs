@@ -69,6 +69,12 @@ public sealed class SystemRegisters
         Generation++;
     }
 
+    /// <summary>Looks a register name up, case-insensitively.</summary>
+    public static bool TryParseName(ReadOnlySpan<char> name, out SysReg reg)
+    {
+        return Enum.TryParse(name, ignoreCase: true, out reg) && Enum.IsDefined(reg) && !char.IsDigit(name[0]);
+    }
+
     public Sctlr SctlrEl1 => new(this[SysReg.SCTLR_EL1]);
     public Sctlr SctlrEl2 => new(this[SysReg.SCTLR_EL2]);
     public Tcr TcrEl1 => new(this[SysReg.TCR_EL1]);
