@@ -41,7 +41,10 @@ internal static class Lex
     private static ReadOnlySpan<byte> AccessOps => [(byte)TraceOp.Read, 0, 0, 0, 0, (byte)TraceOp.Write, (byte)TraceOp.Fetch];
 
     /// <summary>The default access size of 'R' + k.</summary>
-    private static ReadOnlySpan<byte> AccessSizes => [8, 0, 0, 0, 0, 8, 4];
+    private static ReadOnlySpan<byte> AccessSizes => [DataSize, 0, 0, 0, 0, DataSize, 4];
+
+    /// <summary>The size of a data access whose line gives none: 8 bytes.</summary>
+    public const byte DataSize = 8;
 
     /// <summary>Whether <paramref name="size"/> is an access size a text line may give: 1 to 64 bytes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -301,7 +301,7 @@ public static class TextTraceParser
                     Fail.UnknownCommand(source, line, keywordColumn, keyword);
                 }
                 rec.Address = Number(ref t, source, line, "virtual address");
-                rec.Size = rec.Op == TraceOp.Fetch ? (byte)size : OptionalSize(ref t, source, line, (byte)size);
+                rec.Size = rec.Op == TraceOp.Fetch ? (byte)size : OptionalSize(ref t, source, line);
                 break;
             }
             case 2 when Is(keyword, "at"u8):
@@ -401,11 +401,11 @@ public static class TextTraceParser
     private static bool Is(ReadOnlySpan<byte> token, ReadOnlySpan<byte> lowerKeyword) =>
         System.Text.Ascii.EqualsIgnoreCase(token, lowerKeyword);
 
-    private static byte OptionalSize(ref Tokens t, string source, long line, byte defaultSize)
+    private static byte OptionalSize(ref Tokens t, string source, long line)
     {
         if (!t.Next(out var tok))
         {
-            return defaultSize;
+            return Lex.DataSize;
         }
         ulong size = ParseNumber(tok, source, line, t.Column, "access size");
         if (!Lex.IsAccessSize(size))
