@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Text;
 using MmuSim.Caching;
 using MmuSim.Registers;
+using MmuSim.Tests.Support;
 using MmuSim.Tracing;
 using MmuSim.Translation;
 
@@ -196,7 +197,7 @@ public class TextTraceParserTests
             {
                 continue; // the tokenizer never hands these over
             }
-            ulong? expected = NumberOracle(tok);
+            ulong? expected = NumberOracle.Text(tok);
             byte[] bytes = Encoding.Latin1.GetBytes(tok);
             if (expected is { } value)
             {
@@ -208,20 +209,6 @@ public class TextTraceParserTests
                 Assert.InRange(e.Column, 5, 5 + tok.Length - 1);
             }
         }
-    }
-
-    /// <summary>The format's number rule, plainly: `0x` hexadecimal or decimal, `_` anywhere after the prefix, at most 64 bits.</summary>
-    private static ulong? NumberOracle(string tok)
-    {
-        bool hex = tok.StartsWith("0x", StringComparison.OrdinalIgnoreCase);
-        string digits = (hex ? tok[2..] : tok).Replace("_", "");
-        string valid = hex ? "0123456789abcdefABCDEF" : "0123456789";
-        if (digits.Length == 0 || digits.Any(c => !valid.Contains(c)))
-        {
-            return null;
-        }
-        var v = System.Numerics.BigInteger.Parse(hex ? "0" + digits : digits, hex ? System.Globalization.NumberStyles.HexNumber : System.Globalization.NumberStyles.None);
-        return v <= ulong.MaxValue ? (ulong)v : null;
     }
 
     // ---------------------------------------------------------------- errors: file:line:col: reason
@@ -384,14 +371,14 @@ public class TextTraceParserTests
         static TraceRecord? Oracle(List<string> parts)
         {
             var op = char.ToUpperInvariant(parts[0][0]) switch { 'R' => TraceOp.Read, 'W' => TraceOp.Write, _ => TraceOp.Fetch };
-            if (NumberOracle(parts[1]) is not { } va || parts.Count > (op == TraceOp.Fetch ? 2 : 3))
+            if (NumberOracle.Text(parts[1]) is not { } va || parts.Count > (op == TraceOp.Fetch ? 2 : 3))
             {
                 return null;
             }
             ulong size = op == TraceOp.Fetch ? 4UL : 8UL;
             if (parts.Count == 3)
             {
-                if (NumberOracle(parts[2]) is not { } s || s is 0 or > 64)
+                if (NumberOracle.Text(parts[2]) is not { } s || s is 0 or > 64)
                 {
                     return null;
                 }
@@ -431,7 +418,7 @@ public class TextTraceParserTests
             string sep = r.Next(5) == 0 ? "\t" : r.Next(5) == 0 ? "  " : " ";
             string line = $"mem 0x{pa:x} " + string.Join(sep, words);
             string text = "R 0x1000\n" + line + "\nR 0x2000\n";
-            var values = words.Select(NumberOracle).ToList();
+            var values = words.Select(NumberOracle.Text).ToList();
             int firstBad = values.FindIndex(v => v is null);
             if (pa % 8 == 0 && firstBad < 0)
             {
