@@ -46,10 +46,31 @@ public static class ReplayCommand
             Console.Error.WriteLine($"mmusim: {e.Message}");
             return 2;
         }
+        // Outputs are opened before the replay: a path that cannot be written, or that names an input, fails now
+        // and nothing is destroyed; each is put in place (renamed over the old file) when the replay has ended.
+        OutputFile? resultsFile = null, jsonFile = null;
+        string? opening = null;
+        try
+        {
+            opening = resultsPath;
+            resultsFile = resultsPath is null ? null : OutputFile.Open(resultsPath, traces);
+            opening = model.JsonPath;
+            jsonFile = model.JsonPath is null ? null : OutputFile.Open(model.JsonPath, traces);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            resultsFile?.Dispose();
+            Console.Error.WriteLine($"mmusim: {OutputError(e, opening)}");
+            return 1;
+        }
+        // With results or the JSON summary on standard output, the text summary goes to standard error.
+        var summaryOut = resultsPath == "-" || model.JsonPath == "-" ? Console.Error : Console.Out;
+        using var results = resultsFile;
+        using var json = jsonFile;
         var memory = new PhysicalMemory { MaxBytes = (long)settings.MaxMemory };
         var core = new SimulatedCore(memory, config) { CheckStale = model.CheckStale };
         core.Mmu.Record.Detailed = false; // a replay reads counts and prices, never the fields explain shows
-        using var writer = resultsPath is null ? null : new ResultWriter(new BufferedStream(File.Create(resultsPath), 1 << 16));
+        var writer = results is null ? null : new ResultWriter(new BufferedStream(results.Stream, 1 << 16), ownsStream: false);
         // Without --results nothing is formatted: results cost nothing when nobody reads them.
         var replayer = new Replayer(core, writer, new ReplayOptions
         {
@@ -95,15 +116,25 @@ public static class ReplayCommand
                 exit = 1;
             }
         }
-        writer?.Flush();
-        Summary.Write(Console.Out, core, replayer.StoppedOnFault, replayer.Pager);
-        if (model.JsonPath is not null)
+        writer?.Dispose(); // flushes what it holds; the stream is the output file's
+        results?.Commit();
+        Summary.Write(summaryOut, core, replayer.StoppedOnFault, replayer.Pager);
+        if (json is not null)
         {
-            await using var js = File.Create(model.JsonPath);
-            SummaryJson.Write(js, core, replayer.StoppedOnFault);
+            SummaryJson.Write(json.Stream, core, replayer.StoppedOnFault);
+            json.Commit();
         }
         return exit;
     }
+
+    /// <summary>`PATH: reason` for an output that cannot be opened (the exception's message names the path when it can).</summary>
+    private static string OutputError(Exception e, string? path) => e switch
+    {
+        UnauthorizedAccessException => $"{path}: permission denied",
+        DirectoryNotFoundException => $"{path}: no such directory",
+        _ when path is not null && e.Message.StartsWith(path, StringComparison.Ordinal) => e.Message,
+        _ => $"{path}: {e.Message}",
+    };
 
     /// <summary>What the input-side options of `replay` resolve to.</summary>
     public sealed record InputSettings(TraceFormat Format, ParseOptions Parse, bool Quiet, ulong MaxMemory,

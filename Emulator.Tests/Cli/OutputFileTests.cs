@@ -1,0 +1,131 @@
+using MmuSim.Tests.Support;
+
+namespace MmuSim.Tests.Cli;
+
+/// <summary>
+/// Outputs of `replay` (`--results`, `--json`) never destroy data: an output that is an input is refused before
+/// anything is written, an output that cannot be written fails before the replay with one line naming it, the old
+/// file stays whole until the new one is complete, `-` is standard output and a FIFO is written in place.
+/// </summary>
+[Collection("Console")]
+public sealed class OutputFileTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "mmusim-out-" + Guid.NewGuid().ToString("N"));
+
+    public OutputFileTests() => Directory.CreateDirectory(_dir);
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Trace()
+    {
+        string path = Path.Combine(_dir, "t.trace");
+        File.Copy(Path.Combine(TestPaths.Traces, "sample", "example.trace"), path);
+        return path;
+    }
+
+    [Fact]
+    public void AResultsPathThatIsTheInputIsRefusedAndTheInputKept()
+    {
+        string trace = Trace();
+        byte[] before = File.ReadAllBytes(trace);
+        var (exit, stdout, stderr) = Support.Cli.Run("replay", trace, "--results", trace, "--quiet");
+        Assert.Equal(1, exit);
+        Assert.Equal($"mmusim: {trace}: is also an input; refusing to overwrite it\n", stderr.Replace("\r\n", "\n"));
+        Assert.Equal("", stdout);
+        Assert.Equal(before, File.ReadAllBytes(trace));
+    }
+
+    [Fact]
+    public void AJsonPathThatIsTheInputThroughALinkIsRefused()
+    {
+        string trace = Trace();
+        byte[] before = File.ReadAllBytes(trace);
+        string link = Path.Combine(_dir, "link.json");
+        File.CreateSymbolicLink(link, trace);
+        var (exit, _, stderr) = Support.Cli.Run("replay", trace, "--json", link, "--quiet");
+        Assert.Equal(1, exit);
+        Assert.Equal($"mmusim: {link}: is also an input; refusing to overwrite it\n", stderr.Replace("\r\n", "\n"));
+        Assert.Equal(before, File.ReadAllBytes(trace));
+    }
+
+    [Fact]
+    public void AnOutputInAMissingFolderFailsBeforeTheReplayWithOneLine()
+    {
+        string trace = Trace();
+        string results = Path.Combine(_dir, "no-such-dir", "r.jsonl");
+        var (exit, stdout, stderr) = Support.Cli.Run("replay", trace, "--results", results, "--quiet");
+        Assert.Equal(1, exit);
+        Assert.Equal($"mmusim: {results}: no such directory\n", stderr.Replace("\r\n", "\n"));
+        Assert.Equal("", stdout); // no summary: nothing ran
+    }
+
+    [Fact]
+    public void AnOutputThatIsAFolderFailsWithOneLine()
+    {
+        string trace = Trace();
+        var (exit, _, stderr) = Support.Cli.Run("replay", trace, "--json", _dir, "--quiet");
+        Assert.Equal(1, exit);
+        Assert.Equal($"mmusim: {_dir}: is a directory\n", stderr.Replace("\r\n", "\n"));
+    }
+
+    [Fact]
+    public void TheOldResultsStayWholeUntilTheNewOnesAreCompleteAndNoTemporaryFileIsLeft()
+    {
+        string trace = Trace();
+        string results = Path.Combine(_dir, "r.jsonl");
+        File.WriteAllText(results, "old\n");
+        var (exit, _, _) = Support.Cli.Run("replay", trace, "--results", results, "--quiet");
+        Assert.Equal(0, exit);
+        var lines = File.ReadAllLines(results);
+        Assert.Equal(7, lines.Length);
+        Assert.All(lines, l => Assert.StartsWith("{\"line\":", l));
+        Assert.Equal(["r.jsonl", "t.trace"], Directory.GetFiles(_dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void AResultsLinkIsWrittenThroughToItsTargetAndStaysALink()
+    {
+        string trace = Trace();
+        string target = Path.Combine(_dir, "real.jsonl");
+        File.WriteAllText(target, "old\n");
+        string link = Path.Combine(_dir, "link.jsonl");
+        File.CreateSymbolicLink(link, target);
+        var (exit, _, _) = Support.Cli.Run("replay", trace, "--results", link, "--quiet");
+        Assert.Equal(0, exit);
+        Assert.NotNull(new FileInfo(link).LinkTarget);
+        Assert.Equal(7, File.ReadAllLines(target).Length);
+    }
+
+    [Fact]
+    public void JsonDashIsStandardOutputNotAFileNamedDash()
+    {
+        string trace = Trace();
+        var (exit, stdout, _) = Support.Cli.Run("replay", trace, "--json", "-", "--quiet");
+        Assert.Equal(0, exit);
+        Assert.Contains("\"schema\": \"mmusim.summary/1\"", stdout);
+        Assert.False(File.Exists("-"));
+    }
+
+    [Fact]
+    public async Task AFifoIsWrittenInPlace()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+        string trace = Trace();
+        string fifo = Path.Combine(_dir, "results.fifo");
+        using (var mk = System.Diagnostics.Process.Start("mkfifo", fifo))
+        {
+            mk.WaitForExit();
+            Assert.Equal(0, mk.ExitCode);
+        }
+        // The reader runs while the replay writes: opened read-write by the replay, the FIFO would never see EOF.
+        var reader = Task.Run(() => File.ReadAllLines(fifo));
+        var (exit, _, _) = Support.Cli.Run("replay", trace, "--results", fifo, "--quiet");
+        Assert.Equal(0, exit);
+        string[] lines = await reader.WaitAsync(TimeSpan.FromSeconds(30)); // a TimeoutException if it never saw the end
+        Assert.Equal(7, lines.Length);
+        Assert.True(File.Exists(fifo));
+    }
+}
