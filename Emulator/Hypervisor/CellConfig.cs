@@ -20,7 +20,7 @@ public sealed class MemRegion
     public IReadOnlyDictionary<string, SourcePos> FieldPos { get; init; } = new Dictionary<string, SourcePos>();
 
     /// <summary>"region 3 'ram'" (or "region 3" without a name).</summary>
-    public string Label => Name is null ? $"region {Index}" : $"region {Index} '{Name}'";
+    public string Label => Name is null ? $"region {Index}" : $"region {Index} '{PrintableText.Escape(Name)}'";
 
     /// <summary>Exclusive end of the IPA range (validated not to wrap).</summary>
     public ulong VirtEnd => VirtStart + Size;
@@ -46,7 +46,7 @@ public sealed class CellConfig
     /// <summary>How the cell's regions are named in messages: "mem_regions" or "root_cell.mem_regions".</summary>
     public string RegionsPath => IsRoot ? "root_cell.mem_regions" : "mem_regions";
 
-    public string Label => $"cell '{Name}'";
+    public string Label => $"cell '{PrintableText.Escape(Name)}'";
 }
 
 /// <summary>A physical range the hypervisor itself owns (system configuration's hypervisor_memory).</summary>

@@ -729,7 +729,7 @@ public static class CellSetupBuilder
         public void Line(string s)
         {
             FlushGroup();
-            Lines.Add(s);
+            Lines.Add(PrintableText.Escape(s));
         }
 
         public void Comment(string s) => Line("# " + s);
@@ -742,7 +742,8 @@ public static class CellSetupBuilder
         public void Table(ulong pa, ulong value, int level, ulong ia, ulong next, string space, string tag)
         {
             FlushGroup();
-            Lines.Add($"mem  0x{pa:x} 0x{value:x16}   # {tag}: L{level} table for {space} 0x{ia:x}.. -> next table at 0x{next:x}");
+            // Every line carries names from the configuration in its comment: escaped, a name cannot end the line.
+            Lines.Add(PrintableText.Escape($"mem  0x{pa:x} 0x{value:x16}   # {tag}: L{level} table for {space} 0x{ia:x}.. -> next table at 0x{next:x}"));
         }
 
         public void Leaf(ulong pa, ulong value, int level, ulong span, ulong ia, ulong oa, string space, int stage, string tag)
@@ -784,7 +785,7 @@ public static class CellSetupBuilder
             int n = _words.Count;
             string kind = _groupLevel == 3 ? "page" : "block";
             sb.Append(CultureInfo.InvariantCulture, $"   # {_groupTag}: L{_groupLevel} {(n > 1 ? $"{n} {kind}s" : kind)} {_groupSpace} 0x{_groupIa:x}.. -> PA 0x{_groupOa:x}.., {LeafText(_groupDesc, _groupStage)}");
-            Lines.Add(sb.ToString());
+            Lines.Add(PrintableText.Escape(sb.ToString()));
             _words.Clear();
         }
 

@@ -119,7 +119,12 @@ public static class ConfigValidator
         {
             if (!names.Add(cell.Name))
             {
-                f.Add(new Finding(Severity.Error, "name", cell.Pos, $"cell '{cell.Name}' is configured twice"));
+                f.Add(new Finding(Severity.Error, "name", cell.Pos, $"cell '{PrintableText.Escape(cell.Name)}' is configured twice"));
+            }
+            if (PrintableText.HasControl(cell.Name))
+            {
+                f.Add(new Finding(Severity.Warning, "name", cell.Pos,
+                    $"cell name '{PrintableText.Escape(cell.Name)}' holds control characters (shown escaped, and written escaped into setup traces)"));
             }
             foreach (var r in cell.Regions)
             {
@@ -223,6 +228,11 @@ public static class ConfigValidator
                 $"phys_start + size: PA {Sizes.Range(r.PhysStart, r.Size)} reaches beyond {paText}"
                 + (encodable ? ": guest accesses there take a stage-2 address size fault" : $": a descriptor cannot hold it ({s2.MaxOaBits}-bit output addresses)")));
         }
+        if (r.Name is { } rn && PrintableText.HasControl(rn))
+        {
+            f.Add(RegionFinding(Severity.Warning, "name", cell, r, "name",
+                "the region's name holds control characters (shown escaped here, and written escaped into setup traces)"));
+        }
         if (r.Has(MemFlags.Write) && r.Has(MemFlags.Execute))
         {
             f.Add(RegionFinding(Severity.Warning, "writable-executable", cell, r, "flags", $"flags {MemFlagNames.Format(r.Flags)} are both WRITE and EXECUTE: the guest can run code it writes there"));
@@ -307,7 +317,7 @@ public static class ConfigValidator
     public static bool Overlaps(ulong a, ulong aSize, ulong b, ulong bSize) => a < b + bSize && b < a + aSize;
 
     public static Finding RegionFinding(Severity s, string kind, CellConfig cell, MemRegion r, string field, string text) =>
-        new(s, kind, r.Where(field), $"cell '{cell.Name}' {cell.RegionsPath}[{r.Index}]{(r.Name is null ? "" : $" '{r.Name}'")}: {text}")
+        new(s, kind, r.Where(field), $"cell '{PrintableText.Escape(cell.Name)}' {cell.RegionsPath}[{r.Index}]{(r.Name is null ? "" : $" '{PrintableText.Escape(r.Name)}'")}: {text}")
         {
             Cell = cell.Name,
             RegionIndex = r.Index,
