@@ -129,3 +129,33 @@ public sealed class OutputFileTests : IDisposable
         Assert.True(File.Exists(fifo));
     }
 }
+
+/// <summary>Option values at the edges: refused with one line and the documented exit code, never wrapped or thrown.</summary>
+[Collection("Console")]
+public sealed class OptionEdgeTests
+{
+    [Fact]
+    public void AMemoryCapOf2To63BytesIsRefusedNotWrappedNegative()
+    {
+        string trace = Path.Combine(TestPaths.Traces, "sample", "example.trace");
+        var (exit, stdout, stderr) = Support.Cli.Run("replay", trace, "--max-memory", "9223372036854775808b", "--quiet");
+        Assert.Equal(1, exit);
+        Assert.Equal("", stdout);
+        Assert.Equal("mmusim: bad --max-memory '9223372036854775808b' (a size from 4m to 8388607t, e.g. 512m or 4g)\n", stderr.Replace("\r\n", "\n"));
+        Assert.Equal(0, Support.Cli.Run("replay", trace, "--max-memory", "8388607t", "--quiet").Exit);
+    }
+
+    [Fact]
+    public void APoolTooSmallForTheTablesIsOneLineAndNothingWritten()
+    {
+        string output = Path.Combine(Path.GetTempPath(), $"pool-{Guid.NewGuid():n}.trace");
+        string cells = Path.Combine(TestPaths.Traces, "cells");
+        var (exit, stdout, stderr) = Support.Cli.Run("cell", Path.Combine(cells, "qemu-virt.json"), Path.Combine(cells, "linux-demo.json"),
+            "-o", output, "--pool", "0x1000:0x1000");
+        Assert.Equal(2, exit);
+        Assert.Equal("", stdout);
+        Assert.Equal("mmusim cell: frame pool 0x1000+0x1000 is exhausted (4096 bytes used, 0x10 more needed): give a larger --pool; nothing written\n",
+            stderr.Replace("\r\n", "\n"));
+        Assert.False(File.Exists(output));
+    }
+}

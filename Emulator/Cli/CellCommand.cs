@@ -64,6 +64,12 @@ public static class CellCommand
                 Console.Error.WriteLine($"mmusim cell: {e.Message}");
                 return 2;
             }
+            catch (Building.PoolExhaustedException e)
+            {
+                // The tables need more frames than the pool holds (a --pool too small for this configuration).
+                Console.Error.WriteLine($"mmusim cell: {e.Message}: give a larger --pool; nothing written");
+                return 2;
+            }
             catch (Exception e) when (e is ArgumentException or IOException or Tracing.TraceFormatException)
             {
                 Console.Error.WriteLine($"mmusim cell: {e.Message}");

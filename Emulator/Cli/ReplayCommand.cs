@@ -177,9 +177,9 @@ public static class ReplayCommand
             {
                 return false;
             }
-            if (!TryParseSize(pr.GetValue(MaxMemory)!, out ulong max) || max < (4UL << 20))
+            if (!TryParseSize(pr.GetValue(MaxMemory)!, out ulong max) || max < (4UL << 20) || max > long.MaxValue)
             {
-                error = $"bad --max-memory '{pr.GetValue(MaxMemory)}' (a size of at least 4m, e.g. 512m or 4g)";
+                error = $"bad --max-memory '{Bits.PrintableText.Escape(pr.GetValue(MaxMemory)!)}' (a size from 4m to 8388607t, e.g. 512m or 4g)";
                 return false;
             }
             var mode = pr.GetValue(DemandPaging)!.ToLowerInvariant() switch
