@@ -159,3 +159,24 @@ public sealed class OptionEdgeTests
         Assert.False(File.Exists(output));
     }
 }
+
+/// <summary>Cycle sums are 64-bit: a long path of slow TLB levels, each within the schema, does not wrap negative.</summary>
+public sealed class CycleOverflowTests
+{
+    [Fact]
+    public void ALookupPathCostingMoreThan2To31CyclesIsCountedExactly()
+    {
+        const int levels = 2200;
+        const long latency = 1_000_000;
+        var tlbs = string.Join(",\n", Enumerable.Range(0, levels).Select(i =>
+            $$"""{ "name": "T{{i}}", "serves": "unified", "entries": 1, "ways": 1, "latency": {{latency}}, "policy": "lru" }"""));
+        var config = Machine.Config($$"""{ "name": "deep", "tlbs": [ {{tlbs}} ], "walkCaches": [], "ipaCache": null, "walkerCaches": [], "memoryLatency": 100, "coalesceContiguous": false }""");
+        var m = new Machine(config);
+        m.MapPage(0x1000, 0x4200_0000);
+        var miss = m.R(0x1000);
+        Assert.False(miss.IsFault);
+        // Every level looked up and missed, then a one-stage walk of four reads from memory.
+        Assert.Equal(levels * latency + 4 * 100, miss.Cycles);
+        Assert.Equal(levels * latency + 4 * 100, m.Core.Stats.TranslationCycles);
+    }
+}

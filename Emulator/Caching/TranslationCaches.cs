@@ -31,9 +31,10 @@ public sealed class TranslationCaches : IWalkCaches
         IpaCache = config.IpaCache is { } ic ? new IpaCache(ic) : null;
     }
 
-    private static int[] PrefixSums(Tlb[] path)
+    /// <summary>Cycles of the first n lookups, 64-bit: a path of many slow levels sums past 2^31 (each level's latency is an int).</summary>
+    private static long[] PrefixSums(Tlb[] path)
     {
-        var sums = new int[path.Length + 1];
+        var sums = new long[path.Length + 1];
         for (int i = 0; i < path.Length; i++)
         {
             sums[i + 1] = sums[i] + path[i].Latency;
@@ -53,10 +54,10 @@ public sealed class TranslationCaches : IWalkCaches
     public Tlb[] FetchPath { get; }
 
     /// <summary>DataLatency[n]: cycles of looking up the first n levels of <see cref="DataPath"/>.</summary>
-    public int[] DataLatency { get; }
+    public long[] DataLatency { get; }
 
     /// <summary>FetchLatency[n]: cycles of looking up the first n levels of <see cref="FetchPath"/>.</summary>
-    public int[] FetchLatency { get; }
+    public long[] FetchLatency { get; }
 
     public WalkCache[] WalkCaches { get; }
 

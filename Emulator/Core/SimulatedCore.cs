@@ -27,8 +27,8 @@ public sealed class SimulatedCore
 {
     private readonly Tlb[] _dataPath;
     private readonly Tlb[] _fetchPath;
-    private readonly int[] _dataLatency;
-    private readonly int[] _fetchLatency;
+    private readonly long[] _dataLatency;
+    private readonly long[] _fetchLatency;
     private readonly bool _coalesce;
     private readonly Tlb? _l1Data;
     private readonly Tlb? _l1Fetch;
