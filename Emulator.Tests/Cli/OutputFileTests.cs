@@ -145,6 +145,28 @@ public sealed class OptionEdgeTests
         Assert.Equal(0, Support.Cli.Run("replay", trace, "--max-memory", "8388607t", "--quiet").Exit);
     }
 
+    [Theory]
+    [InlineData("--reslts", "unknown option '--reslts' (did you mean --results?); see mmusim replay --help")]
+    [InlineData("--stop-on-falt", "unknown option '--stop-on-falt' (did you mean --stop-on-fault?); see mmusim replay --help")]
+    [InlineData("--frobnicate", "unknown option '--frobnicate'; see mmusim replay --help")]
+    public void AMistypedOptionIsAnErrorWithASuggestionNotAFileName(string word, string message)
+    {
+        string trace = Path.Combine(TestPaths.Traces, "sample", "example.trace");
+        var (exit, stdout, stderr) = Support.Cli.Run("replay", trace, word, "x.jsonl");
+        Assert.Equal(1, exit);
+        Assert.Equal("", stdout);
+        Assert.Equal($"mmusim: {message}\n", stderr.Replace("\r\n", "\n"));
+    }
+
+    [Fact]
+    public void AfterADoubleDashAWordIsAFileNameEvenIfItLooksLikeAnOption()
+    {
+        var (exit, _, stderr) = Support.Cli.Run("replay", "--quiet", "--", "--no-such-trace");
+        Assert.Equal(2, exit); // read as a trace, which does not exist
+        Assert.Contains("--no-such-trace", stderr);
+        Assert.DoesNotContain("unknown option", stderr);
+    }
+
     [Fact]
     public void APoolTooSmallForTheTablesIsOneLineAndNothingWritten()
     {
