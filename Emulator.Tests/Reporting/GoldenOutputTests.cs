@@ -31,6 +31,8 @@ public sealed class GoldenOutputTests
         { "explain-alignment-el2", ["explain", "traces/qemu-v2/u0000.trace", "--line", "99"] },
         // A guest's faults against a jailhouse-style cell, each explained.
         { "faults-linux-demo", ["faults", "traces/cells/linux-demo.setup.trace", "traces/cells/linux-demo.guest.trace"] },
+        // A fault decided by a TLB entry: no walk of its own, the line whose walk filled the entry named.
+        { "faults-tlb-hit", ["faults", "traces/cells/linux-demo.setup.trace", "traces/cells/linux-demo.tlb-hit.guest.trace"] },
         // The replay summary of the README's example.
         { "replay-example", ["replay", "traces/sample/example.trace", "--quiet"] },
         { "replay-example-uncached", ["replay", "traces/sample/example.trace", "--quiet", "--preset", "uncached"] },

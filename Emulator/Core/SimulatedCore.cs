@@ -135,6 +135,14 @@ public sealed class SimulatedCore
     /// <summary>The last access went to the walker (its steps are in <see cref="Mmu.Record"/>, priced).</summary>
     public bool LastWalked => _last != LastKind.PredictedHit && _lastWalked;
 
+    /// <summary>
+    /// The trace line whose walk filled the TLB entry the last access hit, when it went through the general path (a
+    /// hit that faulted, say: its permissions came from that entry, not from a walk of its own).
+    /// </summary>
+    public long LastHitFillLine => _lastHitFillLine;
+
+    private long _lastHitFillLine;
+
     /// <summary>The TLB levels an access of <paramref name="type"/> looks up, in order.</summary>
     public Tlb[] PathOf(AccessType type) => type == AccessType.Fetch ? _fetchPath : _dataPath;
 
@@ -791,6 +799,7 @@ public sealed class SimulatedCore
         }
 
         _lastTlbHit = true;
+        _lastHitFillLine = e.FillLine;
         bool ok = !fault.IsFault;
         if (ok)
         {

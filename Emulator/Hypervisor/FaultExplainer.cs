@@ -45,7 +45,21 @@ public static class FaultExplainer
         WalkParams s1 = mmu.Stage1Params(regime, upper);
         WalkParams s2 = mmu.Stage2Params;
         bool s2On = mmu.Stage2Enabled(regime);
-        var walk = CompactWalkFormatter.Format(steps, in s1, in s2, mmu.Stage1Enabled(regime), s2On);
+        List<string> walk;
+        if (core.LastWalked)
+        {
+            walk = CompactWalkFormatter.Format(steps, in s1, in s2, mmu.Stage1Enabled(regime), s2On);
+        }
+        else
+        {
+            // No walk of its own: the record still holds an earlier access's steps, which are not this fault's.
+            steps = default;
+            walk = [core.LastTlbHit
+                ? $"no walk: a TLB entry decided it (filled by the walk of line {core.LastHitFillLine})"
+                : o.Fault.Type == FaultType.Alignment
+                    ? "no walk: the alignment check comes before translation"
+                    : "no walk: the input-address checks decided"];
+        }
         var f = o.Fault;
         var type = o.Op switch { ResultOp.Write => AccessType.Write, ResultOp.Fetch => AccessType.Fetch, _ => AccessType.Read };
 
