@@ -43,9 +43,10 @@ public sealed class Scenario
 
     private readonly HashSet<ulong> _s2TablePages = new();
 
-    public Scenario()
+    public Scenario(ModelConfig? config = null)
     {
-        Core = new SimulatedCore(config: Presets.Uncached); // the rules of the walk alone: no TLB, no walk caches
+        // By default the rules of the walk alone: no TLB, no walk caches.
+        Core = new SimulatedCore(config: config ?? Presets.Uncached);
         Regs[SysReg.MAIR_EL1] = Mair;
         Regs[SysReg.MAIR_EL2] = Mair;
     }
