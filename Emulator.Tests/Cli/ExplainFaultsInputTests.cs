@@ -146,6 +146,22 @@ public class ExplainFaultsInputTests : IDisposable
     }
 
     [Fact]
+    public void ExplainBuildsVheHostTablesWithRegimeEl20()
+    {
+        var (lackey, _) = Accesses();
+        string host = Output(Run("explain", lackey, "--line", "3", "--regime", "el20"));
+        Assert.Contains("read of VA 0x7fff0010 at EL0", host);
+        Assert.Contains("regime EL2&0, stage 1 on, TTBR0_EL2", host);
+        Assert.DoesNotContain("S2", host); // one stage: no nested walk
+        Assert.Contains("outcome: PA 0x", host);
+        string guest = Output(Run("explain", lackey, "--line", "3"));
+        Assert.Contains("regime EL1&0", guest);
+        var bad = Run("explain", lackey, "--line", "3", "--regime", "el3");
+        Assert.Equal(1, bad.Exit);
+        Assert.Contains("bad --regime 'el3' (el10 or el20)", bad.Err);
+    }
+
+    [Fact]
     public void FaultsReadLackey()
     {
         var (lackey, text) = Accesses();

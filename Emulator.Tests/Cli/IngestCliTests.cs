@@ -77,6 +77,24 @@ public class IngestCliTests : IDisposable
     }
 
     [Fact]
+    public void RegimeEl20BuildsOneStageOfVheHostTables()
+    {
+        string path = Write("host.lackey", "==1== Lackey\nI  00400000,4\n L 7ff000,8\n S 7ff008,8\n M 40200000,4\n");
+        var (exit, output, _) = Run("replay", path, "--regime", "el20", "--quiet");
+        Assert.Equal(0, exit);
+        Assert.Contains("demand paging      1 stage, 4K granule, sequential frames (seed 1), EL2&0 (VHE host)", output);
+        Assert.Contains("stage 1 mappings 3 x 4 KiB", output);
+        Assert.Contains("accesses                      5", output);
+        Assert.Contains("faults                        0", output);
+        var explicitOne = Run("replay", path, "--regime", "EL20", "--stages", "1", "--quiet");
+        Assert.Equal(0, explicitOne.Exit);
+        Assert.Contains("1 stage, 4K granule, sequential frames (seed 1), EL2&0 (VHE host)", explicitOne.Out);
+        var two = Run("replay", path, "--regime", "el20", "--stages", "2");
+        Assert.Equal(1, two.Exit);
+        Assert.Contains("--regime el20 has one stage", two.Err);
+    }
+
+    [Fact]
     public void MemoryCapStopsWithExitThree()
     {
         var sb = new StringBuilder();
@@ -95,6 +113,7 @@ public class IngestCliTests : IDisposable
     [InlineData("--format", "elf", "unknown --format 'elf'")]
     [InlineData("--max-memory", "lots", "bad --max-memory 'lots'")]
     [InlineData("--page-size", "3m", "a page size is 4k, 2m, 1g or mixed")]
+    [InlineData("--regime", "el2", "bad --regime 'el2' (el10 or el20)")]
     public void BadOptionsAreRefused(string option, string value, string error)
     {
         var (exit, _, err) = Run("replay", Write("x.trace", "R 0x1000\n"), option, value);

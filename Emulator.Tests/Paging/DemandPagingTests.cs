@@ -5,6 +5,7 @@ using MmuSim.Building;
 using MmuSim.Core;
 using MmuSim.Memory;
 using MmuSim.Paging;
+using MmuSim.Registers;
 using MmuSim.Replay;
 using MmuSim.Tests.Support;
 using MmuSim.Tracing;
@@ -207,9 +208,14 @@ public class DemandPagingTests
         Assert.Equal(5UL * 4096, r.Pager!.Stage1TableBytes); // L0 (root), L1, L2, L3 tables, and TTBR1's root
     }
 
-    /// <summary>The committed lackey trace of a real program (traces/lackey/sumsort.c) replays in demand-paging mode.</summary>
-    [Fact]
-    public async Task RealLackeyTraceReplaysWithDemandPaging()
+    /// <summary>
+    /// The committed lackey trace of a real program (traces/lackey/sumsort.c) replays in demand-paging mode, under a
+    /// guest OS (EL1&amp;0, two stages) and under a VHE host (EL2&amp;0: EL0 with E2H=1, TGE=1, tables for TTBR0_EL2).
+    /// </summary>
+    [Theory]
+    [InlineData(TranslationRegime.El10)]
+    [InlineData(TranslationRegime.El20)]
+    public async Task RealLackeyTraceReplaysWithDemandPaging(TranslationRegime regime)
     {
         string path = Path.Combine(TestPaths.Traces, "lackey", "sumsort.lackey.gz");
         // What the trace holds, counted independently of the reader.
@@ -228,13 +234,26 @@ public class DemandPagingTests
         }
         var core = new SimulatedCore();
         var sink = new Collector();
-        var replayer = new Replayer(core, sink);
+        var paging = regime == TranslationRegime.El20 ? new DemandPagingOptions { Regime = regime, Stages = 1 } : new DemandPagingOptions();
+        var replayer = new Replayer(core, sink, new ReplayOptions { Paging = paging });
         await replayer.ReplayFilesAsync([path]);
         Assert.True(accesses > 100_000);
         Assert.Equal(accesses, core.Stats.Accesses);
         Assert.Equal(0, core.Stats.Faults);
         var pager = replayer.Pager!;
-        Assert.True(pager.TwoStages);
+        Assert.Equal(regime == TranslationRegime.El10, pager.TwoStages);
+        // Every access ran at EL0 in the regime the tables were built for.
+        Assert.Equal(0, core.CurrentEl);
+        Assert.Equal(regime, core.Mmu.RegimeOf(0));
+        if (regime == TranslationRegime.El20)
+        {
+            var r = core.Registers;
+            Assert.Equal((true, true), (r.Hcr.E2H, r.Hcr.Tge));
+            Assert.Equal(pager.Stage1Tables(upper: false).Root, r[SysReg.TTBR0_EL2] & 0x0000_FFFF_FFFF_FFFE);
+            Assert.Equal((0UL, 0UL, 0UL), (r[SysReg.TTBR0_EL1], r[SysReg.TCR_EL1], r[SysReg.VTTBR_EL2]));
+            Assert.Equal(0, pager.Stage2Faults + pager.Stage2WalkFaults + pager.Stage2TableFaults);
+            Assert.True(core.Stats.Walks > 0);
+        }
         Assert.Equal(pages.Count, pager.Stage1Faults); // one stage-1 fault per distinct page touched
         Assert.Equal(pages.Count, pager.Mappings(1, 3));
         // Consistent translation: each VA page has one frame, and the page offset is kept.

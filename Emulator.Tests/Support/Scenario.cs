@@ -29,6 +29,8 @@ public sealed class Scenario
     public const ulong UpperPool = 0x0480_0000;
     /// <summary>EL2 regime tables (PA).</summary>
     public const ulong El2Pool = 0x0500_0000;
+    /// <summary>EL2&amp;0 regime tables of the TTBR1_EL2 range (PA).</summary>
+    public const ulong El2UpperPool = 0x0580_0000;
     public const ulong S1PoolSize = 0x0080_0000;
     /// <summary>Where stage 2 puts the stage-1 table pages: PA = IPA + this.</summary>
     public const ulong S1TableIpaToPa = 0x0800_0000;
@@ -41,9 +43,10 @@ public sealed class Scenario
 
     private readonly HashSet<ulong> _s2TablePages = new();
 
-    public Scenario()
+    public Scenario(ModelConfig? config = null)
     {
-        Core = new SimulatedCore(config: Presets.Uncached); // the rules of the walk alone: no TLB, no walk caches
+        // By default the rules of the walk alone: no TLB, no walk caches.
+        Core = new SimulatedCore(config: config ?? Presets.Uncached);
         Regs[SysReg.MAIR_EL1] = Mair;
         Regs[SysReg.MAIR_EL2] = Mair;
     }
@@ -57,6 +60,8 @@ public sealed class Scenario
     public PageTableBuilder? Upper { get; private set; }
     public PageTableBuilder? El2 { get; private set; }
     public PageTableBuilder? Stage2 { get; private set; }
+    /// <summary>The TTBR1_EL2 tables of the EL2&amp;0 regime (<see cref="WithEl20Upper"/>).</summary>
+    public PageTableBuilder? El2Upper { get; private set; }
 
     // ---------------------------------------------------------------- register encodings (Arm field positions)
 
@@ -171,6 +176,35 @@ public sealed class Scenario
         Regs[SysReg.TCR_EL2] = (uint)t0sz | (Tg0(g) << 14) | ((ulong)(uint)ps << 16) | (1UL << 23) | (1UL << 31) | (ds ? 1UL << 32 : 0);
         Regs[SysReg.TTBR0_EL2] = Ttbr(El2.Root);
         SetBit(SysReg.SCTLR_EL2, 0);
+        return this;
+    }
+
+    /// <summary>
+    /// The EL2&amp;0 regime (FEAT_VHE), TTBR0_EL2 range: HCR_EL2.E2H=1, TCR_EL2 in the TCR_EL1 layout {T0SZ, TG0, IPS,
+    /// DS} with EPD1=1 until <see cref="WithEl20Upper"/>, TTBR0_EL2, SCTLR_EL2.M=1 (the SCTLR_EL1 layout). The tables
+    /// are in <see cref="El2"/>. TGE is left to the caller.
+    /// </summary>
+    public Scenario WithEl20(Granule g, int t0sz, int ips = Ps48, bool ds = false)
+    {
+        int inputSize = 64 - t0sz;
+        El2 = new PageTableBuilder(Memory, g, inputSize, Stage1StartLevel(g, inputSize), new FrameAllocator(El2Pool, S1PoolSize), ds);
+        Regs[SysReg.TCR_EL2] = (uint)t0sz | (Tg0(g) << 14) | (1UL << 23) | (Tg1(g) << 30) | ((ulong)(uint)ips << 32) | (ds ? 1UL << 59 : 0);
+        Regs[SysReg.TTBR0_EL2] = Ttbr(El2.Root);
+        SetBit(SysReg.SCTLR_EL2, 0);
+        SetBit(SysReg.HCR_EL2, 34);
+        return this;
+    }
+
+    /// <summary>The EL2&amp;0 regime's TTBR1_EL2 range: TCR_EL2.{T1SZ, TG1}, EPD1=0, TTBR1_EL2.</summary>
+    public Scenario WithEl20Upper(Granule g, int t1sz)
+    {
+        bool ds = (El2?.Ds ?? false) && g != Granule.K64;
+        int inputSize = 64 - t1sz;
+        El2Upper = new PageTableBuilder(Memory, g, inputSize, Stage1StartLevel(g, inputSize), new FrameAllocator(El2UpperPool, S1PoolSize), ds);
+        SetField(SysReg.TCR_EL2, 21, 16, (ulong)t1sz);
+        SetField(SysReg.TCR_EL2, 31, 30, Tg1(g));
+        SetBit(SysReg.TCR_EL2, 23, false);
+        Regs[SysReg.TTBR1_EL2] = Ttbr(El2Upper.Root);
         return this;
     }
 

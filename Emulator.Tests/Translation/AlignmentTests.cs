@@ -108,6 +108,40 @@ public class AlignmentTests
         Assert.Equal(Oa2 + 8, Run(two, TraceOp.Read, LowVa + 8, 8).Pa);
     }
 
+    /// <summary>
+    /// With stage 1 off a fetch gets Normal memory and data get Device-nGnRnE, through the same TLB entry: a misaligned
+    /// load after a fetch filled the entry must still take its Alignment fault (found by the differential test with
+    /// TLBs: the entry took the fetch's memory type, and the load hit it without a check). With HCR_EL2.DC data are
+    /// Normal, and the entry lets them through.
+    /// </summary>
+    [Theory]
+    [InlineData("neoverse-n1")]
+    [InlineData("cortex-a53")]
+    public void StageOneOffDataStayDeviceThroughAnEntryAFetchFilled(string preset)
+    {
+        Assert.True(Presets.TryGet(preset, out var config));
+        var s = new Scenario(config);
+        s.Core.CurrentEl = 1;
+        s.SetBit(SysReg.SCTLR_EL1, 12); // I: fetches are Normal write-through
+        Assert.Equal(0x1000UL, Run(s, TraceOp.Fetch, 0x1000, 4).Pa);
+        Assert.Equal(0x2000UL, Run(s, TraceOp.Fetch, 0x2000, 4).Pa); // moves the first level's prediction away
+        for (int i = 0; i < 2; i++)
+        {
+            AlignmentFault(Run(s, TraceOp.Read, 0x1004, 8), 0x1004, write: false);
+            AlignmentFault(Run(s, TraceOp.Sttr, 0x1002, 4), 0x1002, write: true);
+            Assert.Equal(0x1008UL, Run(s, TraceOp.Read, 0x1008, 8).Pa);
+        }
+        Assert.True(s.Core.Stats.TlbHits >= 2, "the data accesses were meant to hit the fetch's entry");
+
+        var dc = new Scenario(config);
+        dc.Core.CurrentEl = 1;
+        dc.SetBit(SysReg.HCR_EL2, 12); // DC: stage 1 off gives Normal write-back (stage 2 acts as on, identity here)
+        dc.WithStage2(Granule.K4, 24);
+        dc.MapS2(0x1000, 0x5000);
+        Assert.Equal(0x5000UL, Run(dc, TraceOp.Fetch, 0x1000, 4).Pa);
+        Assert.Equal(0x5004UL, Run(dc, TraceOp.Read, 0x1004, 8).Pa);
+    }
+
     [Fact]
     public void El2And0UsesSctlrEl2A()
     {

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using MmuSim.Bits;
 using MmuSim.Core;
+using MmuSim.Paging;
+using MmuSim.Registers;
 using MmuSim.Replay;
 using MmuSim.Reporting;
 using MmuSim.Tracing;
@@ -18,9 +20,10 @@ public static class ExplainCommand
         var config = new Option<string?>("--config") { Description = "Translation model configuration file, as for replay." };
         var format = FormatOption.Create();
         var paging = new Option<string>("--demand-paging") { Description = "auto (foreign traces only), on (every trace) or off, as for replay (default page tables).", DefaultValueFactory = _ => "auto" };
+        var regime = new Option<string>("--regime") { Description = "Demand paging: el10 (a guest OS's tables, two stages) or el20 (a VHE host's EL2&0 tables, one stage), as for replay.", DefaultValueFactory = _ => "el10" };
         var cmd = new Command("explain", "Show every step of one access's translation: TLB lookups, walk-cache hits, descriptors, nested walks, cycles, and the outcome with decoded syndromes.")
         {
-            traces, line, preset, config, format, paging,
+            traces, line, preset, config, format, paging, regime,
         };
         cmd.SetAction(async (pr, ct) =>
         {
@@ -34,11 +37,18 @@ public static class ExplainCommand
                 Console.Error.WriteLine($"mmusim: bad --demand-paging '{pr.GetValue(paging)}' (auto, on or off)");
                 return 1;
             }
+            if (!DemandPagingOptions.TryParseRegime(pr.GetValue(regime)!, out var pagingRegime))
+            {
+                Console.Error.WriteLine($"mmusim: bad --regime '{pr.GetValue(regime)}' ({string.Join(" or ", DemandPagingOptions.RegimeNames.Select(n => n.Name))})");
+                return 1;
+            }
+            // EL2&0 has no stage 2: its tables are one stage.
+            var pagingOptions = new DemandPagingOptions { Regime = pagingRegime, Stages = pagingRegime == TranslationRegime.El20 ? 1 : 2 };
             try
             {
                 var model = new ModelOptions.Values(pr.GetValue(config), pr.GetValue(preset), null, false, false).Resolve();
                 Console.Out.Write(await Explainer.ExplainAsync(pr.GetValue(traces)!, pr.GetValue(line), model, ct,
-                    new ReplayOptions { Format = inFormat, DemandPaging = mode }));
+                    new ReplayOptions { Format = inFormat, DemandPaging = mode, Paging = pagingOptions }));
                 return 0;
             }
             catch (Exception e) when (e is ArgumentException or TraceFormatException or IOException or ConfigException)

@@ -3,6 +3,7 @@ using MmuSim.Bits;
 using MmuSim.Core;
 using MmuSim.Memory;
 using MmuSim.Paging;
+using MmuSim.Registers;
 using MmuSim.Replay;
 using MmuSim.Reporting;
 using MmuSim.Tracing;
@@ -153,7 +154,8 @@ public static class ReplayCommand
         public Option<bool> Quiet { get; } = new("--quiet", "-q") { Description = "No progress display on stderr." };
         public Option<string> MaxMemory { get; } = new("--max-memory") { Description = "Cap on simulated physical memory and on each demand-paging RAM pool (e.g. 512m, 4g).", DefaultValueFactory = _ => "4g" };
         public Option<string> DemandPaging { get; } = new("--demand-paging") { Description = "auto (foreign traces only), on (every trace) or off.", DefaultValueFactory = _ => "auto" };
-        public Option<int> Stages { get; } = new("--stages") { Description = "Demand paging: 1 (guest OS) or 2 (guest OS and hypervisor).", DefaultValueFactory = _ => 2 };
+        public Option<int> Stages { get; } = new("--stages") { Description = "Demand paging: 1 (guest OS) or 2 (guest OS and hypervisor; the default with --regime el10).", DefaultValueFactory = _ => 2 };
+        public Option<string> Regime { get; } = new("--regime") { Description = "Demand paging: the regime the tables are built for, el10 (EL0 under a guest OS: TTBR0/1_EL1, stage 2 with --stages 2) or el20 (EL0 under a VHE host: HCR_EL2.{E2H,TGE}={1,1}, TTBR0/1_EL2, one stage).", DefaultValueFactory = _ => "el10" };
         public Option<string> Granule { get; } = new("--granule") { Description = "Demand paging: stage-1 granule, 4k, 16k or 64k.", DefaultValueFactory = _ => "4k" };
         public Option<string?> Stage2Granule { get; } = new("--stage2-granule") { Description = "Demand paging: stage-2 granule (default: as --granule)." };
         public Option<string> PageSize { get; } = new("--page-size") { Description = "Demand paging: stage-1 mappings, 4k (pages), 2m (level-2 blocks), 1g (level-1 blocks) or mixed (by the alignment of the first touch).", DefaultValueFactory = _ => "4k" };
@@ -163,7 +165,7 @@ public static class ReplayCommand
 
         public void AddTo(Command cmd)
         {
-            foreach (Option o in new Option[] { Format, SkipBadLines, Quiet, MaxMemory, DemandPaging, Stages, Granule, Stage2Granule, PageSize, Stage2PageSize, Placement, Seed })
+            foreach (Option o in new Option[] { Format, SkipBadLines, Quiet, MaxMemory, DemandPaging, Stages, Regime, Granule, Stage2Granule, PageSize, Stage2PageSize, Placement, Seed })
             {
                 cmd.Options.Add(o);
             }
@@ -219,9 +221,25 @@ public static class ReplayCommand
                 error = "--stages is 1 or 2";
                 return false;
             }
+            if (!DemandPagingOptions.TryParseRegime(pr.GetValue(Regime)!, out var regime))
+            {
+                error = $"bad --regime '{pr.GetValue(Regime)}' ({string.Join(" or ", DemandPagingOptions.RegimeNames.Select(n => n.Name))})";
+                return false;
+            }
+            if (regime == TranslationRegime.El20)
+            {
+                // EL2&0 has no stage 2: one stage unless --stages says otherwise, which is an error.
+                if (pr.GetResult(Stages) is { Implicit: false } && stages != 1)
+                {
+                    error = "--regime el20 has one stage (the EL2&0 regime has no stage 2): drop --stages 2";
+                    return false;
+                }
+                stages = 1;
+            }
             var paging = new DemandPagingOptions
             {
                 Stages = stages,
+                Regime = regime,
                 Stage1Granule = g1,
                 Stage2Granule = g2,
                 Stage1Sizes = p1,

@@ -963,7 +963,7 @@ public sealed class SimulatedCore
             S2Level = r.S2Level,
             S1Clean = r.S1Clean,
             S2Clean = r.S2Clean,
-            Device = Attributes.IsDevice(r.Attr),
+            Device = r.DataDevice, // what a data access through the entry sees, even if a fetch filled it
         };
         e.Seal();
         Caches.Fill(path, key.Va, r.Global ? key.CtxGlobal : key.Ctx, in e);

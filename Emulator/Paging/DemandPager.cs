@@ -26,6 +26,13 @@ public sealed record DemandPagingOptions
 {
     /// <summary>1: the guest OS only (VA → PA). 2: guest OS and hypervisor (VA → IPA → PA).</summary>
     public int Stages { get; init; } = 2;
+
+    /// <summary>
+    /// The regime the tables are built for: <see cref="TranslationRegime.El10"/> (a guest OS: TTBR0/1_EL1, with
+    /// stage 2 when <see cref="Stages"/> is 2) or <see cref="TranslationRegime.El20"/> (a VHE host: HCR_EL2.{E2H,TGE}
+    /// = {1,1}, TTBR0/1_EL2; EL0 runs in EL2&amp;0, which has no stage 2, so <see cref="Stages"/> must be 1).
+    /// </summary>
+    public TranslationRegime Regime { get; init; } = TranslationRegime.El10;
     public Granule Stage1Granule { get; init; } = Granule.K4;
     public Granule Stage2Granule { get; init; } = Granule.K4;
     public PageSizePolicy Stage1Sizes { get; init; } = PageSizePolicy.Page;
@@ -57,6 +64,28 @@ public sealed record DemandPagingOptions
         return g != 0;
     }
 
+    /// <summary>The `--regime` names, in the order the help lists them.</summary>
+    public static readonly (string Name, TranslationRegime Regime)[] RegimeNames =
+    [
+        ("el10", TranslationRegime.El10),
+        ("el20", TranslationRegime.El20),
+    ];
+
+    /// <summary>Parses `el10` (a guest OS at EL1) or `el20` (a VHE host at EL2).</summary>
+    public static bool TryParseRegime(string s, out TranslationRegime r)
+    {
+        foreach (var (name, regime) in RegimeNames)
+        {
+            if (string.Equals(s, name, StringComparison.OrdinalIgnoreCase))
+            {
+                r = regime;
+                return true;
+            }
+        }
+        r = TranslationRegime.El10;
+        return false;
+    }
+
     /// <summary>Parses `sequential`, `random` or `fragmented`.</summary>
     public static bool TryParsePlacement(string s, out FramePlacement p)
     {
@@ -74,7 +103,8 @@ public sealed record DemandPagingOptions
 /// <summary>
 /// Demand paging (docs/foreign-traces.md): plays the guest OS and, with two stages, the hypervisor for traces that
 /// carry virtual addresses only. It programs an EL1&amp;0 regime (48-bit VA in both TTBR ranges, 40-bit IPA and PA,
-/// Normal write-back memory) and, on the first touch of an address, serves the translation fault the walker
+/// Normal write-back memory), or with <see cref="DemandPagingOptions.Regime"/> EL2&amp;0 the same stage 1 for a VHE
+/// host (HCR_EL2.{E2H,TGE} = {1,1}: EL0 translates through TTBR0/1_EL2 and TCR_EL2 in the TCR_EL1 layout), and, on the first touch of an address, serves the translation fault the walker
 /// reports: a stage-1 fault maps the VA to a guest frame (user page: read/write at EL0 and EL1, executable at EL0),
 /// a stage-2 fault maps the IPA to a host frame (read/write/execute). Tables are built with
 /// <see cref="PageTableBuilder"/> in simulated memory, so every later walk reads real descriptors; the guest's own
@@ -109,8 +139,8 @@ public sealed class DemandPager : IDemandPager
     private readonly long[] _mapped = new long[2 * 4];
     private readonly Mmu _mmu;
 
-    /// <summary>The regime whose tables the pager builds (TTBR0/1_EL1 and, with two stages, VTTBR_EL2).</summary>
-    private const TranslationRegime GuestRegime = TranslationRegime.El10;
+    /// <summary>The regime whose tables the pager builds (TTBR0/1_EL1 and, with two stages, VTTBR_EL2; or TTBR0/1_EL2).</summary>
+    private readonly TranslationRegime _regime;
 
     public DemandPager(SimulatedCore core, DemandPagingOptions options)
     {
@@ -119,6 +149,15 @@ public sealed class DemandPager : IDemandPager
         {
             throw new ArgumentException($"demand paging has 1 or 2 stages, not {options.Stages}");
         }
+        if (options.Regime is not (TranslationRegime.El10 or TranslationRegime.El20))
+        {
+            throw new ArgumentException($"demand paging builds EL1&0 or EL2&0 tables, not {options.Regime.Name()}");
+        }
+        if (options.Regime == TranslationRegime.El20 && options.Stages != 1)
+        {
+            throw new ArgumentException("demand paging for EL2&0 has one stage (the EL2&0 regime has no stage 2)");
+        }
+        _regime = options.Regime;
         if (options.MaxBytes < (4UL << 20) || options.MaxBytes > MaxPoolBytes)
         {
             throw new ArgumentException($"demand-paging memory must be between 4 MiB and {MaxPoolBytes >> 30} GiB");
@@ -194,7 +233,7 @@ public sealed class DemandPager : IDemandPager
 
     public bool TryServe(in AccessRequest request, in FaultInfo fault)
     {
-        if (fault.Type != FaultType.Translation || _mmu.RegimeOf(request.El) != GuestRegime)
+        if (fault.Type != FaultType.Translation || _mmu.RegimeOf(request.El) != _regime)
         {
             return false; // only missing mappings of the guest's regime are ours to fill
         }
@@ -333,7 +372,7 @@ public sealed class DemandPager : IDemandPager
         return 0;
     }
 
-    /// <summary>Programs the EL1&amp;0 regime (and stage 2) for the guest.</summary>
+    /// <summary>Programs the EL1&amp;0 regime (and stage 2) for the guest, or the EL2&amp;0 regime of a VHE host.</summary>
     private void Program(SystemRegisters regs)
     {
         ulong tg0 = _o.Stage1Granule switch { Granule.K4 => 0b00, Granule.K64 => 0b01, _ => 0b10 };
@@ -344,6 +383,18 @@ public sealed class DemandPager : IDemandPager
         ulong tcr = (64 - VaBits) | (0b01UL << 8) | (0b01UL << 10) | (0b11UL << 12) | (tg0 << 14)
             | ((ulong)(64 - VaBits) << 16) | (0b01UL << 24) | (0b01UL << 26) | (0b11UL << 28) | (tg1 << 30)
             | (Ips40 << 32) | (1UL << 36);
+        const ulong Sctlr = 0x30D0_1805; // M, C, I and the RES1 bits (SCTLR_EL1 layout, SCTLR_EL2's with E2H=1); WXN=0
+        if (_regime == TranslationRegime.El20)
+        {
+            // A VHE host: E2H makes EL2 use EL2&0 (TCR_EL2 in the TCR_EL1 layout, TTBR1_EL2, ASIDs), TGE puts EL0 in it.
+            regs[SysReg.MAIR_EL2] = 0xFF;
+            regs[SysReg.TCR_EL2] = tcr;
+            regs[SysReg.TTBR0_EL2] = _s1Lo.Root | (1UL << 48);
+            regs[SysReg.TTBR1_EL2] = _s1Hi.Root;
+            regs[SysReg.SCTLR_EL2] = Sctlr;
+            regs[SysReg.HCR_EL2] = (1UL << 31) | (1UL << 34) | (1UL << 27); // RW, E2H, TGE
+            return;
+        }
         regs[SysReg.MAIR_EL1] = 0xFF; // Attr0: Normal, inner/outer write-back non-transient, read/write-allocate
         regs[SysReg.TCR_EL1] = tcr;
         regs[SysReg.TTBR0_EL1] = _s1Lo.Root | (1UL << 48); // ASID 1: user pages are nG
@@ -358,7 +409,7 @@ public sealed class DemandPager : IDemandPager
             regs[SysReg.VTTBR_EL2] = _s2.Root | (1UL << 48); // VMID 1
             regs[SysReg.HCR_EL2] = (1UL << 31) | 1; // RW (EL1 is AArch64), VM (stage 2 on)
         }
-        regs[SysReg.SCTLR_EL1] = 0x30D0_1805; // M, C, I and the RES1 bits; WXN=0
+        regs[SysReg.SCTLR_EL1] = Sctlr;
     }
 
     /// <summary>The demand-paging part of the summary.</summary>
@@ -366,7 +417,8 @@ public sealed class DemandPager : IDemandPager
     {
         w.WriteLine($"demand paging      {(TwoStages ? "2 stages" : "1 stage")}, {TranslationGeometry.Name(_o.Stage1Granule)}"
             + (TwoStages ? $" / {TranslationGeometry.Name(_o.Stage2Granule)}" : "")
-            + $" granule, {_o.Placement.ToString().ToLowerInvariant()} frames (seed {_o.Seed})");
+            + $" granule, {_o.Placement.ToString().ToLowerInvariant()} frames (seed {_o.Seed})"
+            + (_regime == TranslationRegime.El20 ? ", EL2&0 (VHE host)" : ""));
         w.WriteLine($"  faults served    {Stage1Faults + Stage2Faults + Stage2WalkFaults + Stage2TableFaults,12:N0}   (stage 1 {Stage1Faults:N0}; stage 2: data {Stage2Faults:N0}, walks {Stage2WalkFaults:N0}, table stores {Stage2TableFaults:N0})");
         w.WriteLine($"  stage 1 mappings {Describe(1, _o.Stage1Granule)}");
         if (TwoStages)

@@ -98,12 +98,15 @@ public sealed partial class Mmu
             s1Contig = ContiguousShift(ref p, in leaf);
         }
 
+        // With stage 1 off (and no HCR_EL2.DC) data are Device-nGnRnE whatever a fetch's attributes say.
+        bool flatDevice = !s1On && !rs.DefaultCacheable;
         r.Ipa = ipa;
         r.HasIpa = s2On;
         if (!s2On || req.At == AtMode.Stage1)
         {
             r.Pa = ipa;
             r.Attr = s1Attr;
+            r.DataDevice = Attributes.IsDevice(s1Attr) || flatDevice;
             r.Sh = s1Sh;
             r.BlockShift = (byte)s1Shift;
             r.ContiguousShift = (byte)s1Contig;
@@ -124,6 +127,7 @@ public sealed partial class Mmu
         }
         r.Pa = s2.Pa;
         r.Attr = Attributes.Combine(s1Attr, Attributes.FromStage2(s2.MemAttr, _hcr.Cd));
+        r.DataDevice = Attributes.IsDevice(r.Attr) || flatDevice;
         r.Sh = Attributes.CombineShareability(s1Sh, s2.Sh, r.Attr);
         r.BlockShift = (byte)Math.Min(s1Shift, s2.Shift);
         r.ContiguousShift = (byte)Math.Min(s1Contig, s2.ContiguousShift);

@@ -264,6 +264,12 @@ public struct TranslationResult
     public byte Attr;
     /// <summary>Final shareability: 0 non-shareable, 2 outer, 3 inner.</summary>
     public byte Sh;
+    /// <summary>
+    /// A data access through this translation is to Device memory (its misaligned data accesses fault). Not always
+    /// <see cref="Attr"/>'s type: with stage 1 off a fetch gets Normal memory where data get Device-nGnRnE, and one
+    /// TLB entry serves both.
+    /// </summary>
+    public bool DataDevice;
     /// <summary>Lookup level of the stage-1 leaf (or stage 2 when stage 1 is off); −2 when no leaf was reached.</summary>
     public sbyte Level;
     /// <summary>log2 of the size of the memory the final translation maps (smaller of the two stages).</summary>

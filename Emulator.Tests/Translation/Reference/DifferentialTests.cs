@@ -2,8 +2,10 @@ using System.Text;
 using Xunit.Abstractions;
 using MmuSim.Addressing;
 using MmuSim.Building;
+using MmuSim.Core;
 using MmuSim.Faults;
 using MmuSim.Registers;
+using MmuSim.Replay;
 using MmuSim.Tests.Support;
 using MmuSim.Tracing;
 using MmuSim.Translation;
@@ -13,14 +15,20 @@ namespace MmuSim.Tests.Translation.Reference;
 /// <summary>
 /// Randomized differential test: seeded random table set-ups (granules, TxSZ, start levels, concatenation, DS, valid,
 /// invalid and out-of-range descriptors, permissions, table attributes, AF/DBM with HA/HD, stage 2 on and off, the EL2
-/// regime, RAM holes, HCR_EL2 controls) and random accesses at EL0/1/2 and AT instructions, run through the engine (via
+/// regime, RAM holes, HCR_EL2 controls; since trace format v2 also the EL2&amp;0 regime with one or two ranges and
+/// E2H/TGE, SCTLR_ELx.A, Device attributes, SCTLR_ELx.EE with every table of a big-endian stage stored byte-reversed)
+/// and random accesses at EL0/1/2 (R/W/X, LDTR/STTR, sizes 1 to 16 bytes, some misaligned, under PSTATE.PAN or not)
+/// and AT instructions (S1E1RP/WP included), run through the engine (via
 /// <see cref="MmuSim.Core.SimulatedCore"/>) and through <see cref="ReferenceMmu"/> on an identical copy. Every access must
 /// agree on the PA or the whole fault (type, stage, level, S1PTW, target EL, ESR, FAR, HPFAR), every AT on PAR_EL1, and
 /// after every access all descriptor memory must agree (hardware AF/dirty updates).
 /// </summary>
 public class DifferentialTests(ITestOutputHelper output)
 {
-    private const int Seeds = 800;
+    private const int Seeds = 1600;
+
+    /// <summary>MMUSIM_DIFF_SEEDS=N runs N seeds instead (to look for disagreements locally with more than CI runs).</summary>
+    private static int SeedCount => int.TryParse(Environment.GetEnvironmentVariable("MMUSIM_DIFF_SEEDS"), out int n) && n > 0 ? n : Seeds;
 
     private enum Kind
     {
@@ -28,7 +36,20 @@ public class DifferentialTests(ITestOutputHelper output)
         At,
     }
 
-    private readonly record struct Probe(Kind Kind, ulong Va, int El, AccessType Type, AtOp At);
+    /// <summary>
+    /// One probe: an access (<see cref="Op"/> R/W/X/ldtr/sttr of <see cref="Size"/> bytes at <see cref="El"/>) or an AT,
+    /// with PSTATE.PAN as <see cref="Pan"/> when it runs.
+    /// </summary>
+    private readonly record struct Probe(Kind Kind, ulong Va, int El, AccessType Type, AtOp At, TraceOp Op = TraceOp.Read, int Size = 8, bool Pan = false);
+
+    /// <summary>What a seed's machine has, beyond its registers: whether EL0 and EL2 are in the host (E2H=1, TGE=1), and the EE bits.</summary>
+    private sealed class Setup
+    {
+        public bool Host;
+        public bool Vhe;
+        public bool BigEndian1;
+        public bool BigEndian2;
+    }
 
     private sealed class Coverage
     {
@@ -37,6 +58,18 @@ public class DifferentialTests(ITestOutputHelper output)
         public int Ats;
         public int Translations;
         public int Updates;
+        /// <summary>Named counters of the features the version-2 rules add (EL2&amp;0, PAN, LDTR/STTR, alignment, EE).</summary>
+        public readonly SortedDictionary<string, int> Features = new(StringComparer.Ordinal);
+
+        public void Note(string feature, bool when = true)
+        {
+            if (when)
+            {
+                Features[feature] = Features.GetValueOrDefault(feature) + 1;
+            }
+        }
+
+        public int this[string feature] => Features.GetValueOrDefault(feature);
     }
 
     [Fact]
@@ -44,7 +77,7 @@ public class DifferentialTests(ITestOutputHelper output)
     {
         var coverage = new Coverage();
         var failures = new List<string>();
-        for (int seed = 1; seed <= Seeds && failures.Count < 3; seed++)
+        for (int seed = 1; seed <= SeedCount && failures.Count < 3; seed++)
         {
             RunSeed(seed, coverage, failures);
         }
@@ -53,6 +86,10 @@ public class DifferentialTests(ITestOutputHelper output)
         foreach (var (k, v) in coverage.Faults.OrderBy(kv => kv.Key))
         {
             output.WriteLine($"  {k.Item1} stage {k.Item2}{(k.Item3 ? " S1PTW" : "")}: {v}");
+        }
+        foreach (var (k, v) in coverage.Features)
+        {
+            output.WriteLine($"  {k}: {v}");
         }
 
         // The generator must reach what it is meant to test, or agreement proves little.
@@ -67,16 +104,62 @@ public class DifferentialTests(ITestOutputHelper output)
                 Assert.True(coverage.Faults.GetValueOrDefault((type, stage, s1ptw)) >= 5, $"too few {type} faults at stage {stage} (S1PTW={s1ptw})");
             }
         }
+        foreach (var (feature, least) in new (string, int)[]
+        {
+            ("EL2&0 translations", 1000), ("EL2&0 successes", 200), ("EL2&0 faults to EL2 from EL0", 50), ("EL2&0 AT", 200),
+            ("EL2&0 upper range successes", 20), ("PAN permission faults", 20), ("PAN accesses allowed", 100),
+            ("AT S1E1RP/WP", 100), ("LDTR/STTR with EL0 permissions", 200), ("LDTR/STTR successes", 50),
+            ("alignment faults, SCTLR.A", 20), ("alignment faults, Device at stage 1", 20), ("alignment faults, Device at stage 2", 5),
+            ("misaligned successes", 50), ("big-endian stage-1 successes", 100), ("big-endian stage-2 successes", 50),
+            ("big-endian hardware updates", 10),
+        })
+        {
+            Assert.True(coverage[feature] >= least, $"only {coverage[feature]} {feature}");
+        }
     }
 
-    private static void RunSeed(int seed, Coverage coverage, List<string> failures)
+    /// <summary>
+    /// The same random set-ups through a core with TLBs and walk caches (each preset's): tables change only by hardware
+    /// updates here, which the caches must follow, so every answer must still be the reference's — with PSTATE.PAN
+    /// changing between probes, LDTR/STTR beside ordinary accesses on one entry, misaligned accesses to Device pages
+    /// the TLB holds, and EL2&amp;0 entries beside EL1&amp;0 ones.
+    /// </summary>
+    [Theory]
+    [InlineData("neoverse-n1")]
+    [InlineData("cortex-a53")]
+    public void RandomSetUpsAgreeThroughTlbsAndWalkCaches(string preset)
+    {
+        Assert.True(Presets.TryGet(preset, out var config));
+        var coverage = new Coverage();
+        var failures = new List<string>();
+        long hits = 0;
+        for (int seed = 1; seed <= SeedCount / 2 && failures.Count < 3; seed++)
+        {
+            hits += RunSeed(seed, coverage, failures, config, twice: true);
+        }
+        Assert.True(failures.Count == 0, string.Join("\n\n", failures));
+        output.WriteLine($"{coverage.Translations} translations, {hits} TLB hits, {coverage.Successes} successes");
+        Assert.True(hits >= 3000, $"only {hits} TLB hits: the caches were hardly used");
+        foreach (var feature in new[] { "PAN permission faults", "PAN accesses allowed", "LDTR/STTR successes", "alignment faults, Device at stage 1", "EL2&0 successes" })
+        {
+            Assert.True(coverage[feature] >= 10, $"only {coverage[feature]} {feature}");
+        }
+    }
+
+    /// <param name="twice">Run each probe twice in a row, so that a TLB answers the second.</param>
+    /// <returns>The engine's TLB hits.</returns>
+    private static long RunSeed(int seed, Coverage coverage, List<string> failures, ModelConfig? config = null, bool twice = false)
     {
         var engineWrites = new HashSet<ulong>();
-        var engine = new Scenario();
-        var probes = Generator.Build(seed, engine, engineWrites);
+        var engine = new Scenario(config);
+        var probes = Generator.Build(seed, engine, engineWrites, out var setup);
+        if (twice)
+        {
+            probes = probes.SelectMany(p => new[] { p, p }).ToList();
+        }
         var refWrites = new HashSet<ulong>();
         var twin = new Scenario();
-        Generator.Build(seed, twin, refWrites);
+        Generator.Build(seed, twin, refWrites, out _);
         var reference = new ReferenceMmu(twin.Regs, twin.Memory);
         var written = engineWrites.Order().ToArray();
 
@@ -85,25 +168,54 @@ public class DifferentialTests(ITestOutputHelper output)
             var p = probes[i];
             long updatesBefore = engine.Mmu.HardwareUpdates;
             string? why;
+            engine.Core.SetPan(p.Pan);
+            RefResult rr;
+            bool inEl20;
             if (p.Kind == Kind.At)
             {
-                var (el, write, mode) = DecodeAt(p.At);
+                var (el, write, mode, checksPan) = DecodeAt(p.At);
                 ulong par = engine.At(p.At, p.Va).Par;
-                var rr = reference.Translate(p.Va, el, write ? AccessType.Write : AccessType.Read, mode);
+                // In the host AT S1E1* translate in EL2&0 with EL2's permissions; S1E0* reach EL2&0 through EL0.
+                int runEl = setup.Host && el == 1 && mode == AtMode.Stage1 ? 2 : el;
+                rr = reference.Translate(new RefAccess(p.Va, runEl, runEl, write ? AccessType.Write : AccessType.Read, mode, Pan: p.Pan && checksPan));
                 ulong expected = ReferenceMmu.Par(rr);
                 why = par == expected ? null : $"PAR 0x{par:x} vs reference 0x{expected:x} ({rr})";
                 coverage.Ats++;
-                Count(coverage, rr);
+                inEl20 = setup.Vhe && (runEl == 2 || (runEl == 0 && setup.Host));
+                coverage.Note("EL2&0 AT", inEl20);
+                coverage.Note("AT S1E1RP/WP", checksPan);
             }
             else
             {
-                var o = engine.Access(p.Va, p.Type, p.El);
-                var rr = reference.Translate(p.Va, p.El, p.Type, AtMode.None);
+                engine.Core.CurrentEl = (byte)p.El;
+                engine.Core.Execute(new TraceRecord { Op = p.Op, Address = p.Va, Size = (byte)p.Size, Line = 1 }, out var o);
+                bool unpriv = p.Op is TraceOp.Ldtr or TraceOp.Sttr && (p.El == 1 || (p.El == 2 && setup.Host));
+                rr = reference.Translate(new RefAccess(p.Va, p.El, unpriv ? 0 : p.El, p.Type, Pan: p.Pan, Size: p.Type == AccessType.Fetch ? 4 : p.Size));
                 why = CompareAccess(o, rr, reference, p);
-                Count(coverage, rr);
+                inEl20 = setup.Vhe && (p.El == 2 || (p.El == 0 && setup.Host));
+                coverage.Note("LDTR/STTR with EL0 permissions", unpriv);
+                coverage.Note("LDTR/STTR successes", unpriv && !rr.Faulted);
+                coverage.Note("PAN accesses allowed", p.Pan && !unpriv && p.El != 0 && p.Type != AccessType.Fetch && !rr.Faulted);
+                coverage.Note("misaligned successes", p.Type != AccessType.Fetch && p.Va % (ulong)p.Size != 0 && !rr.Faulted);
+                coverage.Note("EL2&0 faults to EL2 from EL0", inEl20 && p.El == 0 && rr.Faulted);
             }
+            Count(coverage, rr);
+            coverage.Note("EL2&0 translations", inEl20);
+            coverage.Note("EL2&0 successes", inEl20 && !rr.Faulted);
+            coverage.Note("EL2&0 upper range successes", inEl20 && !rr.Faulted && (p.Va >> 55 & 1) != 0);
+            coverage.Note("PAN permission faults", rr.Faulted && rr.Pan);
+            coverage.Note("alignment faults, SCTLR.A", rr.Faulted && rr.Type == FaultType.Alignment && rr.BeforeLookup);
+            coverage.Note("alignment faults, Device at stage 1", rr.Faulted && rr.Type == FaultType.Alignment && !rr.BeforeLookup && rr.Stage == 1);
+            coverage.Note("alignment faults, Device at stage 2", rr.Faulted && rr.Type == FaultType.Alignment && rr.Stage == 2);
+            coverage.Note("big-endian stage-1 successes", !rr.Faulted && (inEl20 || p.El == 2 ? setup.BigEndian2 : setup.BigEndian1));
+            coverage.Note("big-endian stage-2 successes", !rr.Faulted && setup.BigEndian2 && !inEl20 && p.El != 2 && engine.Regs.Hcr.Vm);
             coverage.Translations++;
-            coverage.Updates += (int)(engine.Mmu.HardwareUpdates - updatesBefore);
+            int updates = (int)(engine.Mmu.HardwareUpdates - updatesBefore);
+            coverage.Updates += updates;
+            if (setup.BigEndian1 || setup.BigEndian2)
+            {
+                coverage.Features["big-endian hardware updates"] = coverage["big-endian hardware updates"] + updates;
+            }
             if (why is null)
             {
                 foreach (ulong pa in written)
@@ -119,9 +231,10 @@ public class DifferentialTests(ITestOutputHelper output)
             if (why is not null)
             {
                 failures.Add(Describe(seed, i, p, why, engine));
-                return;
+                break;
             }
         }
+        return engine.Core.Stats.TlbHits;
     }
 
     private static void Count(Coverage c, in RefResult r)
@@ -151,6 +264,14 @@ public class DifferentialTests(ITestOutputHelper output)
             return $"fault {f.Type} stage {f.Stage} level {f.Level} s1ptw {f.S1Ptw} vs reference {r}";
         }
         var (target, esr) = reference.Route(r, p.El, p.Type);
+        if (r.Type == FaultType.Alignment)
+        {
+            // An alignment fault has no lookup level and no IPA to report: HPFAR_EL2 is not written (IPAValid).
+            if (o.HasHpfar)
+            {
+                return $"alignment fault with HPFAR 0x{o.Hpfar:x}";
+            }
+        }
         if (o.TargetEl != target || o.Esr != esr)
         {
             return $"routing: EL{o.TargetEl} ESR 0x{o.Esr:x} vs reference EL{target} ESR 0x{esr:x}";
@@ -159,7 +280,7 @@ public class DifferentialTests(ITestOutputHelper output)
         {
             return $"FAR 0x{o.Far:x}";
         }
-        if (r.Stage == 2 && o.Hpfar != ((r.FaultIpa >> 12) << 4 & 0x0000_0FFF_FFFF_FFF0))
+        if (r.Stage == 2 && r.Type != FaultType.Alignment && o.Hpfar != ((r.FaultIpa >> 12) << 4 & 0x0000_0FFF_FFFF_FFF0))
         {
             return $"HPFAR 0x{o.Hpfar:x} vs reference IPA 0x{r.FaultIpa:x}";
         }
@@ -169,7 +290,7 @@ public class DifferentialTests(ITestOutputHelper output)
     private static string Describe(int seed, int index, Probe p, string why, Scenario s)
     {
         var sb = new StringBuilder();
-        sb.AppendLine($"seed {seed}, probe {index}: {(p.Kind == Kind.At ? $"AT {p.At}" : $"{p.Type} at EL{p.El}")} VA 0x{p.Va:x}");
+        sb.AppendLine($"seed {seed}, probe {index}: {(p.Kind == Kind.At ? $"AT {p.At}" : $"{p.Op} size {p.Size} at EL{p.El}")} VA 0x{p.Va:x} PAN {p.Pan}");
         sb.AppendLine($"  {why}");
         foreach (var r in Enum.GetValues<SysReg>())
         {
@@ -217,9 +338,11 @@ public class DifferentialTests(ITestOutputHelper output)
 
         private readonly record struct Target(ulong Va, ulong Size, int Regime, Granule G, ulong Oa);
 
-        public static List<Probe> Build(int seed, Scenario s, HashSet<ulong> written)
+        public static List<Probe> Build(int seed, Scenario s, HashSet<ulong> written, out Setup setup)
         {
             var rng = new Random(seed);
+            setup = new Setup { BigEndian1 = Chance(rng, 5), BigEndian2 = Chance(rng, 5) };
+            var swapped = new HashSet<ulong>(); // descriptors of big-endian walks, stored byte-reversed once built
             int paRange = Pick(rng, 2, 4, 5, 6, 6, 6);
             s.Regs[SysReg.ID_AA64MMFR0_EL1] = Data.Mmfr0WithPaRange(paRange);
             s.SetField(SysReg.ID_AA64MMFR1_EL1, 3, 0, (ulong)Pick(rng, 0, 1, 2, 2, 2, 2));
@@ -229,7 +352,14 @@ public class DifferentialTests(ITestOutputHelper output)
             s.SetField(SysReg.ID_AA64MMFR2_EL1, 19, 16, Chance(rng, 4) ? 0UL : 1);
             s.SetField(SysReg.ID_AA64MMFR2_EL1, 63, 60, Chance(rng, 4) ? 0UL : 1);
             int paBits = PaBits(paRange);
-            void Track(PageTableBuilder b) => b.OnWrite = (pa, _) => written.Add(pa);
+            void Track(PageTableBuilder b, bool bigEndian) => b.OnWrite = (pa, _) =>
+            {
+                written.Add(pa);
+                if (bigEndian)
+                {
+                    swapped.Add(pa);
+                }
+            };
 
             // ---- stage 2
             bool s2 = rng.Next(2) == 0;
@@ -244,7 +374,7 @@ public class DifferentialTests(ITestOutputHelper output)
                 int start = starts.Count > 0 ? Pick(rng, starts.ToArray()) : 3;
                 int ps = Chance(rng, 6) ? rng.Next(0, 7) : (ia2 > 48 ? 6 : ia2 > 44 ? Pick(rng, 5, 6) : Pick(rng, 4, 5, 6));
                 s.WithStage2(g2, 64 - ia2, startLevel: start, ps: ps, ds: ds2);
-                Track(s.Stage2!);
+                Track(s.Stage2!, setup.BigEndian2);
                 s.SetBit(SysReg.VTCR_EL2, 21, rng.Next(2) == 0).SetBit(SysReg.VTCR_EL2, 22, rng.Next(2) == 0);
                 s.SetField(SysReg.VTCR_EL2, 13, 12, (ulong)Pick(rng, 0, 2, 3));
             }
@@ -259,13 +389,13 @@ public class DifferentialTests(ITestOutputHelper output)
             }
             int ips1 = Chance(rng, 4) ? rng.Next(0, 7) : Pick(rng, 5, 6);
             s.WithStage1(g1, 64 - ia1, ips: ips1, ds: ds1);
-            Track(s.Lower!);
+            Track(s.Lower!, setup.BigEndian1);
             if (rng.Next(2) == 0)
             {
                 var gu = RandomGranule(rng);
                 int iau = ds1 && gu != Granule.K64 ? rng.Next(44, 53) : rng.Next(25, 49);
                 s.WithUpper(gu, 64 - iau);
-                Track(s.Upper!);
+                Track(s.Upper!, setup.BigEndian1);
             }
             foreach (var (bit, oneIn) in new[] { (37, 2), (38, 2), (51, 4), (52, 4), (39, 2), (40, 2), (41, 6), (42, 6), (55, 12), (56, 12), (7, 30) })
             {
@@ -273,21 +403,47 @@ public class DifferentialTests(ITestOutputHelper output)
             }
             s.SetField(SysReg.TCR_EL1, 13, 12, (ulong)Pick(rng, 0, 2, 3));
             s.SetBit(SysReg.SCTLR_EL1, 0, !Chance(rng, 20)).SetBit(SysReg.SCTLR_EL1, 19, Chance(rng, 4));
+            s.SetBit(SysReg.SCTLR_EL1, 1, Chance(rng, 5)).SetBit(SysReg.SCTLR_EL1, 25, setup.BigEndian1); // A, EE
+            s.SetBit(SysReg.SCTLR_EL2, 1, Chance(rng, 5)).SetBit(SysReg.SCTLR_EL2, 25, setup.BigEndian2);
             s.SetBit(SysReg.HCR_EL2, 12, Chance(rng, 25)).SetBit(SysReg.HCR_EL2, 27, Chance(rng, 25));
             s.SetBit(SysReg.HCR_EL2, 2, Chance(rng, 4)).SetBit(SysReg.HCR_EL2, 37, Chance(rng, 4)).SetBit(SysReg.HCR_EL2, 32, Chance(rng, 8));
 
             // ---- EL2 regime
-            bool el2 = Chance(rng, 3);
+            bool el2 = Chance(rng, 2);
             if (el2)
             {
                 var ge = RandomGranule(rng);
                 bool dse = ge != Granule.K64 && Chance(rng, 5);
                 int iae = dse ? rng.Next(44, 53) : rng.Next(25, 49);
-                s.WithEl2(ge, 64 - iae, ps: rng.Next(0, 7), ds: dse);
-                Track(s.El2!);
-                foreach (var (bit, oneIn) in new[] { (20, 3), (29, 4), (21, 2), (22, 2), (24, 6) })
+                setup.Vhe = Chance(rng, 2);
+                if (setup.Vhe)
                 {
-                    s.SetBit(SysReg.TCR_EL2, bit, Chance(rng, oneIn));
+                    // FEAT_VHE: E2H=1, TCR_EL2 in the TCR_EL1 layout with one or two ranges; in the host (TGE=1) EL0 too.
+                    int ipse = Chance(rng, 4) ? rng.Next(0, 7) : Pick(rng, 5, 6);
+                    s.WithEl20(ge, 64 - iae, ips: ipse, ds: dse);
+                    Track(s.El2!, setup.BigEndian2);
+                    if (rng.Next(3) != 0)
+                    {
+                        var gu = RandomGranule(rng);
+                        int iau = dse && gu != Granule.K64 ? rng.Next(44, 53) : rng.Next(25, 49);
+                        s.WithEl20Upper(gu, 64 - iau);
+                        Track(s.El2Upper!, setup.BigEndian2);
+                    }
+                    foreach (var (bit, oneIn) in new[] { (37, 2), (38, 2), (51, 4), (52, 4), (39, 2), (40, 2), (41, 6), (42, 6), (55, 12), (56, 12), (7, 30) })
+                    {
+                        s.SetBit(SysReg.TCR_EL2, bit, Chance(rng, oneIn));
+                    }
+                    setup.Host = Chance(rng, 3) ? false : true;
+                    s.SetBit(SysReg.HCR_EL2, 27, setup.Host);
+                }
+                else
+                {
+                    s.WithEl2(ge, 64 - iae, ps: rng.Next(0, 7), ds: dse);
+                    Track(s.El2!, setup.BigEndian2);
+                    foreach (var (bit, oneIn) in new[] { (20, 3), (29, 4), (21, 2), (22, 2), (24, 6) })
+                    {
+                        s.SetBit(SysReg.TCR_EL2, bit, Chance(rng, oneIn));
+                    }
                 }
                 s.SetBit(SysReg.SCTLR_EL2, 0, !Chance(rng, 20)).SetBit(SysReg.SCTLR_EL2, 19, Chance(rng, 4));
             }
@@ -300,7 +456,7 @@ public class DifferentialTests(ITestOutputHelper output)
 
             // ---- mappings
             var targets = new List<Target>();
-            foreach (var (b, regime) in new[] { (s.Lower, 0), (s.Upper, 1), (s.El2, 2) })
+            foreach (var (b, regime) in new[] { (s.Lower, 0), (s.Upper, 1), (s.El2, 2), (s.El2Upper, 3) })
             {
                 if (b is null)
                 {
@@ -314,7 +470,7 @@ public class DifferentialTests(ITestOutputHelper output)
                     int ia = Math.Min(b.InputSize, 52);
                     ulong va = i > 0 && Chance(rng, 3) ? prev + (ulong)rng.Next(1, 64) * page : RandomBits(rng, ia);
                     va &= ~(page - 1) & ((1UL << ia) - 1);
-                    if (regime == 1)
+                    if (regime is 1 or 3)
                     {
                         va |= ~((1UL << ia) - 1);
                     }
@@ -322,7 +478,7 @@ public class DifferentialTests(ITestOutputHelper output)
                     int level = LeafLevel(rng, b, paRange);
                     ulong size = 1UL << ((int)b.Granule + ((int)b.Granule - 3) * (3 - level));
                     int ipsBits = ips1 switch { 0 => 32, 1 => 36, 2 => 40, 3 => 42, 4 => 44, 5 => 48, _ => 52 };
-                    int outBits = Math.Min(Math.Min(paBits, 48), regime == 2 ? 48 : Math.Min(ipsBits, s2 ? ia2 : 48));
+                    int outBits = Math.Min(Math.Min(paBits, 48), regime >= 2 ? 48 : Math.Min(ipsBits, s2 ? ia2 : 48));
                     ulong oa = size >= (1UL << outBits) ? 0 : RandomBits(rng, outBits) & ~(size - 1);
                     if (Chance(rng, 2) && size < 0x1000_0000)
                     {
@@ -340,7 +496,7 @@ public class DifferentialTests(ITestOutputHelper output)
                         s.SetTableAttrs(va, rng.Next(b.StartLevel, level), rng.Next(4), Chance(rng, 3), Chance(rng, 3), b);
                     }
                     targets.Add(new Target(va, size, regime, b.Granule, oa));
-                    if (s2 && regime != 2 && !Chance(rng, 7))
+                    if (s2 && regime < 2 && !Chance(rng, 7))
                     {
                         MapStage2(rng, s, oa, size, paBits);
                     }
@@ -377,7 +533,7 @@ public class DifferentialTests(ITestOutputHelper output)
             for (int k = rng.Next(0, 4); k > 0; k--)
             {
                 var t = Pick(rng, targets.ToArray());
-                var b = Chance(rng, 3) && s.Stage2 is not null ? s.Stage2 : t.Regime switch { 0 => s.Lower!, 1 => s.Upper!, _ => s.El2! };
+                var b = Chance(rng, 3) && s.Stage2 is not null ? s.Stage2 : t.Regime switch { 0 => s.Lower!, 1 => s.Upper!, 3 => s.El2Upper!, _ => s.El2! };
                 ulong ia = b == s.Stage2 ? t.Oa & ((1UL << Math.Min(b.InputSize, 52)) - 1) : t.Va; // stage 2: the data IPA's path
                 int level = rng.Next(b.StartLevel, 4);
                 ulong value = rng.Next(6) switch
@@ -411,6 +567,13 @@ public class DifferentialTests(ITestOutputHelper output)
                 s.Regs[SysReg.TTBR0_EL1] |= 1UL << rng.Next(36, 48);
             }
 
+            // ---- big-endian walks: every descriptor of their tables stored byte-reversed
+            foreach (ulong pa in swapped)
+            {
+                var a = new PhysicalAddress(pa);
+                s.Memory.Write64(a, System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(s.Memory.Peek64(a)));
+            }
+
             // ---- probes
             var probes = new List<Probe>();
             foreach (var t in targets)
@@ -422,20 +585,41 @@ public class DifferentialTests(ITestOutputHelper output)
                     {
                         va = (ulong)rng.NextInt64() << rng.Next(2);
                     }
-                    if (t.Regime != 2 && Chance(rng, 8))
+                    if ((t.Regime != 2 || setup.Vhe) && Chance(rng, 8))
                     {
                         va = (va & 0x00FF_FFFF_FFFF_FFFF) | ((ulong)rng.Next(256) << 56); // a tag
                     }
-                    int el = t.Regime == 2 ? (Chance(rng, 20) ? rng.Next(2) : 2) : (Chance(rng, 20) ? 2 : rng.Next(2));
+                    // In the host EL1 is not used (EL0 and EL2 run in EL2&0).
+                    int el = setup.Host ? (Chance(rng, 2) ? 0 : 2)
+                        : t.Regime >= 2 ? (Chance(rng, 20) ? rng.Next(2) : 2) : (Chance(rng, 20) ? 2 : rng.Next(2));
+                    bool pan = Chance(rng, 3);
                     if (Chance(rng, 3))
                     {
-                        var op = el == 2 ? Pick(rng, AtOp.S1E2R, AtOp.S1E2W)
-                            : Pick(rng, AtOp.S1E1R, AtOp.S1E1W, AtOp.S1E0R, AtOp.S1E0W, AtOp.S12E1R, AtOp.S12E1W, AtOp.S12E0R, AtOp.S12E0W);
-                        probes.Add(new Probe(Kind.At, va, el, AccessType.Read, op));
+                        var op = setup.Host
+                            ? Pick(rng, AtOp.S1E2R, AtOp.S1E2W, AtOp.S1E1R, AtOp.S1E1W, AtOp.S1E1RP, AtOp.S1E1WP, AtOp.S1E0R, AtOp.S1E0W)
+                            : el == 2 ? Pick(rng, AtOp.S1E2R, AtOp.S1E2W)
+                            : Pick(rng, AtOp.S1E1R, AtOp.S1E1W, AtOp.S1E1RP, AtOp.S1E1WP, AtOp.S1E0R, AtOp.S1E0W, AtOp.S12E1R, AtOp.S12E1W, AtOp.S12E0R, AtOp.S12E0W);
+                        probes.Add(new Probe(Kind.At, va, el, AccessType.Read, op, Pan: pan));
                     }
                     else
                     {
-                        probes.Add(new Probe(Kind.Access, va, el, Pick(rng, AccessType.Read, AccessType.Write, AccessType.Fetch), default));
+                        var op = Pick(rng, TraceOp.Read, TraceOp.Write, TraceOp.Fetch, TraceOp.Read, TraceOp.Write, TraceOp.Ldtr, TraceOp.Sttr);
+                        var type = op switch
+                        {
+                            TraceOp.Fetch => AccessType.Fetch,
+                            TraceOp.Write or TraceOp.Sttr => AccessType.Write,
+                            _ => AccessType.Read,
+                        };
+                        int size = type == AccessType.Fetch ? 4 : Pick(rng, 1, 2, 4, 8, 8, 8, 16);
+                        if (Chance(rng, 3) && type != AccessType.Fetch)
+                        {
+                            va = (va & ~0xFFFUL) | (uint)rng.Next(0, 0x1000 - size + 1); // maybe misaligned, within the page
+                        }
+                        else if ((va & 0xFFF) + (ulong)size > 0x1000 || type == AccessType.Fetch)
+                        {
+                            va &= ~(ulong)(size - 1);
+                        }
+                        probes.Add(new Probe(Kind.Access, va, el, type, default, op, size, pan));
                     }
                 }
             }
@@ -499,23 +683,24 @@ public class DifferentialTests(ITestOutputHelper output)
                 pa |= 1UL << rng.Next(32, 48);
             }
             int s2ap = Pick(rng, 3, 3, 3, 1, 1, 2, 0);
-            b.Set(ipa, level, Descriptors.Stage2Leaf(pa, level, b.Granule, memAttr: Pick(rng, 0xF, 0xF, 0x5, 0xA, 0x1, 0x0),
+            b.Set(ipa, level, Descriptors.Stage2Leaf(pa, level, b.Granule, memAttr: Pick(rng, 0xF, 0x5, 0xA, 0x1, 0x0, 0x1),
                 s2ap: s2ap, sh: Pick(rng, 0, 2, 3), af: !Chance(rng, 5), xn: rng.Next(4), dbm: Chance(rng, s2ap < 2 ? 2 : 4), ds: b.Ds));
         }
     }
 
     /// <summary>
     /// The test's own reading of an AT mnemonic (Arm ARM C5.5): S1 or S12 names the stages, E0/E1/E2 the EL whose
-    /// translation is asked for, the final R or W the direction. Independent of the engine's decoder on purpose.
+    /// translation is asked for, then R or W the direction, and a final P (FEAT_PAN2) the PAN check. Independent of the engine's decoder on purpose.
     /// </summary>
-    private static (byte El, bool Write, AtMode Mode) DecodeAt(AtOp op)
+    private static (byte El, bool Write, AtMode Mode, bool Pan) DecodeAt(AtOp op)
     {
         string name = op.ToString();
         bool bothStages = name.StartsWith("S12", StringComparison.Ordinal);
         int e = name.IndexOf('E', StringComparison.Ordinal);
         byte el = (byte)(name[e + 1] - '0');
-        char dir = name[^1];
+        bool pan = name.EndsWith('P'); // FEAT_PAN2: S1E1RP, S1E1WP also check PSTATE.PAN
+        char dir = name[^(pan ? 2 : 1)];
         Assert.True(dir is 'R' or 'W', $"AT {name}: no direction");
-        return (el, dir == 'W', bothStages ? AtMode.Stage12 : AtMode.Stage1);
+        return (el, dir == 'W', bothStages ? AtMode.Stage12 : AtMode.Stage1, pan);
     }
 }

@@ -6,6 +6,14 @@ using MmuSim.Translation;
 
 namespace MmuSim.Tests.Translation.Reference;
 
+/// <summary>
+/// One access or AT as the reference takes it: <see cref="El"/> is the EL it runs at (which picks the regime, as
+/// S1TranslationRegime does), <see cref="PermEl"/> the EL whose permissions apply (EL0 for LDTR/STTR at EL1 or at EL2
+/// in the host and for AT S1E0*), <see cref="Pan"/> whether PSTATE.PAN applies to it, <see cref="Size"/> the bytes
+/// of a data access (0: no alignment check, as for AT).
+/// </summary>
+public readonly record struct RefAccess(ulong Va, int El, int PermEl, AccessType Type, AtMode At = AtMode.None, bool Pan = false, int Size = 0);
+
 /// <summary>The outcome of a reference translation.</summary>
 public struct RefResult
 {
@@ -16,12 +24,16 @@ public struct RefResult
     public bool S1Ptw;
     /// <summary>For a stage-2 fault: the IPA whose stage-2 lookup failed.</summary>
     public ulong FaultIpa;
+    /// <summary>A permission fault that PSTATE.PAN alone caused.</summary>
+    public bool Pan;
+    /// <summary>An alignment fault of SCTLR_ELx.A, before any lookup.</summary>
+    public bool BeforeLookup;
     public ulong Pa;
     public byte Attr;
     public int Sh;
 
     public override readonly string ToString() => Faulted
-        ? $"{Type} stage {Stage} level {Level}{(S1Ptw ? " S1PTW" : "")} ipa 0x{FaultIpa:x}"
+        ? $"{Type} stage {Stage} level {Level}{(S1Ptw ? " S1PTW" : "")}{(Pan ? " (PAN)" : "")} ipa 0x{FaultIpa:x}"
         : $"PA 0x{Pa:x} attr 0x{Attr:x2} sh {Sh}";
 }
 
@@ -84,6 +96,50 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
     {
         El10,
         El2,
+        /// <summary>FEAT_VHE: EL2 with HCR_EL2.E2H=1, and EL0 with {E2H,TGE}={1,1}.</summary>
+        El20,
+    }
+
+    /// <summary>S1TranslationRegime(el) with ELIsInHost: EL2 uses EL2&amp;0 when E2H=1, EL0 does too when TGE=1 as well.</summary>
+    private Regime RegimeOf(int el)
+    {
+        ulong hcr = Reg(SysReg.HCR_EL2);
+        bool e2h = Bit(hcr, 34), tge = Bit(hcr, 27);
+        if (el == 2)
+        {
+            return e2h ? Regime.El20 : Regime.El2;
+        }
+        return el == 0 && e2h && tge ? Regime.El20 : Regime.El10;
+    }
+
+    /// <summary>The SCTLR of a regime's stage 1 (SCTLR_EL2 in the SCTLR_EL1 layout for EL2&amp;0: M, A, WXN, EE sit alike).</summary>
+    private ulong Sctlr(Regime regime) => Reg(regime == Regime.El10 ? SysReg.SCTLR_EL1 : SysReg.SCTLR_EL2);
+
+    /// <summary>The 64-bit descriptor at <paramref name="pa"/> as a walk with endianness <paramref name="bigEndian"/> reads it.</summary>
+    private bool ReadDescriptor(ulong pa, bool bigEndian, out ulong desc)
+    {
+        if (!mem.TryRead64(new PhysicalAddress(pa), out ulong raw))
+        {
+            desc = 0;
+            return false;
+        }
+        desc = bigEndian ? ByteReverse(raw) : raw;
+        return true;
+    }
+
+    /// <summary>A hardware update writes the descriptor back in the walk's endianness.</summary>
+    private void WriteDescriptor(ulong pa, bool bigEndian, ulong desc) =>
+        mem.Write64(new PhysicalAddress(pa), bigEndian ? ByteReverse(desc) : desc);
+
+    /// <summary>The pseudocode's BigEndianReverse of a doubleword, byte by byte.</summary>
+    private static ulong ByteReverse(ulong x)
+    {
+        ulong r = 0;
+        for (int i = 0; i < 8; i++)
+        {
+            r = (r << 8) | ((x >> (8 * i)) & 0xFF);
+        }
+        return r;
     }
 
     /// <summary>The inputs of one stage's walk (S1TTWParams / S2TTWParams).</summary>
@@ -100,6 +156,7 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
         public int Sl0;
         public bool Sl2;
         public bool TwoRanges;
+        public bool BigEndian;  // SCTLR_ELx.EE of the stage's controlling EL
 
         public int Stride => GranuleBits - 3;
         public int IaSize => 64 - TxSz;
@@ -148,7 +205,9 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
         }
         else
         {
-            ulong tcr = Reg(SysReg.TCR_EL1);
+            // EL1&0, or EL2&0 whose TCR_EL2 has the TCR_EL1 layout (E2H=1) and whose TTBR1_EL2 exists.
+            bool host = regime == Regime.El20;
+            ulong tcr = Reg(host ? SysReg.TCR_EL2 : SysReg.TCR_EL1);
             bool upper = Bit(va, 55); // AArch64.GetVARange: VA[55] selects the range, whatever TBI says
             p.GranuleBits = Sanitize(upper ? DecodeTg1((int)Bits(tcr, 31, 30)) : Decode((int)Bits(tcr, 15, 14)), false);
             p.TxSz = (int)(upper ? Bits(tcr, 21, 16) : Bits(tcr, 5, 0));
@@ -162,11 +221,12 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
             p.E0pd = Bit(tcr, upper ? 56 : 55) && HaveE0pd();
             p.Ds = Bit(tcr, 59);
             p.Sh = (int)(upper ? Bits(tcr, 29, 28) : Bits(tcr, 13, 12));
-            p.Ttb = Reg(upper ? SysReg.TTBR1_EL1 : SysReg.TTBR0_EL1);
+            p.Ttb = Reg(host ? (upper ? SysReg.TTBR1_EL2 : SysReg.TTBR0_EL2) : (upper ? SysReg.TTBR1_EL1 : SysReg.TTBR0_EL1));
             p.TwoRanges = true;
         }
         // DS only with a 4K or 16K granule that supports FEAT_LPA2.
         p.Ds = p.Ds && p.GranuleBits != 16 && GranuleSupport(p.GranuleBits, false).Lpa2;
+        p.BigEndian = Bit(Sctlr(regime), 25);
         return p;
     }
 
@@ -184,6 +244,7 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
             Ha = Bit(vtcr, 21) && Hafdbs() >= 1,
             Ds = Bit(vtcr, 32),
             Ttb = Reg(SysReg.VTTBR_EL2),
+            BigEndian = Bit(Reg(SysReg.SCTLR_EL2), 25), // SCTLR_EL2.EE: stage-2 walks too
         };
         p.Hd = p.Ha && Bit(vtcr, 22) && Hafdbs() >= 2;
         p.Ds = p.Ds && p.GranuleBits != 16 && GranuleSupport(p.GranuleBits, true).Lpa2;
@@ -328,15 +389,30 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
 
     // ================================================================ full translation
 
-    /// <summary>AArch64.FullTranslate for an access at <paramref name="el"/>, or an AT instruction.</summary>
-    public RefResult Translate(ulong va, int el, AccessType acc, AtMode at)
+    /// <summary>AArch64.FullTranslate for an access at <paramref name="el"/> with its own permissions, or an AT instruction.</summary>
+    public RefResult Translate(ulong va, int el, AccessType acc, AtMode at) => Translate(new RefAccess(va, el, el, acc, at));
+
+    /// <summary>AArch64.FullTranslate, after the alignment check that comes before it (SCTLR_ELx.A).</summary>
+    public RefResult Translate(in RefAccess a)
     {
-        var regime = el == 2 ? Regime.El2 : Regime.El10;
+        ulong va = a.Va;
+        int el = a.PermEl;
+        AccessType acc = a.Type;
+        AtMode at = a.At;
+        var regime = RegimeOf(a.El);
         ulong hcr = Reg(SysReg.HCR_EL2);
         // Stage 2 applies to EL1&0 with HCR_EL2.VM=1, or DC=1 (which makes VM act as 1).
         bool s2Enabled = regime == Regime.El10 && (Bit(hcr, 0) || Bit(hcr, 12));
 
-        var r = S1Translate(va, regime, el, acc, at, s2Enabled, out ulong ipa, out byte s1Attr, out int s1Sh);
+        // AArch64.CheckAlignment: SCTLR_ELx.A of the access's regime faults a misaligned data access before any lookup.
+        if (Misaligned(a) && Bit(Sctlr(regime), 1))
+        {
+            var early = Fault(FaultType.Alignment, 1, FaultInfo.NoLevel);
+            early.BeforeLookup = true;
+            return early;
+        }
+
+        var r = S1Translate(a, regime, s2Enabled, out ulong ipa, out byte s1Attr, out int s1Sh);
         if (r.Faulted)
         {
             return r;
@@ -345,7 +421,7 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
         {
             return new RefResult { Pa = ipa, Attr = s1Attr, Sh = s1Sh };
         }
-        var s2 = S2Translate(ipa, acc, s1ptw: false, el0: el == 0, isAt: at != AtMode.None, out ulong pa, out int memAttr, out int s2Sh);
+        var s2 = S2Translate(ipa, acc, s1ptw: false, el0: el == 0, isAt: at != AtMode.None, out ulong pa, out int memAttr, out int s2Sh, Misaligned(a));
         if (s2.Faulted)
         {
             return s2;
@@ -358,24 +434,33 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
         };
     }
 
+    /// <summary>A data access (not a fetch, not an AT) whose VA is not a multiple of its size.</summary>
+    private static bool Misaligned(in RefAccess a) => a.Type != AccessType.Fetch && a.At == AtMode.None && a.Size > 1 && a.Va % (ulong)a.Size != 0;
+
+    /// <summary>MAIR attribute 0000dd00: Device memory.</summary>
+    private static bool IsDevice(byte attr) => (attr & 0xF0) == 0;
+
     private static RefResult Fault(FaultType t, int stage, int level, bool s1ptw = false, ulong ipa = 0) =>
         new() { Faulted = true, Type = t, Stage = stage, Level = level, S1Ptw = s1ptw, FaultIpa = ipa };
 
     /// <summary>AArch64.S1Translate.</summary>
-    private RefResult S1Translate(ulong va, Regime regime, int el, AccessType acc, AtMode at, bool s2Enabled,
-        out ulong ipa, out byte attr, out int sh)
+    private RefResult S1Translate(in RefAccess a, Regime regime, bool s2Enabled, out ulong ipa, out byte attr, out int sh)
     {
         ipa = 0;
         attr = 0;
         sh = 0;
+        ulong va = a.Va;
+        int el = a.PermEl;
+        AccessType acc = a.Type;
+        AtMode at = a.At;
         ulong hcr = Reg(SysReg.HCR_EL2);
-        ulong sctlr = Reg(regime == Regime.El2 ? SysReg.SCTLR_EL2 : SysReg.SCTLR_EL1);
+        ulong sctlr = Sctlr(regime);
         var p = S1Params(regime, va);
         bool fetch = acc == AccessType.Fetch;
         // AArch64.AddrTop: 55 when TBI applies (for fetches only without TBID), else 63.
         int addrTop = p.Tbi && !(fetch && p.Tbid) ? 55 : 63;
 
-        bool enabled = regime == Regime.El2
+        bool enabled = regime != Regime.El10
             ? Bit(sctlr, 0)
             : Bit(sctlr, 0) && !Bit(hcr, 12) && !Bit(hcr, 27); // HCR_EL2.DC and TGE (E2H=0) turn EL1&0 stage 1 off
         if (!enabled)
@@ -396,6 +481,10 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
             {
                 attr = 0x00; // data: Device-nGnRnE; PAR.SH reads 0 for it, as in QEMU 7.2 (the corpus agrees)
                 sh = 0;
+                if (Misaligned(a))
+                {
+                    return Fault(FaultType.Alignment, 1, FaultInfo.NoLevel); // the flat map's data are Device
+                }
             }
             return default;
         }
@@ -452,7 +541,7 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
                     return s2;
                 }
             }
-            if (!mem.TryRead64(new PhysicalAddress(descPa), out desc))
+            if (!ReadDescriptor(descPa, p.BigEndian, out desc))
             {
                 return Fault(FaultType.ExternalWalk, 1, level);
             }
@@ -492,9 +581,24 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
             newDesc |= 1UL << 10;
         }
         bool write = acc == AccessType.Write;
+        ulong mair = Reg(regime == Regime.El10 ? SysReg.MAIR_EL1 : SysReg.MAIR_EL2);
+        byte leafAttr = (byte)(mair >> (8 * (int)Bits(desc, 4, 2)));
+        // Memory-type alignment (R_XCHFJ: after the access flag, before permissions): misaligned data to Device memory.
+        if (Misaligned(a) && IsDevice(leafAttr))
+        {
+            return Fault(FaultType.Alignment, 1, FaultInfo.NoLevel);
+        }
         if (!S1Permits(p, desc, apTable, uxnTable, pxnTable, el, acc, regime, Bit(sctlr, 19)))
         {
             return Fault(FaultType.Permission, 1, level);
+        }
+        // PSTATE.PAN: a privileged data access to a page EL0 may read or write (AP[1]=1 once APTable[0] is applied)
+        // faults, reads and writes alike; fetches and one-range regimes (no EL0) are not affected.
+        if (a.Pan && el != 0 && acc != AccessType.Fetch && p.TwoRanges && Bit(desc, 6) && (apTable & 1) == 0)
+        {
+            var pan = Fault(FaultType.Permission, 1, level);
+            pan.Pan = true;
+            return pan;
         }
         // Dirty state: a write through a writable-clean descriptor clears AP[2]; never for AT.
         if (p.Hd && Bit(desc, 51) && write && at == AtMode.None)
@@ -512,14 +616,13 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
                     return s2;
                 }
             }
-            mem.Write64(new PhysicalAddress(updatePa), newDesc);
+            WriteDescriptor(updatePa, p.BigEndian, newDesc);
         }
 
         int shift = (FinalLevel - level) * p.Stride + p.GranuleBits;
         ulong leafBase = DescriptorOutput(desc, p) & ~((1UL << shift) - 1);
         ipa = leafBase | (va & ((1UL << shift) - 1));
-        ulong mair = Reg(regime == Regime.El2 ? SysReg.MAIR_EL2 : SysReg.MAIR_EL1);
-        attr = (byte)(mair >> (8 * (int)Bits(desc, 4, 2)));
+        attr = leafAttr;
         sh = p.Ds ? p.Sh : (int)Bits(desc, 9, 8);
         return default;
     }
@@ -592,7 +695,8 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
     }
 
     /// <summary>AArch64.S2Translate (with AArch64.S2Walk and the stage-2 permission, AF and dirty handling).</summary>
-    private RefResult S2Translate(ulong ipa, AccessType acc, bool s1ptw, bool el0, bool isAt, out ulong pa, out int memAttr, out int sh)
+    private RefResult S2Translate(ulong ipa, AccessType acc, bool s1ptw, bool el0, bool isAt, out ulong pa, out int memAttr, out int sh,
+        bool misaligned = false)
     {
         pa = 0;
         memAttr = 0;
@@ -623,7 +727,7 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
             int lsb = (FinalLevel - level) * p.Stride + p.GranuleBits;
             int msb = level == startLevel ? p.IaSize - 1 : lsb + p.Stride - 1; // AArch64.S2SLTTEntryAddress: concatenation
             descPa = table | (Bits(ipa, msb, lsb) << 3);
-            if (!mem.TryRead64(new PhysicalAddress(descPa), out desc))
+            if (!ReadDescriptor(descPa, p.BigEndian, out desc))
             {
                 return Fault(FaultType.ExternalWalk, 2, level, s1ptw, ipa);
             }
@@ -669,6 +773,11 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
             _ => r,
         };
         int attrField = (int)Bits(desc, 5, 2);
+        // Memory-type alignment at stage 2: after its access flag, before its permissions; MemAttr 00xx is Device.
+        if (misaligned && (attrField & 0xC) == 0)
+        {
+            return Fault(FaultType.Alignment, 2, FaultInfo.NoLevel, s1ptw, ipa);
+        }
         // HCR_EL2.PTW: a stage-1 walk read landing in stage-2 Device memory is a stage-2 permission fault.
         if (ok && s1ptw && acc == AccessType.Read && Bit(Reg(SysReg.HCR_EL2), 2) && (attrField & 0xC) == 0)
         {
@@ -684,7 +793,7 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
         }
         if (newDesc != desc)
         {
-            mem.Write64(new PhysicalAddress(descPa), newDesc);
+            WriteDescriptor(descPa, p.BigEndian, newDesc);
         }
         int shift = (FinalLevel - level) * p.Stride + p.GranuleBits;
         pa = (DescriptorOutput(desc, p) & ~((1UL << shift) - 1)) | (ipa & ((1UL << shift) - 1));
@@ -760,6 +869,7 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
         (FaultType.Permission, _) => 0x0C + level,
         (FaultType.ExternalWalk, -1) => 0x13,
         (FaultType.ExternalWalk, _) => 0x14 + level,
+        (FaultType.Alignment, _) => 0x21,
         _ => throw new ArgumentOutOfRangeException(nameof(t)),
     };
 
