@@ -34,15 +34,24 @@ public class AlignmentTests
         Assert.Equal(0x9600_0021UL | (write ? 1UL << 6 : 0), o.Esr);
     }
 
-    [Theory]
-    [InlineData(2)]
-    [InlineData(4)]
-    [InlineData(8)]
-    [InlineData(16)]
-    [InlineData(64)]
-    public void SctlrAFaultsEveryMisalignmentOfEachSizeBeforeTranslation(int size)
+    public static TheoryData<Granule, int> GranulesAndSizes()
     {
-        var s = new Scenario().WithStage1(Granule.K4, 16);
+        var d = new TheoryData<Granule, int>();
+        foreach (var g in AllGranules)
+        {
+            foreach (int size in new[] { 2, 4, 8, 16, 64 })
+            {
+                d.Add(g, size);
+            }
+        }
+        return d;
+    }
+
+    [Theory]
+    [MemberData(nameof(GranulesAndSizes))]
+    public void SctlrAFaultsEveryMisalignmentOfEachSizeBeforeTranslation(Granule g, int size)
+    {
+        var s = new Scenario().WithStage1(g, 16);
         s.MapS1(LowVa, Oa1);
         s.SetBit(SysReg.SCTLR_EL1, 1);
         s.Core.CurrentEl = 1;
@@ -68,27 +77,29 @@ public class AlignmentTests
         Assert.False(Run(s, TraceOp.Fetch, LowVa + 2, 4).IsFault); // fetches are never checked
     }
 
-    [Fact]
-    public void DeviceMemoryFaultsMisalignedDataAfterTranslationWhateverA()
+    [Theory]
+    [MemberData(nameof(Granules), MemberType = typeof(Data))]
+    public void DeviceMemoryFaultsMisalignedDataAfterTranslationWhateverA(Granule g)
     {
-        var s = new Scenario().WithStage1(Granule.K4, 16);
+        ulong page = 1UL << (int)g;
+        var s = new Scenario().WithStage1(g, 16);
         s.MapS1(LowVa, Oa1, attrIndx: DeviceAttr);
-        s.MapS1(LowVa + 0x1000, Oa2); // Normal
-        s.MapS1(LowVa + 0x2000, Oa2, attrIndx: DeviceAttr, af: false);
-        s.MapS1(LowVa + 0x3000, Oa2, attrIndx: DeviceAttr, ap: 2); // read-only
+        s.MapS1(LowVa + page, Oa2); // Normal
+        s.MapS1(LowVa + 2 * page, Oa2, attrIndx: DeviceAttr, af: false);
+        s.MapS1(LowVa + 3 * page, Oa2, attrIndx: DeviceAttr, ap: 2); // read-only
         s.Core.CurrentEl = 1;
         for (int i = 0; i < 2; i++) // the second time from the TLB: the same answers
         {
             Assert.Equal(Oa1 + 8, Run(s, TraceOp.Read, LowVa + 8, 8).Pa);
             AlignmentFault(Run(s, TraceOp.Read, LowVa + 4, 8), LowVa + 4, write: false);
             AlignmentFault(Run(s, TraceOp.Write, LowVa + 2, 4), LowVa + 2, write: true);
-            Assert.Equal(Oa2 + 4, Run(s, TraceOp.Read, LowVa + 0x1004, 8).Pa);
+            Assert.Equal(Oa2 + 4, Run(s, TraceOp.Read, LowVa + page + 4, 8).Pa);
         }
         Assert.False(Run(s, TraceOp.Fetch, LowVa + 2, 4).IsFault);
         // After translation: an unmapped VA still gives its translation fault; AF comes first, permission after.
-        Assert.Equal(FaultType.Translation, Run(s, TraceOp.Read, LowVa + 0x10_0004, 8).Fault.Type);
-        Assert.Equal(FaultType.AccessFlag, Run(s, TraceOp.Read, LowVa + 0x2004, 8).Fault.Type);
-        AlignmentFault(Run(s, TraceOp.Write, LowVa + 0x3004, 8), LowVa + 0x3004, write: true);
+        Assert.Equal(FaultType.Translation, Run(s, TraceOp.Read, LowVa + 16 * page + 4, 8).Fault.Type);
+        Assert.Equal(FaultType.AccessFlag, Run(s, TraceOp.Read, LowVa + 2 * page + 4, 8).Fault.Type);
+        AlignmentFault(Run(s, TraceOp.Write, LowVa + 3 * page + 4, 8), LowVa + 3 * page + 4, write: true);
     }
 
     [Fact]

@@ -16,9 +16,9 @@ namespace MmuSim.Tests.Translation;
 /// </summary>
 public class PanTests
 {
-    private static Scenario Mapped(int ap)
+    private static Scenario Mapped(int ap, Granule g = Granule.K4)
     {
-        var s = new Scenario().WithStage1(Granule.K4, 16);
+        var s = new Scenario().WithStage1(g, 16);
         s.MapS1(LowVa, Oa1, ap: ap);
         return s;
     }
@@ -29,15 +29,25 @@ public class PanTests
         return o;
     }
 
-    // AP → EL1 read, EL1 write under PAN=1 (AP[1]=1 pages refuse both), EL0 (LDTR/STTR) read, write.
-    [Theory]
-    [InlineData(0, true, true, false, false)]
-    [InlineData(1, false, false, true, true)]
-    [InlineData(2, true, false, false, false)]
-    [InlineData(3, false, false, true, false)]
-    public void PanAndUnprivilegedAccessesForEachAp(int ap, bool r1, bool w1, bool r0, bool w0)
+    // Per granule, AP → EL1 read, EL1 write under PAN=1 (AP[1]=1 pages refuse both), EL0 (LDTR/STTR) read, write.
+    public static TheoryData<Granule, int, bool, bool, bool, bool> ApRows()
     {
-        var s = Mapped(ap);
+        var d = new TheoryData<Granule, int, bool, bool, bool, bool>();
+        foreach (var g in AllGranules)
+        {
+            d.Add(g, 0, true, true, false, false);
+            d.Add(g, 1, false, false, true, true);
+            d.Add(g, 2, true, false, false, false);
+            d.Add(g, 3, false, false, true, false);
+        }
+        return d;
+    }
+
+    [Theory]
+    [MemberData(nameof(ApRows))]
+    public void PanAndUnprivilegedAccessesForEachAp(Granule g, int ap, bool r1, bool w1, bool r0, bool w0)
+    {
+        var s = Mapped(ap, g);
         s.Core.CurrentEl = 1;
         s.Core.SetPan(true);
         // Twice each: the second is answered from the TLB and must agree with the walk.

@@ -22,9 +22,9 @@ public class VheRegimeTests
     /// Two ranges of EL1&amp;0 tables moved to the EL2&amp;0 registers: TCR_EL2 takes TCR_EL1's value (its layout),
     /// TTBR0/1_EL2 the roots; the EL1 registers are cleared, so only EL2&amp;0 can reach the mappings.
     /// </summary>
-    private static Scenario Host(bool tge, int ap = 0)
+    private static Scenario Host(bool tge, int ap = 0, Granule g = Granule.K4)
     {
-        var s = new Scenario().WithStage1(Granule.K4, 16).WithUpper(Granule.K4, 16);
+        var s = new Scenario().WithStage1(g, 16).WithUpper(g, 16);
         s.MapS1(LowVa, Oa1, ap: ap);
         s.MapS1(HighVa, Oa2, ap: ap);
         var r = s.Regs;
@@ -53,12 +53,22 @@ public class VheRegimeTests
         Assert.True(SystemRegisters.TryParseName("ttbr1_el2", out var reg) && reg == SysReg.TTBR1_EL2);
     }
 
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void El2WalksBothRangesFromTheEl2Registers(bool tge)
+    public static TheoryData<Granule, bool> GranulesAndTge()
     {
-        var s = Host(tge);
+        var d = new TheoryData<Granule, bool>();
+        foreach (var g in AllGranules)
+        {
+            d.Add(g, false);
+            d.Add(g, true);
+        }
+        return d;
+    }
+
+    [Theory]
+    [MemberData(nameof(GranulesAndTge))]
+    public void El2WalksBothRangesFromTheEl2Registers(Granule g, bool tge)
+    {
+        var s = Host(tge, g: g);
         Expect.Pa(s.Translate(LowVa + 0x18, el: 2), Oa1 + 0x18);
         Expect.Pa(s.Translate(HighVa + 0x20, el: 2), Oa2 + 0x20);
         // E2H=0: the one-range EL2 regime reads TCR_EL2 in its own layout and has no TTBR1: the upper VA is out of range.
@@ -66,17 +76,18 @@ public class VheRegimeTests
         Expect.Fault(s.Translate(HighVa, el: 2), FaultType.Translation, 1, 0);
     }
 
-    [Fact]
-    public void El0InTheHostUsesEl2And0AndFaultsToEl2()
+    [Theory]
+    [MemberData(nameof(Granules), MemberType = typeof(Data))]
+    public void El0InTheHostUsesEl2And0AndFaultsToEl2(Granule g)
     {
-        var s = Host(tge: true, ap: 0); // EL0 has no access
+        var s = Host(tge: true, ap: 0, g: g); // EL0 has no access
         var o = s.Access(LowVa, AccessType.Read, el: 0);
         Assert.Equal((FaultType.Permission, 2), (o.Fault.Type, (int)o.TargetEl));
         Assert.Equal(Syndrome.EcDataAbortLowerEl, (int)(o.Esr >> 26));
-        var ok = Host(tge: true, ap: 1).Access(LowVa + 8, AccessType.Write, el: 0);
+        var ok = Host(tge: true, ap: 1, g: g).Access(LowVa + 8, AccessType.Write, el: 0);
         Assert.Equal(Oa1 + 8, ok.Pa);
         // TGE=0: EL0 uses EL1&0, whose registers were cleared (stage 1 off: the flat map).
-        var flat = Host(tge: false, ap: 1).Access(0x1000, AccessType.Fetch, el: 0);
+        var flat = Host(tge: false, ap: 1, g: g).Access(0x1000, AccessType.Fetch, el: 0);
         Assert.Equal(0x1000UL, flat.Pa);
     }
 
