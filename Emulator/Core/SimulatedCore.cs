@@ -528,7 +528,7 @@ public sealed class SimulatedCore
             Report(ref o, in fault, type, el, va);
             return;
         }
-        var ctx = new PageContext(permEl, pan, el, (byte)size);
+        var ctx = new PageContext(permEl, pan, el, (byte)size, Unaligned: false);
         TranslatePage(line, va, type, in ctx, ref o);
         if ((va & 0xFFF) + (ulong)size > 0x1000 && !o.IsFault)
         {
@@ -538,7 +538,9 @@ public sealed class SimulatedCore
             ulong pa = o.Pa, ipa = o.Ipa;
             bool hasIpa = o.HasIpa;
             long first = o.Cycles;
-            TranslatePage(line, (va | 0xFFF) + 1, type, in ctx, ref o);
+            // The second part starts page-aligned, but a misaligned access touches its memory misaligned too.
+            var rest = ctx with { Unaligned = type != AccessType.Fetch && AccessRequest.Misaligned(va, size) };
+            TranslatePage(line, (va | 0xFFF) + 1, type, in rest, ref o);
             o.Cycles += first;
             if (!o.IsFault)
             {
@@ -684,16 +686,17 @@ public sealed class SimulatedCore
 
     /// <summary>
     /// Who makes an access: the EL whose permissions apply (<see cref="PermEl"/>, EL0 for LDTR/STTR), whether
-    /// PSTATE.PAN restricts it, the EL it runs at (<see cref="El"/>: its faults are taken from there) and its size.
+    /// PSTATE.PAN restricts it, the EL it runs at (<see cref="El"/>: its faults are taken from there), its size, and
+    /// whether the whole access is misaligned (<see cref="AccessRequest.Unaligned"/>, for the part after a page crossing).
     /// </summary>
-    private readonly record struct PageContext(byte PermEl, bool Pan, byte El, byte Size);
+    private readonly record struct PageContext(byte PermEl, bool Pan, byte El, byte Size, bool Unaligned);
 
     /// <summary>Translates the page of <paramref name="va"/> for an access on <paramref name="line"/>: TLB lookups, then a walk on a miss.</summary>
     private void TranslatePage(long line, ulong va, AccessType type, in PageContext c, ref AccessOutcome o)
     {
         byte el = c.PermEl;
         int size = c.Size;
-        var req = new AccessRequest(new VirtualAddress(va), el, type, AtMode.None, c.Pan, type == AccessType.Fetch ? (byte)0 : c.Size);
+        var req = new AccessRequest(new VirtualAddress(va), el, type, AtMode.None, c.Pan, type == AccessType.Fetch ? (byte)0 : c.Size, c.Unaligned);
         bool plain = !c.Pan && el == c.El;
         _last = LastKind.General;
         _lastWalked = false;

@@ -23,13 +23,18 @@ namespace MmuSim.Translation;
 /// Bytes of a data access, for the memory-type alignment check (a misaligned access to Device memory is an
 /// Alignment fault); 0 for fetches and AT, which are never checked.
 /// </param>
-public readonly record struct AccessRequest(VirtualAddress Va, byte El, AccessType Type, AtMode At = AtMode.None, bool Pan = false, byte Size = 0)
+/// <param name="Unaligned">
+/// The access this request translates a part of is misaligned as a whole: set for the part after a 4 KiB page
+/// crossing, which starts page-aligned but still touches its memory misaligned (Device memory faults it).
+/// </param>
+public readonly record struct AccessRequest(VirtualAddress Va, byte El, AccessType Type, AtMode At = AtMode.None, bool Pan = false, byte Size = 0,
+    bool Unaligned = false)
 {
     /// <summary>Whether a data access of <paramref name="size"/> bytes at <paramref name="va"/> is not a multiple of its size.</summary>
     public static bool Misaligned(ulong va, int size) => size > 1 && va % (uint)size != 0;
 
     /// <summary>This access is a data access that a Device memory type would fault (misaligned for its size).</summary>
-    public bool MisalignedData => Size > 1 && Misaligned(Va.Value, Size);
+    public bool MisalignedData => Unaligned || (Size > 1 && Misaligned(Va.Value, Size));
 }
 
 /// <summary>

@@ -111,7 +111,8 @@ public class DifferentialTests(ITestOutputHelper output)
             ("AT S1E1RP/WP", 100), ("LDTR/STTR with EL0 permissions", 200), ("LDTR/STTR successes", 50),
             ("alignment faults, SCTLR.A", 20), ("alignment faults, Device at stage 1", 20), ("alignment faults, Device at stage 2", 5),
             ("misaligned successes", 50), ("big-endian stage-1 successes", 100), ("big-endian stage-2 successes", 50),
-            ("big-endian hardware updates", 10),
+            ("big-endian hardware updates", 10), ("page crossings", 1000), ("page crossings faulting on the second page", 50),
+            ("alignment faults on the second page", 5),
         })
         {
             Assert.True(coverage[feature] >= least, $"only {coverage[feature]} {feature}");
@@ -190,8 +191,12 @@ public class DifferentialTests(ITestOutputHelper output)
                 engine.Core.CurrentEl = (byte)p.El;
                 engine.Core.Execute(new TraceRecord { Op = p.Op, Address = p.Va, Size = (byte)p.Size, Line = 1 }, out var o);
                 bool unpriv = p.Op is TraceOp.Ldtr or TraceOp.Sttr && (p.El == 1 || (p.El == 2 && setup.Host));
-                rr = reference.Translate(new RefAccess(p.Va, p.El, unpriv ? 0 : p.El, p.Type, Pan: p.Pan, Size: p.Type == AccessType.Fetch ? 4 : p.Size));
-                why = CompareAccess(o, rr, reference, p);
+                rr = reference.TranslateAccess(new RefAccess(p.Va, p.El, unpriv ? 0 : p.El, p.Type, Pan: p.Pan, Size: p.Type == AccessType.Fetch ? 4 : p.Size), out ulong far);
+                why = CompareAccess(o, rr, reference, p, far);
+                bool crossing = (p.Va & 0xFFF) + (ulong)p.Size > 0x1000;
+                coverage.Note("page crossings", crossing);
+                coverage.Note("page crossings faulting on the second page", crossing && rr.Faulted && far != p.Va);
+                coverage.Note("alignment faults on the second page", crossing && rr.Faulted && far != p.Va && rr.Type == FaultType.Alignment);
                 inEl20 = setup.Vhe && (p.El == 2 || (p.El == 0 && setup.Host));
                 coverage.Note("LDTR/STTR with EL0 permissions", unpriv);
                 coverage.Note("LDTR/STTR successes", unpriv && !rr.Faulted);
@@ -248,7 +253,7 @@ public class DifferentialTests(ITestOutputHelper output)
         c.Faults[key] = c.Faults.GetValueOrDefault(key) + 1;
     }
 
-    private static string? CompareAccess(in MmuSim.Core.AccessOutcome o, in RefResult r, ReferenceMmu reference, Probe p)
+    private static string? CompareAccess(in MmuSim.Core.AccessOutcome o, in RefResult r, ReferenceMmu reference, Probe p, ulong far)
     {
         if (o.IsFault != r.Faulted)
         {
@@ -276,9 +281,9 @@ public class DifferentialTests(ITestOutputHelper output)
         {
             return $"routing: EL{o.TargetEl} ESR 0x{o.Esr:x} vs reference EL{target} ESR 0x{esr:x}";
         }
-        if (o.Far != p.Va)
+        if (o.Far != far)
         {
-            return $"FAR 0x{o.Far:x}";
+            return $"FAR 0x{o.Far:x} vs reference 0x{far:x}";
         }
         if (r.Stage == 2 && r.Type != FaultType.Alignment && o.Hpfar != ((r.FaultIpa >> 12) << 4 & 0x0000_0FFF_FFFF_FFF0))
         {
@@ -463,20 +468,26 @@ public class DifferentialTests(ITestOutputHelper output)
                     continue;
                 }
                 int n = rng.Next(3, 8);
-                ulong prev = 0;
+                ulong prev = 0, prevSize = 0;
+                int prevLevel = 3;
                 for (int i = 0; i < n; i++)
                 {
                     ulong page = 1UL << (int)b.Granule;
                     int ia = Math.Min(b.InputSize, 52);
-                    ulong va = i > 0 && Chance(rng, 3) ? prev + (ulong)rng.Next(1, 64) * page : RandomBits(rng, ia);
+                    // Sometimes right after the previous mapping, at its level (accesses across the end cross into it).
+                    bool adjacent = i > 0 && Chance(rng, 4);
+                    ulong va = adjacent ? prev + prevSize
+                        : i > 0 && Chance(rng, 3) ? prev + (ulong)rng.Next(1, 64) * page : RandomBits(rng, ia);
                     va &= ~(page - 1) & ((1UL << ia) - 1);
                     if (regime is 1 or 3)
                     {
                         va |= ~((1UL << ia) - 1);
                     }
                     prev = va;
-                    int level = LeafLevel(rng, b, paRange);
+                    int level = adjacent ? prevLevel : LeafLevel(rng, b, paRange);
                     ulong size = 1UL << ((int)b.Granule + ((int)b.Granule - 3) * (3 - level));
+                    prevSize = size;
+                    prevLevel = level;
                     int ipsBits = ips1 switch { 0 => 32, 1 => 36, 2 => 40, 3 => 42, 4 => 44, 5 => 48, _ => 52 };
                     int outBits = Math.Min(Math.Min(paBits, 48), regime >= 2 ? 48 : Math.Min(ipsBits, s2 ? ia2 : 48));
                     ulong oa = size >= (1UL << outBits) ? 0 : RandomBits(rng, outBits) & ~(size - 1);
@@ -611,7 +622,13 @@ public class DifferentialTests(ITestOutputHelper output)
                             _ => AccessType.Read,
                         };
                         int size = type == AccessType.Fetch ? 4 : Pick(rng, 1, 2, 4, 8, 8, 8, 16);
-                        if (Chance(rng, 3) && type != AccessType.Fetch)
+                        if (size > 1 && type != AccessType.Fetch && Chance(rng, 5))
+                        {
+                            // Across the end of the mapping (or of a 4 KiB page in it): the next page is translated too.
+                            ulong end = !Chance(rng, 4) ? t.Va + t.Size : (va | 0xFFF) + 1;
+                            va = end - (ulong)rng.Next(1, size);
+                        }
+                        else if (Chance(rng, 3) && type != AccessType.Fetch)
                         {
                             va = (va & ~0xFFFUL) | (uint)rng.Next(0, 0x1000 - size + 1); // maybe misaligned, within the page
                         }

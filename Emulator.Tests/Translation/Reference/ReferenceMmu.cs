@@ -10,9 +10,11 @@ namespace MmuSim.Tests.Translation.Reference;
 /// One access or AT as the reference takes it: <see cref="El"/> is the EL it runs at (which picks the regime, as
 /// S1TranslationRegime does), <see cref="PermEl"/> the EL whose permissions apply (EL0 for LDTR/STTR at EL1 or at EL2
 /// in the host and for AT S1E0*), <see cref="Pan"/> whether PSTATE.PAN applies to it, <see cref="Size"/> the bytes
-/// of a data access (0: no alignment check, as for AT).
+/// of a data access (0: no alignment check, as for AT); <see cref="Unaligned"/> that the access this is a part of
+/// is misaligned as a whole (the part after a page crossing).
 /// </summary>
-public readonly record struct RefAccess(ulong Va, int El, int PermEl, AccessType Type, AtMode At = AtMode.None, bool Pan = false, int Size = 0);
+public readonly record struct RefAccess(ulong Va, int El, int PermEl, AccessType Type, AtMode At = AtMode.None, bool Pan = false, int Size = 0,
+    bool Unaligned = false);
 
 /// <summary>The outcome of a reference translation.</summary>
 public struct RefResult
@@ -392,6 +394,30 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
     /// <summary>AArch64.FullTranslate for an access at <paramref name="el"/> with its own permissions, or an AT instruction.</summary>
     public RefResult Translate(ulong va, int el, AccessType acc, AtMode at) => Translate(new RefAccess(va, el, el, acc, at));
 
+    /// <summary>
+    /// An R/W/X, LDTR or STTR as the trace format runs it: an access that crosses a 4 KiB page boundary is translated
+    /// in two parts (each byte must be translated, and QEMU splits there), the second from the next page, touching
+    /// it as misaligned as the whole; a fault of the second part is reported with FAR = that page's first byte; the
+    /// result is the first byte's PA.
+    /// </summary>
+    public RefResult TranslateAccess(in RefAccess a, out ulong far)
+    {
+        far = a.Va;
+        var first = Translate(a);
+        if (first.Faulted || (a.Va & 0xFFF) + (ulong)Math.Max(a.Size, 1) <= 0x1000)
+        {
+            return first;
+        }
+        ulong next = (a.Va | 0xFFF) + 1;
+        var second = Translate(a with { Va = next, Unaligned = Misaligned(a) });
+        if (second.Faulted)
+        {
+            far = next;
+            return second;
+        }
+        return first;
+    }
+
     /// <summary>AArch64.FullTranslate, after the alignment check that comes before it (SCTLR_ELx.A).</summary>
     public RefResult Translate(in RefAccess a)
     {
@@ -435,7 +461,8 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
     }
 
     /// <summary>A data access (not a fetch, not an AT) whose VA is not a multiple of its size.</summary>
-    private static bool Misaligned(in RefAccess a) => a.Type != AccessType.Fetch && a.At == AtMode.None && a.Size > 1 && a.Va % (ulong)a.Size != 0;
+    private static bool Misaligned(in RefAccess a) =>
+        a.Type != AccessType.Fetch && a.At == AtMode.None && (a.Unaligned || (a.Size > 1 && a.Va % (ulong)a.Size != 0));
 
     /// <summary>MAIR attribute 0000dd00: Device memory.</summary>
     private static bool IsDevice(byte attr) => (attr & 0xF0) == 0;
