@@ -15,6 +15,15 @@ public sealed class Statistics
     public long AtInstructions { get; internal set; }
     public long Dumps { get; internal set; }
     public long Tlbis { get; internal set; }
+
+    /// <summary>TLBIs this PE issued that acted on every PE (IS/OS forms, E1 forms under HCR_EL2.FB).</summary>
+    public long BroadcastTlbis { get; internal set; }
+
+    /// <summary>`dsb` lines this PE executed.</summary>
+    public long Dsbs { get; internal set; }
+
+    /// <summary>`isb` lines this PE executed.</summary>
+    public long Isbs { get; internal set; }
     public long Faults { get; internal set; }
 
     /// <summary>Descriptor reads made for R/W/X accesses (AT walks are counted apart).</summary>
