@@ -34,6 +34,8 @@ public sealed class GoldenOutputTests
         // The replay summary of the README's example.
         { "replay-example", ["replay", "traces/sample/example.trace", "--quiet"] },
         { "replay-example-uncached", ["replay", "traces/sample/example.trace", "--quiet", "--preset", "uncached"] },
+        // Two PEs: the counts together, a row per PE, each PE's translation cost.
+        { "replay-two-pes", ["replay", "traces/sample/two-pes.trace", "--quiet"] },
     };
 
     private static string RepositoryRoot()

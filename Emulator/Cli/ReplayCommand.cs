@@ -96,11 +96,12 @@ public static class ReplayCommand
             }
         }
         writer?.Flush();
-        Summary.Write(Console.Out, core, replayer.StoppedOnFault, replayer.Pager);
+        var pes = replayer.ReportedPes;
+        Summary.Write(Console.Out, pes, replayer.StoppedOnFault, replayer.Pager);
         if (model.JsonPath is not null)
         {
             await using var js = File.Create(model.JsonPath);
-            SummaryJson.Write(js, core, replayer.StoppedOnFault);
+            SummaryJson.Write(js, pes, replayer.StoppedOnFault);
         }
         return exit;
     }

@@ -76,6 +76,49 @@ public sealed class Statistics
 
     public long Accesses => Reads + Writes + Fetches;
 
+    /// <summary>The figures of several PEs added up (every counter, every fault cell, the walk-cycle distribution).</summary>
+    public static Statistics Total(IEnumerable<Statistics> parts)
+    {
+        var t = new Statistics();
+        foreach (var s in parts)
+        {
+            t.Lines += s.Lines;
+            t.Records += s.Records;
+            t.Reads += s.Reads;
+            t.Writes += s.Writes;
+            t.Fetches += s.Fetches;
+            t.AtInstructions += s.AtInstructions;
+            t.Dumps += s.Dumps;
+            t.Tlbis += s.Tlbis;
+            t.BroadcastTlbis += s.BroadcastTlbis;
+            t.Dsbs += s.Dsbs;
+            t.Isbs += s.Isbs;
+            t.Faults += s.Faults;
+            t.DescriptorReads += s.DescriptorReads;
+            t.AtDescriptorReads += s.AtDescriptorReads;
+            t.TranslationCycles += s.TranslationCycles;
+            t.DemandFaults += s.DemandFaults;
+            t.DemandFaultReads += s.DemandFaultReads;
+            t.BadLines += s.BadLines;
+            t.TlbHits += s.TlbHits;
+            t.Walks += s.Walks;
+            t.Walks1D += s.Walks1D;
+            t.Walks2D += s.Walks2D;
+            t.DescriptorReads1D += s.DescriptorReads1D;
+            t.DescriptorReads2D += s.DescriptorReads2D;
+            t.DirtyWalks += s.DirtyWalks;
+            t.InputFaults += s.InputFaults;
+            t.PageCrossings += s.PageCrossings;
+            t.HardwareUpdates += s.HardwareUpdates;
+            for (int i = 0; i < t._faults.Length; i++)
+            {
+                t._faults[i] += s._faults[i];
+            }
+            t.WalkCycles.AddAll(s.WalkCycles);
+        }
+        return t;
+    }
+
     internal void CountFault(in FaultInfo f)
     {
         Faults++;
