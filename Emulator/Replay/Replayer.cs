@@ -23,8 +23,11 @@ public enum DemandPagingMode : byte
 /// </summary>
 public interface IReplayObserver
 {
-    /// <summary>Called after <paramref name="record"/> of input <paramref name="input"/> (0-based) ran. Return false to stop the replay there.</summary>
-    bool OnExecuted(int input, in TraceRecord record, bool produced, in AccessOutcome outcome);
+    /// <summary>
+    /// Called after <paramref name="record"/> of input <paramref name="input"/> (0-based) ran on <paramref name="pe"/>
+    /// (for a `cpu` line, the PE it chose). Return false to stop the replay there.
+    /// </summary>
+    bool OnExecuted(int input, SimulatedCore pe, in TraceRecord record, bool produced, in AccessOutcome outcome);
 }
 
 /// <summary>Options of a replay.</summary>
@@ -201,7 +204,7 @@ public sealed class Replayer
             {
                 owner._sink?.OnOutcome(in outcome);
             }
-            if (owner._observer is { } observer && !observer.OnExecuted(owner.InputIndex, in record, produced, in outcome))
+            if (owner._observer is { } observer && !observer.OnExecuted(owner.InputIndex, owner._core, in record, produced, in outcome))
             {
                 owner.StoppedByObserver = true;
                 throw new StopSignal();
