@@ -151,6 +151,38 @@ public sealed class MultiPeReplayTests
     }
 
     [Fact]
+    public void FourPesEachKeepTheirEntryUntilMaintenanceReachesThem()
+    {
+        var trace = new StringBuilder(Tables).Append('\n');
+        for (int pe = 0; pe < 4; pe++)
+        {
+            trace.Append($"cpu {pe}\n{Regs}\nR 0x{0x402000 + pe * 8:x}\n");
+        }
+        trace.Append("""
+            mem 0x40002010 0x0000000080003703
+            cpu 2
+            tlbi VALE1 0x402
+            R 0x402040
+            cpu 0
+            R 0x402048
+            cpu 3
+            tlbi VAE1OS 0x402
+            cpu 0
+            R 0x402050
+            cpu 1
+            R 0x402058
+            """);
+        var (replayer, results) = Replay(trace.ToString());
+        Assert.Equal(
+            [(0, 0x80002000UL), (1, 0x80002008UL), (2, 0x80002010UL), (3, 0x80002018UL),
+             (2, 0x80003040UL), (0, 0x80002048UL), (0, 0x80003050UL), (1, 0x80003058UL)],
+            PasOfReads(results));
+        Assert.Equal([0L, 0L, 0L, 1L], replayer.System.Pes.Select(pe => pe.Stats.BroadcastTlbis));
+        // Each walked when it first read, then again once maintenance reached it and it read again (PE 3 did not).
+        Assert.Equal([2L, 2L, 2L, 1L], replayer.System.Pes.Select(pe => pe.Stats.Walks));
+    }
+
+    [Fact]
     public void WithHcrFbAnEl1TlbiAtEl1IsBroadcast()
     {
         var (replayer, results) = Replay(TwoPesCachedThenRemapped + """
