@@ -360,5 +360,8 @@ public sealed class MultiPeReplayTests
         Assert.Equal((a.Walks, a.TlbHits, a.DescriptorReads, a.TranslationCycles, a.Faults, a.Tlbis),
             (b.Walks, b.TlbHits, b.DescriptorReads, b.TranslationCycles, b.Faults, b.Tlbis));
         Assert.Equal(0L, idle.Stats.Records);
+        // The IS/OS forms count as broadcast on a lone PE too (they reach every PE there is).
+        Assert.Equal(records.Count(r => r.Op == TraceOp.Tlbi && r.Tlbi.Shareability() != TlbiShareability.NonShareable), a.BroadcastTlbis);
+        Assert.Equal(a.BroadcastTlbis, b.BroadcastTlbis);
     }
 }

@@ -280,11 +280,14 @@ public sealed class SimulatedCore
         var e1 = TranslationRegimes.OfE1Maintenance(CurrentEl, hcr);
         var e2 = TranslationRegimes.OfE2Maintenance(hcr);
         LastTlbi = DecodeTlbi(op, xt, e1, e2);
-        if (IsBroadcast(op, hcr) && System.Pes.Count > 1)
+        if (IsBroadcast(op, hcr))
         {
             Stats.BroadcastTlbis++;
-            System.InvalidateAll(in LastTlbi, Mmu.CurrentVmid, e1, e2);
-            return;
+            if (System.Pes.Count > 1)
+            {
+                System.InvalidateAll(in LastTlbi, Mmu.CurrentVmid, e1, e2);
+                return;
+            }
         }
         Caches.Invalidate(in LastTlbi, Mmu.CurrentVmid, e1, e2);
     }
