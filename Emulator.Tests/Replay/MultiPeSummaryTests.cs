@@ -45,6 +45,7 @@ public sealed class MultiPeSummaryTests
             Assert.Equal(per.Sum(p => p.GetProperty(field).GetInt64()), root.GetProperty(field).GetInt64());
         }
         Assert.Equal(49, root.GetProperty("lines").GetInt64());
+        Assert.All(per, p => Assert.False(p.TryGetProperty("lines", out _)));
         Assert.Equal(2, per[1].GetProperty("tlbs").EnumerateArray().Single(t => t.GetProperty("name").GetString() == "L1D")
             .GetProperty("hits").GetInt64());
     }

@@ -44,7 +44,7 @@ public static class SummaryJson
         {
             w.WriteStartObject();
             w.WriteNumber("cpu", pe.Index);
-            Counts(w, pe.Stats, barriers: true);
+            Counts(w, pe.Stats, barriers: true, lines: false);
             Structures(w, pe);
             w.WriteEndObject();
         }
@@ -68,9 +68,13 @@ public static class SummaryJson
     }
 
     /// <summary>The counts of a PE, or of several together: lines to cycles per access.</summary>
-    private static void Counts(Utf8JsonWriter w, Statistics s, bool barriers)
+    /// <param name="lines">Write the trace's line count (not in a PE's own figures: lines are the trace's).</param>
+    private static void Counts(Utf8JsonWriter w, Statistics s, bool barriers, bool lines = true)
     {
-        w.WriteNumber("lines", s.Lines);
+        if (lines)
+        {
+            w.WriteNumber("lines", s.Lines);
+        }
         w.WriteNumber("accesses", s.Accesses);
         w.WriteNumber("reads", s.Reads);
         w.WriteNumber("writes", s.Writes);
