@@ -224,6 +224,21 @@ public sealed class MultiPeReplayTests
     }
 
     [Fact]
+    public void APeMadeByACpuLineTakesTheFirstPesReplaySettings()
+    {
+        var core = new SimulatedCore(config: Presets.NeoverseN1) { CheckStale = true, PrefetchWalks = false };
+        core.Mmu.Record.Detailed = false;
+        var (replayer, _) = Replay("cpu 2\nisb\n", core);
+        Assert.All(replayer.System.Pes, pe =>
+        {
+            Assert.True(pe.CheckStale);
+            Assert.False(pe.PrefetchWalks);
+            Assert.False(pe.Mmu.Record.Detailed);
+        });
+        Assert.Equal(1L, replayer.Records);
+    }
+
+    [Fact]
     public void BarriersAreCountedAndChangeNothing()
     {
         string body = TwoPesCachedThenRemapped + """

@@ -63,7 +63,7 @@ public static class ReplayCommand
         using (var progress = settings.Quiet || Console.IsErrorRedirected ? null : new ProgressDisplay(Console.Error, () =>
                {
                    var cur = replayer.Current;
-                   return (cur?.RawBytesRead ?? 0, cur?.Length, core.Stats.Records);
+                   return (cur?.RawBytesRead ?? 0, cur?.Length, replayer.Records);
                }))
         {
             try

@@ -100,6 +100,24 @@ public sealed class Replayer
     /// <summary>The system whose PEs the replay runs (<see cref="SimulatedCore.System"/> of the PE it was made with).</summary>
     public SimulatedSystem System => _system;
 
+    /// <summary>
+    /// Records run so far on every PE (for a progress display, which may read it from another thread: a PE added
+    /// meanwhile is counted at the next read).
+    /// </summary>
+    public long Records
+    {
+        get
+        {
+            var pes = _system.Pes;
+            long n = 0;
+            for (int i = 0, count = pes.Count; i < count; i++)
+            {
+                n += pes[i].Stats.Records;
+            }
+            return n;
+        }
+    }
+
     /// <summary>True once a trace has had a `cpu` line: results carry `cpu` from that line on.</summary>
     public bool HasCpuLines => _cpuLines;
 
@@ -126,8 +144,8 @@ public sealed class Replayer
 
     /// <summary>
     /// `cpu N`: the next records run on PE N, made (with every missing lower number) as a copy of the first PE's
-    /// model when it does not exist yet: the same configuration and checks, the ID registers the others have, its
-    /// own registers at reset, EL1.
+    /// model when it does not exist yet: the same configuration, checks, prefetching and record detail, the ID
+    /// registers the others have, its own registers at reset, EL1.
     /// </summary>
     private void SelectPe(int n)
     {
@@ -136,6 +154,7 @@ public sealed class Replayer
             var pe = _system.AddPe();
             pe.CheckStale = _first.CheckStale;
             pe.PrefetchWalks = _first.PrefetchWalks;
+            pe.Mmu.Record.Detailed = _first.Mmu.Record.Detailed;
         }
         _core = _system.Pes[n];
         _cpuLines = true;
