@@ -76,6 +76,8 @@ public sealed class SimulatedSystemTests
         Assert.Equal(Old, after.Pa);
         var report = Assert.Single(pe1.Stale!.Reports);
         Assert.Equal((30L, Old, New, writeLine), (report.Line, report.CachedPa, report.TablesPa, report.WriteLine));
+        // The store is in memory every PE shares: the fix is the broadcast form, which reaches PE 1 from PE 0.
+        Assert.StartsWith("tlbi VALE1IS 0x", report.Fix);
 
         // A walk of PE 1 reads what PE 0 stored.
         pe1.Tlbi(TlbiOp.VMALLE1, 0);

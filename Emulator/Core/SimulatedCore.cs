@@ -116,7 +116,7 @@ public sealed class SimulatedCore
         get => _stale is not null;
         set
         {
-            _stale = value ? _stale ?? new StaleChecker(Registers, Memory) : null;
+            _stale = value ? _stale ?? new StaleChecker(Registers, Memory) { SeveralPes = System.Pes.Count > 1 } : null;
             // Every access must now pass the checker: forget the predicted slots, which bypass it.
             _predictData.Page = ulong.MaxValue;
             _predictFetch.Page = ulong.MaxValue;

@@ -39,6 +39,16 @@ public sealed class SimulatedSystem
     internal int Attach(SimulatedCore pe)
     {
         _pes.Add(pe);
+        if (_pes.Count > 1)
+        {
+            foreach (var other in _pes)
+            {
+                if (other.Stale is { } stale)
+                {
+                    stale.SeveralPes = true;
+                }
+            }
+        }
         return _pes.Count - 1;
     }
 
