@@ -76,10 +76,45 @@ public sealed class SimulatedSystemTests
         Assert.Equal(Old, after.Pa);
         var report = Assert.Single(pe1.Stale!.Reports);
         Assert.Equal((30L, Old, New, writeLine), (report.Line, report.CachedPa, report.TablesPa, report.WriteLine));
+        // The store is in memory every PE shares: the fix is the broadcast form, which reaches PE 1 from PE 0.
+        Assert.StartsWith("tlbi VALE1IS 0x", report.Fix);
 
         // A walk of PE 1 reads what PE 0 stored.
         pe1.Tlbi(TlbiOp.VMALLE1, 0);
         pe1.Access(AccessType.Read, Va, 8, 31, out var fresh);
         Assert.Equal(New, fresh.Pa);
+    }
+
+    /// <summary>
+    /// A broadcast TLBI is decoded against the issuing PE: under stage 2, VMALLE1IS of PE 0 (VMID 1) removes the
+    /// entries of VMID 1 on every PE and leaves those PE 1 made under VMID 2; PE 1's own VMALLE1IS removes them.
+    /// </summary>
+    [Fact]
+    public void ABroadcastTlbiActsWithTheIssuingPesVmid()
+    {
+        var m = new Machine(Presets.NeoverseN1, twoStage: true, vmid: 1);
+        ulong leaf = m.MapPage(Va, Machine.DataIpa);
+        var pe1 = m.Core.System.AddPe();
+        foreach (var reg in new[] { SysReg.MAIR_EL1, SysReg.TCR_EL1, SysReg.TTBR0_EL1, SysReg.SCTLR_EL1, SysReg.VTCR_EL2, SysReg.HCR_EL2 })
+        {
+            pe1.WriteRegister(reg, m.Core.Registers[reg], 1);
+        }
+        pe1.WriteRegister(SysReg.VTTBR_EL2, (2UL << 48) | (m.Core.Registers[SysReg.VTTBR_EL2] & 0xFFFF_FFFF_FFFF), 1);
+        ulong oldPa = Machine.DataIpa + Machine.IpaToPa;
+        Assert.Equal(oldPa, m.R(Va).Pa);
+        pe1.Access(AccessType.Read, Va, 8, 2, out var first);
+        Assert.Equal(oldPa, first.Pa);
+
+        // Stage 1 now maps the VA to the next page; PE 0 broadcasts VMALLE1IS under VMID 1.
+        m.Core.WriteMemory(m.TablePa(leaf), Descriptors.Stage1Leaf(Machine.DataIpa + 0x1000, 3, Granule.K4), 3);
+        m.Tlbi(TlbiOp.VMALLE1IS);
+        Assert.Equal(1L, m.Core.Stats.BroadcastTlbis);
+        Assert.Equal(oldPa + 0x1000, m.R(Va).Pa);
+        pe1.Access(AccessType.Read, Va, 8, 4, out var kept);
+        Assert.Equal(oldPa, kept.Pa); // VMID 2's entry is not named by a VMID 1 TLBI
+
+        pe1.Tlbi(TlbiOp.VMALLE1IS, 0);
+        pe1.Access(AccessType.Read, Va, 8, 5, out var fresh);
+        Assert.Equal(oldPa + 0x1000, fresh.Pa);
     }
 }

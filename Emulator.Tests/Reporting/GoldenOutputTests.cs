@@ -36,6 +36,10 @@ public sealed class GoldenOutputTests
         // The replay summary of the README's example.
         { "replay-example", ["replay", "traces/sample/example.trace", "--quiet"] },
         { "replay-example-uncached", ["replay", "traces/sample/example.trace", "--quiet", "--preset", "uncached"] },
+        // A TLB hit on PE 1 that PE 0's local TLBI did not reach: explained from PE 1's TLBs.
+        { "explain-second-pe", ["explain", "traces/sample/two-pes.trace", "--line", "39"] },
+        // Two PEs: the counts together, a row per PE, each PE's translation cost.
+        { "replay-two-pes", ["replay", "traces/sample/two-pes.trace", "--quiet"] },
     };
 
     private static string RepositoryRoot()

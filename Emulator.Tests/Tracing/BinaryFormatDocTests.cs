@@ -45,6 +45,9 @@ public class BinaryFormatDocTests
     [Fact]
     public void TlbiCodesAreTheTlbiOpValues() => SameAsEnum<TlbiOp>(CodeList("TLBI"));
 
+    [Fact]
+    public void DsbCodesAreTheDsbOptionValues() => SameAsEnum<DsbOption>(CodeList("DSB"));
+
     /// <summary>
     /// The record table's `| 0xNN | COMMAND ...` rows: the tag of each command keyword. Each TraceOp's keyword is the
     /// one the text writer spells it with, so the table, the enum and the text format agree.
@@ -58,7 +61,7 @@ public class BinaryFormatDocTests
             doc.Add(row.Groups["keyword"].Value, Convert.ToInt32(row.Groups["tag"].Value, 16));
         }
         var code = Enum.GetValues<TraceOp>().ToDictionary(Keyword, op => (int)op);
-        Assert.Equal(13, code.Count);
+        Assert.Equal(16, code.Count);
         Assert.Equal(code.OrderBy(kv => kv.Value), doc.OrderBy(kv => kv.Value));
     }
 
@@ -71,7 +74,7 @@ public class BinaryFormatDocTests
             w.OnRecord(new TraceRecord { Op = op, Size = 8, Value = op == TraceOp.Ram ? 0x1000UL : 0 });
         }
         string line = System.Text.Encoding.ASCII.GetString(s.ToArray());
-        return line[..line.IndexOf(' ')];
+        return line[..line.IndexOfAny([' ', '\n'])];
     }
 
     /// <summary>The binary reader takes exactly the documented codes: each one round-trips, the next one up is refused.</summary>
@@ -90,9 +93,15 @@ public class BinaryFormatDocTests
         {
             Assert.Equal(name, RoundTrip(new TraceRecord { Op = TraceOp.Tlbi, Tlbi = (TlbiOp)c }).Tlbi.ToString());
         }
+        foreach (var (name, c) in CodeList("DSB"))
+        {
+            Assert.Equal(name, RoundTrip(new TraceRecord { Op = TraceOp.Dsb, Dsb = (DsbOption)c }).Dsb.ToString());
+        }
         Assert.Contains("unknown register code", Refused(TraceOp.Reg, CodeList("registers").Values.Max() + 1));
         Assert.Contains("unknown AT operation code", Refused(TraceOp.At, CodeList("AT").Values.Max() + 1));
         Assert.Contains("unknown TLBI operation code", Refused(TraceOp.Tlbi, CodeList("TLBI").Values.Max() + 1));
+        Assert.Contains("unknown DSB option code", Refused(TraceOp.Dsb, CodeList("DSB").Values.Max() + 1));
+        Assert.Contains("unknown DSB option code", Refused(TraceOp.Dsb, 0));
     }
 
     private static TraceRecord RoundTrip(TraceRecord rec)

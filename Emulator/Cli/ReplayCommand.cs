@@ -85,7 +85,7 @@ public static class ReplayCommand
         using (var progress = settings.Quiet || Console.IsErrorRedirected ? null : new ProgressDisplay(Console.Error, () =>
                {
                    var cur = replayer.Current;
-                   return (cur?.RawBytesRead ?? 0, cur?.Length, core.Stats.Records);
+                   return (cur?.RawBytesRead ?? 0, cur?.Length, replayer.Records);
                }))
         {
             try
@@ -119,10 +119,11 @@ public static class ReplayCommand
         }
         writer?.Dispose(); // flushes what it holds; the stream is the output file's
         results?.Commit();
-        Summary.Write(summaryOut, core, replayer.StoppedOnFault, replayer.Pager);
+        var pes = replayer.ReportedPes;
+        Summary.Write(summaryOut, pes, replayer.StoppedOnFault, replayer.Pager);
         if (json is not null)
         {
-            SummaryJson.Write(json.Stream, core, replayer.StoppedOnFault);
+            SummaryJson.Write(json.Stream, pes, replayer.StoppedOnFault);
             json.Commit();
         }
         return exit;

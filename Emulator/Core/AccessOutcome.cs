@@ -28,6 +28,10 @@ public struct AccessOutcome
     public byte El;
     /// <summary>An unprivileged load or store (`ldtr`/`sttr`): results carry `"unpriv": true`.</summary>
     public bool Unpriv;
+    /// <summary>The result names its PE (<see cref="Cpu"/>): set by a replay once its trace has had a `cpu` line.</summary>
+    public bool HasCpu;
+    /// <summary>The PE that ran the line, when <see cref="HasCpu"/>.</summary>
+    public byte Cpu;
     public ulong Pa;
     public ulong Ipa;
     public bool HasIpa;

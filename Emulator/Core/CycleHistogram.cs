@@ -35,6 +35,30 @@ public sealed class CycleHistogram
         }
     }
 
+    /// <summary>Adds every sample of <paramref name="other"/> (the distribution of several PEs together).</summary>
+    public void AddAll(CycleHistogram other)
+    {
+        Count += other.Count;
+        Sum += other.Sum;
+        Max = Math.Max(Max, other.Max);
+        if (other._counts is { } counts)
+        {
+            var mine = _counts ??= new long[Direct];
+            for (int v = 0; v < Direct; v++)
+            {
+                mine[v] += counts[v];
+            }
+        }
+        if (other._large is { } large)
+        {
+            _large ??= new SortedDictionary<long, long>();
+            foreach (var (v, c) in large)
+            {
+                _large[v] = _large.GetValueOrDefault(v) + c;
+            }
+        }
+    }
+
     /// <summary>Nearest-rank percentile: the smallest value v with at least p% of the samples ≤ v (0 when empty).</summary>
     public long Percentile(double p)
     {

@@ -65,8 +65,19 @@ public sealed class SimulatedCore
         _fetchLatency = Caches.FetchLatency;
         _coalesce = Config.Caching.CoalesceContiguous;
         _dataCaches = Config.Timing.ModelDataCaches;
+        if (system.Pes.Count != 0)
+        {
+            // The ID registers describe the implementation: a new PE takes them as the others have them.
+            var first = system.Pes[0].Registers;
+            foreach (var reg in IdRegisters)
+            {
+                Registers[reg] = first[reg];
+            }
+        }
         Index = system.Attach(this);
     }
+
+    private static readonly SysReg[] IdRegisters = [SysReg.ID_AA64MMFR0_EL1, SysReg.ID_AA64MMFR1_EL1, SysReg.ID_AA64MMFR2_EL1];
 
     /// <summary>The system this PE belongs to: the memory and the other PEs.</summary>
     public SimulatedSystem System { get; }
@@ -105,7 +116,7 @@ public sealed class SimulatedCore
         get => _stale is not null;
         set
         {
-            _stale = value ? _stale ?? new StaleChecker(Registers, Memory) : null;
+            _stale = value ? _stale ?? new StaleChecker(Registers, Memory) { SeveralPes = System.Pes.Count > 1 } : null;
             // Every access must now pass the checker: forget the predicted slots, which bypass it.
             _predictData.Page = ulong.MaxValue;
             _predictFetch.Page = ulong.MaxValue;
@@ -183,6 +194,38 @@ public sealed class SimulatedCore
         Stats.Records++;
         Registers[reg] = value;
         _stale?.OnRegisterWrite(reg, line);
+        if (SystemRegisters.IsIdRegister(reg) && System.Pes.Count > 1)
+        {
+            System.WriteIdRegister(this, reg, value, line);
+        }
+    }
+
+    /// <summary>An ID register written on another PE (<see cref="SimulatedSystem.WriteIdRegister"/>): the same effects, not counted as a record here.</summary>
+    internal void SetIdRegister(SysReg reg, ulong value, long line)
+    {
+        Registers[reg] = value;
+        _stale?.OnRegisterWrite(reg, line);
+    }
+
+    /// <summary>
+    /// `dsb OPT`: a Data Synchronization Barrier. The replay runs every line at once, in order, so it changes
+    /// nothing; it is counted, and kept as <see cref="LastDsb"/> for whoever watches the barriers.
+    /// </summary>
+    public void Dsb(DsbOption option)
+    {
+        Stats.Records++;
+        Stats.Dsbs++;
+        LastDsb = option;
+    }
+
+    /// <summary>The option of the last DSB this PE executed (<see cref="DsbOption.SY"/> before any).</summary>
+    public DsbOption LastDsb { get; private set; } = DsbOption.SY;
+
+    /// <summary>`isb`: an Instruction Synchronization Barrier (a context synchronization event); changes nothing in the replay, counted.</summary>
+    public void Isb()
+    {
+        Stats.Records++;
+        Stats.Isbs++;
     }
 
     /// <summary>`mem PA VALUE`: a 64-bit store to physical memory by the trace (page tables, data).</summary>
@@ -232,9 +275,10 @@ public sealed class SimulatedCore
     }
 
     /// <summary>
-    /// `tlbi OP [XT]`: TLB maintenance, with the exact scope of the operation (D8.13). The IS/OS forms act on this PE
-    /// as the local form (their domain stays on <see cref="LastTlbi"/>); a TTL hint is decoded and kept there but
-    /// never keeps an entry.
+    /// `tlbi OP [XT]`: TLB maintenance, with the exact scope of the operation (D8.13), decoded against this PE's
+    /// registers (regime, VMID, ASID size). The local forms act on this PE's TLBs and walk caches; the IS/OS forms,
+    /// and the E1 forms at EL1 under HCR_EL2.FB, on those of every PE of the system (<see cref="IsBroadcast"/>); a TTL
+    /// hint is decoded and kept on <see cref="LastTlbi"/> but never keeps an entry.
     /// </summary>
     public void Tlbi(TlbiOp op, ulong xt)
     {
@@ -244,8 +288,26 @@ public sealed class SimulatedCore
         var e1 = TranslationRegimes.OfE1Maintenance(CurrentEl, hcr);
         var e2 = TranslationRegimes.OfE2Maintenance(hcr);
         LastTlbi = DecodeTlbi(op, xt, e1, e2);
+        if (IsBroadcast(op, hcr))
+        {
+            Stats.BroadcastTlbis++;
+            if (System.Pes.Count > 1)
+            {
+                System.InvalidateAll(in LastTlbi, Mmu.CurrentVmid, e1, e2);
+                return;
+            }
+        }
         Caches.Invalidate(in LastTlbi, Mmu.CurrentVmid, e1, e2);
     }
+
+    /// <summary>
+    /// Whether a TLBI of this PE acts on every PE: the IS and OS forms (every PE is in one Inner and one Outer
+    /// Shareable domain), and with HCR_EL2.FB=1 the EL1 forms (VMALLE1, (R)VA(A)(L)E1, ASIDE1) executed at EL1.
+    /// </summary>
+    public bool IsBroadcast(TlbiOp op, Hcr hcr) =>
+        op.Shareability() != TlbiShareability.NonShareable
+        || (hcr.Fb && CurrentEl == 1 && op.Local() is TlbiOp.VMALLE1 or TlbiOp.VAE1 or TlbiOp.VALE1 or TlbiOp.VAAE1
+            or TlbiOp.VAALE1 or TlbiOp.ASIDE1 or TlbiOp.RVAE1 or TlbiOp.RVAAE1 or TlbiOp.RVALE1 or TlbiOp.RVAALE1);
 
     /// <summary>The last TLBI this PE executed, decoded.</summary>
     public TlbiOperation LastTlbi;

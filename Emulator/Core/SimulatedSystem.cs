@@ -1,5 +1,7 @@
 using MmuSim.Addressing;
+using MmuSim.Caching;
 using MmuSim.Memory;
+using MmuSim.Registers;
 
 namespace MmuSim.Core;
 
@@ -37,6 +39,16 @@ public sealed class SimulatedSystem
     internal int Attach(SimulatedCore pe)
     {
         _pes.Add(pe);
+        if (_pes.Count > 1)
+        {
+            foreach (var other in _pes)
+            {
+                if (other.Stale is { } stale)
+                {
+                    stale.SeveralPes = true;
+                }
+            }
+        }
         return _pes.Count - 1;
     }
 
@@ -69,6 +81,30 @@ public sealed class SimulatedSystem
         for (int i = 0; i < words.Length; i++)
         {
             WriteMemory(pa + ((ulong)i << 3), words[i], line);
+        }
+    }
+
+    /// <summary>
+    /// A decoded TLBI broadcast by one PE (IS/OS forms, HCR_EL2.FB): applied to the TLBs and walk caches of every PE
+    /// with the issuing PE's VMID and regimes, which <paramref name="t"/> was decoded against.
+    /// </summary>
+    public void InvalidateAll(in TlbiOperation t, ushort vmid, TranslationRegime e1Regime, TranslationRegime e2Regime)
+    {
+        foreach (var pe in _pes)
+        {
+            pe.Caches.Invalidate(in t, vmid, e1Regime, e2Regime);
+        }
+    }
+
+    /// <summary>An ID register written by <paramref name="writer"/> (which has set its own): set on every other PE too.</summary>
+    internal void WriteIdRegister(SimulatedCore writer, SysReg reg, ulong value, long line)
+    {
+        foreach (var pe in _pes)
+        {
+            if (pe != writer)
+            {
+                pe.SetIdRegister(reg, value, line);
+            }
         }
     }
 

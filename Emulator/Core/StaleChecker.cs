@@ -56,6 +56,12 @@ public sealed class StaleChecker
         _shadow = new Mmu(registers, memory) { DryRun = true };
     }
 
+    /// <summary>
+    /// The PE is one of several: a fix for a table write names the broadcast (IS) TLBI, which reaches this PE's TLBs
+    /// whichever PE issues it. A fix for a register write stays local: the register is this PE's.
+    /// </summary>
+    public bool SeveralPes { get; set; }
+
     /// <summary>Reports kept (the first <see cref="MaxKept"/>).</summary>
     public List<StaleTranslation> Reports { get; } = new();
 
@@ -116,6 +122,11 @@ public sealed class StaleChecker
         if (bestLine > 0)
         {
             fix = FixFor(in culprit, regime, shape, vpage);
+            if (SeveralPes)
+            {
+                // Memory is every PE's: the store's maintenance must reach this PE's TLBs from whichever PE runs it.
+                fix = System.Text.RegularExpressions.Regex.Replace(fix, @"tlbi ([A-Z0-9]+)", "tlbi $1IS");
+            }
         }
         else
         {

@@ -15,6 +15,15 @@ public sealed class Statistics
     public long AtInstructions { get; internal set; }
     public long Dumps { get; internal set; }
     public long Tlbis { get; internal set; }
+
+    /// <summary>TLBIs this PE issued that acted on every PE (IS/OS forms, E1 forms under HCR_EL2.FB).</summary>
+    public long BroadcastTlbis { get; internal set; }
+
+    /// <summary>`dsb` lines this PE executed.</summary>
+    public long Dsbs { get; internal set; }
+
+    /// <summary>`isb` lines this PE executed.</summary>
+    public long Isbs { get; internal set; }
     public long Faults { get; internal set; }
 
     /// <summary>Descriptor reads made for R/W/X accesses (AT walks are counted apart).</summary>
@@ -66,6 +75,49 @@ public sealed class Statistics
     public CycleHistogram WalkCycles { get; } = new();
 
     public long Accesses => Reads + Writes + Fetches;
+
+    /// <summary>The figures of several PEs added up (every counter, every fault cell, the walk-cycle distribution).</summary>
+    public static Statistics Total(IEnumerable<Statistics> parts)
+    {
+        var t = new Statistics();
+        foreach (var s in parts)
+        {
+            t.Lines += s.Lines;
+            t.Records += s.Records;
+            t.Reads += s.Reads;
+            t.Writes += s.Writes;
+            t.Fetches += s.Fetches;
+            t.AtInstructions += s.AtInstructions;
+            t.Dumps += s.Dumps;
+            t.Tlbis += s.Tlbis;
+            t.BroadcastTlbis += s.BroadcastTlbis;
+            t.Dsbs += s.Dsbs;
+            t.Isbs += s.Isbs;
+            t.Faults += s.Faults;
+            t.DescriptorReads += s.DescriptorReads;
+            t.AtDescriptorReads += s.AtDescriptorReads;
+            t.TranslationCycles += s.TranslationCycles;
+            t.DemandFaults += s.DemandFaults;
+            t.DemandFaultReads += s.DemandFaultReads;
+            t.BadLines += s.BadLines;
+            t.TlbHits += s.TlbHits;
+            t.Walks += s.Walks;
+            t.Walks1D += s.Walks1D;
+            t.Walks2D += s.Walks2D;
+            t.DescriptorReads1D += s.DescriptorReads1D;
+            t.DescriptorReads2D += s.DescriptorReads2D;
+            t.DirtyWalks += s.DirtyWalks;
+            t.InputFaults += s.InputFaults;
+            t.PageCrossings += s.PageCrossings;
+            t.HardwareUpdates += s.HardwareUpdates;
+            for (int i = 0; i < t._faults.Length; i++)
+            {
+                t._faults[i] += s._faults[i];
+            }
+            t.WalkCycles.AddAll(s.WalkCycles);
+        }
+        return t;
+    }
 
     internal void CountFault(in FaultInfo f)
     {

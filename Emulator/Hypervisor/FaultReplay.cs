@@ -22,9 +22,9 @@ public sealed class FaultRun
 public static class FaultReplay
 {
     /// <summary>Explains every faulting R/W/X as the replay makes it.</summary>
-    private sealed class Watcher(SimulatedCore core, FaultRun run, IReadOnlyList<string> traces, bool stopOnFault) : IReplayObserver
+    private sealed class Watcher(FaultRun run, IReadOnlyList<string> traces, bool stopOnFault) : IReplayObserver
     {
-        public bool OnExecuted(int input, in TraceRecord record, bool produced, in AccessOutcome outcome)
+        public bool OnExecuted(int input, SimulatedCore core, in TraceRecord record, bool produced, in AccessOutcome outcome)
         {
             if (!produced || record.Op is not (TraceOp.Read or TraceOp.Write or TraceOp.Fetch))
             {
@@ -84,7 +84,7 @@ public static class FaultReplay
         var core = new SimulatedCore();
         // The replay `replay` runs (every input format, compression, stdin), watched access by access; never demand
         // paging, which would map away the very faults the cell's configuration gives.
-        var replayer = new Replayer(core, sink: null, new ReplayOptions { Format = format, DemandPaging = DemandPagingMode.Off }, new Watcher(core, run, traces, stopOnFault));
+        var replayer = new Replayer(core, sink: null, new ReplayOptions { Format = format, DemandPaging = DemandPagingMode.Off }, new Watcher(run, traces, stopOnFault));
         try
         {
             await replayer.ReplayInputsAsync(traces, Open, ct);

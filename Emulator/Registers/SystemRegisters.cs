@@ -71,6 +71,12 @@ public sealed class SystemRegisters
         Generation++;
     }
 
+    /// <summary>
+    /// An ID register (ID_AA64MMFR0..2_EL1): it describes the implementation, which every PE of a system shares, so a
+    /// write of one sets it on every PE.
+    /// </summary>
+    public static bool IsIdRegister(SysReg reg) => reg is SysReg.ID_AA64MMFR0_EL1 or SysReg.ID_AA64MMFR1_EL1 or SysReg.ID_AA64MMFR2_EL1;
+
     /// <summary>Looks a register name up, case-insensitively.</summary>
     public static bool TryParseName(ReadOnlySpan<char> name, out SysReg reg)
     {
@@ -214,6 +220,8 @@ public readonly record struct Hcr(ulong Value)
     public bool Vm => BitOps.Bit(Value, 0);
     /// <summary>[2] protected table walk.</summary>
     public bool Ptw => BitOps.Bit(Value, 2);
+    /// <summary>[9] force broadcast: TLBIs of the E1 forms executed at EL1 act as their IS forms.</summary>
+    public bool Fb => BitOps.Bit(Value, 9);
     /// <summary>[12] default cacheable.</summary>
     public bool Dc => BitOps.Bit(Value, 12);
     /// <summary>[27] trap general exceptions.</summary>

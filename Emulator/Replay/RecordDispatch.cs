@@ -71,7 +71,10 @@ public static class RecordDispatch
         }
     }
 
-    /// <summary>The commands that produce no result: reg, mem, ram, el, tlbi, pstate.</summary>
+    /// <summary>
+    /// The commands that produce no result: reg, mem, ram, el, tlbi, pstate, dsb, isb. A `cpu` line is not a PE's
+    /// operation: whoever holds the system (<see cref="Replayer"/>) chooses the PE the next records run on.
+    /// </summary>
     private static void ExecuteCommand(SimulatedCore core, in TraceRecord rec)
     {
         switch (rec.Op)
@@ -93,6 +96,12 @@ public static class RecordDispatch
                 break;
             case TraceOp.Pstate:
                 core.SetPan(rec.Value != 0);
+                break;
+            case TraceOp.Dsb:
+                core.Dsb(rec.Dsb);
+                break;
+            case TraceOp.Isb:
+                core.Isb();
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(rec), rec.Op, "not a trace command");

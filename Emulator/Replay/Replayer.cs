@@ -23,8 +23,11 @@ public enum DemandPagingMode : byte
 /// </summary>
 public interface IReplayObserver
 {
-    /// <summary>Called after <paramref name="record"/> of input <paramref name="input"/> (0-based) ran. Return false to stop the replay there.</summary>
-    bool OnExecuted(int input, in TraceRecord record, bool produced, in AccessOutcome outcome);
+    /// <summary>
+    /// Called after <paramref name="record"/> of input <paramref name="input"/> (0-based) ran on <paramref name="pe"/>
+    /// (for a `cpu` line, the PE it chose). Return false to stop the replay there.
+    /// </summary>
+    bool OnExecuted(int input, SimulatedCore pe, in TraceRecord record, bool produced, in AccessOutcome outcome);
 }
 
 /// <summary>Options of a replay.</summary>
@@ -55,14 +58,21 @@ public sealed record ReplayOptions
 }
 
 /// <summary>
-/// Streams one or more traces, in order and as one stream, into a <see cref="SimulatedCore"/> and hands every
+/// Streams one or more traces, in order and as one stream, into the PEs of a <see cref="SimulatedSystem"/> (each
+/// trace starts on the PE the replayer was made with, PE 0; `cpu N` moves the following lines to PE N) and hands every
 /// outcome to a sink. Each input is opened by <see cref="TraceInput"/> (file or `-`, gzip/xz, format detection) and
 /// read by its format's parser; memory use does not grow with the length of a trace. Line numbers restart in each
 /// file; errors name the file. Foreign traces run at EL0 under demand paging unless told otherwise.
 /// </summary>
 public sealed class Replayer
 {
-    private readonly SimulatedCore _core;
+    private readonly SimulatedSystem _system;
+    private readonly SimulatedCore _first;
+    /// <summary>The PE the next record runs on: the first one until a `cpu` line names another.</summary>
+    private SimulatedCore _core;
+    /// <summary>A `cpu` line has been read: results name their PE from here on.</summary>
+    private bool _cpuLines;
+    private readonly List<SimulatedCore> _named = new();
     private readonly IOutcomeSink? _sink;
     private readonly bool _stopOnFault;
     private readonly ReplayOptions _options;
@@ -73,6 +83,8 @@ public sealed class Replayer
     public Replayer(SimulatedCore core, IOutcomeSink? sink, ReplayOptions? options = null, IReplayObserver? observer = null)
     {
         _core = core;
+        _first = core;
+        _system = core.System;
         _sink = sink;
         _observer = observer;
         _options = options ?? new ReplayOptions();
@@ -82,8 +94,75 @@ public sealed class Replayer
 
     private readonly IReplayObserver? _observer;
 
-    /// <summary>The PE the replay runs on.</summary>
+    /// <summary>The PE the replay runs on now: the one it was made with (PE 0 of its system) until a `cpu` line names another.</summary>
     public SimulatedCore Core => _core;
+
+    /// <summary>The system whose PEs the replay runs (<see cref="SimulatedCore.System"/> of the PE it was made with).</summary>
+    public SimulatedSystem System => _system;
+
+    /// <summary>
+    /// Records run so far on every PE (for a progress display, which may read it from another thread: a PE added
+    /// meanwhile is counted at the next read).
+    /// </summary>
+    public long Records
+    {
+        get
+        {
+            var pes = _system.Pes;
+            long n = 0;
+            for (int i = 0, count = pes.Count; i < count; i++)
+            {
+                n += pes[i].Stats.Records;
+            }
+            return n;
+        }
+    }
+
+    /// <summary>True once a trace has had a `cpu` line: results carry `cpu` from that line on.</summary>
+    public bool HasCpuLines => _cpuLines;
+
+    /// <summary>
+    /// The PEs to report, by number: the PE the replay was made with, and every PE a `cpu` line named (PEs made only
+    /// to keep numbers equal to indices, by a `cpu 5` before PEs 1..4 existed, ran nothing and are left out).
+    /// </summary>
+    public IReadOnlyList<SimulatedCore> ReportedPes
+    {
+        get
+        {
+            var pes = new List<SimulatedCore> { _first };
+            foreach (var pe in _named)
+            {
+                if (pe != _first)
+                {
+                    pes.Add(pe);
+                }
+            }
+            pes.Sort((a, b) => a.Index.CompareTo(b.Index));
+            return pes;
+        }
+    }
+
+    /// <summary>
+    /// `cpu N`: the next records run on PE N, made (with every missing lower number) as a copy of the first PE's
+    /// model when it does not exist yet: the same configuration, checks, prefetching and record detail, the ID
+    /// registers the others have, its own registers at reset, EL1.
+    /// </summary>
+    private void SelectPe(int n)
+    {
+        while (_system.Pes.Count <= n)
+        {
+            var pe = _system.AddPe();
+            pe.CheckStale = _first.CheckStale;
+            pe.PrefetchWalks = _first.PrefetchWalks;
+            pe.Mmu.Record.Detailed = _first.Mmu.Record.Detailed;
+        }
+        _core = _system.Pes[n];
+        _cpuLines = true;
+        if (!_named.Contains(_core))
+        {
+            _named.Add(_core);
+        }
+    }
 
     /// <summary>Index of the input being replayed among those given to <see cref="ReplayFilesAsync"/> (0-based).</summary>
     public int InputIndex { get; private set; }
@@ -122,13 +201,29 @@ public sealed class Replayer
         public void OnRecord(in TraceRecord record)
         {
             owner._lastLine = record.Line;
-            var core = owner._core;
-            bool produced = core.Execute(in record, out var outcome);
+            bool produced;
+            AccessOutcome outcome;
+            if (record.Op == TraceOp.Cpu)
+            {
+                owner.SelectPe((int)record.Value);
+                produced = false;
+                outcome = default;
+            }
+            else
+            {
+                var core = owner._core;
+                produced = core.Execute(in record, out outcome);
+                if (produced && owner._cpuLines && outcome.Op != ResultOp.Dump)
+                {
+                    outcome.HasCpu = true;
+                    outcome.Cpu = (byte)core.Index;
+                }
+            }
             if (produced)
             {
                 owner._sink?.OnOutcome(in outcome);
             }
-            if (owner._observer is { } observer && !observer.OnExecuted(owner.InputIndex, in record, produced, in outcome))
+            if (owner._observer is { } observer && !observer.OnExecuted(owner.InputIndex, owner._core, in record, produced, in outcome))
             {
                 owner.StoppedByObserver = true;
                 throw new StopSignal();
@@ -160,7 +255,14 @@ public sealed class Replayer
         public void OnRecord(in TraceRecord record)
         {
             owner._lastLine = record.Line;
-            owner._core.ExecuteDiscarding(in record);
+            if (record.Op != TraceOp.Cpu)
+            {
+                owner._core.ExecuteDiscarding(in record);
+            }
+            else
+            {
+                owner.SelectPe((int)record.Value);
+            }
         }
     }
 
@@ -175,9 +277,10 @@ public sealed class Replayer
     public async ValueTask<bool> ReplayAsync(TraceInput input, CancellationToken ct = default)
     {
         bool foreign = input.IsForeign;
+        _core = _first; // every trace starts on PE 0
         if (_options.DemandPaging == DemandPagingMode.On || (foreign && _options.DemandPaging == DemandPagingMode.Auto))
         {
-            Pager ??= new DemandPager(_core, _options.Paging);
+            Pager ??= new DemandPager(_first, _options.Paging);
         }
         if (foreign)
         {
@@ -202,8 +305,9 @@ public sealed class Replayer
         }
         finally
         {
-            _core.Stats.Lines += completed ? lines : _lastLine;
-            _core.Stats.BadLines = parse.BadLines;
+            // Lines and skipped lines are the trace's, not a PE's: they are counted on the first PE.
+            _first.Stats.Lines += completed ? lines : _lastLine;
+            _first.Stats.BadLines = parse.BadLines;
         }
     }
 

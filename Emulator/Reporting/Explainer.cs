@@ -17,13 +17,13 @@ namespace MmuSim.Reporting;
 public static class Explainer
 {
     /// <summary>Watches the replay for the target line of the last input: captures its outcome and steps, then stops.</summary>
-    private sealed class Capture(SimulatedCore core, int lastInput, long target) : IReplayObserver
+    private sealed class Capture(int lastInput, long target) : IReplayObserver
     {
         public string Text = "";
         public bool Found;
         public bool NotAnAccess;
 
-        public bool OnExecuted(int input, in TraceRecord record, bool produced, in AccessOutcome outcome)
+        public bool OnExecuted(int input, SimulatedCore core, in TraceRecord record, bool produced, in AccessOutcome outcome)
         {
             if (input != lastInput || record.Line != target)
             {
@@ -51,7 +51,7 @@ public static class Explainer
     {
         options = (options ?? new ReplayOptions()) with { StopOnFault = false };
         var core = new SimulatedCore(config: config);
-        var capture = new Capture(core, traces.Count - 1, line);
+        var capture = new Capture(traces.Count - 1, line);
         // The same replay as `replay` (every input format, compression, stdin, demand paging for foreign traces),
         // watched line by line; it stops right after the target line, whose walk the PE still holds.
         var replayer = new Replayer(core, sink: null, options, capture);
@@ -74,7 +74,7 @@ public static class Explainer
         var mmu = core.Mmu;
         int el = o.El;
         string what = rec.Op == TraceOp.At ? $"AT {rec.At}" : rec.Op switch { TraceOp.Write => "write", TraceOp.Fetch => "instruction fetch", _ => "read" };
-        sb.AppendLine($"line {rec.Line}: {what} of VA 0x{rec.Address:x} at EL{el}");
+        sb.AppendLine($"line {rec.Line}: {what} of VA 0x{rec.Address:x} at EL{el}{(o.HasCpu ? $" on PE {o.Cpu}" : "")}");
         var regime = mmu.RegimeOf(el);
         bool upper = regime.HasTwoVaRanges() && (rec.Address >> 55 & 1) != 0;
         string range = regime.HasTwoVaRanges() ? $", {regime.Ttbr(upper)}" : "";

@@ -50,6 +50,11 @@ public sealed class ResultWriter : IOutcomeSink, IDisposable
             line.Hex(",\"va\":\"0x"u8, o.Va);
             line.Raw(",\"el\":"u8);
             line.Decimal(o.El);
+            if (o.HasCpu)
+            {
+                line.Raw(",\"cpu\":"u8);
+                line.Decimal(o.Cpu);
+            }
             if (o.Unpriv)
             {
                 line.Raw(",\"unpriv\":true"u8);

@@ -26,6 +26,10 @@ public static class Summary
             string lv = level == FaultInfo.NoLevel ? " -" : $"{level,2}";
             w.WriteLine($"  {FaultInfo.TypeName(type),-14} stage {stage} level {lv}  {count,10:N0}");
         }
+        if (s.Dsbs + s.Isbs != 0)
+        {
+            w.WriteLine($"barriers           {s.Dsbs + s.Isbs,12:N0}   (dsb {s.Dsbs:N0}, isb {s.Isbs:N0})");
+        }
         if (pager is not null)
         {
             pager.WriteSummary(w);
@@ -36,6 +40,37 @@ public static class Summary
             w.WriteLine("stopped at the first fault (--stop-on-fault)");
         }
     }
+
+    /// <summary>
+    /// The full summary of a replay over <paramref name="pes"/> (<see cref="Replay.Replayer.ReportedPes"/>): for one
+    /// PE, that PE's summary; for several, the counts of all PEs together, a table of each PE's figures, then each
+    /// PE's translation-cost section.
+    /// </summary>
+    public static void Write(TextWriter w, IReadOnlyList<SimulatedCore> pes, bool stoppedOnFault, DemandPager? pager = null)
+    {
+        if (pes.Count == 1)
+        {
+            Write(w, pes[0], stoppedOnFault, pager);
+            return;
+        }
+        var total = Statistics.Total(pes.Select(pe => pe.Stats));
+        Write(w, total, stoppedOnFault, pager);
+        w.WriteLine();
+        w.WriteLine($"PEs                {pes.Count,12:N0}");
+        w.WriteLine($"  {"PE",-5} {"accesses",13} {"at",9} {"tlbis",9} {"broadcast",9} {"barriers",9} {"desc. reads",13} {"cycles",15} {"faults",9} {"tlb hits",13} {"walks",13}");
+        foreach (var pe in pes)
+        {
+            PeRow(w, pe.Index.ToString(CultureInfo.InvariantCulture), pe.Stats);
+        }
+        PeRow(w, "all", total);
+        foreach (var pe in pes)
+        {
+            WriteCost(w, pe, pe.Index);
+        }
+    }
+
+    private static void PeRow(TextWriter w, string name, Statistics s) =>
+        w.WriteLine($"  {name,-5} {s.Accesses,13:N0} {s.AtInstructions,9:N0} {s.Tlbis,9:N0} {s.BroadcastTlbis,9:N0} {s.Dsbs + s.Isbs,9:N0} {s.DescriptorReads,13:N0} {s.TranslationCycles,15:N0} {s.Faults,9:N0} {s.TlbHits,13:N0} {s.Walks,13:N0}");
 
     /// <summary>The full summary of a core: the counts above, then the translation-cost section.</summary>
     public static void Write(TextWriter w, SimulatedCore core, bool stoppedOnFault, DemandPager? pager = null)
@@ -50,13 +85,14 @@ public static class Summary
     private static string Ratio(long a, long b) => b == 0 ? "-" : ((double)a / b).ToString("0.00", CultureInfo.InvariantCulture);
 
     /// <summary>Per structure lookups, hits, misses and evictions; walks, reads and where they were served; cycles.</summary>
-    public static void WriteCost(TextWriter w, SimulatedCore core)
+    /// <param name="pe">The PE's number, named in the section's first line when there are several.</param>
+    public static void WriteCost(TextWriter w, SimulatedCore core, int pe = -1)
     {
         var s = core.Stats;
         var caches = core.Caches;
         var timing = core.Timing;
         w.WriteLine();
-        w.WriteLine($"translation model  {core.Config.Name}");
+        w.WriteLine(pe < 0 ? $"translation model  {core.Config.Name}" : $"translation model  {core.Config.Name}   (PE {pe})");
         w.WriteLine($"  {"structure",-10} {"kind",-16} {"geometry",-14} {"lookups",13} {"hits",13} {"misses",13} {"hit rate",8} {"evictions",11}");
         foreach (var t in caches.Tlbs)
         {

@@ -19,16 +19,62 @@ public static class SummaryJson
         Write(w, core, stoppedOnFault);
     }
 
+    /// <summary>
+    /// The summary of a replay over <paramref name="pes"/> (<see cref="Replay.Replayer.ReportedPes"/>): for one PE,
+    /// that PE's summary; for several, the counts of all PEs together and under <c>perPe</c> each PE's whole summary
+    /// (with <c>cpu</c>, without schema and model).
+    /// </summary>
+    public static void Write(Stream stream, IReadOnlyList<SimulatedCore> pes, bool stoppedOnFault)
+    {
+        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        if (pes.Count == 1)
+        {
+            Write(w, pes[0], stoppedOnFault);
+            return;
+        }
+        var total = Statistics.Total(pes.Select(pe => pe.Stats));
+        w.WriteStartObject();
+        w.WriteString("schema", Schema);
+        w.WritePropertyName("model");
+        ModelConfigJson.Write(w, pes[0].Config);
+        w.WriteNumber("pes", pes.Count);
+        Counts(w, total, barriers: true);
+        w.WriteStartArray("perPe");
+        foreach (var pe in pes)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("cpu", pe.Index);
+            Counts(w, pe.Stats, barriers: true, lines: false);
+            Structures(w, pe);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteBoolean("stoppedOnFault", stoppedOnFault);
+        w.WriteEndObject();
+    }
+
     public static void Write(Utf8JsonWriter w, SimulatedCore core, bool stoppedOnFault)
     {
         var s = core.Stats;
-        var caches = core.Caches;
-        var timing = core.Timing;
         w.WriteStartObject();
         w.WriteString("schema", Schema);
         w.WritePropertyName("model");
         ModelConfigJson.Write(w, core.Config);
-        w.WriteNumber("lines", s.Lines);
+        // Barrier counts appear when the trace has barriers, so a version-1 trace's summary stays as it was.
+        Counts(w, s, barriers: s.Dsbs + s.Isbs != 0);
+        Structures(w, core);
+        w.WriteBoolean("stoppedOnFault", stoppedOnFault);
+        w.WriteEndObject();
+    }
+
+    /// <summary>The counts of a PE, or of several together: lines to cycles per access.</summary>
+    /// <param name="lines">Write the trace's line count (not in a PE's own figures: lines are the trace's).</param>
+    private static void Counts(Utf8JsonWriter w, Statistics s, bool barriers, bool lines = true)
+    {
+        if (lines)
+        {
+            w.WriteNumber("lines", s.Lines);
+        }
         w.WriteNumber("accesses", s.Accesses);
         w.WriteNumber("reads", s.Reads);
         w.WriteNumber("writes", s.Writes);
@@ -69,7 +115,20 @@ public static class SummaryJson
         w.WriteNumber("hardwareUpdates", s.HardwareUpdates);
         w.WriteNumber("translationCycles", s.TranslationCycles);
         WriteRatio(w, "cyclesPerAccess", s.TranslationCycles, s.Accesses);
+        if (barriers)
+        {
+            w.WriteNumber("broadcastTlbis", s.BroadcastTlbis);
+            w.WriteNumber("dsbs", s.Dsbs);
+            w.WriteNumber("isbs", s.Isbs);
+        }
+    }
 
+    /// <summary>A PE's structures: TLBs, walk caches, IPA cache, walker caches, where reads were served, walk cycles, stale translations.</summary>
+    private static void Structures(Utf8JsonWriter w, SimulatedCore core)
+    {
+        var s = core.Stats;
+        var caches = core.Caches;
+        var timing = core.Timing;
         w.WriteStartArray("tlbs");
         foreach (var t in caches.Tlbs)
         {
@@ -173,8 +232,6 @@ public static class SummaryJson
             w.WriteEndArray();
             w.WriteEndObject();
         }
-        w.WriteBoolean("stoppedOnFault", stoppedOnFault);
-        w.WriteEndObject();
     }
 
     private static void WriteRatio(Utf8JsonWriter w, string name, long a, long b)

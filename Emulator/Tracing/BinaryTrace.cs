@@ -31,6 +31,7 @@ public static class BinaryTrace
     public const byte TagReg = (byte)TraceOp.Reg, TagMem = (byte)TraceOp.Mem, TagRam = (byte)TraceOp.Ram, TagEl = (byte)TraceOp.El,
         TagAt = (byte)TraceOp.At, TagDump = (byte)TraceOp.Dump, TagTlbi = (byte)TraceOp.Tlbi;
     public const byte TagLdtr = (byte)TraceOp.Ldtr, TagSttr = (byte)TraceOp.Sttr, TagPstate = (byte)TraceOp.Pstate;
+    public const byte TagCpu = (byte)TraceOp.Cpu, TagDsb = (byte)TraceOp.Dsb, TagIsb = (byte)TraceOp.Isb;
 
     /// <summary>True when <paramref name="head"/> starts with the magic number.</summary>
     public static bool HasMagic(ReadOnlySpan<byte> head) => head.StartsWith(Magic);
@@ -364,6 +365,21 @@ public static class BinaryTraceReader
                 Expect(ref state, b2 <= 1, $"PSTATE.PAN {b2} is not 0 or 1");
                 rec.Op = TraceOp.Pstate;
                 rec.Value = b2;
+                break;
+            case BinaryTrace.TagCpu:
+                Expect(ref state, b2 == 0 && b3 == 0 && n == 0 && x == 0, "reserved fields of a cpu record must be zero");
+                rec.Op = TraceOp.Cpu;
+                rec.Value = b1;
+                break;
+            case BinaryTrace.TagDsb:
+                Expect(ref state, b2 == 0 && b3 == 0 && n == 0 && x == 0, "reserved fields of a dsb record must be zero");
+                Expect(ref state, WireCodes<DsbOption>.IsDefined(b1), $"unknown DSB option code {b1}");
+                rec.Op = TraceOp.Dsb;
+                rec.Dsb = WireCodes<DsbOption>.FromCode(b1);
+                break;
+            case BinaryTrace.TagIsb:
+                Expect(ref state, b1 == 0 && b2 == 0 && b3 == 0 && n == 0 && x == 0, "reserved fields of an isb record must be zero");
+                rec.Op = TraceOp.Isb;
                 break;
             case BinaryTrace.TagReg:
                 Expect(ref state, b2 == 0 && b3 == 0 && n == 0, "reserved bytes of a reg record must be zero");

@@ -369,6 +369,21 @@ public static class TextTraceParser
                 }
                 return;
             }
+            case 3 when Is(keyword, "cpu"u8):
+                rec.Op = TraceOp.Cpu;
+                rec.Value = Number(ref t, source, line, "PE number");
+                if (rec.Value > MaxPe)
+                {
+                    Fail.Bad(source, line, t.Column, "PE number ", rec.Value, " is not between 0 and 255");
+                }
+                break;
+            case 3 when Is(keyword, "dsb"u8):
+                rec.Op = TraceOp.Dsb;
+                rec.Dsb = Name<DsbOption>(ref t, source, line, "DSB option");
+                break;
+            case 3 when Is(keyword, "isb"u8):
+                rec.Op = TraceOp.Isb;
+                break;
             case 4 when Is(keyword, "dump"u8):
                 rec.Op = TraceOp.Dump;
                 rec.Address = Number(ref t, source, line, "physical address");
@@ -415,6 +430,9 @@ public static class TextTraceParser
         }
         handler.OnRecord(in rec);
     }
+
+    /// <summary>The highest PE number a `cpu` line may name.</summary>
+    public const int MaxPe = 255;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Is(ReadOnlySpan<byte> token, ReadOnlySpan<byte> lowerKeyword) =>

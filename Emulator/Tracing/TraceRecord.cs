@@ -39,13 +39,19 @@ public enum TraceOp : byte
     Sttr = 0x05,
     /// <summary>`pstate PAN 0|1` (Value = the bit).</summary>
     Pstate = 0x17,
+    /// <summary>`cpu N`: the lines below run on PE N (Value = N).</summary>
+    Cpu = 0x18,
+    /// <summary>`dsb OPT` (Dsb = the option).</summary>
+    Dsb = 0x19,
+    /// <summary>`isb`</summary>
+    Isb = 0x1A,
 }
 
 /// <summary>
 /// One parsed trace command, fixed-size and allocation-free. Field use by <see cref="Op"/>:
 /// Reg (Reg, Value); Mem (Address = PA, Value = word); Ram (Address = base, Value = size); El (Value = level);
 /// Read/Write/Ldtr/Sttr (Address = VA, Size); Fetch (Address = VA, Size = 4); At (At, Address = VA); Dump (Address = PA);
-/// Tlbi (Tlbi, Value = Xt, HasOperand); Pstate (Value = PSTATE.PAN).
+/// Tlbi (Tlbi, Value = Xt, HasOperand); Pstate (Value = PSTATE.PAN); Cpu (Value = the PE's number); Dsb (Dsb); Isb.
 /// </summary>
 public struct TraceRecord
 {
@@ -59,6 +65,7 @@ public struct TraceRecord
     public TlbiOp Tlbi;
     public byte Size;
     public bool HasOperand;
+    public DsbOption Dsb;
 }
 
 /// <summary>

@@ -123,6 +123,9 @@ public sealed class BinaryTraceWriter : TraceWriter
             case TraceOp.Ldtr: Put(BinaryTrace.TagLdtr, r.Size, 0, 0, r.Address); break;
             case TraceOp.Sttr: Put(BinaryTrace.TagSttr, r.Size, 0, 0, r.Address); break;
             case TraceOp.Pstate: Put(BinaryTrace.TagPstate, 0, (byte)r.Value, 0, 0); break;
+            case TraceOp.Cpu: Put(BinaryTrace.TagCpu, (byte)r.Value, 0, 0, 0); break;
+            case TraceOp.Dsb: Put(BinaryTrace.TagDsb, WireCodes<DsbOption>.Code(r.Dsb), 0, 0, 0); break;
+            case TraceOp.Isb: Put(BinaryTrace.TagIsb, 0, 0, 0, 0); break;
             case TraceOp.Reg: Put(BinaryTrace.TagReg, WireCodes<SysReg>.Code(r.Reg), 0, 0, r.Value); break;
             case TraceOp.El: Put(BinaryTrace.TagEl, (byte)r.Value, 0, 0, 0); break;
             case TraceOp.At: Put(BinaryTrace.TagAt, WireCodes<AtOp>.Code(r.At), 0, 0, r.Address); break;
@@ -208,6 +211,17 @@ public sealed class TextTraceWriter : TraceWriter
             case TraceOp.Pstate:
                 Text("pstate PAN "u8);
                 Dec(r.Value);
+                break;
+            case TraceOp.Cpu:
+                Text("cpu "u8);
+                Dec(r.Value);
+                break;
+            case TraceOp.Dsb:
+                Text("dsb "u8);
+                Text(WireCodes<DsbOption>.Name(r.Dsb));
+                break;
+            case TraceOp.Isb:
+                Text("isb"u8);
                 break;
             case TraceOp.Reg:
                 Text("reg "u8);
