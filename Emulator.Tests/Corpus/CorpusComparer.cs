@@ -1,5 +1,9 @@
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
+using MmuSim.Core;
+using MmuSim.Replay;
+using MmuSim.Reporting;
 
 namespace MmuSim.Tests.Corpus;
 
@@ -9,6 +13,51 @@ namespace MmuSim.Tests.Corpus;
 /// </summary>
 public static class CorpusComparer
 {
+    /// <summary>
+    /// Replays <paramref name="dir"/>/NAME.trace through the JSON writer the CLI uses (so the schema is checked too)
+    /// and compares every line of NAME.expected.jsonl under <see cref="Compare"/>; fails listing each line that
+    /// disagrees with its context, the line, and both results.
+    /// </summary>
+    public static async Task AssertReplayAgrees(string dir, string name)
+    {
+        string tracePath = Path.Combine(dir, name + ".trace");
+        var expected = File.ReadAllLines(Path.Combine(dir, name + ".expected.jsonl"))
+            .Where(l => l.Length > 0)
+            .Select(l => JsonDocument.Parse(l).RootElement)
+            .ToDictionary(e => e.GetProperty("line").GetInt64());
+        Assert.NotEmpty(expected);
+
+        var ms = new MemoryStream();
+        var core = new SimulatedCore();
+        using (var writer = new ResultWriter(ms, ownsStream: false))
+        {
+            await using var stream = File.OpenRead(tracePath);
+            await new Replayer(core, writer).ReplayAsync(stream, tracePath);
+        }
+        var actual = Encoding.UTF8.GetString(ms.ToArray()).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => JsonDocument.Parse(l).RootElement)
+            .ToDictionary(e => e.GetProperty("line").GetInt64());
+
+        string[] traceLines = File.ReadAllLines(tracePath);
+        var mismatches = new StringBuilder();
+        int bad = 0;
+        foreach (var (line, e) in expected.OrderBy(kv => kv.Key))
+        {
+            string? why = actual.TryGetValue(line, out var a) ? Compare(e, a) : "missing in actual";
+            if (why is null)
+            {
+                continue;
+            }
+            bad++;
+            mismatches.AppendLine($"{name}.trace:{line}: {why}");
+            mismatches.AppendLine($"   context : {Context(traceLines, (int)line)}");
+            mismatches.AppendLine($"   line    : {traceLines[line - 1]}");
+            mismatches.AppendLine($"   expected: {e.GetRawText()}");
+            mismatches.AppendLine($"   actual  : {(actual.TryGetValue(line, out var aa) ? aa.GetRawText() : "(none)")}");
+        }
+        Assert.True(bad == 0, $"{bad} of {expected.Count} lines disagree with QEMU:\n{mismatches}");
+    }
+
     /// <summary>EC, WnR, S1PTW and DFSC/IFSC of an ESR (ISV, SAS, SSE, SRT, SF, AR and IL masked).</summary>
     private const ulong EsrKeep = (0x3FUL << 26) | (1UL << 7) | (1UL << 6) | 0x3F;
 

@@ -70,42 +70,5 @@ public class QemuV2CorpusTests
 
     [Theory]
     [MemberData(nameof(Traces))]
-    public async Task ReplayAgreesWithQemu(string name)
-    {
-        string tracePath = Path.Combine(TestPaths.QemuV2, name + ".trace");
-        var expected = File.ReadAllLines(Path.Combine(TestPaths.QemuV2, name + ".expected.jsonl"))
-            .Where(l => l.Length > 0)
-            .Select(l => JsonDocument.Parse(l).RootElement)
-            .ToDictionary(e => e.GetProperty("line").GetInt64());
-
-        var ms = new MemoryStream();
-        var core = new SimulatedCore();
-        using (var writer = new ResultWriter(ms, ownsStream: false))
-        {
-            await using var stream = File.OpenRead(tracePath);
-            await new Replayer(core, writer).ReplayAsync(stream, tracePath);
-        }
-        var actual = Encoding.UTF8.GetString(ms.ToArray()).Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(l => JsonDocument.Parse(l).RootElement)
-            .ToDictionary(e => e.GetProperty("line").GetInt64());
-
-        string[] traceLines = File.ReadAllLines(tracePath);
-        var mismatches = new StringBuilder();
-        int bad = 0;
-        foreach (var (line, e) in expected.OrderBy(kv => kv.Key))
-        {
-            string? why = actual.TryGetValue(line, out var a) ? CorpusComparer.Compare(e, a) : "missing in actual";
-            if (why is null)
-            {
-                continue;
-            }
-            bad++;
-            mismatches.AppendLine($"{name}.trace:{line}: {why}");
-            mismatches.AppendLine($"   context : {CorpusComparer.Context(traceLines, (int)line)}");
-            mismatches.AppendLine($"   line    : {traceLines[line - 1]}");
-            mismatches.AppendLine($"   expected: {e.GetRawText()}");
-            mismatches.AppendLine($"   actual  : {(actual.TryGetValue(line, out var aa) ? aa.GetRawText() : "(none)")}");
-        }
-        Assert.True(bad == 0, $"{bad} of {expected.Count} lines disagree with QEMU:\n{mismatches}");
-    }
+    public Task ReplayAgreesWithQemu(string name) => CorpusComparer.AssertReplayAgrees(TestPaths.QemuV2, name);
 }
