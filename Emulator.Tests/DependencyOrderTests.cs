@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using MmuSim.Tests.Support;
 
 namespace MmuSim.Tests;
 
@@ -15,17 +16,7 @@ public sealed partial class DependencyOrderTests
         "Core", "Paging", "Tracing", "Replay", "Reporting", "Hypervisor", "Cli",
     ];
 
-    private static string EmulatorSource()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "MmuSim.sln")))
-            {
-                return Path.Combine(dir.FullName, "Emulator");
-            }
-        }
-        throw new DirectoryNotFoundException("MmuSim.sln not found above " + AppContext.BaseDirectory);
-    }
+    private static string EmulatorSource() => Path.Combine(TestPaths.RepositoryRoot, "Emulator");
 
     // `using MmuSim.X;`, `using static MmuSim.X.Y;`, `using A = MmuSim.X.Y;` and qualified names `MmuSim.X.Y` in code.
     [GeneratedRegex(@"\bMmuSim\.([A-Z][A-Za-z0-9]*)")]

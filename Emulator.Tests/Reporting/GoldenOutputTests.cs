@@ -42,23 +42,11 @@ public sealed class GoldenOutputTests
         { "replay-two-pes", ["replay", "traces/sample/two-pes.trace", "--quiet"] },
     };
 
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "MmuSim.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new DirectoryNotFoundException("MmuSim.sln not found above " + AppContext.BaseDirectory);
-    }
-
     [Theory]
     [MemberData(nameof(Cases))]
     public void OutputMatchesItsGoldenFile(string name, string[] args)
     {
-        string root = RepositoryRoot();
+        string root = TestPaths.RepositoryRoot;
         // Paths absolute for the run (the working directory is the test runner's), relative again in the output.
         string[] absolute = args.Select(a => a.StartsWith("traces/", StringComparison.Ordinal) ? Path.Combine(root, a) : a).ToArray();
         var result = Support.Cli.Run(absolute);

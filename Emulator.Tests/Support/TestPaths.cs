@@ -13,4 +13,20 @@ public static class TestPaths
     public static string Docs => Path.Combine(AppContext.BaseDirectory, "docs");
 
     public static string Readme => Path.Combine(AppContext.BaseDirectory, "README.md");
+
+    /// <summary>The source tree (the folder above the test assembly that holds MmuSim.sln), for tests that read or rewrite sources.</summary>
+    public static string RepositoryRoot
+    {
+        get
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "MmuSim.sln")))
+                {
+                    return dir.FullName;
+                }
+            }
+            throw new DirectoryNotFoundException("MmuSim.sln not found above " + AppContext.BaseDirectory);
+        }
+    }
 }
