@@ -103,14 +103,15 @@ public sealed class OutputFile : IDisposable
         {
             return;
         }
-        _committed = true;
         Stream.Flush();
         if (_temporary is null)
         {
+            _committed = true;
             return;
         }
         Stream.Dispose();
         File.Move(_temporary, _destination!, overwrite: true);
+        _committed = true; // only now: a failed rename leaves the temporary file to Dispose, which deletes it
     }
 
     public void Dispose()
