@@ -18,23 +18,31 @@ public static class ReplayCommand
         var traces = new Argument<string[]>("trace") { Description = "Trace files, replayed in order as one stream ('-' for standard input; .gz and .xz are decompressed).", Arity = ArgumentArity.OneOrMore };
         var results = new Option<string?>("--results") { Description = "Write one JSON result per R/W/X/at/dump line to this file (JSON Lines)." };
         var stop = new Option<bool>("--stop-on-fault") { Description = "Stop at the first access or AT that faults." };
+        var report = new Option<string?>("--report") { Description = "Write an HTML report of the summary (tables and charts, as `mmusim report` makes) to this file." };
+        var plot = new Option<string?>("--plot") { Description = "With --report: also write each chart to this directory as ID.svg and ID.png." };
         var input = new InputOptions();
         var cmd = new Command("replay", "Replay memory-access traces through the MMU and report results and a summary.")
         {
-            traces, results, stop,
+            traces, results, stop, report, plot,
         };
         input.AddTo(cmd);
         var model = ModelOptions.AddTo(cmd);
-        cmd.SetAction((pr, ct) => Run(pr.GetValue(traces)!, pr.GetValue(results), pr.GetValue(stop), input, model.Read(pr), pr, ct));
+        cmd.SetAction((pr, ct) => Run(pr.GetValue(traces)!, pr.GetValue(results), pr.GetValue(stop), input, model.Read(pr), pr, ct,
+            pr.GetValue(report), pr.GetValue(plot)));
         return cmd;
     }
 
     private static async Task<int> Run(string[] traces, string? resultsPath, bool stopOnFault, InputOptions input, ModelOptions.Values model,
-        ParseResult pr, CancellationToken ct)
+        ParseResult pr, CancellationToken ct, string? reportPath, string? plotDir)
     {
         if (!input.TryRead(pr, out var settings, out string? error))
         {
             Console.Error.WriteLine($"mmusim: {error}");
+            return 1;
+        }
+        if (plotDir is not null && reportPath is null)
+        {
+            Console.Error.WriteLine("mmusim: --plot goes with --report (or use mmusim report --plot on a --json summary)");
             return 1;
         }
         ModelConfig config;
@@ -49,7 +57,7 @@ public static class ReplayCommand
         }
         // Outputs are opened before the replay: a path that cannot be written, or that names an input, fails now
         // and nothing is destroyed; each is put in place (renamed over the old file) when the replay has ended.
-        OutputFile? resultsFile = null, jsonFile = null;
+        OutputFile? resultsFile = null, jsonFile = null, reportFile = null;
         string? opening = null;
         try
         {
@@ -57,10 +65,13 @@ public static class ReplayCommand
             resultsFile = resultsPath is null ? null : OutputFile.Open(resultsPath, traces);
             opening = model.JsonPath;
             jsonFile = model.JsonPath is null ? null : OutputFile.Open(model.JsonPath, traces);
+            opening = reportPath;
+            reportFile = reportPath is null ? null : OutputFile.Open(reportPath, traces);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             resultsFile?.Dispose();
+            jsonFile?.Dispose();
             Console.Error.WriteLine($"mmusim: {OutputError(e, opening)}");
             return 1;
         }
@@ -68,6 +79,7 @@ public static class ReplayCommand
         var summaryOut = resultsPath == "-" || model.JsonPath == "-" ? Console.Error : Console.Out;
         using var results = resultsFile;
         using var json = jsonFile;
+        using var report = reportFile;
         var memory = new PhysicalMemory { MaxBytes = (long)settings.MaxMemory };
         var core = new SimulatedCore(memory, config) { CheckStale = model.CheckStale };
         core.Mmu.Record.Detailed = false; // a replay reads counts and prices, never the fields explain shows
@@ -125,6 +137,12 @@ public static class ReplayCommand
         {
             SummaryJson.Write(json.Stream, pes, replayer.StoppedOnFault);
             json.Commit();
+        }
+        if (report is not null)
+        {
+            // The report reads the summary the replay would write with --json: one path from figures to report.
+            int reported = ReportCommand.WriteFromReplay(s => SummaryJson.Write(s, pes, replayer.StoppedOnFault), traces, report, plotDir);
+            exit = exit == 0 ? reported : exit;
         }
         return exit;
     }

@@ -92,4 +92,26 @@ public sealed class CycleHistogram
         }
         return Max;
     }
+
+    /// <summary>Each value that occurred, ascending, with its count (the exact distribution, for reports).</summary>
+    public IEnumerable<(long Cycles, long Count)> Values()
+    {
+        if (_counts is not null)
+        {
+            for (int v = 0; v < Direct; v++)
+            {
+                if (_counts[v] != 0)
+                {
+                    yield return (v, _counts[v]);
+                }
+            }
+        }
+        if (_large is not null)
+        {
+            foreach (var (v, c) in _large)
+            {
+                yield return (v, c);
+            }
+        }
+    }
 }

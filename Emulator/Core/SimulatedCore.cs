@@ -1040,6 +1040,8 @@ public sealed class SimulatedCore
     /// </summary>
     private void Report(ref AccessOutcome o, in FaultInfo f, AccessType type, byte el, ulong va)
     {
+        // Every counted fault is reported here, once: the reports show the first lines of each kind.
+        Stats.KeepFaultLine(in f, new FaultLine(o.Line, (ResultOp)type, va, el));
         var hcr = Registers.Hcr;
         byte target = FaultRouting.TargetEl(in f, TranslationRegimes.Of(el, hcr), el, hcr);
         o.Fault = f;

@@ -7,6 +7,13 @@ public sealed class Statistics
 {
     private readonly long[] _faults = new long[7 * 2 * 5];
 
+    /// <summary>How many trace lines each fault cell keeps (the first ones), for the reports.</summary>
+    public const int KeptFaultLines = 5;
+
+    // The first faults of each cell, in trace order; a cell's list is made at its first fault and stops growing at
+    // KeptFaultLines, so a trace that faults on every line allocates nothing after the first few.
+    private readonly List<FaultLine>?[] _firstFaults = new List<FaultLine>?[7 * 2 * 5];
+
     public long Lines { get; set; }
     public long Records { get; internal set; }
     public long Reads { get; internal set; }
@@ -113,8 +120,21 @@ public sealed class Statistics
             for (int i = 0; i < t._faults.Length; i++)
             {
                 t._faults[i] += s._faults[i];
+                if (s._firstFaults[i] is { } first)
+                {
+                    (t._firstFaults[i] ??= []).AddRange(first);
+                }
             }
             t.WalkCycles.AddAll(s.WalkCycles);
+        }
+        // Several PEs run one trace: its first faulting lines are the earliest of all PEs' (a stable sort keeps PE
+        // order for one line).
+        for (int i = 0; i < t._firstFaults.Length; i++)
+        {
+            if (t._firstFaults[i] is { } all)
+            {
+                t._firstFaults[i] = [.. all.OrderBy(f => f.Line).Take(KeptFaultLines)];
+            }
         }
         return t;
     }
@@ -124,6 +144,20 @@ public sealed class Statistics
         Faults++;
         _faults[Index(f.Type, f.Stage, f.Level)]++;
     }
+
+    /// <summary>Keeps the line of a fault counted by <see cref="CountFault"/> when it is among its cell's first.</summary>
+    internal void KeepFaultLine(in FaultInfo f, in FaultLine line)
+    {
+        ref var first = ref _firstFaults[Index(f.Type, f.Stage, f.Level)];
+        if (first is null || first.Count < KeptFaultLines)
+        {
+            (first ??= new List<FaultLine>(KeptFaultLines)).Add(line);
+        }
+    }
+
+    /// <summary>The first (at most <see cref="KeptFaultLines"/>) faults of one (type, stage, level) cell, in trace order.</summary>
+    public IReadOnlyList<FaultLine> FirstFaults(FaultType t, int stage, int level) =>
+        (IReadOnlyList<FaultLine>?)_firstFaults[Index(t, stage, level)] ?? [];
 
     // A fault without a level (alignment) is counted in the level −1 cell of its type and reported with no level.
     private static int Index(FaultType t, int stage, int level) =>
@@ -152,3 +186,6 @@ public sealed class Statistics
         }
     }
 }
+
+/// <summary>Where a fault happened: the trace line, what it did, its VA and the EL it ran at.</summary>
+public readonly record struct FaultLine(long Line, ResultOp Op, ulong Va, byte El);

@@ -97,6 +97,17 @@ public static class SummaryJson
                 w.WriteNumber("level", level);
             }
             w.WriteNumber("count", count);
+            w.WriteStartArray("firstLines");
+            foreach (var f in s.FirstFaults(type, stage, level))
+            {
+                w.WriteStartObject();
+                w.WriteNumber("line", f.Line);
+                w.WriteString("op", ResultNames.Op(f.Op));
+                w.WriteString("va", $"0x{f.Va:x}");
+                w.WriteNumber("el", f.El);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
             w.WriteEndObject();
         }
         w.WriteEndArray();
@@ -200,6 +211,15 @@ public static class SummaryJson
         w.WriteNumber("p90", h.Percentile(90));
         w.WriteNumber("p99", h.Percentile(99));
         w.WriteNumber("max", h.Max);
+        w.WriteStartArray("histogram");
+        foreach (var (cycles, count) in h.Values())
+        {
+            w.WriteStartObject();
+            w.WriteNumber("cycles", cycles);
+            w.WriteNumber("count", count);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
         w.WriteEndObject();
 
         if (core.Stale is { } stale)

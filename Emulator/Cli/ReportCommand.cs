@@ -1,0 +1,126 @@
+using System.CommandLine;
+using System.Text;
+using MmuSim.Bits;
+using MmuSim.Reporting;
+
+namespace MmuSim.Cli;
+
+/// <summary>
+/// `mmusim report`: one self-contained HTML report (and with --plot, the same charts as SVG and PNG files) from
+/// `replay --json` summaries, sweep or merge files and mrc files; also what `replay --report` writes.
+/// </summary>
+public static class ReportCommand
+{
+    public static Command Create()
+    {
+        var inputs = new Argument<string[]>("input") { Description = "JSON files: `replay --json` summaries, `mmusim sweep`/`merge` files, `mmusim mrc` files (kind from the \"tool\" field or the summary's schema).", Arity = ArgumentArity.OneOrMore };
+        var output = new Option<string>("--output", "-o") { Description = "The HTML file to write ('-' for standard output).", Required = true };
+        var plot = new Option<string?>("--plot") { Description = "Also write each chart to this directory as ID.svg and ID.png." };
+        var cmd = new Command("report", "Write an HTML report (tables and charts, one self-contained file) from JSON summaries, sweeps and miss-ratio curves.")
+        {
+            inputs, output, plot,
+        };
+        cmd.SetAction(pr => Run(pr.GetValue(inputs)!, pr.GetValue(output)!, pr.GetValue(plot)));
+        return cmd;
+    }
+
+    private static int Run(string[] paths, string output, string? plotDir)
+    {
+        var loaded = new ReportInputs();
+        try
+        {
+            foreach (string p in paths)
+            {
+                loaded.Load(p);
+            }
+        }
+        catch (ConfigException e)
+        {
+            Console.Error.WriteLine($"mmusim: {e.Message}");
+            return 2;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"mmusim: {e.Message}");
+            return 2;
+        }
+        return Write(loaded, output, plotDir, paths);
+    }
+
+    /// <summary>
+    /// `replay --report FILE` (and --plot DIR): the report of the replay's `--json` summary, named after its traces,
+    /// into <paramref name="html"/> (opened before the replay, so a bad path fails before any work).
+    /// Returns the exit code (0, or 1 when an output cannot be written).
+    /// </summary>
+    public static int WriteFromReplay(Action<Stream> writeSummary, string[] traces, OutputFile html, string? plotDir)
+    {
+        var json = new MemoryStream();
+        writeSummary(json);
+        var loaded = new ReportInputs();
+        string name = string.Join(" ", traces.Select(t => t == "-" ? "stdin" : Path.GetFileName(t)));
+        loaded.LoadSummary(name, string.Join(" ", traces), json.ToArray());
+        return Write(loaded, html, plotDir, traces);
+    }
+
+    private static int Write(ReportInputs loaded, string output, string? plotDir, string[] inputs)
+    {
+        OutputFile html;
+        try
+        {
+            html = OutputFile.Open(output, inputs);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"mmusim: {OutputError(e, output)}");
+            return 1;
+        }
+        using (html)
+        {
+            return Write(loaded, html, plotDir, inputs);
+        }
+    }
+
+    private static int Write(ReportInputs loaded, OutputFile html, string? plotDir, string[] inputs)
+    {
+        var charts = ReportCharts.Build(loaded.Runs, loaded.Curves);
+        string? writing = html.Path;
+        try
+        {
+            HtmlReport.Write(loaded.Runs, loaded.Curves, charts, html.Stream);
+            html.Commit();
+            if (plotDir is not null)
+            {
+                Directory.CreateDirectory(plotDir);
+                foreach (var c in charts)
+                {
+                    writing = Path.Combine(plotDir, c.Id + ".svg");
+                    WriteFile(writing, Encoding.UTF8.GetBytes(c.Svg()), inputs);
+                    writing = Path.Combine(plotDir, c.Id + ".png");
+                    WriteFile(writing, c.Png(), inputs);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"mmusim: {OutputError(e, writing)}");
+            return 1;
+        }
+        return 0;
+    }
+
+    private static void WriteFile(string path, byte[] bytes, string[] inputs)
+    {
+        using var f = OutputFile.Open(path, inputs);
+        f.Stream.Write(bytes);
+        f.Stream.Flush();
+        f.Commit();
+    }
+
+    private static string OutputError(Exception e, string? path) => e switch
+    {
+        UnauthorizedAccessException => $"{path}: permission denied",
+        DirectoryNotFoundException => $"{path}: no such directory",
+        _ when path is not null && e.Message.StartsWith(path, StringComparison.Ordinal) => e.Message,
+        _ => $"{path}: {e.Message}",
+    };
+}

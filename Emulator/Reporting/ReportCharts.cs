@@ -1,0 +1,257 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using ScottPlot;
+
+namespace MmuSim.Reporting;
+
+/// <summary>A chart of a report: its id (the HTML element's and the --plot file's name), title and ScottPlot plot.</summary>
+public sealed partial class ReportChart(string id, string title, Plot plot)
+{
+    public const int Width = 800;
+    public const int Height = 420;
+
+    public string Id { get; } = id;
+    public string Title { get; } = title;
+    public Plot Plot { get; } = plot;
+
+    /// <summary>
+    /// The chart as an SVG element to inline in HTML: without the XML declaration, and with every id (clip paths)
+    /// prefixed by the chart's id, since ScottPlot numbers them from 1 in each chart and one HTML document holds several.
+    /// </summary>
+    public string InlineSvg()
+    {
+        string svg = Svg();
+        int start = svg.IndexOf("<svg", StringComparison.Ordinal);
+        svg = start > 0 ? svg[start..] : svg;
+        svg = IdAttribute().Replace(svg, m => $"id=\"{Id}-{m.Groups[1].Value}\"");
+        return IdReference().Replace(svg, m => $"{m.Groups[1].Value}#{Id}-");
+    }
+
+    /// <summary>The chart as a standalone SVG document.</summary>
+    public string Svg() => Plot.GetSvgXml(Width, Height);
+
+    /// <summary>The chart as a PNG image.</summary>
+    public byte[] Png() => Plot.GetImageBytes(Width, Height, ImageFormat.Png);
+
+    [GeneratedRegex("id=\"([^\"]+)\"")]
+    private static partial Regex IdAttribute();
+
+    [GeneratedRegex("(url\\(|href=\")#")]
+    private static partial Regex IdReference();
+}
+
+/// <summary>
+/// The charts of a report (drawn with ScottPlot): per-structure hit rates, reads per walk, where descriptor reads were
+/// served, the walk-latency CDF, faults by kind, and each file's miss-ratio curves. Runs are the series of each chart,
+/// in the order given, in the same colours throughout.
+/// </summary>
+public static class ReportCharts
+{
+    private static readonly IPalette Colours = new ScottPlot.Palettes.Category10();
+
+    /// <summary>The font every chart uses: DejaVu Sans is Debian's default sans-serif (fonts-dejavu-core).</summary>
+    private const string FontName = "DejaVu Sans";
+
+    public static IReadOnlyList<ReportChart> Build(IReadOnlyList<ReportRun> runs, IReadOnlyList<MrcCurveSet> curves)
+    {
+        var charts = new List<ReportChart>();
+        if (runs.Count != 0)
+        {
+            var structures = Groups(runs, r => r.Summary.Structures.Select(s => s.Name));
+            if (structures.Count != 0)
+            {
+                charts.Add(Grouped("hit-rates", "Hit rate per structure", "hit rate (%)", runs, structures,
+                    (r, g) => r.Summary.Structures.FirstOrDefault(s => s.Name == g)?.HitRate * 100));
+            }
+            charts.Add(Grouped("reads-per-walk", "Descriptor reads per walk", "reads per walk", runs, ["1D walks", "2D walks"],
+                (r, g) => g == "1D walks" ? r.Summary.ReadsPerWalk1D : r.Summary.ReadsPerWalk2D));
+            var served = Groups(runs, r => r.Summary.ServedBy.Select(s => s.By));
+            if (served.Count != 0)
+            {
+                charts.Add(Grouped("served-by", "Where descriptor reads were served", "share of descriptor accesses (%)", runs, served,
+                    (r, g) => ServedShare(r.Summary, g) * 100));
+            }
+            if (runs.Any(r => r.Summary.WalkCycles is { Histogram.Count: > 0 }))
+            {
+                charts.Add(WalkLatencyCdf(runs));
+            }
+            var faults = Groups(runs, r => r.Summary.FaultsByKind.Select(FaultLabel));
+            if (faults.Count != 0)
+            {
+                charts.Add(Grouped("faults", "Faults by kind, stage and level", "faults", runs, faults,
+                    (r, g) => r.Summary.FaultsByKind.FirstOrDefault(f => FaultLabel(f) == g)?.Count));
+            }
+        }
+        for (int i = 0; i < curves.Count; i++)
+        {
+            charts.Add(MissRatioCurves(curves.Count == 1 ? "mrc" : $"mrc-{i + 1}", curves[i]));
+        }
+        return charts;
+    }
+
+    /// <summary>A fault cell as the charts and tables name it: "translation S1 L3", "alignment S1".</summary>
+    public static string FaultLabel(FaultCell f) => f.Level is { } l ? $"{f.Type} S{f.Stage} L{l}" : $"{f.Type} S{f.Stage}";
+
+    /// <summary>The share (0 to 1) of a run's descriptor accesses that <paramref name="by"/> served or made unnecessary.</summary>
+    public static double? ServedShare(RunSummary s, string by)
+    {
+        long total = s.ServedBy.Sum(x => x.Count);
+        var e = s.ServedBy.FirstOrDefault(x => x.By == by);
+        return e is null || total == 0 ? null : (double)e.Count / total;
+    }
+
+    /// <summary>The groups of a grouped chart: every name any run has, in the order they first appear.</summary>
+    private static List<string> Groups(IReadOnlyList<ReportRun> runs, Func<ReportRun, IEnumerable<string>> names)
+    {
+        var groups = new List<string>();
+        foreach (var r in runs)
+        {
+            foreach (string n in names(r))
+            {
+                if (!groups.Contains(n))
+                {
+                    groups.Add(n);
+                }
+            }
+        }
+        return groups;
+    }
+
+    private static Plot NewPlot(string title, string xLabel, string yLabel)
+    {
+        var plt = new Plot();
+        plt.Font.Set(FontName);
+        plt.Title(title);
+        plt.XLabel(xLabel);
+        plt.YLabel(yLabel);
+        return plt;
+    }
+
+    /// <summary>
+    /// Bars in groups (one group per <paramref name="groups"/> entry, one bar per run in it); a run without a value
+    /// for a group (null) has no bar there.
+    /// </summary>
+    private static ReportChart Grouped(string id, string title, string yLabel, IReadOnlyList<ReportRun> runs,
+        IReadOnlyList<string> groups, Func<ReportRun, string, double?> value)
+    {
+        var plt = NewPlot(title, "", yLabel);
+        double width = 0.8 / runs.Count;
+        var bars = new List<Bar>();
+        for (int g = 0; g < groups.Count; g++)
+        {
+            for (int r = 0; r < runs.Count; r++)
+            {
+                if (value(runs[r], groups[g]) is { } v)
+                {
+                    bars.Add(new Bar
+                    {
+                        Position = g - 0.4 + width * (r + 0.5),
+                        Value = v,
+                        Size = width * 0.9,
+                        FillColor = Colours.GetColor(r),
+                        LineWidth = 0,
+                    });
+                }
+            }
+        }
+        plt.Add.Bars(bars);
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        for (int g = 0; g < groups.Count; g++)
+        {
+            ticks.AddMajor(g, groups[g]);
+        }
+        plt.Axes.Bottom.TickGenerator = ticks;
+        if (groups.Max(g => g.Length) * groups.Count > 70)
+        {
+            // Long group names (fault kinds) would overlap side by side.
+            plt.Axes.Bottom.TickLabelStyle.Rotation = -30;
+            plt.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleRight;
+        }
+        plt.Axes.Margins(bottom: 0);
+        plt.Axes.SetLimitsX(-0.6, groups.Count - 0.4);
+        Legend(plt, runs);
+        return new ReportChart(id, title, plt);
+    }
+
+    private static void Legend(Plot plt, IReadOnlyList<ReportRun> runs)
+    {
+        for (int r = 0; r < runs.Count; r++)
+        {
+            plt.Legend.ManualItems.Add(new LegendItem { LabelText = runs[r].Name, FillColor = Colours.GetColor(r) });
+        }
+        plt.ShowLegend(Edge.Right);
+    }
+
+    /// <summary>
+    /// The walk-latency distribution as a CDF per run: the fraction of walks that took at most x cycles, a step at
+    /// each value that occurred (the summary's exact histogram).
+    /// </summary>
+    private static ReportChart WalkLatencyCdf(IReadOnlyList<ReportRun> runs)
+    {
+        const string title = "Walk latency (CDF)";
+        var plt = NewPlot(title, "cycles per walk", "fraction of walks ≤ x");
+        for (int r = 0; r < runs.Count; r++)
+        {
+            if (runs[r].Summary.WalkCycles is not { Histogram.Count: > 0 } w)
+            {
+                continue;
+            }
+            var (xs, ys) = Cdf(w.Histogram);
+            var line = plt.Add.Scatter(xs, ys, Colours.GetColor(r));
+            line.ConnectStyle = ConnectStyle.StepHorizontal;
+            line.MarkerSize = 0;
+            line.LineWidth = 2;
+            line.LegendText = runs[r].Name;
+        }
+        plt.Axes.SetLimitsY(0, 1.02);
+        plt.ShowLegend(Edge.Right);
+        return new ReportChart("walk-latency-cdf", title, plt);
+    }
+
+    /// <summary>The CDF of a histogram: from (0, 0), at each value the fraction of samples at most that value.</summary>
+    public static (double[] Xs, double[] Ys) Cdf(IReadOnlyList<(long Cycles, long Count)> histogram)
+    {
+        long total = histogram.Sum(b => b.Count);
+        var xs = new double[histogram.Count + 1];
+        var ys = new double[histogram.Count + 1];
+        long seen = 0;
+        for (int i = 0; i < histogram.Count; i++)
+        {
+            seen += histogram[i].Count;
+            xs[i + 1] = histogram[i].Cycles;
+            ys[i + 1] = (double)seen / total;
+        }
+        xs[0] = Math.Min(0, xs[1]);
+        return (xs, ys);
+    }
+
+    /// <summary>One file's curves: miss ratio against TLB entries, entries on a log2 axis.</summary>
+    private static ReportChart MissRatioCurves(string id, MrcCurveSet set)
+    {
+        string title = $"Miss-ratio curves ({string.Join(", ", set.Inputs.Select(Path.GetFileName))})";
+        var plt = NewPlot(title, "TLB entries", "miss ratio");
+        long maxEntries = 1;
+        for (int c = 0; c < set.Curves.Count; c++)
+        {
+            var points = set.Curves[c].Points.Where(p => p.Entries > 0).ToList();
+            if (points.Count == 0)
+            {
+                continue;
+            }
+            var line = plt.Add.Scatter(points.Select(p => Math.Log2(p.Entries)).ToArray(), points.Select(p => p.MissRatio).ToArray(), Colours.GetColor(c));
+            line.MarkerSize = points.Count > 64 ? 0 : 4;
+            line.LineWidth = 2;
+            line.LegendText = set.Curves[c].Name;
+            maxEntries = Math.Max(maxEntries, points[^1].Entries);
+        }
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        for (int k = 0; (1L << k) <= maxEntries * 2 && k < 63; k++)
+        {
+            ticks.AddMajor(k, (1L << k).ToString(CultureInfo.InvariantCulture));
+        }
+        plt.Axes.Bottom.TickGenerator = ticks;
+        plt.Axes.SetLimitsY(0, 1.02);
+        plt.ShowLegend(Edge.Right);
+        return new ReportChart(id, title, plt);
+    }
+}
