@@ -1,0 +1,345 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using System.Xml.Linq;
+using MmuSim.Reporting;
+using MmuSim.Tests.Support;
+
+namespace MmuSim.Tests.Reporting;
+
+/// <summary>
+/// `mmusim report` and `replay --report`: the HTML's text structure against golden files (the SVG drawings left
+/// out: their bytes are ScottPlot's), the numbers in its tables against the JSON they came from, escaping, no
+/// network reference, --plot files, and bad input. Fixtures in ReportFixtures/ follow the shapes of `mmusim sweep`
+/// (runs of real `replay --json` summaries of traces/sample/example.trace) and `mmusim mrc` (a synthetic curve set).
+/// </summary>
+[Collection("Console")]
+public sealed partial class HtmlReportTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "mmusim-report-" + Guid.NewGuid().ToString("N"));
+
+    public HtmlReportTests() => Directory.CreateDirectory(_dir);
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    internal static string Fixture(string name) => Path.Combine(TestPaths.RepositoryRoot, "Emulator.Tests", "Reporting", "ReportFixtures", name);
+
+    private static string Trace(string rel) => Path.Combine(TestPaths.RepositoryRoot, rel);
+
+    private string Tmp(string name) => Path.Combine(_dir, name);
+
+    /// <summary>The HTML with each chart's SVG line replaced by a marker, and the temp and repository paths made relative.</summary>
+    private string TextStructure(string html) =>
+        SvgLine().Replace(html, "<svg (chart drawn by ScottPlot)>")
+            .Replace(_dir + Path.DirectorySeparatorChar, "TMP/")
+            .Replace(TestPaths.RepositoryRoot + Path.DirectorySeparatorChar, "");
+
+    [GeneratedRegex("^<svg .*$", RegexOptions.Multiline)]
+    private static partial Regex SvgLine();
+
+    private void AssertGolden(string name, string actual)
+    {
+        string golden = Path.Combine(TestPaths.RepositoryRoot, "Emulator.Tests", "Golden", name + ".html.txt");
+        if (Environment.GetEnvironmentVariable("MMUSIM_UPDATE_GOLDEN") == "1")
+        {
+            File.WriteAllText(golden, actual);
+        }
+        Assert.True(File.Exists(golden), $"no golden file {golden}: run with MMUSIM_UPDATE_GOLDEN=1 and read it");
+        Assert.Equal(File.ReadAllText(golden), actual);
+    }
+
+    [Fact]
+    public void ReplayReportMatchesItsGoldenFile()
+    {
+        string html = Tmp("example.html");
+        var r = Support.Cli.Run("replay", Trace("traces/sample/example.trace"), "--quiet", "--report", html);
+        Assert.Equal(0, r.Exit);
+        Assert.Equal("", r.Err);
+        AssertGolden("report-replay-example", TextStructure(File.ReadAllText(html)));
+    }
+
+    [Fact]
+    public void SweepAndCurvesReportMatchesItsGoldenFile()
+    {
+        string html = Tmp("sweep.html");
+        var r = Support.Cli.Run("report", Fixture("sweep.json"), Fixture("mrc.json"), "-o", html);
+        Assert.Equal(("", 0), (r.Err, r.Exit));
+        AssertGolden("report-sweep-mrc", TextStructure(File.ReadAllText(html)));
+    }
+
+    /// <summary>Each number cell of a table: (table id, run or null, item or null, field) → (data-value, text).</summary>
+    internal static Dictionary<(string Table, string? Run, string? Item, string Field), (string Value, string Text)> Cells(string html)
+    {
+        var cells = new Dictionary<(string, string?, string?, string), (string, string)>();
+        foreach (Match t in TableElement().Matches(html))
+        {
+            string table = t.Groups[1].Value;
+            foreach (Match row in RowElement().Matches(t.Groups[2].Value))
+            {
+                string? rowRun = Attr(row.Groups[1].Value, "data-run");
+                string? item = Attr(row.Groups[1].Value, "data-item") ?? Attr(row.Groups[1].Value, "data-curve");
+                foreach (Match td in CellElement().Matches(row.Groups[2].Value))
+                {
+                    string attrs = td.Groups[1].Value;
+                    if (Attr(attrs, "data-field") is not { } field || Attr(attrs, "data-value") is not { } value)
+                    {
+                        continue;
+                    }
+                    var key = (table, Attr(attrs, "data-run") ?? rowRun, item, field);
+                    if (table.EndsWith("-table", StringComparison.Ordinal) && (table.StartsWith("mrc", StringComparison.Ordinal) || table == "faults-table"))
+                    {
+                        key = (table, Attr(attrs, "data-run") ?? rowRun, $"{item}#{cells.Count}", field);
+                    }
+                    cells[key] = (System.Net.WebUtility.HtmlDecode(value), System.Net.WebUtility.HtmlDecode(td.Groups[2].Value));
+                }
+            }
+        }
+        return cells;
+    }
+
+    private static string? Attr(string attrs, string name)
+    {
+        var m = Regex.Match(attrs, $"\\b{name}=\"([^\"]*)\"");
+        return m.Success ? System.Net.WebUtility.HtmlDecode(m.Groups[1].Value) : null;
+    }
+
+    [GeneratedRegex("<table id=\"([^\"]+)\">(.*?)</table>", RegexOptions.Singleline)]
+    private static partial Regex TableElement();
+
+    [GeneratedRegex("<tr([^>]*)>(.*?)</tr>", RegexOptions.Singleline)]
+    private static partial Regex RowElement();
+
+    [GeneratedRegex("<td([^>]*)>(.*?)</td>", RegexOptions.Singleline)]
+    private static partial Regex CellElement();
+
+    /// <summary>
+    /// The figures of the summary, walk and latency tables equal the JSON summary's, value and text (thousands
+    /// separators and rounding aside), for every run of a report of several real replays.
+    /// </summary>
+    internal static void AssertTablesEqualJson(string html, IReadOnlyList<(string Run, string JsonPath)> runs)
+    {
+        var cells = Cells(html);
+        foreach (var (run, path) in runs)
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            var s = doc.RootElement;
+            foreach (string f in new[] { "lines", "accesses", "reads", "writes", "fetches", "atInstructions", "tlbis", "faults", "tlbHits", "walks", "descriptorReads", "translationCycles" })
+            {
+                var (value, text) = cells[("summary-table", run, null, f)];
+                Assert.Equal(s.GetProperty(f).GetInt64().ToString(CultureInfo.InvariantCulture), value);
+                Assert.Equal(value, text.Replace(",", ""));
+            }
+            foreach (string f in new[] { "walks1D", "descriptorReads1D", "walks2D", "descriptorReads2D" })
+            {
+                var (value, text) = cells[("walks-table", run, null, f)];
+                Assert.Equal(s.GetProperty(f).GetInt64().ToString(CultureInfo.InvariantCulture), value);
+                Assert.Equal(value, text.Replace(",", ""));
+            }
+            foreach (string f in new[] { "readsPerWalk1D", "readsPerWalk2D" })
+            {
+                var j = s.GetProperty(f);
+                if (j.ValueKind == JsonValueKind.Null)
+                {
+                    Assert.False(cells.ContainsKey(("walks-table", run, null, f)));
+                    continue;
+                }
+                var (value, text) = cells[("walks-table", run, null, f)];
+                Assert.Equal(j.GetDouble(), double.Parse(value, CultureInfo.InvariantCulture));
+                Assert.Equal(j.GetDouble().ToString("0.00", CultureInfo.InvariantCulture), text);
+            }
+            var wc = s.GetProperty("walkCycles");
+            foreach (string f in new[] { "count", "total", "p50", "p90", "p99", "max" })
+            {
+                var (value, _) = cells[("latency-table", run, null, f)];
+                Assert.Equal(wc.GetProperty(f).GetInt64().ToString(CultureInfo.InvariantCulture), value);
+            }
+            foreach (var t in s.GetProperty("tlbs").EnumerateArray())
+            {
+                string name = t.GetProperty("name").GetString()!;
+                Assert.Equal(t.GetProperty("lookups").GetInt64().ToString(CultureInfo.InvariantCulture), cells[("structures-table", run, name, "lookups")].Value);
+                Assert.Equal(t.GetProperty("hits").GetInt64().ToString(CultureInfo.InvariantCulture), cells[("structures-table", run, name, "hits")].Value);
+            }
+        }
+    }
+
+    /// <summary>Replays <paramref name="trace"/> under each preset to TMP/NAME-PRESET.json; returns (run name, path).</summary>
+    private List<(string Run, string Path)> Summaries(string trace, params string[] presets)
+    {
+        var list = new List<(string, string)>();
+        string name = Path.GetFileName(trace).Split('.')[0];
+        foreach (string p in presets)
+        {
+            string json = Tmp($"{name}-{p}.json");
+            var r = Support.Cli.Run("replay", Trace(trace), "--quiet", "--preset", p, "--json", json);
+            Assert.Equal(0, r.Exit);
+            list.Add(($"{name}-{p}", json));
+        }
+        return list;
+    }
+
+    [Fact]
+    public void TablesHoldTheFiguresOfTheSummaries()
+    {
+        var runs = Summaries("traces/sample/example.trace", "neoverse-n1", "cortex-a55", "uncached");
+        string html = Tmp("three.html");
+        var r = Support.Cli.Run(["report", .. runs.Select(x => x.Path), "-o", html]);
+        Assert.Equal(("", 0), (r.Err, r.Exit));
+        AssertTablesEqualJson(File.ReadAllText(html), runs);
+    }
+
+    [Fact]
+    public void EveryChartIsInlineSvgWithIdsOfItsOwn()
+    {
+        string html = Tmp("sweep.html");
+        Assert.Equal(0, Support.Cli.Run("report", Fixture("sweep.json"), Fixture("mrc.json"), "-o", html).Exit);
+        string text = File.ReadAllText(html);
+        var figures = Regex.Matches(text, "<figure id=\"chart-([a-z0-9-]+)\" class=\"chart\">\n<svg ").Select(m => m.Groups[1].Value).ToList();
+        Assert.Equal(["hit-rates", "reads-per-walk", "served-by", "walk-latency-cdf", "faults", "mrc"], figures);
+        // ScottPlot numbers its clip paths from 1 in every chart: each id must be unique in the document, and every
+        // reference must name an id of the same chart.
+        var ids = Regex.Matches(text, " id=\"([^\"]+)\"").Select(m => m.Groups[1].Value).ToList();
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        foreach (Match m in Regex.Matches(text, "url\\(#([^)]+)\\)"))
+        {
+            Assert.Contains(m.Groups[1].Value, ids);
+        }
+    }
+
+    [Fact]
+    public void NamesFromInputAreEscapedAndNothingIsFetched()
+    {
+        string html = Tmp("sweep.html");
+        Assert.Equal(0, Support.Cli.Run("report", Fixture("sweep.json"), "-o", html).Exit);
+        string text = File.ReadAllText(html);
+        // The sweep's configurations are named `a55 <small>` and `uncached & "slow"`.
+        Assert.DoesNotContain("<small>", text);
+        Assert.DoesNotContain("& \"slow\"", text);
+        Assert.Contains("<th>a55 &lt;small&gt;</th>", text);
+        Assert.Contains("<th>uncached &amp; &quot;slow&quot;</th>", text);
+        // Self-contained: no script, no stylesheet or image to fetch; the only URLs are the SVG namespaces.
+        Assert.DoesNotContain("<script", text, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("<link", text, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain(" src=", text, StringComparison.OrdinalIgnoreCase);
+        var urls = Regex.Matches(text, "https?://[^\"' )]+").Select(m => m.Value).Distinct().Order().ToList();
+        Assert.Equal(["http://www.w3.org/1999/xlink", "http://www.w3.org/2000/svg"], urls);
+    }
+
+    [Fact]
+    public void PlotWritesEachChartAsSvgAndPng()
+    {
+        string dir = Tmp("plots");
+        var r = Support.Cli.Run("report", Fixture("sweep.json"), Fixture("mrc.json"), "-o", Tmp("r.html"), "--plot", dir);
+        Assert.Equal(("", 0), (r.Err, r.Exit));
+        string[] ids = ["faults", "hit-rates", "mrc", "reads-per-walk", "served-by", "walk-latency-cdf"];
+        Assert.Equal(ids.SelectMany(i => new[] { i + ".png", i + ".svg" }).Order(StringComparer.Ordinal),
+            Directory.GetFiles(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        foreach (string id in ids)
+        {
+            var svg = XDocument.Load(Path.Combine(dir, id + ".svg")).Root!;
+            Assert.Equal(("svg", "800", "420"), (svg.Name.LocalName, svg.Attribute("width")?.Value, svg.Attribute("height")?.Value));
+            using var png = SkiaSharp.SKBitmap.Decode(Path.Combine(dir, id + ".png"));
+            Assert.Equal((800, 420), (png.Width, png.Height));
+            Assert.True(PixelStdDev(png) > 5, $"{id}.png is blank");
+        }
+    }
+
+    /// <summary>The standard deviation of the pixels' luminance (0 for a blank image).</summary>
+    internal static double PixelStdDev(SkiaSharp.SKBitmap bmp)
+    {
+        double sum = 0, sq = 0;
+        long n = 0;
+        for (int y = 0; y < bmp.Height; y += 2)
+        {
+            for (int x = 0; x < bmp.Width; x += 2)
+            {
+                var c = bmp.GetPixel(x, y);
+                double l = 0.299 * c.Red + 0.587 * c.Green + 0.114 * c.Blue;
+                sum += l;
+                sq += l * l;
+                n++;
+            }
+        }
+        double mean = sum / n;
+        return Math.Sqrt(Math.Max(0, sq / n - mean * mean));
+    }
+
+    [Fact]
+    public void MalformedJsonNamesFileLineAndColumn()
+    {
+        string bad = Tmp("bad.json");
+        File.WriteAllText(bad, "{\n  \"schema\": \"mmusim.summary/1\",\n  \"accesses\": 12,,\n}\n");
+        var r = Support.Cli.Run("report", bad, "-o", Tmp("out.html"));
+        Assert.Equal(2, r.Exit);
+        Assert.Equal($"mmusim: {bad}:3:18: invalid JSON: ',' is an invalid start of a property name. Expected a '\"'\n", r.Err.Replace("\r\n", "\n"));
+        Assert.False(File.Exists(Tmp("out.html")));
+    }
+
+    [Fact]
+    public void MissingFieldIsNamedByItsKeyPath()
+    {
+        string sweep = File.ReadAllText(Fixture("sweep.json"));
+        string bad = Tmp("sweep.json");
+        File.WriteAllText(bad, sweep.Replace("\"accesses\": 5,", "", StringComparison.Ordinal));
+        var r = Support.Cli.Run("report", bad, "-o", Tmp("out.html"));
+        Assert.Equal(2, r.Exit);
+        Assert.Equal($"mmusim: {bad}: runs[0].summary.accesses: missing\n", r.Err.Replace("\r\n", "\n"));
+    }
+
+    [Fact]
+    public void UnknownToolAndUnknownShapeAreRefused()
+    {
+        string tool = Tmp("tool.json");
+        File.WriteAllText(tool, "{\"tool\": \"mmusim <x>\"}");
+        var r = Support.Cli.Run("report", tool, "-o", Tmp("out.html"));
+        Assert.Equal((2, $"mmusim: {tool}: tool: 'mmusim <x>' is not a file a report reads (mmusim mrc, mmusim sweep, mmusim merge)\n"), (r.Exit, r.Err.Replace("\r\n", "\n")));
+        string other = Tmp("other.json");
+        File.WriteAllText(other, "[1, 2]");
+        r = Support.Cli.Run("report", other, "-o", Tmp("out.html"));
+        Assert.Equal((2, $"mmusim: {other}: not a JSON object (a `replay --json` summary, an mrc, sweep or merge file)\n"), (r.Exit, r.Err.Replace("\r\n", "\n")));
+    }
+
+    [Fact]
+    public void MissingInputAndAnOutputThatIsAnInputAreErrors()
+    {
+        string missing = Tmp("none.json");
+        var r = Support.Cli.Run("report", missing, "-o", Tmp("out.html"));
+        Assert.Equal((2, $"mmusim: Could not find file '{missing}'.\n"), (r.Exit, r.Err.Replace("\r\n", "\n")));
+        string copy = Tmp("sweep.json");
+        File.Copy(Fixture("sweep.json"), copy);
+        r = Support.Cli.Run("report", copy, "-o", copy);
+        Assert.Equal((1, $"mmusim: {copy}: is also an input; refusing to overwrite it\n"), (r.Exit, r.Err.Replace("\r\n", "\n")));
+        Assert.Equal(File.ReadAllText(Fixture("sweep.json")), File.ReadAllText(copy));
+    }
+
+    [Fact]
+    public void ReplayRefusesPlotWithoutReportAndABadReportPathBeforeReplaying()
+    {
+        var r = Support.Cli.Run("replay", Trace("traces/sample/example.trace"), "--quiet", "--plot", Tmp("p"));
+        Assert.Equal((1, "mmusim: --plot goes with --report (or use mmusim report --plot on a --json summary)\n"), (r.Exit, r.Err.Replace("\r\n", "\n")));
+        string nowhere = Tmp("no/such/dir/r.html");
+        r = Support.Cli.Run("replay", Trace("traces/sample/example.trace"), "--quiet", "--report", nowhere);
+        Assert.Equal((1, $"mmusim: {nowhere}: no such directory\n"), (r.Exit, r.Err.Replace("\r\n", "\n")));
+        Assert.Equal("", r.Out); // refused before the replay: no summary printed
+    }
+
+    [Fact]
+    public void ReportOfAReplayEqualsTheReportOfItsJsonSummary()
+    {
+        string json = Tmp("example.json");
+        var r = Support.Cli.Run("replay", Trace("traces/sample/example.trace"), "--quiet", "--json", json, "--report", Tmp("direct.html"));
+        Assert.Equal(0, r.Exit);
+        Assert.Equal(0, Support.Cli.Run("report", json, "-o", Tmp("via-json.html")).Exit);
+        // The same figures and sections; only the run's name (trace name or JSON file name) and source differ.
+        string direct = TextStructure(File.ReadAllText(Tmp("direct.html"))).Replace("traces/sample/example.trace", "SOURCE").Replace("example.trace", "RUN");
+        string viaJson = TextStructure(File.ReadAllText(Tmp("via-json.html"))).Replace("TMP/example.json", "SOURCE").Replace("example", "RUN");
+        Assert.Equal(viaJson, direct);
+    }
+
+    [Fact]
+    public void CdfRisesToOneAtTheLargestValue()
+    {
+        var (xs, ys) = ReportCharts.Cdf([(7, 1), (45, 1), (640, 1), (803, 1)]);
+        Assert.Equal([0, 7, 45, 640, 803], xs);
+        Assert.Equal([0, 0.25, 0.5, 0.75, 1], ys);
+    }
+}
