@@ -78,8 +78,11 @@ public static class ReportCharts
             var faults = Groups(runs, r => r.Summary.FaultsByKind.Select(FaultLabel));
             if (faults.Count != 0)
             {
-                charts.Add(Grouped("faults", "Faults by kind, stage and level", "faults", runs, faults,
-                    (r, g) => r.Summary.FaultsByKind.FirstOrDefault(f => FaultLabel(f) == g)?.Count));
+                var chart = Grouped("faults", "Faults by kind, stage and level", "faults", runs, faults,
+                    (r, g) => r.Summary.FaultsByKind.FirstOrDefault(f => FaultLabel(f) == g)?.Count);
+                // Counts: no tick between 0 and 1 faults.
+                chart.Plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
+                charts.Add(chart);
             }
         }
         for (int i = 0; i < curves.Count; i++)
