@@ -336,6 +336,48 @@ public sealed partial class HtmlReportTests : IDisposable
     }
 
     [Fact]
+    public void ASummaryOfSeveralPesGivesARunPerPe()
+    {
+        string json = Tmp("two-pes.json");
+        Assert.Equal(0, Support.Cli.Run("replay", Trace("traces/sample/two-pes.trace"), "--quiet", "--json", json).Exit);
+        string html = Tmp("two-pes.html");
+        Assert.Equal(0, Support.Cli.Run("report", json, "-o", html).Exit);
+        var cells = Cells(File.ReadAllText(html));
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(json));
+        var perPe = doc.RootElement.GetProperty("perPe").EnumerateArray().ToList();
+        Assert.Equal(2, perPe.Count);
+        foreach (var pe in perPe)
+        {
+            string run = $"two-pes PE {pe.GetProperty("cpu").GetInt32()}";
+            Assert.Equal(pe.GetProperty("accesses").GetInt64().ToString(CultureInfo.InvariantCulture), cells[("summary-table", run, null, "accesses")].Value);
+            Assert.Equal(pe.GetProperty("walks").GetInt64().ToString(CultureInfo.InvariantCulture), cells[("summary-table", run, null, "walks")].Value);
+            Assert.Equal(pe.GetProperty("walkCycles").GetProperty("p90").GetInt64().ToString(CultureInfo.InvariantCulture), cells[("latency-table", run, null, "p90")].Value);
+        }
+    }
+
+    [Fact]
+    public void AnOlderSummaryWithoutHistogramOrFirstLinesStillMakesAReport()
+    {
+        string json = Tmp("example.json");
+        Assert.Equal(0, Support.Cli.Run("replay", Trace("traces/sample/example.trace"), "--quiet", "--json", json).Exit);
+        var root = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(json))!.AsObject();
+        root["walkCycles"]!.AsObject().Remove("histogram");
+        foreach (var f in root["faultsByKind"]!.AsArray())
+        {
+            f!.AsObject().Remove("firstLines");
+        }
+        string old = Tmp("old.json");
+        File.WriteAllText(old, root.ToJsonString());
+        string html = Tmp("old.html");
+        Assert.Equal(("", 0), (Support.Cli.Run("report", old, "-o", html) is var r ? (r.Err, r.Exit) : default));
+        string text = File.ReadAllText(html);
+        // No CDF without the histogram; the percentiles and fault counts are still there.
+        Assert.DoesNotContain("chart-walk-latency-cdf", text);
+        Assert.Equal(root["walkCycles"]!["p50"]!.GetValue<long>().ToString(CultureInfo.InvariantCulture), Cells(text)[("latency-table", "old", null, "p50")].Value);
+        Assert.Contains("<td>translation S1 L3</td><td>translation</td>", text);
+    }
+
+    [Fact]
     public void CdfRisesToOneAtTheLargestValue()
     {
         var (xs, ys) = ReportCharts.Cdf([(7, 1), (45, 1), (640, 1), (803, 1)]);
