@@ -378,6 +378,38 @@ public sealed partial class HtmlReportTests : IDisposable
     }
 
     [Fact]
+    public void ALargeCurveIsThinnedForItsChartButNotForItsTable()
+    {
+        // A footprint of 100,000 pages: a point per size, misses falling as 1/entries.
+        const int footprint = 100_000;
+        var points = string.Join(",", Enumerable.Range(1, footprint).Select(e => $"{{\"entries\":{e},\"misses\":{footprint + 10_000_000 / e},\"accesses\":20000000}}"));
+        string mrc = Tmp("large.json");
+        File.WriteAllText(mrc, $"{{\"tool\":\"mmusim mrc\",\"inputs\":[\"large.trace\"],\"pageSize\":4096,\"footprint\":{footprint},\"curves\":[{{\"name\":\"fully-associative\",\"sets\":1,\"points\":[{points}]}}]}}");
+        string html = Tmp("large.html");
+        Assert.Equal(0, Support.Cli.Run("report", mrc, "-o", html).Exit);
+        string text = File.ReadAllText(html);
+        Assert.True(text.Length < 400_000, $"report of {text.Length} characters");
+        // The table: every power of two up to the footprint, and the footprint.
+        var entries = Cells(text).Where(c => c.Key.Table == "mrc-table" && c.Key.Field == "entries").Select(c => long.Parse(c.Value.Value, CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(Enumerable.Range(0, 17).Select(k => 1L << k).Append(footprint), entries);
+    }
+
+    [Fact]
+    public void ThinKeepsEndsAndTheLastPointOfEachBin()
+    {
+        double[] xs = Enumerable.Range(0, 10_001).Select(i => (double)i).ToArray();
+        double[] ys = xs.Select(x => x / 10_000).ToArray();
+        var (tx, ty) = ReportCharts.Thin((xs, ys), 101);
+        Assert.True(tx.Length <= 102, $"{tx.Length} points");
+        Assert.Equal((0.0, 0.0), (tx[0], ty[0]));
+        Assert.Equal((10_000.0, 1.0), (tx[^1], ty[^1]));
+        Assert.True(tx.Zip(tx.Skip(1)).All(p => p.First < p.Second));
+        var (sx, sy) = ReportCharts.Thin((xs[..50], ys[..50]), 101);
+        Assert.Equal(xs[..50], sx);
+        Assert.Equal(ys[..50], sy);
+    }
+
+    [Fact]
     public void CdfRisesToOneAtTheLargestValue()
     {
         var (xs, ys) = ReportCharts.Cdf([(7, 1), (45, 1), (640, 1), (803, 1)]);

@@ -199,7 +199,7 @@ public static class ReportCharts
             {
                 continue;
             }
-            var (xs, ys) = Cdf(w.Histogram);
+            var (xs, ys) = Thin(Cdf(w.Histogram), MaxLinePoints);
             var line = plt.Add.Scatter(xs, ys, Colours.GetColor(r));
             line.ConnectStyle = ConnectStyle.StepHorizontal;
             line.MarkerSize = 0;
@@ -209,6 +209,39 @@ public static class ReportCharts
         plt.Axes.SetLimitsY(0, 1.02);
         plt.ShowLegend(Edge.Right);
         return new ReportChart("walk-latency-cdf", title, plt);
+    }
+
+    /// <summary>
+    /// The most points a line keeps: a curve of every TLB size up to a large footprint, or a CDF of thousands of
+    /// distinct cycle counts, would make megabytes of SVG path for no visible difference at 800 pixels.
+    /// </summary>
+    public const int MaxLinePoints = 2000;
+
+    /// <summary>
+    /// A line of at most <paramref name="max"/> points (xs ascending): the x range cut into max − 1 equal bins, each
+    /// keeping its last point (for a CDF, the highest fraction reached in it), the first and last points always kept.
+    /// Fewer points come back as they are.
+    /// </summary>
+    public static (double[] Xs, double[] Ys) Thin((double[] Xs, double[] Ys) line, int max)
+    {
+        var (xs, ys) = line;
+        if (xs.Length <= max)
+        {
+            return line;
+        }
+        double lo = xs[0], width = (xs[^1] - lo) / (max - 1);
+        var kx = new List<double>(max + 1) { xs[0] };
+        var ky = new List<double>(max + 1) { ys[0] };
+        for (int i = 1; i < xs.Length; i++)
+        {
+            bool lastOfBin = i == xs.Length - 1 || Math.Floor((xs[i + 1] - lo) / width) != Math.Floor((xs[i] - lo) / width);
+            if (lastOfBin)
+            {
+                kx.Add(xs[i]);
+                ky.Add(ys[i]);
+            }
+        }
+        return (kx.ToArray(), ky.ToArray());
     }
 
     /// <summary>The CDF of a histogram: from (0, 0), at each value the fraction of samples at most that value.</summary>
@@ -241,8 +274,9 @@ public static class ReportCharts
             {
                 continue;
             }
-            var line = plt.Add.Scatter(points.Select(p => Math.Log2(p.Entries)).ToArray(), points.Select(p => p.MissRatio).ToArray(), Colours.GetColor(c));
-            line.MarkerSize = points.Count > 64 ? 0 : 4;
+            var (xs, ys) = Thin((points.Select(p => Math.Log2(p.Entries)).ToArray(), points.Select(p => p.MissRatio).ToArray()), MaxLinePoints);
+            var line = plt.Add.Scatter(xs, ys, Colours.GetColor(c));
+            line.MarkerSize = xs.Length > 64 ? 0 : 4;
             line.LineWidth = 2;
             line.LegendText = set.Curves[c].Name;
             maxEntries = Math.Max(maxEntries, points[^1].Entries);
