@@ -30,6 +30,8 @@ public static class Program
             root.Subcommands.Add(c);
         }
         root.Subcommands.Add(ConvertCommand.Create());
+        root.Subcommands.Add(TranslateCommand.Create());
+        root.Subcommands.Add(TablesCommand.Create());
         return root;
     }
 
