@@ -32,6 +32,7 @@ public static class Program
         root.Subcommands.Add(ConvertCommand.Create());
         root.Subcommands.Add(TranslateCommand.Create());
         root.Subcommands.Add(TablesCommand.Create());
+        root.Subcommands.Add(ImportCommand.Create());
         return root;
     }
 
