@@ -124,7 +124,12 @@ public class SyndromeTests
     [InlineData(0x0000_1234_5678_9ABCUL, 0x44, 2, 0x4400_1234_5678_9B00UL)]
     [InlineData(0x000F_0000_0000_1FFFUL, 0xFF, 3, 0xFF0F_0000_0000_1B80UL)]  // PA[51:48] with FEAT_LPA
     [InlineData(0x0000_0000_4010_0000UL, 0xF4, 3, 0xF400_0000_4010_0B80UL)]  // corpus q0005 line 91
-    [InlineData(0x0000_0000_0000_0000UL, 0x00, 0, 0x0000_0000_0000_0A00UL)]
+    [InlineData(0x0000_0000_4010_0000UL, 0xFF, 0, 0xFF00_0000_4010_0A00UL)]  // Normal WB non-shareable: 0b00
+    // PAR_EL1.SH is 0b10 for Device and Normal iNC oNC, whatever the descriptor said (QEMU 7.2: the descriptor's).
+    [InlineData(0x0000_0000_0000_0000UL, 0x00, 0, 0x0000_0000_0000_0B00UL)]  // Device-nGnRnE, MMU off
+    [InlineData(0x0000_0000_0900_0000UL, 0x04, 3, 0x0400_0000_0900_0B00UL)]  // Device-nGnRE, SH=0b11 in the descriptor
+    [InlineData(0x0000_0000_4000_0000UL, 0x44, 3, 0x4400_0000_4000_0B00UL)]  // Normal iNC oNC, SH=0b11
+    [InlineData(0x0000_0000_4000_0000UL, 0x44, 0, 0x4400_0000_4000_0B00UL)]  // Normal iNC oNC, SH=0b00
     public void ParOnSuccess(ulong pa, byte attr, int sh, ulong par) =>
         Assert.Equal($"0x{par:x}", $"0x{Syndrome.ParSuccess(pa, attr, sh):x}");
 

@@ -40,6 +40,20 @@ public sealed class GoldenOutputTests
         { "explain-second-pe", ["explain", "traces/sample/two-pes.trace", "--line", "39"] },
         // Two PEs: the counts together, a row per PE, each PE's translation cost.
         { "replay-two-pes", ["replay", "traces/sample/two-pes.trace", "--quiet"] },
+        // translate: a nested walk (stage 1 through stage 2) and the outcome of a read, a write and a fetch.
+        { "translate-nested", ["translate", "traces/sample/example.trace", "0x1008"] },
+        // A 4 KiB page of a contiguous group; a VA outside both ranges (no table read); an AT; an IPA (stage 2 alone).
+        { "translate-contiguous", ["translate", "traces/guest/tables-demo.trace", "0x10008"] },
+        { "translate-non-canonical", ["translate", "traces/guest/tables-demo.trace", "0x0080000000001008"] },
+        { "translate-at", ["translate", "traces/sample/example.trace", "0x1000", "--at", "S12E1R"] },
+        { "translate-ipa", ["translate", "traces/sample/example.trace", "0x50000008", "--ipa"] },
+        { "translate-json", ["translate", "traces/guest/tables-demo.trace", "0xfffffffffffff008", "--json"] },
+        // tables: blocks, consecutive blocks merged, a contiguous group, APTable applied, both VA ranges; stage 2.
+        { "tables-demo", ["tables", "traces/guest/tables-demo.trace"] },
+        // explain --va: no trace line, the translation of an address with the tables after the traces.
+        { "explain-va", ["explain", "traces/guest/tables-demo.trace", "--va", "0xffffffff80001000"] },
+        { "tables-two-stages", ["tables", "traces/sample/example.trace"] },
+        { "tables-diff", ["tables", "traces/guest/tables-demo.trace", "--diff", "traces/guest/tables-demo-changed.trace"] },
     };
 
     [Theory]

@@ -61,7 +61,7 @@ public class BinaryFormatDocTests
             doc.Add(row.Groups["keyword"].Value, Convert.ToInt32(row.Groups["tag"].Value, 16));
         }
         var code = Enum.GetValues<TraceOp>().ToDictionary(Keyword, op => (int)op);
-        Assert.Equal(16, code.Count);
+        Assert.Equal(17, code.Count);
         Assert.Equal(code.OrderBy(kv => kv.Value), doc.OrderBy(kv => kv.Value));
     }
 
@@ -71,7 +71,11 @@ public class BinaryFormatDocTests
         var s = new MemoryStream();
         using (var w = new TextTraceWriter(s, ownsStream: false))
         {
-            w.OnRecord(new TraceRecord { Op = op, Size = 8, Value = op == TraceOp.Ram ? 0x1000UL : 0 });
+            w.OnRecord(new TraceRecord
+            {
+                Op = op, Size = 8, Value = op == TraceOp.Ram ? 0x1000UL : 0,
+                Image = op == TraceOp.Load ? new ImageLoad { Address = 0, File = "a.img", Source = "-" } : null,
+            });
         }
         string line = System.Text.Encoding.ASCII.GetString(s.ToArray());
         return line[..line.IndexOfAny([' ', '\n'])];

@@ -31,6 +31,9 @@ public static class Program
         }
         root.Subcommands.Add(ConvertCommand.Create());
         root.Subcommands.Add(ReportCommand.Create());
+        root.Subcommands.Add(TranslateCommand.Create());
+        root.Subcommands.Add(TablesCommand.Create());
+        root.Subcommands.Add(ImportCommand.Create());
         return root;
     }
 

@@ -47,6 +47,8 @@ public sealed unsafe class PhysicalMemory
     private long _frameCount;
     private ulong _lastWriteFrameNumber;
     private ulong* _lastWriteFrame;
+    /// <summary>Memory images (`load`), oldest first; a later one wins where they overlap.</summary>
+    private readonly List<MemoryImage> _images = new();
 
     /// <summary>Upper bound on bytes of backing storage; exceeding it raises <see cref="MemoryLimitException"/>.</summary>
     public long MaxBytes { get; set; } = 4L << 30;
@@ -190,6 +192,10 @@ public sealed unsafe class PhysicalMemory
             value = 0;
             return false;
         }
+        if (v == 0 && _images.Count != 0)
+        {
+            v = Materialize(a >> FrameShift);
+        }
         value = v == 0 ? 0 : ((ulong*)(v & ~(nuint)1))[(a >> 3) & (WordsPerFrame - 1)];
         return true;
     }
@@ -199,6 +205,10 @@ public sealed unsafe class PhysicalMemory
     {
         ulong a = pa.Value;
         nuint v = Find(a >> FrameShift);
+        if (v == 0 && _images.Count != 0)
+        {
+            v = Materialize(a >> FrameShift);
+        }
         return v == 0 ? 0 : ((ulong*)(v & ~(nuint)1))[(a >> 3) & (WordsPerFrame - 1)];
     }
 
@@ -214,6 +224,10 @@ public sealed unsafe class PhysicalMemory
             return;
         }
         nuint v = Find(a >> FrameShift);
+        if (v == 0 && _images.Count != 0)
+        {
+            v = Materialize(a >> FrameShift);
+        }
         if (v == 0)
         {
             if (value == 0)
@@ -225,6 +239,88 @@ public sealed unsafe class PhysicalMemory
         _lastWriteFrameNumber = a >> FrameShift;
         _lastWriteFrame = (ulong*)(v & ~(nuint)1);
         _lastWriteFrame[(a >> 3) & (WordsPerFrame - 1)] = value;
+    }
+
+    /// <summary>Largest physical address space a `load` may fill: 52 bits (FEAT_LPA/FEAT_LPA2 OA size).</summary>
+    public const ulong PhysicalAddressLimit = 1UL << 52;
+
+    /// <summary>Bytes of memory images mapped so far (address space, not memory: pages cost memory only when written).</summary>
+    public ulong MappedImageBytes { get; private set; }
+
+    /// <summary>
+    /// Physical memory from <paramref name="pa"/> holds <paramref name="size"/> bytes of the file at
+    /// <paramref name="path"/> from byte <paramref name="offset"/> (a trace's `load`): mapped copy-on-write, never
+    /// copied, never written back. Frames that already hold contents get the image's bytes now; the others point into
+    /// the mapping when first touched (<see cref="Materialize"/>). The caller has checked that the file holds
+    /// <paramref name="size"/> bytes from <paramref name="offset"/>.
+    /// </summary>
+    public void LoadImage(PhysicalAddress pa, string path, ulong offset, ulong size)
+    {
+        if (((pa.Value | offset | size) & 7) != 0)
+        {
+            throw new ArgumentException("a memory image's address, offset and size are multiples of 8");
+        }
+        if (pa.Value >= PhysicalAddressLimit || size > PhysicalAddressLimit - pa.Value)
+        {
+            throw new ArgumentException($"a memory image of {size} bytes at 0x{pa.Value:x} ends past the 52-bit physical address space");
+        }
+        if (size == 0)
+        {
+            return;
+        }
+        var image = MemoryImage.Map(pa.Value, path, offset, size);
+        _images.Add(image);
+        MappedImageBytes += size;
+        // Frames that exist (written by `mem`, or an earlier image's) take the image's bytes where it overlaps them.
+        var slots = _slots;
+        for (int i = 0; i < slots.Length; i++)
+        {
+            if (slots[i].Key != 0)
+            {
+                image.CopyInto(slots[i].Key - 1, (ulong*)(slots[i].Value & ~(nuint)1));
+            }
+        }
+        Epoch++;
+        Version++;
+    }
+
+    /// <summary>
+    /// The frame of a frame number no store has made yet, when a memory image covers part of it: a pointer into the
+    /// newest image's mapping when that image covers the whole frame (no copy: the OS copies the page if it is ever
+    /// written), else a new frame with the bytes of every image that overlaps it, oldest first. 0 when no image does.
+    /// </summary>
+    private nuint Materialize(ulong frameNumber)
+    {
+        var images = _images;
+        ulong first = frameNumber << FrameShift;
+        ulong last = first + ((1UL << FrameShift) - 1);
+        for (int i = images.Count - 1; i >= 0; i--)
+        {
+            var image = images[i];
+            if (image.CoversFrame(frameNumber))
+            {
+                if ((_used + 1) * 2 > _slots.Length)
+                {
+                    Grow();
+                }
+                nuint value = (nuint)image.At(first) | (WholeFrameBacked(frameNumber) ? 1u : 0u);
+                Insert(_slots, _hashShift, frameNumber + 1, value);
+                _used++;
+                return value;
+            }
+            if (image.Base <= last && first <= image.Base + (image.Size - 1))
+            {
+                // Partly covered: copy from every overlapping image into a frame of our own.
+                nuint v = AddFrame(frameNumber);
+                ulong* frame = (ulong*)(v & ~(nuint)1);
+                for (int j = 0; j <= i; j++)
+                {
+                    images[j].CopyInto(frameNumber, frame);
+                }
+                return v;
+            }
+        }
+        return 0;
     }
 
     private nuint AddFrame(ulong frameNumber)
@@ -298,6 +394,12 @@ public sealed unsafe class PhysicalMemory
         _slabNext = null;
         _slabLeft = 0;
         _ram.Clear();
+        foreach (var image in _images)
+        {
+            image.Dispose();
+        }
+        _images.Clear();
+        MappedImageBytes = 0;
         _frameCount = 0;
         _lastWriteFrame = null;
         Epoch++;

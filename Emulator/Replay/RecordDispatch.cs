@@ -88,6 +88,9 @@ public static class RecordDispatch
             case TraceOp.Ram:
                 core.DeclareRam(rec.Address, rec.Value);
                 break;
+            case TraceOp.Load:
+                LoadImage(core, rec.Image!);
+                break;
             case TraceOp.El:
                 core.ChangeEl((byte)rec.Value);
                 break;
@@ -105,6 +108,27 @@ public static class RecordDispatch
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(rec), rec.Op, "not a trace command");
+        }
+    }
+
+    /// <summary>
+    /// `load`: the file checked against the operands (an error names the line), then mapped into the system's
+    /// physical memory, shared by every PE.
+    /// </summary>
+    private static void LoadImage(SimulatedCore core, ImageLoad image)
+    {
+        var (path, size) = image.Check();
+        if (size > Memory.PhysicalMemory.PhysicalAddressLimit - image.Address)
+        {
+            throw image.Error($"memory image '{image.File}' ({size} bytes from 0x{image.Address:x}) ends past the 52-bit physical address space");
+        }
+        try
+        {
+            core.Memory.LoadImage(new Addressing.PhysicalAddress(image.Address), path, image.Offset, size);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw image.Error($"memory image '{image.File}' cannot be mapped: {e.Message}");
         }
     }
 

@@ -12,7 +12,9 @@ public static class WalkFormatter
     /// Appends the steps with the cycles the model charged each. Stage-2 lookups made for a stage-1 descriptor are
     /// indented under it; walk-cache and IPA-cache lookups say whether they hit and what they saved.
     /// </summary>
-    public static void AppendSteps(StringBuilder sb, ReadOnlySpan<WalkStep> steps, SimulatedCore core, bool upperRange, int el, string indent = "  ")
+    /// <param name="priced">False for a walk no model priced (`translate`: a dry walk of the tables): no cycles shown.</param>
+    public static void AppendSteps(StringBuilder sb, ReadOnlySpan<WalkStep> steps, SimulatedCore core, bool upperRange, int el, string indent = "  ",
+        bool priced = true)
     {
         var mmu = core.Mmu;
         var regime = mmu.RegimeOf(el);
@@ -24,23 +26,23 @@ public static class WalkFormatter
             ref readonly WalkParams p = ref st.Stage == 1 ? ref s1 : ref s2;
             string pad = st.Nested ? indent + "    " : indent;
             string space = st.Stage == 1 && s2On ? "IPA" : "PA";
-            string cost = $"[{st.Cycles} cycles{Served(core, in st)}]";
+            string cost = priced ? $" [{st.Cycles} cycles{Served(core, in st)}]" : "";
             switch (st.Kind)
             {
                 case StepKind.WalkCacheLookup:
                     string wc = core.Caches.WalkCaches[st.Structure].Name;
                     sb.AppendLine(st.Hit
-                        ? $"{pad}S{st.Stage}     walk cache {wc}: hit for 0x{st.InputAddress:x}, level-{st.Level} table entry, {st.Saved} descriptor read(s) saved {cost}"
-                        : $"{pad}S{st.Stage}     walk cache {wc}: miss for 0x{st.InputAddress:x} {cost}");
+                        ? $"{pad}S{st.Stage}     walk cache {wc}: hit for 0x{st.InputAddress:x}, level-{st.Level} table entry, {st.Saved} descriptor read(s) saved{cost}"
+                        : $"{pad}S{st.Stage}     walk cache {wc}: miss for 0x{st.InputAddress:x}{cost}");
                     continue;
                 case StepKind.IpaCacheLookup:
                     string ic = core.Caches.IpaCache?.Name ?? "IPA cache";
                     sb.AppendLine(st.Hit
-                        ? $"{pad}S2     IPA cache {ic}: hit for IPA 0x{st.InputAddress:x}, {st.Saved} descriptor read(s) saved {cost}"
-                        : $"{pad}S2     IPA cache {ic}: miss for IPA 0x{st.InputAddress:x} {cost}");
+                        ? $"{pad}S2     IPA cache {ic}: hit for IPA 0x{st.InputAddress:x}, {st.Saved} descriptor read(s) saved{cost}"
+                        : $"{pad}S2     IPA cache {ic}: miss for IPA 0x{st.InputAddress:x}{cost}");
                     continue;
                 case StepKind.Update:
-                    sb.AppendLine($"{pad}S{st.Stage} L{st.Level}  hardware update of descriptor at PA 0x{st.DescriptorPa:x}: 0x{st.OldDescriptor:x} -> 0x{st.Descriptor:x} ({UpdateText(st)}) {cost}");
+                    sb.AppendLine($"{pad}S{st.Stage} L{st.Level}  hardware update of descriptor at PA 0x{st.DescriptorPa:x}: 0x{st.OldDescriptor:x} -> 0x{st.Descriptor:x} ({UpdateText(st)}){cost}");
                     if ((st.Stage == 1 ? s1 : s2).BigEndian)
                     {
                         sb.AppendLine($"{pad}       EE=1: descriptor written big-endian");
@@ -59,10 +61,10 @@ public static class WalkFormatter
             }
             if (st.ExternalAbort)
             {
-                sb.AppendLine($": outside declared RAM -> synchronous external abort on the walk {cost}");
+                sb.AppendLine($": outside declared RAM -> synchronous external abort on the walk{cost}");
                 continue;
             }
-            sb.AppendLine($" = 0x{st.Descriptor:x16} {cost}");
+            sb.AppendLine($" = 0x{st.Descriptor:x16}{cost}");
             sb.AppendLine($"{pad}       {DescriptorText.Describe(st.Descriptor, st.Stage, st.Level, in p)}");
             if (p.BigEndian)
             {

@@ -32,6 +32,10 @@ public static class BinaryTrace
         TagAt = (byte)TraceOp.At, TagDump = (byte)TraceOp.Dump, TagTlbi = (byte)TraceOp.Tlbi;
     public const byte TagLdtr = (byte)TraceOp.Ldtr, TagSttr = (byte)TraceOp.Sttr, TagPstate = (byte)TraceOp.Pstate;
     public const byte TagCpu = (byte)TraceOp.Cpu, TagDsb = (byte)TraceOp.Dsb, TagIsb = (byte)TraceOp.Isb;
+    public const byte TagLoad = (byte)TraceOp.Load;
+
+    /// <summary>Longest FILE a `load` record carries, in UTF-8 bytes.</summary>
+    public const int MaxLoadPathBytes = 4096;
 
     /// <summary>True when <paramref name="head"/> starts with the magic number.</summary>
     public static bool HasMagic(ReadOnlySpan<byte> head) => head.StartsWith(Magic);
@@ -73,6 +77,9 @@ public static class BinaryTraceReader
         /// <summary>A ram record waiting for its size word (MemRemaining is then 1).</summary>
         public bool RamPending;
         public ulong RamBase;
+        /// <summary>The extra words of a load record being gathered (null otherwise); MemRemaining counts what is left.</summary>
+        public ulong[]? LoadWords;
+        public bool LoadHasSize;
     }
 
     /// <summary>The binary format's <see cref="ITraceDecoder"/>: <see cref="ParseRecords"/> with its state.</summary>
@@ -292,6 +299,24 @@ public static class BinaryTraceReader
         where THandler : ITraceHandler
     {
         var rec = new TraceRecord { Op = TraceOp.Mem, Line = state.Record };
+        if (state.LoadWords is { } load)
+        {
+            while (state.MemRemaining > 0)
+            {
+                if (!r.TryReadLittleEndian(out long word))
+                {
+                    return false;
+                }
+                load[load.Length - state.MemRemaining] = (ulong)word;
+                state.MemRemaining--;
+            }
+            state.LoadWords = null;
+            rec.Op = TraceOp.Load;
+            rec.Address = state.RamBase;
+            rec.Image = LoadOperands(ref state, load);
+            handler.OnRecord(in rec);
+            return true;
+        }
         if (state.RamPending)
         {
             if (!r.TryReadLittleEndian(out long size))
@@ -319,6 +344,43 @@ public static class BinaryTraceReader
             handler.OnRecord(in rec);
         }
         return true;
+    }
+
+    /// <summary>The operands of a load record from its extra words: OFFSET, SIZE, then FILE in UTF-8, zero-padded.</summary>
+    private static ImageLoad LoadOperands(ref State state, ulong[] words)
+    {
+        var bytes = new byte[(words.Length - 2) * 8];
+        for (int i = 2; i < words.Length; i++)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan((i - 2) * 8), words[i]);
+        }
+        int length = bytes.AsSpan().IndexOf((byte)0);
+        if (length < 0)
+        {
+            length = bytes.Length;
+        }
+        Expect(ref state, length > 0 && length > bytes.Length - 8, "the file name of a load record fills its words, zero-padded to the last");
+        Expect(ref state, bytes.AsSpan(length).IndexOfAnyExcept((byte)0) < 0, "the padding of a load record's file name must be zero");
+        ulong offset = words[0], size = words[1];
+        Expect(ref state, (offset & 7) == 0, $"load offset {offset} is not a multiple of 8");
+        Expect(ref state, (size & 7) == 0, $"load size {size} is not a multiple of 8");
+        Expect(ref state, state.LoadHasSize || size == 0, "a load record without SIZE (byte 1 = 0) has a zero size word");
+        Expect(ref state, size <= Memory.PhysicalMemory.PhysicalAddressLimit - state.RamBase,
+            $"a load of {size} bytes at 0x{state.RamBase:x} ends past the 52-bit physical address space");
+        string file;
+        try
+        {
+            file = new System.Text.UTF8Encoding(false, true).GetString(bytes, 0, length);
+        }
+        catch (System.Text.DecoderFallbackException)
+        {
+            throw Bad(ref state, "the file name of a load record is not UTF-8");
+        }
+        return new ImageLoad
+        {
+            Address = state.RamBase, File = file, Offset = offset, Size = state.LoadHasSize ? size : null, Source = state.Source,
+            Line = state.Record, ByteOffset = state.RecordOffset,
+        };
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -401,6 +463,18 @@ public static class BinaryTraceReader
                 state.RamBase = x;
                 state.RamPending = true;
                 state.MemRemaining = 1;
+                return;
+            case BinaryTrace.TagLoad:
+                Expect(ref state, b1 <= 1 && b2 == 0 && b3 == 0, "reserved bytes of a load record must be zero (byte 1 is 0 or 1)");
+                Expect(ref state, n >= 3 && n <= 2 + BinaryTrace.MaxLoadPathBytes / 8,
+                    $"a load record has 3 to {2 + BinaryTrace.MaxLoadPathBytes / 8} extra words (offset, size, file name), not {n}");
+                Expect(ref state, (x & 7) == 0, $"load address 0x{x:x} is not 8-byte aligned");
+                Expect(ref state, x < Memory.PhysicalMemory.PhysicalAddressLimit, $"load address 0x{x:x} is outside the 52-bit physical address space");
+                // The words follow; MemWords gathers them and emits the record.
+                state.RamBase = x;
+                state.LoadHasSize = b1 == 1;
+                state.LoadWords = new ulong[n];
+                state.MemRemaining = n;
                 return;
             case BinaryTrace.TagEl:
                 Expect(ref state, b2 == 0 && b3 == 0 && n == 0 && x == 0, "reserved fields of an el record must be zero");

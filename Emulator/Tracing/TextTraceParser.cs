@@ -392,6 +392,11 @@ public static class TextTraceParser
                     Fail.Bad(source, line, t.Column, "dump address 0x", rec.Address, " is not 8-byte aligned", hex: true);
                 }
                 break;
+            case 4 when Is(keyword, "load"u8):
+                rec.Op = TraceOp.Load;
+                rec.Image = ParseLoad(ref t, source, line);
+                rec.Address = rec.Image.Address;
+                break;
             case 4 when Is(keyword, "ldtr"u8) || Is(keyword, "sttr"u8):
                 rec.Op = (keyword[0] | 0x20) == 'l' ? TraceOp.Ldtr : TraceOp.Sttr;
                 rec.Address = Number(ref t, source, line, "virtual address");
@@ -429,6 +434,51 @@ public static class TextTraceParser
             Fail.Bad(source, line, t.Column, "unexpected extra operand");
         }
         handler.OnRecord(in rec);
+    }
+
+    /// <summary>`load PA FILE [OFFSET [SIZE]]`: PA, OFFSET and SIZE multiples of 8, the image inside 52 bits of PA.</summary>
+    private static ImageLoad ParseLoad(ref Tokens t, string source, long line)
+    {
+        ulong pa = Number(ref t, source, line, "physical address");
+        int paColumn = t.Column;
+        if ((pa & 7) != 0)
+        {
+            Fail.Bad(source, line, paColumn, "load address 0x", pa, " is not 8-byte aligned", hex: true);
+        }
+        if (pa >= Memory.PhysicalMemory.PhysicalAddressLimit)
+        {
+            Fail.Bad(source, line, paColumn, "load address 0x", pa, " is outside the 52-bit physical address space", hex: true);
+        }
+        if (!t.Next(out var file))
+        {
+            Fail.Missing(source, line, t.Column, "file name");
+        }
+        int fileColumn = t.Column;
+        string name = Encoding.UTF8.GetString(file);
+        ulong offset = 0;
+        ulong? size = null;
+        if (t.Next(out var tok))
+        {
+            offset = ParseNumber(tok, source, line, t.Column, "file offset");
+            if ((offset & 7) != 0)
+            {
+                Fail.Bad(source, line, t.Column, "load offset ", offset, " is not a multiple of 8");
+            }
+            if (t.Next(out tok))
+            {
+                ulong s = ParseNumber(tok, source, line, t.Column, "image size");
+                if ((s & 7) != 0)
+                {
+                    Fail.Bad(source, line, t.Column, "load size ", s, " is not a multiple of 8");
+                }
+                if (s > Memory.PhysicalMemory.PhysicalAddressLimit - pa)
+                {
+                    Fail.Bad(source, line, t.Column, "a load of " + s + " bytes at 0x", pa, " ends past the 52-bit physical address space", hex: true);
+                }
+                size = s;
+            }
+        }
+        return new ImageLoad { Address = pa, File = name, Offset = offset, Size = size, Source = source, Line = line, Column = fileColumn };
     }
 
     /// <summary>The highest PE number a `cpu` line may name.</summary>

@@ -45,13 +45,16 @@ public enum TraceOp : byte
     Dsb = 0x19,
     /// <summary>`isb`</summary>
     Isb = 0x1A,
+    /// <summary>`load PA FILE [OFFSET [SIZE]]` (Address = PA, Image = the operands).</summary>
+    Load = 0x1B,
 }
 
 /// <summary>
 /// One parsed trace command, fixed-size and allocation-free. Field use by <see cref="Op"/>:
 /// Reg (Reg, Value); Mem (Address = PA, Value = word); Ram (Address = base, Value = size); El (Value = level);
 /// Read/Write/Ldtr/Sttr (Address = VA, Size); Fetch (Address = VA, Size = 4); At (At, Address = VA); Dump (Address = PA);
-/// Tlbi (Tlbi, Value = Xt, HasOperand); Pstate (Value = PSTATE.PAN); Cpu (Value = the PE's number); Dsb (Dsb); Isb.
+/// Tlbi (Tlbi, Value = Xt, HasOperand); Pstate (Value = PSTATE.PAN); Cpu (Value = the PE's number); Dsb (Dsb); Isb;
+/// Load (Address = PA, Image).
 /// </summary>
 public struct TraceRecord
 {
@@ -66,6 +69,8 @@ public struct TraceRecord
     public byte Size;
     public bool HasOperand;
     public DsbOption Dsb;
+    /// <summary>The operands of a `load` (null for every other command).</summary>
+    public ImageLoad? Image;
 }
 
 /// <summary>

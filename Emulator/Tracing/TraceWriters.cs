@@ -135,6 +135,23 @@ public sealed class BinaryTraceWriter : TraceWriter
                 Put(BinaryTrace.TagRam, 0, 0, 1, r.Address);
                 Word(r.Value);
                 break;
+            case TraceOp.Load:
+            {
+                var image = r.Image!;
+                byte[] file = Encoding.UTF8.GetBytes(image.File);
+                if (file.Length == 0 || file.Length > BinaryTrace.MaxLoadPathBytes || Array.IndexOf(file, (byte)0) >= 0)
+                {
+                    throw new InvalidOperationException($"line {r.Line}: the file name of a load cannot be written to a binary trace");
+                }
+                int pathWords = (file.Length + 7) / 8;
+                Put(BinaryTrace.TagLoad, image.Size.HasValue ? (byte)1 : (byte)0, 0, (uint)(2 + pathWords), r.Address);
+                Word(image.Offset);
+                Word(image.Size ?? 0);
+                Span<byte> padded = new byte[pathWords * 8];
+                file.CopyTo(padded);
+                Stream.Write(padded);
+                break;
+            }
             default:
                 throw new InvalidOperationException($"record {r.Op} cannot be written here");
         }
@@ -239,6 +256,28 @@ public sealed class TextTraceWriter : TraceWriter
                 Text("el "u8);
                 Dec(r.Value);
                 break;
+            case TraceOp.Load:
+            {
+                var image = r.Image!;
+                Text("load "u8);
+                Hex(r.Address);
+                Text(" "u8);
+                // The file name may be longer than the line buffer: written straight after what the buffer holds.
+                Stream.Write(_line, 0, _n);
+                Stream.Write(Encoding.UTF8.GetBytes(image.File));
+                _n = 0;
+                if (image.Offset != 0 || image.Size.HasValue)
+                {
+                    Text(" "u8);
+                    Hex(image.Offset);
+                }
+                if (image.Size is { } size)
+                {
+                    Text(" "u8);
+                    Hex(size);
+                }
+                break;
+            }
             case TraceOp.At:
                 Text("at "u8);
                 Text(WireCodes<AtOp>.Name(r.At));

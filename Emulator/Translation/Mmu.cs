@@ -410,6 +410,46 @@ public sealed partial class Mmu
     }
 
     /// <summary>
+    /// Stage 2 of the EL1&amp;0 regime alone, for an IPA (what a hypervisor asks of its tables; `translate --ipa`):
+    /// the stage-2 walk and its checks for an access of <paramref name="type"/> (EL0's stage-2 execute permission when
+    /// <paramref name="el0"/>), without a dirty-state update (as AT). With stage 2 off the IPA is the PA. Returns false
+    /// with <c>result.Fault</c> set when it faults.
+    /// </summary>
+    public bool TranslateIpa(IntermediatePhysicalAddress ipa, AccessType type, bool el0, out TranslationResult result)
+    {
+        Refresh();
+        Record.Clear();
+        result = default;
+        result.Level = -2;
+        result.S2Level = -2;
+        result.Ipa = ipa.Value;
+        result.HasIpa = true;
+        if (!Snapshot(TranslationRegime.El10).Stage2On)
+        {
+            result.Pa = ipa.Value;
+            result.Attr = 0xFF;
+            result.BlockShift = (byte)_paMax;
+            return true;
+        }
+        _modes = new WalkModes(_caches is not null, _s1WalkCache, _s2WalkCache, _ipaCache, Record.Detailed, Record.ReadsUnrecorded, at: true);
+        var access = type == AccessType.Write ? S2Access.Write : type == AccessType.Fetch ? S2Access.Fetch : S2Access.Read;
+        if (!S2Translate(ipa.Value, access, s1ptw: false, el0, isAt: true, WalkAccelerator.FrameSlotsS2Final, out var s2))
+        {
+            result.Fault = s2.Fault;
+            return false;
+        }
+        result.Pa = s2.Pa;
+        result.Attr = Attributes.FromStage2(s2.MemAttr, _hcr.Cd);
+        result.DataDevice = Attributes.IsDevice(result.Attr);
+        result.Sh = s2.Sh;
+        result.Level = (sbyte)s2.Level;
+        result.S2Level = (sbyte)s2.Level;
+        result.BlockShift = (byte)s2.Shift;
+        result.ContiguousShift = (byte)s2.ContiguousShift;
+        return true;
+    }
+
+    /// <summary>
     /// VA range check for an enabled stage 1: bits [top:inputsize] must all equal VA[55] in a two-range regime
     /// (all zeros for TTBR0, all ones for TTBR1), and all be zero in a one-range regime.
     /// </summary>

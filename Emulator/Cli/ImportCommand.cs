@@ -1,0 +1,89 @@
+using System.CommandLine;
+using System.Text;
+using MmuSim.Registers;
+using MmuSim.Tracing;
+
+namespace MmuSim.Cli;
+
+/// <summary>`mmusim import core FILE -o SETUP.trace [--reg NAME=VALUE]...`: a guest's ELF core or kdump vmcore as a setup trace.</summary>
+public static class ImportCommand
+{
+    public static Command Create()
+    {
+        var import = new Command("import", "Make a setup trace from a guest's state: `import core` reads an ELF core (QEMU dump-guest-memory, Linux kdump vmcore).");
+        var file = new Argument<string>("file") { Description = "The ELF core: QEMU's dump-guest-memory output (uncompressed ELF) or a kdump vmcore." };
+        var output = new Option<string>("--output", "-o") { Description = "The setup trace to write ('-' for standard output).", Required = true };
+        var reg = new Option<string[]>("--reg") { Description = "A register the core does not hold, NAME=VALUE (e.g. TTBR1_EL1=0x40a1b000); repeatable.", AllowMultipleArgumentsPerToken = false };
+        var core = new Command("core", "An ELF core of an AArch64 guest as a setup trace: memory by `load` lines into the core file, one cpu block per vCPU (EL, PSTATE.PAN), registers from --reg or VMCOREINFO; says what is missing.")
+        {
+            file, output, reg,
+        };
+        core.SetAction(pr =>
+        {
+            var given = new List<(SysReg, ulong)>();
+            foreach (string r in pr.GetValue(reg) ?? [])
+            {
+                int eq = r.IndexOf('=');
+                if (eq <= 0 || !WireCodes<SysReg>.TryParse(Encoding.ASCII.GetBytes(r[..eq]), out var name) || !TranslateCommand.TryNumber(r[(eq + 1)..], out ulong value))
+                {
+                    Console.Error.WriteLine($"mmusim import core: bad --reg '{r}' (NAME=VALUE: a register of the trace format, a 64-bit number)");
+                    return 1;
+                }
+                given.Add((name, value));
+            }
+            string path = pr.GetValue(file)!;
+            string outPath = pr.GetValue(output)!;
+            ElfCore elf;
+            try
+            {
+                elf = ElfCore.Read(path);
+            }
+            catch (TraceFormatException e)
+            {
+                Console.Error.WriteLine($"mmusim: {e.Message}");
+                return 2;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"mmusim: {path}: {e.Message}");
+                return 2;
+            }
+            // `load` names the core from the trace's folder (docs/trace-format.md): relative when both are in one tree.
+            string full = Path.GetFullPath(path);
+            string inTrace = outPath == "-" ? full : Path.GetRelativePath(Path.GetDirectoryName(Path.GetFullPath(outPath))!, full);
+            if (inTrace.Contains(' ') || inTrace.Contains('\t') || inTrace.Contains('#'))
+            {
+                Console.Error.WriteLine($"mmusim import core: {inTrace}: a `load` file name cannot hold spaces or '#' (link the core under another name)");
+                return 1;
+            }
+            CoreImport.Result result;
+            try
+            {
+                result = CoreImport.Build(elf, inTrace, given);
+            }
+            catch (TraceFormatException e)
+            {
+                Console.Error.WriteLine($"mmusim: {e.Message}");
+                return 2;
+            }
+            try
+            {
+                using var o = OutputFile.Open(outPath, [path]);
+                o.Stream.Write(Encoding.UTF8.GetBytes(result.Text));
+                o.Stream.Flush();
+                o.Commit();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"mmusim import core: {e.Message}");
+                return 1;
+            }
+            Console.Error.WriteLine($"mmusim import core: {elf.Segments.Count} memory segment(s), {elf.Cpus.Count} vCPU(s)"
+                + (result.Inferred.Count > 0 ? $"; inferred from VMCOREINFO: {string.Join(", ", result.Inferred)}" : "")
+                + (result.Missing.Count > 0 ? $"; missing (give them with --reg NAME=VALUE): {string.Join(", ", result.Missing)}" : ""));
+            return 0;
+        });
+        import.Subcommands.Add(core);
+        return import;
+    }
+}
