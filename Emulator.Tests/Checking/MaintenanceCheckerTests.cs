@@ -2,6 +2,7 @@ using System.Text;
 using MmuSim.Checking;
 using MmuSim.Core;
 using MmuSim.Replay;
+using MmuSim.Tests.Support;
 
 namespace MmuSim.Tests.Checking;
 
@@ -526,5 +527,22 @@ public sealed class MaintenanceCheckerTests
         AssertNone(ok);
         string missing = ok.Replace("tlbi VAE1 0x402", "");
         Assert.Equal(FindingKind.StaleTranslation, Assert.Single(Check(missing)).Kind);
+    }
+
+    [Fact]
+    public void TheSummaryCountsFindingsByKind()
+    {
+        // traces/sample/maintenance-bugs.trace has one finding of each kind; the summary is compared whole.
+        string root = TestPaths.RepositoryRoot;
+        var findings = Check(File.ReadAllText(Path.Combine(root, "traces", "sample", "maintenance-bugs.trace")));
+        var w = new StringWriter { NewLine = "\n" };
+        MmuSim.Reporting.FindingSummary.Write(w, findings);
+        string golden = Path.Combine(root, "Emulator.Tests", "Golden", "maintenance-summary.txt");
+        if (Environment.GetEnvironmentVariable("MMUSIM_UPDATE_GOLDEN") == "1")
+        {
+            File.WriteAllText(golden, w.ToString());
+        }
+        Assert.True(File.Exists(golden), $"no golden file {golden}: run with MMUSIM_UPDATE_GOLDEN=1 and read it");
+        Assert.Equal(File.ReadAllText(golden), w.ToString());
     }
 }

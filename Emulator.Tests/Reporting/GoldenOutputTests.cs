@@ -40,6 +40,10 @@ public sealed class GoldenOutputTests
         { "explain-second-pe", ["explain", "traces/sample/two-pes.trace", "--line", "39"] },
         // Two PEs: the counts together, a row per PE, each PE's translation cost.
         { "replay-two-pes", ["replay", "traces/sample/two-pes.trace", "--quiet"] },
+        // A stale translation on PE 1 after PE 0's local TLBI: the chain of events behind the finding.
+        { "explain-maintenance-stale", ["explain", "traces/sample/maintenance-bugs.trace", "--line", "37"] },
+        // A new mapping used by another PE before the writer's DSB.
+        { "explain-maintenance-unordered", ["explain", "traces/sample/maintenance-bugs.trace", "--line", "43"] },
     };
 
     [Theory]

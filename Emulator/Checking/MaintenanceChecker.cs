@@ -44,6 +44,8 @@ public sealed class MaintenanceChecker : IReplayObserver
         public bool OldTable;
         public DescriptorPlace[] Places = [];
         public PeView[] Views = [];
+        /// <summary>What happened to the store, for explain (at most <see cref="MaxEvents"/>).</summary>
+        public List<string>? Events;
     }
 
     /// <summary>What one PE may still hold of an old value or an old register context.</summary>
@@ -79,6 +81,7 @@ public sealed class MaintenanceChecker : IReplayObserver
         public PeView View;
         public ushort OldAsid;
         public ushort OldVmid;
+        public List<string>? Events;
     }
 
     private sealed class PendingTlbi
@@ -91,6 +94,7 @@ public sealed class MaintenanceChecker : IReplayObserver
         public ushort Vmid;
         public TranslationRegime E1;
         public TranslationRegime E2;
+        public string Name = "";
     }
 
     private sealed class PeState
@@ -121,6 +125,18 @@ public sealed class MaintenanceChecker : IReplayObserver
 
     /// <summary>Old values kept per descriptor word (the oldest is dropped beyond).</summary>
     public const int MaxVersions = 8;
+
+    /// <summary>Events kept per old value or register change for explain's chain of events.</summary>
+    public const int MaxEvents = 32;
+
+    private static void Note(ref List<string>? events, string text)
+    {
+        events ??= new List<string>();
+        if (events.Count < MaxEvents)
+        {
+            events.Add(text);
+        }
+    }
 
     /// <summary>VA ranges kept per old value and PE (VA TLBIs beyond are not counted).</summary>
     public const int MaxCoveredRanges = 64;
@@ -206,7 +222,9 @@ public sealed class MaintenanceChecker : IReplayObserver
             case TraceOp.Pstate:
                 if (ps.PanBefore != pe.Pan)
                 {
-                    AddRegChange(ps, new RegChange { IsPan = true, Old = ps.PanBefore ? 1UL : 0, Line = record.Line, Seq = _seq });
+                    var rc = new RegChange { IsPan = true, Old = ps.PanBefore ? 1UL : 0, Line = record.Line, Seq = _seq };
+                    Note(ref rc.Events, $"line {record.Line} (cpu {pe.Index}): pstate PAN {(pe.Pan ? 1 : 0)} (was {(ps.PanBefore ? 1 : 0)}): applies after the next isb");
+                    AddRegChange(ps, rc);
                 }
                 break;
             case TraceOp.Tlbi:
@@ -214,7 +232,7 @@ public sealed class MaintenanceChecker : IReplayObserver
                 break;
             case TraceOp.Dsb:
                 _barriers = true;
-                OnDsb(ps, record.Dsb);
+                OnDsb(ps, record.Dsb, record.Line);
                 break;
             case TraceOp.Isb or TraceOp.El:
                 // ISB, and exception entry and return, are context synchronization events (Arm ARM D1.4, "Context
@@ -223,7 +241,7 @@ public sealed class MaintenanceChecker : IReplayObserver
                 {
                     _barriers = true;
                 }
-                OnIsb(ps);
+                OnIsb(ps, record.Line, record.Op == TraceOp.Isb ? "isb" : $"el {record.Value}");
                 break;
         }
         return true;
@@ -273,6 +291,9 @@ public sealed class MaintenanceChecker : IReplayObserver
                 _tables.Stale = true; // the reachable tables change with a table descriptor
             }
         }
+        Note(ref ov.Events, $"line {line} (cpu {ov.Writer}): store 0x{value:x} at PA 0x{pa:x} (was 0x{old:x}){(reached
+            ? $", a level-{ov.Places[0].Level} descriptor of {(ov.Places[0].Stage == 2 ? "IPA" : "VA")} 0x{ov.Places[0].InputBase:x}" : "")}"
+            + (ov.OldValid ? $"; the old entry may be held by cpu {string.Join(", ", ov.Places.Select(p => p.Pe).Distinct())}" : ""));
         if (!_byPa.TryGetValue(pa, out var list))
         {
             _byPa[pa] = list = new List<OldValue>();
@@ -300,6 +321,7 @@ public sealed class MaintenanceChecker : IReplayObserver
         var regs = ps.Core.Registers;
         // The tags the entries of the old context carry: compared with the new context's at each access.
         var rc = new RegChange { Reg = reg, Old = old, Line = line, Seq = _seq };
+        Note(ref rc.Events, $"line {line} (cpu {ps.Core.Index}): {reg} = 0x{regs[reg]:x} (was 0x{old:x}): applies after the next isb");
         SyncShadow(ps);
         ps.Shadow[reg] = old;
         rc.OldAsid = ps.Mmu.CurrentAsid;
@@ -340,9 +362,10 @@ public sealed class MaintenanceChecker : IReplayObserver
             E1 = TranslationRegimes.OfE1Maintenance(core.CurrentEl, hcr),
             E2 = TranslationRegimes.OfE2Maintenance(hcr),
         };
+        string name = $"tlbi {t.Op.Op}{(t.Op.Xt != 0 ? $" 0x{t.Op.Xt:x}" : "")} ({(t.Broadcast ? "broadcast" : "local")})";
         if (Synchronized)
         {
-            Complete(t, _seq);
+            Complete(t, _seq, line, name);
             return;
         }
         // Until a DSB completes it, the TLBI has removed nothing: what it was meant to remove names it as the cause.
@@ -356,11 +379,16 @@ public sealed class MaintenanceChecker : IReplayObserver
                     ov.Views[p].MissedIncomplete = true;
                 }
             }
+            if (ov.Seq < t.Seq && ov.OldValid)
+            {
+                Note(ref ov.Events, $"line {line} (cpu {t.Issuer}): {name}: removes nothing until a dsb of cpu {t.Issuer} completes it");
+            }
         }
+        t.Name = name;
         ps.Pending.Add(t);
     }
 
-    private void OnDsb(PeState ps, DsbOption option)
+    private void OnDsb(PeState ps, DsbOption option, long line)
     {
         int me = ps.Core.Index;
         if (option.OrdersStores())
@@ -369,6 +397,8 @@ public sealed class MaintenanceChecker : IReplayObserver
             {
                 if (ov.Writer == me && ov.SelfDsbSeq == Never)
                 {
+                    Note(ref ov.Events, $"line {line} (cpu {me}): dsb {option.ToString().ToLowerInvariant()}: the store is ordered"
+                        + (option.IsBroadcast() ? " (other PEs' walks see it; cpu " + me + "'s own after an isb)" : " for cpu " + me + " only (after an isb)"));
                     ov.SelfDsbSeq = _seq;
                     if (ps.Core.Registers.Mmfr1.Ets >= 2)
                     {
@@ -390,7 +420,7 @@ public sealed class MaintenanceChecker : IReplayObserver
                 var t = ps.Pending[i];
                 if (!t.Broadcast || option.IsBroadcast())
                 {
-                    Complete(t, _seq);
+                    Complete(t, _seq, line, t.Name);
                     ps.Pending.RemoveAt(i--);
                 }
             }
@@ -398,7 +428,7 @@ public sealed class MaintenanceChecker : IReplayObserver
         Prune();
     }
 
-    private void OnIsb(PeState ps)
+    private void OnIsb(PeState ps, long line, string what)
     {
         int me = ps.Core.Index;
         ps.LastIsb = _seq;
@@ -407,10 +437,15 @@ public sealed class MaintenanceChecker : IReplayObserver
             if (ov.Writer == me && ov.SelfDsbSeq != Never && ov.SelfSyncSeq == Never)
             {
                 ov.SelfSyncSeq = _seq;
+                Note(ref ov.Events, $"line {line} (cpu {me}): {what}: cpu {me}'s own walks see the store");
             }
         }
         foreach (var rc in ps.Regs)
         {
+            if (!rc.Synced)
+            {
+                Note(ref rc.Events, $"line {line} (cpu {me}): {what}: the new value applies");
+            }
             rc.Synced = true;
         }
         ps.Regs.RemoveAll(r => !r.View.Held);
@@ -447,7 +482,7 @@ public sealed class MaintenanceChecker : IReplayObserver
     }
 
     /// <summary>A TLBI has completed (a DSB of its issuer): every old view it names, on every PE it reaches, goes.</summary>
-    private void Complete(PendingTlbi t, long seq)
+    private void Complete(PendingTlbi t, long seq, long dsbLine, string name)
     {
         foreach (var ov in _live)
         {
@@ -478,16 +513,23 @@ public sealed class MaintenanceChecker : IReplayObserver
                         }
                     }
                 }
+                string done = $"line {dsbLine} (cpu {t.Issuer}): completes line {t.Line}'s {name}: ";
                 if (cover == Coverage.Full)
                 {
                     v.Held = false;
                     v.RemovedLine = t.Line;
                     v.RemovedSeq = seq;
                     v.RemovedIssuer = t.Issuer;
+                    Note(ref ov.Events, done + $"cpu {p} no longer holds the old entry" + (p == t.Issuer ? $" (for cpu {p}'s own accesses after an isb)" : ""));
                 }
                 else
                 {
                     Missed(ref v, t, reaches && !eligible);
+                    Note(ref ov.Events, done + $"cpu {p} may keep the old entry ("
+                        + (!reaches ? $"a local TLBI of cpu {t.Issuer} does not reach cpu {p}"
+                            : !eligible ? "issued before the store was ordered by a dsb of the writer"
+                            : cover == Coverage.Partial ? "it names only part of what the entry covers"
+                            : "it does not name the entry: address, ASID, VMID, regime, level hint or last-level form") + ")");
                 }
             }
         }
@@ -737,9 +779,25 @@ public sealed class MaintenanceChecker : IReplayObserver
                 new AccessResult(true, 0, default), null,
                 $"{why} while a PE may hold the old entry (descriptor PA 0x{ov.Pa:x}): break before make (Arm ARM D8.16.1, "
                 + $"\"Using break-before-make when updating translation table entries\"): write 0 at line {line} instead, "
-                + $"then dsb ish; tlbi {tlbi}; dsb ish; then write 0x{value:x}; dsb ishst"));
+                + $"then dsb ishst; tlbi {tlbi}; dsb ish; then write 0x{value:x}; dsb ishst")
+            {
+                Chain = [.. ov.Events ?? [], $"line {line} (cpu {ps.Core.Index}): store 0x{value:x} while cpu {HolderList(ov)} may hold the old entry: {why}"],
+            });
             return;
         }
+    }
+
+    private static string HolderList(OldValue ov)
+    {
+        var holders = new List<int>();
+        for (int p = 0; p < ov.Views.Length; p++)
+        {
+            if (ov.Views[p].Held)
+            {
+                holders.Add(p);
+            }
+        }
+        return string.Join(", ", holders);
     }
 
     /// <summary>
@@ -803,6 +861,7 @@ public sealed class MaintenanceChecker : IReplayObserver
 
     private struct Alternative
     {
+        public List<string>? Events;
         public FindingKind Kind;
         public long Cause;
         public AccessResult Result;
@@ -910,7 +969,9 @@ public sealed class MaintenanceChecker : IReplayObserver
         var possible = replayed.SameAs(alt.Result) ? tables : alt.Result;
         // A note when the only other outcome is a fault the tables now would not give (a spurious fault).
         bool note = tables.Ok && !alt.Result.Ok;
-        Report(new MaintenanceFinding(alt.Kind, !note, outcome.Line, me, true, va, ps.Core.CurrentEl, alt.Cause, replayed, possible, alt.Fix));
+        var chain = new List<string>(alt.Events ?? []);
+        chain.Add($"line {outcome.Line} (cpu {me}): {ResultNames.Op((ResultOp)type)} 0x{va:x}: the tables give {tables}, the old view gives {alt.Result}");
+        Report(new MaintenanceFinding(alt.Kind, !note, outcome.Line, me, true, va, ps.Core.CurrentEl, alt.Cause, replayed, possible, alt.Fix) { Chain = chain });
     }
 
     private bool Visible(OldValue ov, int pe) =>
@@ -929,13 +990,13 @@ public sealed class MaintenanceChecker : IReplayObserver
             {
                 // The store was ordered and this PE's own TLBI completed: only the ISB is missing (the context of
                 // its later accesses is not yet synchronized with the completed maintenance).
-                return new Alternative { Kind = FindingKind.UnsynchronizedContext, Cause = ov.Views[me].RemovedLine, Result = r,
+                return new Alternative { Events = ov.Events, Kind = FindingKind.UnsynchronizedContext, Cause = ov.Views[me].RemovedLine, Result = r,
                     Fix = $"isb on cpu {me} after line {ov.Views[me].RemovedLine}'s completing dsb, before this access" };
             }
             string fix = me == ov.Writer
                 ? $"after line {ov.Line} (the store on cpu {ov.Writer}): dsb ishst; isb before this access"
                 : $"after line {ov.Line} (the store on cpu {ov.Writer}): dsb ishst on cpu {ov.Writer} before cpu {me} uses the new entry";
-            return new Alternative { Kind = FindingKind.UnorderedWrite, Cause = ov.Line, Result = r, Fix = fix };
+            return new Alternative { Events = ov.Events, Kind = FindingKind.UnorderedWrite, Cause = ov.Line, Result = r, Fix = fix };
         }
         if (!ov.OldValid || me >= ov.Views.Length)
         {
@@ -949,7 +1010,7 @@ public sealed class MaintenanceChecker : IReplayObserver
             {
                 return null;
             }
-            return new Alternative { Kind = FindingKind.StaleTranslation, Cause = v.MissedLine != 0 ? v.MissedLine : ov.Line, Result = r,
+            return new Alternative { Events = ov.Events, Kind = FindingKind.StaleTranslation, Cause = v.MissedLine != 0 ? v.MissedLine : ov.Line, Result = r,
                 Fix = StaleFix(ov, in v, me, va, r) };
         }
         if (!v.Held && v.RemovedIssuer == me && v.RemovedSeq != 0 && ps.LastIsb < v.RemovedSeq && !Synchronized)
@@ -959,7 +1020,7 @@ public sealed class MaintenanceChecker : IReplayObserver
             {
                 return null;
             }
-            return new Alternative { Kind = FindingKind.UnsynchronizedContext, Cause = v.RemovedLine, Result = r,
+            return new Alternative { Events = ov.Events, Kind = FindingKind.UnsynchronizedContext, Cause = v.RemovedLine, Result = r,
                 Fix = $"isb on cpu {me} after line {v.RemovedLine}'s completing dsb, before this access" };
         }
         return null;
@@ -1004,7 +1065,7 @@ public sealed class MaintenanceChecker : IReplayObserver
         string name = rc.IsPan ? "pstate PAN" : rc.Reg.ToString();
         if (pending)
         {
-            return new Alternative { Kind = FindingKind.UnsynchronizedContext, Cause = rc.Line, Result = r,
+            return new Alternative { Events = rc.Events, Kind = FindingKind.UnsynchronizedContext, Cause = rc.Line, Result = r,
                 Fix = $"isb on cpu {ps.Core.Index} after line {rc.Line} ({name}), before this access" };
         }
         if (tagsDiffer)
@@ -1013,7 +1074,7 @@ public sealed class MaintenanceChecker : IReplayObserver
         }
         bool e2 = RegimeOfRegister(rc.Reg, ps.Core.Registers.Hcr) != TranslationRegime.El10;
         string tlbi = e2 ? "tlbi ALLE2" : rc.Reg is SysReg.VTTBR_EL2 or SysReg.VTCR_EL2 ? "tlbi VMALLS12E1" : "tlbi VMALLE1 (or a new ASID)";
-        return new Alternative { Kind = FindingKind.StaleTranslation, Cause = rc.View.MissedLine != 0 ? rc.View.MissedLine : rc.Line, Result = r,
+        return new Alternative { Events = rc.Events, Kind = FindingKind.StaleTranslation, Cause = rc.View.MissedLine != 0 ? rc.View.MissedLine : rc.Line, Result = r,
             Fix = $"after line {rc.Line} ({name} written with the same ASID/VMID): {tlbi}; dsb nsh; isb" };
     }
 

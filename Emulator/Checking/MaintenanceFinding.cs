@@ -35,6 +35,9 @@ public readonly record struct AccessResult(bool Ok, ulong Pa, FaultInfo Fault)
 public sealed record MaintenanceFinding(FindingKind Kind, bool Error, long Line, int Cpu, bool IsAccess, ulong Va, byte El,
     long Cause, AccessResult Replayed, AccessResult? Possible, string Fix)
 {
+    /// <summary>The events behind the finding, in trace order (for explain): the store or register write, the barriers and TLBIs after it.</summary>
+    public IReadOnlyList<string> Chain { get; init; } = [];
+
     public static string KindName(FindingKind kind) => kind switch
     {
         FindingKind.StaleTranslation => "stale-translation",
