@@ -54,6 +54,10 @@ public sealed class GoldenOutputTests
         { "explain-va", ["explain", "traces/guest/tables-demo.trace", "--va", "0xffffffff80001000"] },
         { "tables-two-stages", ["tables", "traces/sample/example.trace"] },
         { "tables-diff", ["tables", "traces/guest/tables-demo.trace", "--diff", "traces/guest/tables-demo-changed.trace"] },
+        // A stale translation on PE 1 after PE 0's local TLBI: the chain of events behind the finding.
+        { "explain-maintenance-stale", ["explain", "traces/sample/maintenance-bugs.trace", "--line", "37"] },
+        // A new mapping used by another PE before the writer's DSB.
+        { "explain-maintenance-unordered", ["explain", "traces/sample/maintenance-bugs.trace", "--line", "43"] },
     };
 
     [Theory]

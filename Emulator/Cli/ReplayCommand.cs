@@ -20,19 +20,20 @@ public static class ReplayCommand
         var stop = new Option<bool>("--stop-on-fault") { Description = "Stop at the first access or AT that faults." };
         var report = new Option<string?>("--report") { Description = "Write an HTML report of the summary (tables and charts, as `mmusim report` makes) to this file." };
         var plot = new Option<string?>("--plot") { Description = "With --report: also write each chart to this directory as ID.svg and ID.png." };
+        var maintenance = new Option<string?>("--check-maintenance") { Description = "Check TLB maintenance on every PE (stale translations, unordered writes, unsynchronized context, break-before-make) and write the findings to this file (JSON Lines; docs/tlb-maintenance.md)." };
         var input = new InputOptions();
         var cmd = new Command("replay", "Replay memory-access traces through the MMU and report results and a summary.")
         {
-            traces, results, stop, report, plot,
+            traces, results, stop, report, plot, maintenance,
         };
         input.AddTo(cmd);
         var model = ModelOptions.AddTo(cmd);
-        cmd.SetAction((pr, ct) => Run(pr.GetValue(traces)!, pr.GetValue(results), pr.GetValue(stop), input, model.Read(pr), pr, ct,
+        cmd.SetAction((pr, ct) => Run(pr.GetValue(traces)!, pr.GetValue(results), pr.GetValue(stop), pr.GetValue(maintenance), input, model.Read(pr), pr, ct,
             pr.GetValue(report), pr.GetValue(plot)));
         return cmd;
     }
 
-    private static async Task<int> Run(string[] traces, string? resultsPath, bool stopOnFault, InputOptions input, ModelOptions.Values model,
+    private static async Task<int> Run(string[] traces, string? resultsPath, bool stopOnFault, string? findingsPath, InputOptions input, ModelOptions.Values model,
         ParseResult pr, CancellationToken ct, string? reportPath, string? plotDir)
     {
         if (!input.TryRead(pr, out var settings, out string? error))
@@ -57,7 +58,7 @@ public static class ReplayCommand
         }
         // Outputs are opened before the replay: a path that cannot be written, or that names an input, fails now
         // and nothing is destroyed; each is put in place (renamed over the old file) when the replay has ended.
-        OutputFile? resultsFile = null, jsonFile = null, reportFile = null;
+        OutputFile? resultsFile = null, jsonFile = null, reportFile = null, findingsFile = null;
         string? opening = null;
         try
         {
@@ -67,6 +68,8 @@ public static class ReplayCommand
             jsonFile = model.JsonPath is null ? null : OutputFile.Open(model.JsonPath, traces);
             opening = reportPath;
             reportFile = reportPath is null ? null : OutputFile.Open(reportPath, traces);
+            opening = findingsPath;
+            findingsFile = findingsPath is null ? null : OutputFile.Open(findingsPath, traces);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -76,14 +79,22 @@ public static class ReplayCommand
             return 1;
         }
         // With results or the JSON summary on standard output, the text summary goes to standard error.
-        var summaryOut = resultsPath == "-" || model.JsonPath == "-" ? Console.Error : Console.Out;
+        var summaryOut = resultsPath == "-" || model.JsonPath == "-" || findingsPath == "-" ? Console.Error : Console.Out;
         using var results = resultsFile;
         using var json = jsonFile;
         using var report = reportFile;
+        using var findings = findingsFile;
         var memory = new PhysicalMemory { MaxBytes = (long)settings.MaxMemory };
         var core = new SimulatedCore(memory, config) { CheckStale = model.CheckStale };
         core.Mmu.Record.Detailed = false; // a replay reads counts and prices, never the fields explain shows
         var writer = results is null ? null : new ResultWriter(new BufferedStream(results.Stream, 1 << 16), ownsStream: false);
+        // The checker watches the replay (an observer): without --check-maintenance nothing of it runs.
+        var checker = findings is null ? null : new Checking.MaintenanceChecker(core.System);
+        var findingsWriter = findings is null ? null : new StreamWriter(findings.Stream, new System.Text.UTF8Encoding(false), 1 << 16, leaveOpen: true);
+        if (checker is not null)
+        {
+            checker.OnFinding = f => findingsWriter!.Write(f.ToJson() + "\n");
+        }
         // Without --results nothing is formatted: results cost nothing when nobody reads them.
         var replayer = new Replayer(core, writer, new ReplayOptions
         {
@@ -92,7 +103,7 @@ public static class ReplayCommand
             Parse = settings.Parse,
             DemandPaging = settings.DemandPaging,
             Paging = settings.Paging,
-        });
+        }, checker);
         int exit = 0;
         using (var progress = settings.Quiet || Console.IsErrorRedirected ? null : new ProgressDisplay(Console.Error, () =>
                {
@@ -131,8 +142,17 @@ public static class ReplayCommand
         }
         writer?.Dispose(); // flushes what it holds; the stream is the output file's
         results?.Commit();
+        if (checker is not null)
+        {
+            findingsWriter!.Dispose();
+            findings!.Commit();
+        }
         var pes = replayer.ReportedPes;
         Summary.Write(summaryOut, pes, replayer.StoppedOnFault, replayer.Pager);
+        if (checker is not null)
+        {
+            FindingSummary.Write(summaryOut, checker.Findings);
+        }
         if (json is not null)
         {
             SummaryJson.Write(json.Stream, pes, replayer.StoppedOnFault);

@@ -286,6 +286,8 @@ public readonly record struct Mmfr1(ulong Value)
     public int Hpds => (int)BitOps.Field(Value, 15, 12);
     /// <summary>[31:28] 1 = stage-2 EL0/EL1 execute-never split (FEAT_XNX).</summary>
     public int Xnx => (int)BitOps.Field(Value, 31, 28);
+    /// <summary>[39:36] ETS: 2 = FEAT_ETS2 (a DSB alone orders a PE's own earlier table stores before its later walks).</summary>
+    public int Ets => (int)BitOps.Field(Value, 39, 36);
 }
 
 /// <summary>ID_AA64MMFR2_EL1.</summary>
@@ -297,6 +299,8 @@ public readonly record struct Mmfr2(ulong Value)
     public int St => (int)BitOps.Field(Value, 31, 28);
     /// <summary>[43:40] 1 = FEAT_S2FWB.</summary>
     public int Fwb => (int)BitOps.Field(Value, 43, 40);
+    /// <summary>[55:52] BBM: FEAT_BBM level 0, 1 or 2 (changing block size without break-before-make).</summary>
+    public int Bbm => (int)BitOps.Field(Value, 55, 52);
 }
 
 /// <summary>The (I)PS / PARange encoding of address sizes.</summary>

@@ -28,6 +28,14 @@ public interface IReplayObserver
     /// (for a `cpu` line, the PE it chose). Return false to stop the replay there.
     /// </summary>
     bool OnExecuted(int input, SimulatedCore pe, in TraceRecord record, bool produced, in AccessOutcome outcome);
+
+    /// <summary>
+    /// Called before <paramref name="record"/> runs on <paramref name="pe"/> (not for `cpu` lines): what the record
+    /// is about to overwrite (a descriptor a `mem` line replaces, a register's old value) is still in place.
+    /// </summary>
+    void OnExecuting(int input, SimulatedCore pe, in TraceRecord record)
+    {
+    }
 }
 
 /// <summary>Options of a replay.</summary>
@@ -212,6 +220,7 @@ public sealed class Replayer
             else
             {
                 var core = owner._core;
+                owner._observer?.OnExecuting(owner.InputIndex, core, in record);
                 produced = core.Execute(in record, out outcome);
                 if (produced && owner._cpuLines && outcome.Op != ResultOp.Dump)
                 {

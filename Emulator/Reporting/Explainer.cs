@@ -1,5 +1,6 @@
 using System.Text;
 using MmuSim.Addressing;
+using MmuSim.Checking;
 using MmuSim.Core;
 using MmuSim.Faults;
 using MmuSim.Registers;
@@ -17,14 +18,19 @@ namespace MmuSim.Reporting;
 public static class Explainer
 {
     /// <summary>Watches the replay for the target line of the last input: captures its outcome and steps, then stops.</summary>
-    private sealed class Capture(int lastInput, long target) : IReplayObserver
+    private sealed class Capture(int lastInput, long target, MaintenanceChecker checker) : IReplayObserver
     {
         public string Text = "";
         public bool Found;
         public bool NotAnAccess;
 
+        public void OnExecuting(int input, SimulatedCore pe, in TraceRecord record) => checker.OnExecuting(input, pe, in record);
+
         public bool OnExecuted(int input, SimulatedCore core, in TraceRecord record, bool produced, in AccessOutcome outcome)
         {
+            // The TLB-maintenance checker watches every line, so that a flagged access can show its chain of events.
+            int before = checker.Findings.Count;
+            checker.OnExecuted(input, core, in record, produced, in outcome);
             if (input != lastInput || record.Line != target)
             {
                 return true;
@@ -36,6 +42,10 @@ public static class Explainer
             }
             Found = true;
             Text = Format(core, in record, outcome, core.Mmu.Record.Steps.ToArray());
+            for (int i = before; i < checker.Findings.Count; i++)
+            {
+                Text += Maintenance(checker.Findings[i]);
+            }
             return false;
         }
     }
@@ -51,7 +61,7 @@ public static class Explainer
     {
         options = (options ?? new ReplayOptions()) with { StopOnFault = false };
         var core = new SimulatedCore(config: config);
-        var capture = new Capture(traces.Count - 1, line);
+        var capture = new Capture(traces.Count - 1, line, new MaintenanceChecker(core.System));
         // The same replay as `replay` (every input format, compression, stdin, demand paging for foreign traces),
         // watched line by line; it stops right after the target line, whose walk the PE still holds.
         var replayer = new Replayer(core, sink: null, options, capture);
@@ -66,6 +76,20 @@ public static class Explainer
             throw new ArgumentException($"{last}:{line}: no such line with a command");
         }
         return capture.Text;
+    }
+
+    /// <summary>A finding of the TLB-maintenance checker on the explained line, with the events behind it.</summary>
+    private static string Maintenance(MaintenanceFinding f)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine();
+        sb.AppendLine($"TLB maintenance: {MaintenanceFinding.KindName(f.Kind)} ({(f.Error ? "error" : "note")}): hardware may give {f.Possible} instead of {f.Replayed}");
+        foreach (string e in f.Chain)
+        {
+            sb.AppendLine($"  {e}");
+        }
+        sb.AppendLine($"  fix: {f.Fix}");
+        return sb.ToString();
     }
 
     private static string Format(SimulatedCore core, in TraceRecord rec, in AccessOutcome o, WalkStep[] steps)
