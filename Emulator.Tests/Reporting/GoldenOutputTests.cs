@@ -40,6 +40,12 @@ public sealed class GoldenOutputTests
         { "explain-second-pe", ["explain", "traces/sample/two-pes.trace", "--line", "39"] },
         // Two PEs: the counts together, a row per PE, each PE's translation cost.
         { "replay-two-pes", ["replay", "traces/sample/two-pes.trace", "--quiet"] },
+        // The timeline (--timing timeline): its summary, per PE, and the timelines of single accesses: a
+        // walk whose walk-cache hits wait for an unfinished walk, a hit merged into an outstanding walk.
+        { "replay-timeline", ["replay", "traces/bench/mixed-2stage.trace", "--quiet", "--timing", "timeline"] },
+        { "replay-timeline-two-pes", ["replay", "traces/sample/two-pes.trace", "--quiet", "--timing", "timeline"] },
+        { "explain-timeline-walk", ["explain", "traces/bench/mixed-2stage.trace", "--line", "50", "--timing", "timeline"] },
+        { "explain-timeline-merged", ["explain", "traces/bench/mixed-2stage.trace", "--line", "51", "--timing", "timeline"] },
     };
 
     [Theory]

@@ -123,6 +123,30 @@ public sealed class SimulatedCore
         }
     }
 
+    /// <summary>
+    /// The timeline this PE's accesses are timed on (<c>--timing timeline</c>), or null for the additive model alone.
+    /// It only watches: every hit and walk is reported to it after the cycle model priced it, and results never
+    /// depend on it. Whoever runs the trace calls <see cref="PeTimeline.BeginAccess"/> and
+    /// <see cref="PeTimeline.EndAccess"/> around each access.
+    /// </summary>
+    public PeTimeline? Timeline
+    {
+        get => _timeline;
+        set => _timeline = value;
+    }
+
+    private PeTimeline? _timeline;
+
+    /// <summary>Times this PE's accesses on a timeline of its own from now on (<c>--timing timeline</c>).</summary>
+    public void StartTimeline(bool detailed = false) => _timeline = new PeTimeline(Config.Timing) { Detailed = detailed };
+
+    /// <summary>`inst N`: N instructions that access no memory; they only delay the next access on the timeline.</summary>
+    public void Instructions(ulong n)
+    {
+        Stats.Records++;
+        _timeline?.AddInstructions(n);
+    }
+
     /// <summary>The stale-translation checker, when <see cref="CheckStale"/> is on.</summary>
     public StaleChecker? Stale => _stale;
 
@@ -373,6 +397,10 @@ public sealed class SimulatedCore
     public int ExecuteAccessRun<TAccess>(ReadOnlySpan<TAccess> run, long firstLine, ref long lastLine)
         where TAccess : struct, IPlainAccess
     {
+        if (_timeline is not null)
+        {
+            return ExecuteTimedRun(run, firstLine, ref lastLine);
+        }
         // Per access type (read, write, fetch): the predicted page and the mask of its page bits. A type that the
         // predicted entry does not let complete gets an unmatchable page (its low bits set), as does an invalid
         // prediction. Indexing by type, not branching on it: the mix of types in a trace is unpredictable.
@@ -431,6 +459,30 @@ public sealed class SimulatedCore
                 el = CurrentEl;
                 i++;
             }
+        }
+        lastLine = firstLine + run.Length - 1;
+        return run.Length;
+    }
+
+    /// <summary>
+    /// <see cref="ExecuteAccessRun"/> on the timeline: each access on its own, between its issue and its retirement
+    /// (predicted hits still take the fast path, which reports them to the timeline).
+    /// </summary>
+    private int ExecuteTimedRun<TAccess>(ReadOnlySpan<TAccess> run, long firstLine, ref long lastLine)
+        where TAccess : struct, IPlainAccess
+    {
+        var timeline = _timeline!;
+        for (int i = 0; i < run.Length; i++)
+        {
+            ref readonly TAccess a = ref run[i];
+            if ((uint)a.Type > (uint)AccessType.Fetch)
+            {
+                return i;
+            }
+            lastLine = firstLine + i;
+            timeline.BeginAccess(lastLine);
+            AccessDiscarding(a.Type, a.Va, a.Size, lastLine);
+            timeline.EndAccess();
         }
         lastLine = firstLine + run.Length - 1;
         return run.Length;
@@ -647,6 +699,7 @@ public sealed class SimulatedCore
         o.Cycles = cycles;
         Stats.TlbHits++;
         Stats.TranslationCycles += cycles;
+        _timeline?.OnHit(cycles, e.FillLine);
     }
 
     /// <summary>
@@ -881,6 +934,7 @@ public sealed class SimulatedCore
             Stats.TlbHits++;
             o.Cycles = cycles;
             Stats.TranslationCycles += cycles;
+            _timeline?.OnHit(cycles, e.FillLine);
             o.HasIpa = e.HasIpa && fault.Stage == 2;
             o.Ipa = e.IpaBase | offset;
             Stats.CountFault(in fault);
@@ -931,6 +985,7 @@ public sealed class SimulatedCore
         }
         Stats.DescriptorReads += reads;
         Stats.WalkCycles.Add(walkCycles);
+        _timeline?.OnWalk(cycles, record);
         cycles += walkCycles;
         o.Cycles = cycles;
         Stats.TranslationCycles += cycles;

@@ -45,13 +45,15 @@ public enum TraceOp : byte
     Dsb = 0x19,
     /// <summary>`isb`</summary>
     Isb = 0x1A,
+    /// <summary>`inst N`: N instructions that access no memory run before the next line (Value = N); timing only.</summary>
+    Inst = 0x20,
 }
 
 /// <summary>
 /// One parsed trace command, fixed-size and allocation-free. Field use by <see cref="Op"/>:
 /// Reg (Reg, Value); Mem (Address = PA, Value = word); Ram (Address = base, Value = size); El (Value = level);
 /// Read/Write/Ldtr/Sttr (Address = VA, Size); Fetch (Address = VA, Size = 4); At (At, Address = VA); Dump (Address = PA);
-/// Tlbi (Tlbi, Value = Xt, HasOperand); Pstate (Value = PSTATE.PAN); Cpu (Value = the PE's number); Dsb (Dsb); Isb.
+/// Tlbi (Tlbi, Value = Xt, HasOperand); Pstate (Value = PSTATE.PAN); Cpu (Value = the PE's number); Dsb (Dsb); Isb; Inst (Value = instructions).
 /// </summary>
 public struct TraceRecord
 {
