@@ -70,6 +70,7 @@ public sealed class PeTimeline
 
     // The window: the retirement time of each of the last Window accesses (ring by access number).
     private readonly long[] _retired;
+    private int _retiredNext;
     private long _accesses;
     private long _lastRetire;
 
@@ -92,6 +93,7 @@ public sealed class PeTimeline
     private readonly long[] _pendingLine;
     private readonly long[] _pendingEnd;
     private long _pendingCount;
+    private readonly int _pendingMask;
     private long _maxWalkEnd;
 
     // Descriptor cache lines on their way (line address, arrival, trace line), a small ring.
@@ -121,9 +123,11 @@ public sealed class PeTimeline
         _retired = new long[_config.Window];
         _walkerFree = new long[_config.Walkers];
         _walkStarts = new long[Math.Max(_config.WalkQueue ?? 0, 0) + 1];
-        int pending = 2 * _config.Window + 2 * _config.Walkers + (_config.WalkQueue ?? 0) + 4;
+        // A power of two, so the ring's logical indices map to slots with a mask.
+        int pending = (int)BitOperations.RoundUpToPowerOf2((uint)(2 * _config.Window + 2 * _config.Walkers + (_config.WalkQueue ?? 0) + 4));
         _pendingLine = new long[pending];
         _pendingEnd = new long[pending];
+        _pendingMask = pending - 1;
         if (_walkerCaches && _config.WalkerCacheMisses is int m)
         {
             _missBuffers = new Calendar(m);
@@ -259,15 +263,18 @@ public sealed class PeTimeline
     public void BeginAccess(long line)
     {
         _line = line;
-        // Whole cycles of instructions delay this issue; a remainder (fewer than the issue width) carries over.
-        long desired = _nextIssue + _pendingInstructions / _config.IssueWidth;
-        _pendingInstructions %= _config.IssueWidth;
-        long issue = desired;
-        int w = _retired.Length;
-        if (_accesses >= w)
+        long desired = _nextIssue;
+        if (_pendingInstructions != 0)
         {
-            // In-order retirement: the access Window places back must have retired.
-            long oldest = _retired[(int)(_accesses % w)];
+            // Whole cycles of instructions delay this issue; a remainder (fewer than the issue width) carries over.
+            desired += _pendingInstructions / _config.IssueWidth;
+            _pendingInstructions %= _config.IssueWidth;
+        }
+        long issue = desired;
+        if (_accesses >= _retired.Length)
+        {
+            // In-order retirement: the access Window places back must have retired (its slot is the next one).
+            long oldest = _retired[_retiredNext];
             if (oldest > issue)
             {
                 WindowStallCycles += oldest - issue;
@@ -300,7 +307,11 @@ public sealed class PeTimeline
     {
         long complete = _t;
         long retire = Math.Max(complete, _lastRetire);
-        _retired[(int)(_accesses % _retired.Length)] = retire;
+        _retired[_retiredNext] = retire;
+        if (++_retiredNext == _retired.Length)
+        {
+            _retiredNext = 0;
+        }
         _accesses++;
         _lastRetire = retire;
         _nextIssue = _issue + _config.IssueInterval;
@@ -318,6 +329,17 @@ public sealed class PeTimeline
         ref var p = ref _parts[_partCount++];
         p = default;
         return ref p;
+    }
+
+    /// <summary>
+    /// A whole access that a predicted first-level hit translated (the PE's run loop): <see cref="BeginAccess"/>,
+    /// <see cref="OnHit"/> and <see cref="EndAccess"/> in one.
+    /// </summary>
+    public void Hit(long line, int latency, long fillLine)
+    {
+        BeginAccess(line);
+        OnHit(latency, fillLine);
+        EndAccess();
     }
 
     /// <summary>A TLB hit whose lookups cost <paramref name="lookupCycles"/>, on an entry filled by the walk of line <paramref name="fillLine"/>.</summary>
@@ -347,14 +369,14 @@ public sealed class PeTimeline
     private long? PendingWalkEnd(long line)
     {
         // The ring holds walks in trace order (lines ascending): binary search over the live part.
-        int cap = _pendingLine.Length;
+        int cap = _pendingLine.Length, mask = _pendingMask;
         long first = Math.Max(0, _pendingCount - cap);
         long lo = first, hi = _pendingCount - 1;
         long? found = null;
         while (lo <= hi)
         {
             long mid = (lo + hi) >> 1;
-            long l = _pendingLine[(int)(mid % cap)];
+            long l = _pendingLine[(int)(mid & mask)];
             if (l < line)
             {
                 lo = mid + 1;
@@ -366,14 +388,14 @@ public sealed class PeTimeline
             else
             {
                 // A page-crossing access walks twice on one line: take the later end of the two.
-                long end = _pendingEnd[(int)(mid % cap)];
-                if (mid + 1 < _pendingCount && _pendingLine[(int)((mid + 1) % cap)] == line)
+                long end = _pendingEnd[(int)(mid & mask)];
+                if (mid + 1 < _pendingCount && _pendingLine[(int)((mid + 1) & mask)] == line)
                 {
-                    end = Math.Max(end, _pendingEnd[(int)((mid + 1) % cap)]);
+                    end = Math.Max(end, _pendingEnd[(int)((mid + 1) & mask)]);
                 }
-                if (mid - 1 >= first && _pendingLine[(int)((mid - 1) % cap)] == line)
+                if (mid - 1 >= first && _pendingLine[(int)((mid - 1) & mask)] == line)
                 {
-                    end = Math.Max(end, _pendingEnd[(int)((mid - 1) % cap)]);
+                    end = Math.Max(end, _pendingEnd[(int)((mid - 1) & mask)]);
                 }
                 found = end;
                 break;
@@ -431,9 +453,8 @@ public sealed class PeTimeline
         {
             _maxWalkEnd = end;
         }
-        int cap = _pendingLine.Length;
-        _pendingLine[(int)(_pendingCount % cap)] = _line;
-        _pendingEnd[(int)(_pendingCount % cap)] = end;
+        _pendingLine[(int)(_pendingCount & _pendingMask)] = _line;
+        _pendingEnd[(int)(_pendingCount & _pendingMask)] = end;
         _pendingCount++;
         _missBuffers?.Prune(start);
         _memory?.Prune(start);
@@ -519,7 +540,15 @@ public sealed class PeTimeline
                 AddTimedStep(i, begin, started, x, wait, waitedOn);
             }
         }
-        if (record.ReadsUnrecorded)
+        if (record.ReadsUnrecorded && _memory is null && !Detailed)
+        {
+            // Only counted, all from memory, nothing limits them: one chain of memory round trips.
+            long cycles = (long)record.Reads * _memoryLatency;
+            ReadCycles += cycles;
+            TimedReads += record.Reads;
+            x += cycles;
+        }
+        else if (record.ReadsUnrecorded)
         {
             // A lean record without walker caches only counted its reads: each is a memory round trip.
             for (int i = 0; i < record.Reads; i++)

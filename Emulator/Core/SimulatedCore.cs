@@ -468,21 +468,70 @@ public sealed class SimulatedCore
     /// <see cref="ExecuteAccessRun"/> on the timeline: each access on its own, between its issue and its retirement
     /// (predicted hits still take the fast path, which reports them to the timeline).
     /// </summary>
+    [SkipLocalsInit]
     private int ExecuteTimedRun<TAccess>(ReadOnlySpan<TAccess> run, long firstLine, ref long lastLine)
         where TAccess : struct, IPlainAccess
     {
+        // The run loop of ExecuteAccessRun, with each predicted hit also timed: its lookup latency and the line of
+        // the walk that filled its entry (a merge while that walk is in flight) are the prediction's, per type.
         var timeline = _timeline!;
-        for (int i = 0; i < run.Length; i++)
+        Span<ulong> page = stackalloc ulong[3];
+        Span<ulong> mask = stackalloc ulong[3];
+        Span<long> hits = stackalloc long[3];
+        Span<long> fill = stackalloc long[3];
+        Span<int> latency = stackalloc int[3];
+        byte el = CurrentEl;
+        int i = 0;
+        while (i < run.Length)
         {
-            ref readonly TAccess a = ref run[i];
-            if ((uint)a.Type > (uint)AccessType.Fetch)
+            RunPrediction(ref _predictData, _l1Data, el, AccessType.Read, out page[0], out mask[0]);
+            RunPrediction(ref _predictData, _l1Data, el, AccessType.Write, out page[1], out mask[1]);
+            RunPrediction(ref _predictFetch, _l1Fetch, el, AccessType.Fetch, out page[2], out mask[2]);
+            fill[0] = fill[1] = _l1Data is not null && _predictData.Slot >= 0 ? _l1Data.Entry(_predictData.Slot).FillLine : 0;
+            fill[2] = _l1Fetch is not null && _predictFetch.Slot >= 0 ? _l1Fetch.Entry(_predictFetch.Slot).FillLine : 0;
+            latency[0] = latency[1] = _l1Data?.Latency ?? 0;
+            latency[2] = _l1Fetch?.Latency ?? 0;
+            hits.Clear();
+            int lastType = 0;
+            for (; i < run.Length; i++)
             {
-                return i;
+                ref readonly TAccess a = ref run[i];
+                ulong va = a.Va;
+                int t = (int)a.Type;
+                if ((uint)t > 2 || (va & mask[t]) != page[t] || (va & 0xFFF) + a.Size > 0x1000)
+                {
+                    break;
+                }
+                hits[t]++;
+                lastType = t;
+                timeline.Hit(firstLine + i, latency[t], fill[t]);
             }
-            lastLine = firstLine + i;
-            timeline.BeginAccess(lastLine);
-            AccessDiscarding(a.Type, a.Va, a.Size, lastLine);
-            timeline.EndAccess();
+            CommitPredictedHits(hits[0], hits[1], hits[2], fetchLast: lastType == 2);
+            if (i < run.Length)
+            {
+                if (PrefetchWalks)
+                {
+                    if (i + 2 < run.Length)
+                    {
+                        Mmu.PrefetchFar(run[i + 2].Va);
+                    }
+                    if (i + 1 < run.Length)
+                    {
+                        Mmu.PrefetchNear(run[i + 1].Va);
+                    }
+                }
+                ref readonly TAccess next = ref run[i];
+                if ((uint)next.Type > (uint)AccessType.Fetch)
+                {
+                    return i;
+                }
+                lastLine = firstLine + i;
+                timeline.BeginAccess(lastLine);
+                AccessDiscarding(next.Type, next.Va, next.Size, lastLine);
+                timeline.EndAccess();
+                el = CurrentEl;
+                i++;
+            }
         }
         lastLine = firstLine + run.Length - 1;
         return run.Length;
