@@ -351,6 +351,61 @@ public class TimelineTests
     }
 
     [Fact]
+    public async Task JsonSummarySaysWhichTimingRanAndGivesTheTimeline()
+    {
+        foreach (bool timeline in new[] { false, true })
+        {
+            var core = new SimulatedCore(config: Presets.NeoverseN1);
+            if (timeline)
+            {
+                core.StartTimeline();
+            }
+            await new Replayer(core, null).ReplayFilesAsync([Path.Combine(TestPaths.Traces, "bench", "mixed-2stage.trace")]);
+            var ms = new MemoryStream();
+            MmuSim.Reporting.SummaryJson.Write(ms, core, stoppedOnFault: false);
+            using var doc = System.Text.Json.JsonDocument.Parse(ms.ToArray());
+            var root = doc.RootElement;
+            Assert.Equal(timeline ? "timeline" : "additive", root.GetProperty("timing").GetString());
+            Assert.Equal(timeline, root.TryGetProperty("timeline", out var t));
+            if (timeline)
+            {
+                var tl = core.Timeline!;
+                Assert.Equal(tl.TotalCycles, t.GetProperty("totalCycles").GetInt64());
+                Assert.Equal(tl.MergedMisses, t.GetProperty("mergedMisses").GetInt64());
+                Assert.Equal(core.Stats.Walks, t.GetProperty("walkService").GetProperty("count").GetInt64());
+                Assert.Equal(tl.WaitCycles.Sum, t.GetProperty("walkWait").GetProperty("total").GetInt64());
+                // The walks-in-flight histogram covers the whole run: 0, 1 or 2 walks (two walkers) at every cycle.
+                var inFlight = t.GetProperty("walksInFlight").EnumerateArray().Select(e => e.GetInt64()).ToArray();
+                Assert.Equal(3, inFlight.Length);
+                Assert.Equal(tl.TotalCycles, inFlight.Sum());
+                Assert.Equal(Math.Round((inFlight[1] + 2.0 * inFlight[2]) / tl.TotalCycles, 4), t.GetProperty("meanWalksInFlight").GetDouble(), 3);
+                Assert.Equal("neoverse-n1", root.GetProperty("model").GetProperty("name").GetString());
+                Assert.Equal(128, root.GetProperty("model").GetProperty("timeline").GetProperty("window").GetInt32());
+            }
+        }
+    }
+
+    [Fact]
+    public void ResultsCarryIssueAndCompleteOnlyWhenTimed()
+    {
+        var o = new AccessOutcome { Line = 7, Op = ResultOp.Read, Va = 0x1000, El = 1, Pa = 0x5000, Cycles = 5 };
+        string Line(AccessOutcome x)
+        {
+            var ms = new MemoryStream();
+            using (var w = new MmuSim.Reporting.ResultWriter(ms, ownsStream: false))
+            {
+                w.OnOutcome(in x);
+            }
+            return System.Text.Encoding.UTF8.GetString(ms.ToArray());
+        }
+        Assert.Equal("{\"line\":7,\"op\":\"R\",\"va\":\"0x1000\",\"el\":1,\"pa\":\"0x5000\",\"cycles\":5}\n", Line(o));
+        o.Timed = true;
+        o.Issue = 3;
+        o.Complete = 8;
+        Assert.Equal("{\"line\":7,\"op\":\"R\",\"va\":\"0x1000\",\"el\":1,\"pa\":\"0x5000\",\"cycles\":5,\"issue\":3,\"complete\":8}\n", Line(o));
+    }
+
+    [Fact]
     public async Task TimelineChangesNoResult()
     {
         var trace = File.ReadAllText(Path.Combine(TestPaths.Traces, "bench", "mixed-2stage.trace"));
