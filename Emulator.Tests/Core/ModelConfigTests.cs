@@ -2,6 +2,7 @@ using MmuSim.Bits;
 using MmuSim.Caching;
 using MmuSim.Core;
 using MmuSim.Tests.Support;
+using MmuSim.Timing;
 
 namespace MmuSim.Tests.Core;
 
@@ -33,6 +34,10 @@ public class ModelConfigTests
     [InlineData("""{ "memoryLatency": "slow" }""", "cfg.json: memoryLatency: must be an integer, got the string \"slow\"")]
     [InlineData("""{ "tlb": [] }""", "cfg.json: tlb: unknown key")]
     [InlineData("""{ "tlbs": [ 1 ] }""", "cfg.json: tlbs[0]: must be an object, got the number 1")]
+    [InlineData("""{ "timeline": { "window": 0 } }""", "cfg.json: timeline.window: must be in 1..4096, got 0")]
+    [InlineData("""{ "timeline": { "walkers": 2, "ports": 1 } }""", "cfg.json: timeline.ports: unknown key")]
+    [InlineData("""{ "timeline": { "memoryRequests": 0 } }""", "cfg.json: timeline.memoryRequests: must be in 1..1000000, got 0")]
+    [InlineData("""{ "timeline": 4 }""", "cfg.json: timeline: must be an object, got the number 4")]
     public void ErrorsNameTheKey(string json, string message) => Assert.StartsWith(message, Bad(json).Message, StringComparison.Ordinal);
 
     [Fact]
@@ -48,6 +53,26 @@ public class ModelConfigTests
         Assert.Equal(100, c.Timing.MemoryLatency);
         var e = Machine.Config("""{ "ipaCache": {}, "walkCaches": [] }""");
         Assert.Null(e.Caching.IpaCache);
+    }
+
+    [Fact]
+    public void TimelineKeysAreReadWithTheirDefaults()
+    {
+        Assert.Null(Machine.Config("{}").Timing.Timeline);
+        Assert.Equal(TimelineConfig.Serial, Machine.Config("{}").Timing.TimelineOrSerial);
+        var t = Machine.Config("""{ "timeline": { "window": 64, "walkers": 3, "walkQueue": 0, "memoryRequests": null } }""").Timing.Timeline;
+        Assert.Equal(new TimelineConfig(Window: 64, IssueInterval: 1, IssueWidth: 1, Walkers: 3, WalkQueue: 0), t);
+    }
+
+    [Fact]
+    public void EveryPresetHasATimelineThatRoundTrips()
+    {
+        foreach (var (name, preset) in Presets.All)
+        {
+            Assert.NotNull(preset.Timing.Timeline);
+            var back = Machine.Config(ModelConfigJson.ToJson(preset));
+            Assert.True(preset.Timing.Timeline == back.Timing.Timeline, name);
+        }
     }
 
     [Fact]

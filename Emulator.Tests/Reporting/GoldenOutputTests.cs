@@ -58,6 +58,12 @@ public sealed class GoldenOutputTests
         { "explain-maintenance-stale", ["explain", "traces/sample/maintenance-bugs.trace", "--line", "37"] },
         // A new mapping used by another PE before the writer's DSB.
         { "explain-maintenance-unordered", ["explain", "traces/sample/maintenance-bugs.trace", "--line", "43"] },
+        // The timeline (--timing timeline): its summary, per PE, and the timelines of single accesses: a
+        // walk whose walk-cache hits wait for an unfinished walk, a hit merged into an outstanding walk.
+        { "replay-timeline", ["replay", "traces/bench/mixed-2stage.trace", "--quiet", "--timing", "timeline"] },
+        { "replay-timeline-two-pes", ["replay", "traces/sample/two-pes.trace", "--quiet", "--timing", "timeline"] },
+        { "explain-timeline-walk", ["explain", "traces/bench/mixed-2stage.trace", "--line", "50", "--timing", "timeline"] },
+        { "explain-timeline-merged", ["explain", "traces/bench/mixed-2stage.trace", "--line", "51", "--timing", "timeline"] },
     };
 
     [Theory]

@@ -23,6 +23,7 @@ public class BinaryTraceTests
         "W 0x2000 4\n" +
         "R 0xffffffffffffffff 64\n" +
         "X 0x400000\n" +
+        "inst 12\n" +
         "at S1E2W 0x1000\n" +
         "dump 0x40003008\n" +
         "tlbi VALE2 0x1234\n" +

@@ -30,11 +30,13 @@ public class ForeignFormatTests
         Assert.Equal(
             new (TraceOp, ulong, byte, long)[]
             {
+                (TraceOp.Inst, 0, 0, 3), // each I line is one instruction, for the timeline
                 (TraceOp.Fetch, 0x4014f0, 2, 3),
                 (TraceOp.Read, 0x1fff000620, 8, 4),
                 (TraceOp.Write, 0x1fff000618, 4, 5),
                 (TraceOp.Read, 0x421fcc8, 1, 6), // M: a read, then a write, same line
                 (TraceOp.Write, 0x421fcc8, 1, 6),
+                (TraceOp.Inst, 0, 0, 9),
                 (TraceOp.Fetch, 0xffffffffff600000, 15, 9),
                 (TraceOp.Write, 0x1fff000600, 64, 10), // 512-byte accesses are clamped to 64
             },
@@ -105,6 +107,7 @@ public class ForeignFormatTests
     {
         for (int i = 0; i < n; i++)
         {
+            yield return (TraceOp.Inst, 0UL, i + 1); // each record is one instruction, for the timeline
             yield return (TraceOp.Fetch, 0x400000UL + 4UL * (ulong)i, i + 1);
             if (i % 3 == 0)
             {
@@ -208,7 +211,7 @@ public class ForeignFormatTests
         }
         using var input = TraceInput.Open("-", stdin: new NonSeekable(gz.ToArray()));
         Assert.Equal(("-", TraceFormat.Lackey, TraceCompression.Gzip, (long?)null), (input.Source, input.Format, input.Compression, input.Length));
-        Assert.Equal(7, ReadAll(input).Count);
+        Assert.Equal(9, ReadAll(input).Count); // 7 accesses and an `inst` before each of the two fetches
         Assert.True(input.RawBytesRead == gz.Length);
     }
 

@@ -154,7 +154,7 @@ public class NumberGrammarTests
 
             // lackey: hexadecimal addresses, decimal sizes (0 refused, more than 64 clamped).
             Check<LackeyFormat>($" L {tok},8\n", tok, 1, 4, hex, 0, r => r.Address);
-            Check<LackeyFormat>($"I  0x400000,4\n S   {tok},8\r\n", tok, 2, 6, hex, 1, r => r.Address);
+            Check<LackeyFormat>($"I  0x400000,4\n S   {tok},8\r\n", tok, 2, 6, hex, 2, r => r.Address); // after the I line's inst and fetch
             Check<LackeyFormat>($" M 1000,{tok}\n", tok, 1, 9, dec is null or 0 ? null : Math.Min(dec.Value, 64), 1, r => r.Size);
 
             // QEMU mem: the instruction address, mem_vaddr and mem_hwaddr in hexadecimal, the size in bits.

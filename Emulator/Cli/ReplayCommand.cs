@@ -87,6 +87,10 @@ public static class ReplayCommand
         var memory = new PhysicalMemory { MaxBytes = (long)settings.MaxMemory };
         var core = new SimulatedCore(memory, config) { CheckStale = model.CheckStale };
         core.Mmu.Record.Detailed = false; // a replay reads counts and prices, never the fields explain shows
+        if (model.Timeline)
+        {
+            core.StartTimeline();
+        }
         var writer = results is null ? null : new ResultWriter(new BufferedStream(results.Stream, 1 << 16), ownsStream: false);
         // The checker watches the replay (an observer): without --check-maintenance nothing of it runs.
         var checker = findings is null ? null : new Checking.MaintenanceChecker(core.System);
@@ -342,6 +346,7 @@ public sealed class ModelOptions
     private Option<string?> _json = null!;
     private Option<bool> _checkStale = null!;
     private Option<bool> _dataCaches = null!;
+    private Option<string> _timing = null!;
 
     public static ModelOptions AddTo(Command cmd)
     {
@@ -358,12 +363,28 @@ public sealed class ModelOptions
         cmd.Options.Add(m._json);
         cmd.Options.Add(m._checkStale);
         cmd.Options.Add(m._dataCaches);
+        m._timing = TimingOption();
+        cmd.Options.Add(m._timing);
         return m;
     }
 
-    public Values Read(ParseResult pr) => new(pr.GetValue(_config), pr.GetValue(_preset), pr.GetValue(_json), pr.GetValue(_checkStale), pr.GetValue(_dataCaches));
+    public Values Read(ParseResult pr) => new(pr.GetValue(_config), pr.GetValue(_preset), pr.GetValue(_json), pr.GetValue(_checkStale), pr.GetValue(_dataCaches),
+        pr.GetValue(_timing) == "timeline");
 
-    public sealed record Values(string? ConfigPath, string? Preset, string? JsonPath, bool CheckStale, bool ModelDataCaches)
+    /// <summary>`--timing additive|timeline` (docs/translation-cost.md): the cycle model that gives the summary its cycles.</summary>
+    public static Option<string> TimingOption()
+    {
+        var o = new Option<string>("--timing")
+        {
+            Description = "Cycle model: additive (each access's cycles added up, the default) or timeline (accesses overlap: walkers, queue, window; results gain issue and complete).",
+            DefaultValueFactory = _ => "additive",
+        };
+        o.AcceptOnlyFromAmong("additive", "timeline");
+        return o;
+    }
+
+    /// <param name="Timeline">Time the accesses on a timeline (<c>--timing timeline</c>) besides the additive cycles.</param>
+    public sealed record Values(string? ConfigPath, string? Preset, string? JsonPath, bool CheckStale, bool ModelDataCaches, bool Timeline = false)
     {
         /// <summary>The model the options select; <see cref="ConfigException"/> for a bad file or name.</summary>
         public ModelConfig Resolve()

@@ -39,6 +39,11 @@ public struct AccessOutcome
     public ulong Par;
     public ulong Value;
     public long Cycles;
+    /// <summary>Timed on a timeline (<c>--timing timeline</c>): results carry <see cref="Issue"/> and <see cref="Complete"/>.</summary>
+    public bool Timed;
+    /// <summary>The cycle the access issued, and the cycle its translation completed, on its PE's timeline.</summary>
+    public long Issue;
+    public long Complete;
     public FaultInfo Fault;
     public byte TargetEl;
     public ulong Esr;

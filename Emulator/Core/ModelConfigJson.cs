@@ -13,7 +13,8 @@ namespace MmuSim.Core;
 /// </summary>
 public static class ModelConfigJson
 {
-    private static readonly string[] TopKeys = ["$schema", "description", "name", "tlbs", "walkCaches", "ipaCache", "walkerCaches", "memoryLatency", "coalesceContiguous", "modelDataCaches"];
+    private static readonly string[] TopKeys = ["$schema", "description", "name", "tlbs", "walkCaches", "ipaCache", "walkerCaches", "memoryLatency", "coalesceContiguous", "modelDataCaches", "timeline"];
+    private static readonly string[] TimelineKeys = ["window", "issueInterval", "issueWidth", "walkers", "walkQueue", "walkerCacheMisses", "memoryRequests"];
     private static readonly string[] TlbKeys = ["name", "serves", "entries", "ways", "latency", "policy", "seed"];
     private static readonly string[] WalkCacheKeys = ["name", "stage", "levels", "entries", "ways", "latency", "policy", "seed"];
     private static readonly string[] IpaCacheKeys = ["name", "entries", "ways", "latency", "policy", "seed"];
@@ -314,8 +315,32 @@ public static class ModelConfigJson
             bool dataCaches = Boolean(root, "", "modelDataCaches", false);
             return new ModelConfig(name,
                 new CachingConfig(tlbs, walkCaches, ipa, coalesce),
-                new TimingConfig(walkerCaches, memoryLatency, dataCaches));
+                new TimingConfig(walkerCaches, memoryLatency, dataCaches, Timeline(root)));
         }
+
+        /// <summary>The <c>timeline</c> object (absent or null: none, the serial timeline).</summary>
+        private TimelineConfig? Timeline(JsonElement root)
+        {
+            if (!root.TryGetProperty("timeline", out var t) || t.ValueKind == JsonValueKind.Null)
+            {
+                return null;
+            }
+            const string path = "timeline";
+            CheckKeys(t, path, TimelineKeys);
+            var d = TimelineConfig.Serial;
+            return new TimelineConfig(
+                Window: (int)Integer(t, path, "window", 1, TimelineConfig.MaxWindow, d.Window),
+                IssueInterval: (int)Integer(t, path, "issueInterval", 0, 1_000_000, d.IssueInterval),
+                IssueWidth: (int)Integer(t, path, "issueWidth", 1, 1024, d.IssueWidth),
+                Walkers: (int)Integer(t, path, "walkers", 1, TimelineConfig.MaxWalkers, d.Walkers),
+                WalkQueue: Limit(t, path, "walkQueue", 0),
+                WalkerCacheMisses: Limit(t, path, "walkerCacheMisses", 1),
+                MemoryRequests: Limit(t, path, "memoryRequests", 1));
+        }
+
+        /// <summary>An optional limit: absent or null means none.</summary>
+        private int? Limit(JsonElement obj, string path, string key, int min) =>
+            obj.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null ? (int)Integer(obj, path, key, min, 1_000_000) : null;
     }
 
     /// <summary>The fields every set-associative structure shares: ways, latency, policy (and a seeded policy's seed).</summary>
@@ -396,7 +421,31 @@ public static class ModelConfigJson
         w.WriteNumber("memoryLatency", c.Timing.MemoryLatency);
         w.WriteBoolean("coalesceContiguous", c.Caching.CoalesceContiguous);
         w.WriteBoolean("modelDataCaches", c.Timing.ModelDataCaches);
+        if (c.Timing.Timeline is { } tl)
+        {
+            w.WriteStartObject("timeline");
+            w.WriteNumber("window", tl.Window);
+            w.WriteNumber("issueInterval", tl.IssueInterval);
+            w.WriteNumber("issueWidth", tl.IssueWidth);
+            w.WriteNumber("walkers", tl.Walkers);
+            WriteLimit(w, "walkQueue", tl.WalkQueue);
+            WriteLimit(w, "walkerCacheMisses", tl.WalkerCacheMisses);
+            WriteLimit(w, "memoryRequests", tl.MemoryRequests);
+            w.WriteEndObject();
+        }
         w.WriteEndObject();
+    }
+
+    private static void WriteLimit(Utf8JsonWriter w, string key, int? limit)
+    {
+        if (limit is int n)
+        {
+            w.WriteNumber(key, n);
+        }
+        else
+        {
+            w.WriteNull(key);
+        }
     }
 
     /// <summary>The configuration as an indented JSON document.</summary>

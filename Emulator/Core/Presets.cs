@@ -13,6 +13,20 @@ public static class Presets
     private static readonly int[] LastTableLevel = [2];
 
     /// <summary>
+    /// The timeline of the A76/N1: a 128-entry reorder buffer and 4-wide decode (WikiChip's Cortex-A76 page), 46
+    /// outstanding L2 misses (same page); two walkers, a queue of 8 and 20 L1D miss buffers are assumptions.
+    /// </summary>
+    private static readonly TimelineConfig BigCoreTimeline = new(Window: 128, IssueInterval: 1, IssueWidth: 4, Walkers: 2,
+        WalkQueue: 8, WalkerCacheMisses: 20, MemoryRequests: 46);
+
+    /// <summary>
+    /// The timeline of the in-order A55/A53: dual issue (their TRMs); a window of 4 (hit under miss), one walker, a
+    /// queue of 2, 4 miss buffers and 8 memory requests are assumptions.
+    /// </summary>
+    private static readonly TimelineConfig SmallCoreTimeline = new(Window: 4, IssueInterval: 1, IssueWidth: 2, Walkers: 1,
+        WalkQueue: 2, WalkerCacheMisses: 4, MemoryRequests: 8);
+
+    /// <summary>
     /// Arm Neoverse N1 (and Cortex-A76, the same MMU): 48-entry fully associative L1 instruction and data TLBs
     /// (1-cycle hit), a unified 1280-entry 5-way L2 TLB (usually 3 cycles), walk and IPA entries in the L2 TLB
     /// RAM (modelled as separate structures); 64 KiB 4-way L1D (4 cycles), 1 MiB 8-way L2 (11 cycles).
@@ -34,7 +48,7 @@ public static class Presets
                 new WalkerCacheConfig("L1D$", 64 * 1024, 4, 64, 4),
                 new WalkerCacheConfig("L2$", 1024 * 1024, 8, 64, 11),
             ],
-            MemoryLatency: 200));
+            MemoryLatency: 200, Timeline: BigCoreTimeline));
 
     /// <summary>Arm Cortex-A76: the N1's MMU with a 512 KiB L2 cache (9 cycles).</summary>
     public static ModelConfig CortexA76 { get; } = NeoverseN1 with
@@ -45,7 +59,7 @@ public static class Presets
                 new WalkerCacheConfig("L1D$", 64 * 1024, 4, 64, 4),
                 new WalkerCacheConfig("L2$", 512 * 1024, 8, 64, 9),
             ],
-            MemoryLatency: 200),
+            MemoryLatency: 200, Timeline: BigCoreTimeline),
     };
 
     /// <summary>
@@ -67,7 +81,7 @@ public static class Presets
                 new WalkerCacheConfig("L1D$", 32 * 1024, 4, 64, 3),
                 new WalkerCacheConfig("L2$", 128 * 1024, 4, 64, 12),
             ],
-            MemoryLatency: 150));
+            MemoryLatency: 150, Timeline: SmallCoreTimeline));
 
     /// <summary>
     /// Arm Cortex-A53, a small in-order core: 10-entry instruction and data micro TLBs (fully associative),
@@ -88,7 +102,7 @@ public static class Presets
                 new WalkerCacheConfig("L1D$", 32 * 1024, 4, 64, 3),
                 new WalkerCacheConfig("L2$", 512 * 1024, 16, 64, 15),
             ],
-            MemoryLatency: 150));
+            MemoryLatency: 150, Timeline: SmallCoreTimeline));
 
     /// <summary>
     /// The model of the native yardstick (bench/replay.c): one unified 64-entry 4-way L1 TLB (1 cycle), a unified
@@ -104,10 +118,10 @@ public static class Presets
             [],
             null,
             CoalesceContiguous: false),
-        new TimingConfig([], MemoryLatency: 100));
+        new TimingConfig([], MemoryLatency: 100, Timeline: TimelineConfig.Serial));
 
     /// <summary>No translation caching at all: every access walks from the root; 100 cycles per descriptor read.</summary>
-    public static ModelConfig Uncached { get; } = new("uncached", CachingConfig.None, new TimingConfig([], MemoryLatency: 100));
+    public static ModelConfig Uncached { get; } = new("uncached", CachingConfig.None, new TimingConfig([], MemoryLatency: 100, Timeline: TimelineConfig.Serial));
 
     /// <summary>Every preset, by name.</summary>
     public static IReadOnlyDictionary<string, ModelConfig> All { get; } = new Dictionary<string, ModelConfig>(StringComparer.OrdinalIgnoreCase)

@@ -123,6 +123,30 @@ public sealed class SimulatedCore
         }
     }
 
+    /// <summary>
+    /// The timeline this PE's accesses are timed on (<c>--timing timeline</c>), or null for the additive model alone.
+    /// It only watches: every hit and walk is reported to it after the cycle model priced it, and results never
+    /// depend on it. Whoever runs the trace calls <see cref="PeTimeline.BeginAccess"/> and
+    /// <see cref="PeTimeline.EndAccess"/> around each access.
+    /// </summary>
+    public PeTimeline? Timeline
+    {
+        get => _timeline;
+        set => _timeline = value;
+    }
+
+    private PeTimeline? _timeline;
+
+    /// <summary>Times this PE's accesses on a timeline of its own from now on (<c>--timing timeline</c>).</summary>
+    public void StartTimeline(bool detailed = false) => _timeline = new PeTimeline(Config.Timing) { Detailed = detailed };
+
+    /// <summary>`inst N`: N instructions that access no memory; they only delay the next access on the timeline.</summary>
+    public void Instructions(ulong n)
+    {
+        Stats.Records++;
+        _timeline?.AddInstructions(n);
+    }
+
     /// <summary>The stale-translation checker, when <see cref="CheckStale"/> is on.</summary>
     public StaleChecker? Stale => _stale;
 
@@ -373,6 +397,10 @@ public sealed class SimulatedCore
     public int ExecuteAccessRun<TAccess>(ReadOnlySpan<TAccess> run, long firstLine, ref long lastLine)
         where TAccess : struct, IPlainAccess
     {
+        if (_timeline is not null)
+        {
+            return ExecuteTimedRun(run, firstLine, ref lastLine);
+        }
         // Per access type (read, write, fetch): the predicted page and the mask of its page bits. A type that the
         // predicted entry does not let complete gets an unmatchable page (its low bits set), as does an invalid
         // prediction. Indexing by type, not branching on it: the mix of types in a trace is unpredictable.
@@ -428,6 +456,79 @@ public sealed class SimulatedCore
                 }
                 lastLine = firstLine + i;
                 AccessDiscarding(type, next.Va, next.Size, lastLine);
+                el = CurrentEl;
+                i++;
+            }
+        }
+        lastLine = firstLine + run.Length - 1;
+        return run.Length;
+    }
+
+    /// <summary>
+    /// <see cref="ExecuteAccessRun"/> on the timeline: each access on its own, between its issue and its retirement
+    /// (predicted hits still take the fast path, which reports them to the timeline).
+    /// </summary>
+    [SkipLocalsInit]
+    private int ExecuteTimedRun<TAccess>(ReadOnlySpan<TAccess> run, long firstLine, ref long lastLine)
+        where TAccess : struct, IPlainAccess
+    {
+        // The run loop of ExecuteAccessRun, with each predicted hit also timed: its lookup latency and the line of
+        // the walk that filled its entry (a merge while that walk is in flight) are the prediction's, per type.
+        var timeline = _timeline!;
+        Span<ulong> page = stackalloc ulong[3];
+        Span<ulong> mask = stackalloc ulong[3];
+        Span<long> hits = stackalloc long[3];
+        Span<long> fill = stackalloc long[3];
+        Span<int> latency = stackalloc int[3];
+        byte el = CurrentEl;
+        int i = 0;
+        while (i < run.Length)
+        {
+            RunPrediction(ref _predictData, _l1Data, el, AccessType.Read, out page[0], out mask[0]);
+            RunPrediction(ref _predictData, _l1Data, el, AccessType.Write, out page[1], out mask[1]);
+            RunPrediction(ref _predictFetch, _l1Fetch, el, AccessType.Fetch, out page[2], out mask[2]);
+            fill[0] = fill[1] = _l1Data is not null && _predictData.Slot >= 0 ? _l1Data.Entry(_predictData.Slot).FillLine : 0;
+            fill[2] = _l1Fetch is not null && _predictFetch.Slot >= 0 ? _l1Fetch.Entry(_predictFetch.Slot).FillLine : 0;
+            latency[0] = latency[1] = _l1Data?.Latency ?? 0;
+            latency[2] = _l1Fetch?.Latency ?? 0;
+            hits.Clear();
+            int lastType = 0;
+            for (; i < run.Length; i++)
+            {
+                ref readonly TAccess a = ref run[i];
+                ulong va = a.Va;
+                int t = (int)a.Type;
+                if ((uint)t > 2 || (va & mask[t]) != page[t] || (va & 0xFFF) + a.Size > 0x1000)
+                {
+                    break;
+                }
+                hits[t]++;
+                lastType = t;
+                timeline.Hit(firstLine + i, latency[t], fill[t]);
+            }
+            CommitPredictedHits(hits[0], hits[1], hits[2], fetchLast: lastType == 2);
+            if (i < run.Length)
+            {
+                if (PrefetchWalks)
+                {
+                    if (i + 2 < run.Length)
+                    {
+                        Mmu.PrefetchFar(run[i + 2].Va);
+                    }
+                    if (i + 1 < run.Length)
+                    {
+                        Mmu.PrefetchNear(run[i + 1].Va);
+                    }
+                }
+                ref readonly TAccess next = ref run[i];
+                if ((uint)next.Type > (uint)AccessType.Fetch)
+                {
+                    return i;
+                }
+                lastLine = firstLine + i;
+                timeline.BeginAccess(lastLine);
+                AccessDiscarding(next.Type, next.Va, next.Size, lastLine);
+                timeline.EndAccess();
                 el = CurrentEl;
                 i++;
             }
@@ -647,6 +748,7 @@ public sealed class SimulatedCore
         o.Cycles = cycles;
         Stats.TlbHits++;
         Stats.TranslationCycles += cycles;
+        _timeline?.OnHit(cycles, e.FillLine);
     }
 
     /// <summary>
@@ -881,6 +983,7 @@ public sealed class SimulatedCore
             Stats.TlbHits++;
             o.Cycles = cycles;
             Stats.TranslationCycles += cycles;
+            _timeline?.OnHit(cycles, e.FillLine);
             o.HasIpa = e.HasIpa && fault.Stage == 2;
             o.Ipa = e.IpaBase | offset;
             Stats.CountFault(in fault);
@@ -931,6 +1034,7 @@ public sealed class SimulatedCore
         }
         Stats.DescriptorReads += reads;
         Stats.WalkCycles.Add(walkCycles);
+        _timeline?.OnWalk(cycles, record);
         cycles += walkCycles;
         o.Cycles = cycles;
         Stats.TranslationCycles += cycles;

@@ -106,6 +106,9 @@ public static class RecordDispatch
             case TraceOp.Isb:
                 core.Isb();
                 break;
+            case TraceOp.Inst:
+                core.Instructions(rec.Value);
+                break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(rec), rec.Op, "not a trace command");
         }

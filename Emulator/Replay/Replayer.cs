@@ -163,6 +163,10 @@ public sealed class Replayer
             pe.CheckStale = _first.CheckStale;
             pe.PrefetchWalks = _first.PrefetchWalks;
             pe.Mmu.Record.Detailed = _first.Mmu.Record.Detailed;
+            if (_first.Timeline is { } timeline)
+            {
+                pe.StartTimeline(timeline.Detailed);
+            }
         }
         _core = _system.Pes[n];
         _cpuLines = true;
@@ -221,7 +225,16 @@ public sealed class Replayer
             {
                 var core = owner._core;
                 owner._observer?.OnExecuting(owner.InputIndex, core, in record);
+                var timeline = core.Timeline;
+                bool timed = timeline is not null && IsAccess(record.Op);
+                timeline?.BeginAccessIf(timed, record.Line);
                 produced = core.Execute(in record, out outcome);
+                if (timed)
+                {
+                    outcome.Complete = timeline!.EndAccess();
+                    outcome.Issue = timeline.LastIssue;
+                    outcome.Timed = true;
+                }
                 if (produced && owner._cpuLines && outcome.Op != ResultOp.Dump)
                 {
                     outcome.HasCpu = true;
@@ -241,6 +254,46 @@ public sealed class Replayer
             {
                 owner.StoppedOnFault = true;
                 throw new StopSignal();
+            }
+        }
+    }
+
+    /// <summary>An R/W/X/ldtr/sttr record: an access the timeline times.</summary>
+    private static bool IsAccess(TraceOp op) => op is TraceOp.Read or TraceOp.Write or TraceOp.Fetch or TraceOp.Ldtr or TraceOp.Sttr;
+
+    /// <summary>
+    /// <see cref="DiscardingHandler"/> on the timeline: every access between its issue and its retirement on the PE's
+    /// timeline; runs go to the core's run loop, which times each access.
+    /// </summary>
+    private readonly struct TimedHandler(Replayer owner) : ITraceHandler
+    {
+        public void OnAccessRun(ReadOnlySpan<PlainAccess> run, long firstLine) =>
+            owner._core.ExecuteRun(run, firstLine, ref owner._lastLine);
+
+        public void OnMemWords(ulong pa, ReadOnlySpan<ulong> words, long line)
+        {
+            owner._lastLine = line;
+            owner._core.WriteMemoryWords(pa, words, line);
+        }
+
+        public void OnRecord(in TraceRecord record)
+        {
+            owner._lastLine = record.Line;
+            if (record.Op == TraceOp.Cpu)
+            {
+                owner.SelectPe((int)record.Value);
+                return;
+            }
+            var core = owner._core;
+            if (IsAccess(record.Op) && core.Timeline is { } timeline)
+            {
+                timeline.BeginAccess(record.Line);
+                core.ExecuteDiscarding(in record);
+                timeline.EndAccess();
+            }
+            else
+            {
+                core.ExecuteDiscarding(in record);
             }
         }
     }
@@ -302,7 +355,9 @@ public sealed class Replayer
         bool completed = false;
         try
         {
-            lines = _discardOutcomes
+            lines = _discardOutcomes && _first.Timeline is not null
+                ? await TraceReaders.ParseAsync(input, new TimedHandler(this), parse, _options.BufferSize, ct, _options.DirectFileReads).ConfigureAwait(false)
+                : _discardOutcomes
                 ? await TraceReaders.ParseAsync(input, new DiscardingHandler(this), parse, _options.BufferSize, ct, _options.DirectFileReads).ConfigureAwait(false)
                 : await TraceReaders.ParseAsync(input, new Handler(this), parse, _options.BufferSize, ct, _options.DirectFileReads).ConfigureAwait(false);
             completed = true;

@@ -56,11 +56,16 @@ public static class Explainer
     /// and foreign formats), and a foreign input runs at EL0 under demand paging as there.
     /// </summary>
     /// <param name="options">The replay's input options (format, demand paging); a stop on a fault does not apply.</param>
+    /// <param name="timeline">Time the replay on a timeline (<c>--timing timeline</c>) and show the access's timeline.</param>
     public static async Task<string> ExplainAsync(IReadOnlyList<string> traces, long line, ModelConfig? config = null, CancellationToken ct = default,
-        ReplayOptions? options = null)
+        ReplayOptions? options = null, bool timeline = false)
     {
         options = (options ?? new ReplayOptions()) with { StopOnFault = false };
         var core = new SimulatedCore(config: config);
+        if (timeline)
+        {
+            core.StartTimeline(detailed: true);
+        }
         var capture = new Capture(traces.Count - 1, line, new MaintenanceChecker(core.System));
         // The same replay as `replay` (every input format, compression, stdin, demand paging for foreign traces),
         // watched line by line; it stops right after the target line, whose walk the PE still holds.
@@ -138,6 +143,10 @@ public static class Explainer
         {
             WalkFormatter.AppendSteps(sb, steps, core, upper, el);
         }
+        if (o.Timed && core.Timeline is { } timeline)
+        {
+            AppendTimeline(sb, timeline, steps, core);
+        }
         if (o.IsFault)
         {
             WalkFormatter.AppendFault(sb, in o);
@@ -164,6 +173,60 @@ public static class Explainer
         }
         return sb.ToString();
     }
+
+    /// <summary>When the access issued, waited, walked and completed on its PE's timeline, and what each read waited on.</summary>
+    private static void AppendTimeline(StringBuilder sb, PeTimeline t, WalkStep[] steps, SimulatedCore core)
+    {
+        long issue = t.LastIssue;
+        string stall = issue > t.LastDesiredIssue ? $" (ready at {t.LastDesiredIssue:N0}: {issue - t.LastDesiredIssue:N0} cycles stalled, window or walk queue full)" : "";
+        sb.AppendLine($"timeline (--timing timeline): issued at cycle {issue:N0}{stall}, completed at {t.LastComplete:N0} ({t.LastComplete - issue:N0} cycles), retired at {t.LastRetire:N0}");
+        var timed = t.Steps;
+        foreach (ref readonly var p in t.Parts)
+        {
+            sb.AppendLine($"  TLB lookups {p.LookupStart:N0} -> {p.LookupEnd:N0}");
+            if (!p.Walked)
+            {
+                sb.AppendLine(p.MergedInto != 0
+                    ? $"  hit on the entry the walk of line {p.MergedInto} is making: merged, completes when that walk ends, at {p.Done:N0}"
+                    : $"  hit: done at {p.Done:N0}");
+                continue;
+            }
+            string wait = p.Start > p.LookupEnd
+                ? $"waited {p.Start - p.LookupEnd:N0} cycles for a walker{(p.Enqueued > p.LookupEnd ? $" (queue full until {p.Enqueued:N0}: the PE stopped issuing)" : "")}"
+                : "a walker was free";
+            sb.AppendLine($"  walk requested at {p.LookupEnd:N0}, {wait}; walker {p.Walker} from {p.Start:N0} to {p.End:N0} ({p.End - p.Start:N0} cycles)");
+            for (int i = p.FirstStep; i < p.FirstStep + p.StepCount; i++)
+            {
+                var ts = timed[i];
+                string what = ts.Step < 0 || ts.Step >= steps.Length ? "descriptor read (counted, from memory)" : StepName(steps[ts.Step], core);
+                string why = ts.Wait switch
+                {
+                    TimelineWait.PendingWalk => $"; waited for the walk of line {ts.WaitedOnLine}, which filled the entry",
+                    TimelineWait.SharedLine => $"; waited for its cache line, on its way for line {ts.WaitedOnLine}",
+                    TimelineWait.WalkerCacheMisses => "; waited for a miss buffer of the walker cache",
+                    TimelineWait.MemoryRequests => "; waited under the memory-request limit",
+                    _ => "",
+                };
+                if (ts.Start > ts.Wanted)
+                {
+                    why += $" (ready at {ts.Wanted:N0})";
+                }
+                sb.AppendLine($"    {ts.Start,10:N0} -> {ts.End,10:N0}  {what}{why}");
+            }
+        }
+    }
+
+    private static string StepName(in WalkStep s, SimulatedCore core) => s.Kind switch
+    {
+        StepKind.WalkCacheLookup => $"S{s.Stage} walk cache {core.Caches.WalkCaches[s.Structure].Name} {(s.Hit ? "hit" : "miss")}",
+        StepKind.IpaCacheLookup => $"S{s.Stage} IPA cache {(s.Hit ? "hit" : "miss")}",
+        StepKind.Update => $"S{s.Stage} L{s.Level} hardware update of PA 0x{s.DescriptorPa:x}{Served(s, core)}",
+        _ when s.NotRead => $"S{s.Stage} L{s.Level} read not made",
+        _ => $"S{s.Stage} L{s.Level} descriptor read of PA 0x{s.DescriptorPa:x}{Served(s, core)}",
+    };
+
+    private static string Served(in WalkStep s, SimulatedCore core) =>
+        s.ServedBy >= 0 ? $", {core.Timing.Caches.Levels[s.ServedBy].Name}" : ", memory";
 
     private sealed class NullSink : IOutcomeSink
     {

@@ -78,6 +78,13 @@ public sealed class ResultWriter : IOutcomeSink, IDisposable
                 }
                 line.Raw(",\"cycles\":"u8);
                 line.Decimal(o.Cycles);
+                if (o.Timed)
+                {
+                    line.Raw(",\"issue\":"u8);
+                    line.Decimal(o.Issue);
+                    line.Raw(",\"complete\":"u8);
+                    line.Decimal(o.Complete);
+                }
                 if (o.IsFault)
                 {
                     WriteFault(ref line, in o);

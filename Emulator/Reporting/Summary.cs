@@ -135,6 +135,7 @@ public static class Summary
         var h = s.WalkCycles;
         w.WriteLine($"walk cycles        mean {h.Mean.ToString("0.0", CultureInfo.InvariantCulture)}, p50 {h.Percentile(50):N0}, p90 {h.Percentile(90):N0}, p99 {h.Percentile(99):N0}, max {h.Max:N0}");
         w.WriteLine($"cycles per access  {Ratio(s.TranslationCycles, s.Accesses)}");
+        WriteTiming(w, core);
         if (s.HardwareUpdates != 0)
         {
             w.WriteLine($"hardware updates   {s.HardwareUpdates,12:N0}");
@@ -151,6 +152,46 @@ public static class Summary
                 w.WriteLine($"  ... {stale.Count - 20:N0} more (all kept ones are in --json)");
             }
         }
+    }
+
+    private static string Pct(double x) => (100 * x).ToString("0.00", CultureInfo.InvariantCulture) + "%";
+
+    private static string Fixed(double x, string format = "0.00") => x.ToString(format, CultureInfo.InvariantCulture);
+
+    private static string Limit(int? n) => n is int v ? v.ToString("N0", CultureInfo.InvariantCulture) : "no limit";
+
+    private static string Distribution(CycleHistogram h) =>
+        $"mean {Fixed(h.Mean, "0.0")}, p50 {h.Percentile(50):N0}, p90 {h.Percentile(90):N0}, p99 {h.Percentile(99):N0}, max {h.Max:N0}";
+
+    /// <summary>Which cycle model ran; with the timeline, what it found (docs/translation-cost.md, "The timeline").</summary>
+    private static void WriteTiming(TextWriter w, SimulatedCore core)
+    {
+        if (core.Timeline is not { } t)
+        {
+            w.WriteLine("timing             additive   (each access's cycles added up, one after another)");
+            return;
+        }
+        var c = t.Config;
+        w.WriteLine($"timing             timeline   (window {c.Window:N0}, issue every {c.IssueInterval:N0} cycle(s), {c.IssueWidth:N0} instruction(s)/cycle, {c.Walkers:N0} walker(s), queue {Limit(c.WalkQueue)}, walker-cache misses {Limit(c.WalkerCacheMisses)}, memory requests {Limit(c.MemoryRequests)})");
+        w.WriteLine($"  total cycles     {t.TotalCycles,12:N0}   ({Ratio(t.TotalCycles, t.Accesses)} per access; additive {core.Stats.TranslationCycles:N0})");
+        w.WriteLine($"  stalled          {t.StallCycles,12:N0}   (window full {t.WindowStallCycles:N0}, walk queue full {t.QueueStallCycles:N0})");
+        w.WriteLine($"  walk wait        {Distribution(t.WaitCycles)}");
+        w.WriteLine($"  walk service     {Distribution(t.ServiceCycles)}");
+        var h = t.WalksInFlight();
+        long total = 0;
+        foreach (long x in h)
+        {
+            total += x;
+        }
+        var parts = new List<string>();
+        for (int k = 0; k < h.Length; k++)
+        {
+            parts.Add($"{k}: {(total == 0 ? "-" : Pct((double)h[k] / total))}");
+        }
+        w.WriteLine($"  walks in flight  mean {Fixed(t.MeanWalksInFlight)}   (time with k walks: {string.Join(", ", parts)})");
+        w.WriteLine($"  occupancy        walkers {Pct(t.WalkerOccupancy)}, queue mean {Fixed(t.MeanQueue)} walks");
+        w.WriteLine($"  merged misses    {t.MergedMisses,12:N0}   (hits on an entry whose walk had not finished)");
+        w.WriteLine($"  descriptor MLP   {Fixed(t.DescriptorMlp),12}   (reads in flight while a walk is in service; waits: shared line {t.SharedLineWaits:N0}, miss buffers {t.MissBufferWaits:N0}, memory {t.MemoryWaits:N0})");
     }
 
     private static string Geometry(int entries, int ways) =>

@@ -134,9 +134,56 @@ public static class SummaryJson
         }
     }
 
+    private static void Distribution(Utf8JsonWriter w, string name, CycleHistogram h)
+    {
+        w.WriteStartObject(name);
+        w.WriteNumber("count", h.Count);
+        w.WriteNumber("total", h.Sum);
+        w.WriteNumber("mean", Math.Round(h.Mean, 4));
+        w.WriteNumber("p50", h.Percentile(50));
+        w.WriteNumber("p90", h.Percentile(90));
+        w.WriteNumber("p99", h.Percentile(99));
+        w.WriteNumber("max", h.Max);
+        w.WriteEndObject();
+    }
+
+    /// <summary><c>timing</c>, and with the timeline its figures (docs/translation-cost.md, "The timeline").</summary>
+    private static void Timing(Utf8JsonWriter w, SimulatedCore core)
+    {
+        if (core.Timeline is not { } t)
+        {
+            w.WriteString("timing", "additive");
+            return;
+        }
+        w.WriteString("timing", "timeline");
+        w.WriteStartObject("timeline");
+        w.WriteNumber("totalCycles", t.TotalCycles);
+        w.WriteNumber("stalledCycles", t.StallCycles);
+        w.WriteNumber("windowStallCycles", t.WindowStallCycles);
+        w.WriteNumber("queueStallCycles", t.QueueStallCycles);
+        Distribution(w, "walkWait", t.WaitCycles);
+        Distribution(w, "walkService", t.ServiceCycles);
+        w.WriteStartArray("walksInFlight");
+        foreach (long cycles in t.WalksInFlight())
+        {
+            w.WriteNumberValue(cycles);
+        }
+        w.WriteEndArray();
+        w.WriteNumber("meanWalksInFlight", Math.Round(t.MeanWalksInFlight, 4));
+        w.WriteNumber("walkerOccupancy", Math.Round(t.WalkerOccupancy, 4));
+        w.WriteNumber("meanQueue", Math.Round(t.MeanQueue, 4));
+        w.WriteNumber("mergedMisses", t.MergedMisses);
+        w.WriteNumber("descriptorMlp", Math.Round(t.DescriptorMlp, 4));
+        w.WriteNumber("sharedLineWaits", t.SharedLineWaits);
+        w.WriteNumber("missBufferWaits", t.MissBufferWaits);
+        w.WriteNumber("memoryWaits", t.MemoryWaits);
+        w.WriteEndObject();
+    }
+
     /// <summary>A PE's structures: TLBs, walk caches, IPA cache, walker caches, where reads were served, walk cycles, stale translations.</summary>
     private static void Structures(Utf8JsonWriter w, SimulatedCore core)
     {
+        Timing(w, core);
         var s = core.Stats;
         var caches = core.Caches;
         var timing = core.Timing;

@@ -15,7 +15,13 @@ public sealed record WalkerCacheConfig(string Name, long SizeBytes, int Ways, in
 /// <param name="WalkerCaches">Cache levels between the walker and memory, nearest first (empty: none).</param>
 /// <param name="MemoryLatency">Cycles of a descriptor read that no cache level serves.</param>
 /// <param name="ModelDataCaches">Send the trace's data accesses through the same caches (they evict table lines).</param>
-public sealed record TimingConfig(IReadOnlyList<WalkerCacheConfig> WalkerCaches, int MemoryLatency, bool ModelDataCaches = false);
+/// <param name="Timeline">The timeline's parameters (null: <see cref="TimelineConfig.Serial"/>); the additive model ignores them.</param>
+public sealed record TimingConfig(IReadOnlyList<WalkerCacheConfig> WalkerCaches, int MemoryLatency, bool ModelDataCaches = false,
+    TimelineConfig? Timeline = null)
+{
+    /// <summary>The timeline's parameters, <see cref="TimelineConfig.Serial"/> when none were given.</summary>
+    public TimelineConfig TimelineOrSerial => Timeline ?? TimelineConfig.Serial;
+}
 
 /// <summary>A physically indexed, physically tagged cache level: tags only (data is not simulated).</summary>
 public sealed class DataCacheLevel

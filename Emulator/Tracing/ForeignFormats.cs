@@ -39,6 +39,9 @@ public readonly struct LackeyFormat : ILineFormat
         if (text[0] == (byte)'I')
         {
             op = TraceOp.Fetch;
+            // Each `I` line is one instruction: the timeline's front end advances by it (`inst 1`), then fetches it.
+            var inst = new TraceRecord { Op = TraceOp.Inst, Line = line, Value = 1 };
+            handler.OnRecord(in inst);
         }
         else if (text[0] == (byte)' ' && text.Length > 1)
         {
@@ -222,7 +225,10 @@ public static class ChampSimReader
     private static void Emit<THandler>(ReadOnlySpan<byte> rec, long number, ref THandler handler)
         where THandler : ITraceHandler
     {
-        var a = new TraceRecord { Op = TraceOp.Fetch, Line = number, Address = BinaryPrimitives.ReadUInt64LittleEndian(rec), Size = 4 };
+        // Each record is one instruction: the timeline's front end advances by it (`inst 1`), then fetches it.
+        var a = new TraceRecord { Op = TraceOp.Inst, Line = number, Value = 1 };
+        handler.OnRecord(in a);
+        a = new TraceRecord { Op = TraceOp.Fetch, Line = number, Address = BinaryPrimitives.ReadUInt64LittleEndian(rec), Size = 4 };
         handler.OnRecord(in a);
         a.Size = 8;
         a.Op = TraceOp.Read;

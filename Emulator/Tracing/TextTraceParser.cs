@@ -384,6 +384,10 @@ public static class TextTraceParser
             case 3 when Is(keyword, "isb"u8):
                 rec.Op = TraceOp.Isb;
                 break;
+            case 4 when Is(keyword, "inst"u8):
+                rec.Op = TraceOp.Inst;
+                rec.Value = Number(ref t, source, line, "instruction count");
+                break;
             case 4 when Is(keyword, "dump"u8):
                 rec.Op = TraceOp.Dump;
                 rec.Address = Number(ref t, source, line, "physical address");

@@ -47,6 +47,8 @@ public enum TraceOp : byte
     Isb = 0x1A,
     /// <summary>`load PA FILE [OFFSET [SIZE]]` (Address = PA, Image = the operands).</summary>
     Load = 0x1B,
+    /// <summary>`inst N`: N instructions that access no memory run before the next line (Value = N); timing only.</summary>
+    Inst = 0x20,
 }
 
 /// <summary>
@@ -54,7 +56,7 @@ public enum TraceOp : byte
 /// Reg (Reg, Value); Mem (Address = PA, Value = word); Ram (Address = base, Value = size); El (Value = level);
 /// Read/Write/Ldtr/Sttr (Address = VA, Size); Fetch (Address = VA, Size = 4); At (At, Address = VA); Dump (Address = PA);
 /// Tlbi (Tlbi, Value = Xt, HasOperand); Pstate (Value = PSTATE.PAN); Cpu (Value = the PE's number); Dsb (Dsb); Isb;
-/// Load (Address = PA, Image).
+/// Load (Address = PA, Image); Inst (Value = instructions).
 /// </summary>
 public struct TraceRecord
 {
