@@ -40,6 +40,10 @@ public sealed class GoldenOutputTests
         { "explain-second-pe", ["explain", "traces/sample/two-pes.trace", "--line", "39"] },
         // Two PEs: the counts together, a row per PE, each PE's translation cost.
         { "replay-two-pes", ["replay", "traces/sample/two-pes.trace", "--quiet"] },
+        // Miss-ratio curves: fully associative, 16 sets, and an L2 behind an 8-entry L1.
+        { "mrc-mixed-2stage", ["mrc", "traces/bench/mixed-2stage.trace", "--sets", "16", "--l1", "8", "--quiet"] },
+        // A trace whose TLBIs remove live entries: the curves say they are approximate.
+        { "mrc-tlbi", ["mrc", "traces/sample/example.trace", "--quiet"] },
     };
 
     [Theory]

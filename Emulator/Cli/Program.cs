@@ -30,6 +30,7 @@ public static class Program
             root.Subcommands.Add(c);
         }
         root.Subcommands.Add(ConvertCommand.Create());
+        root.Subcommands.Add(MrcCommand.Create());
         return root;
     }
 
