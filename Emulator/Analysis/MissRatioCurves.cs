@@ -84,7 +84,7 @@ public sealed class MissRatioCurves : ITlbObserver
     public int Footprint => _full.Footprint;
 
     /// <summary>The page sizes (log2) the entries used, ascending.</summary>
-    public IReadOnlyList<int> PageShifts => _bySize.Keys.Order().ToArray();
+    public IReadOnlyList<int> PageShifts => _soleShift >= 0 ? [_soleShift] : _bySize.Keys.Order().ToArray();
 
     public void OnHit(ulong tag, ulong ctx, long count)
     {
@@ -195,13 +195,7 @@ public sealed class MissRatioCurves : ITlbObserver
         _hasPrevious = true;
         int d = _full.Access(key);
         Count(_fullHist, d);
-        int shift = key.Shift;
-        if (!_bySize.TryGetValue(shift, out var bySize))
-        {
-            bySize = (new StackDistance(1 << 10), new DistanceHistogram());
-            _bySize[shift] = bySize;
-        }
-        Count(bySize.Hist, bySize.Stack.Access(key));
+        UseBySize(key);
         foreach (var (sets, stacks, hist) in _setCurves)
         {
             Count(hist, stacks[SetOf(key, sets)].Access(key));
@@ -217,6 +211,41 @@ public sealed class MissRatioCurves : ITlbObserver
         }
     }
 
+    /// <summary>
+    /// The per-page-size stacks. While every entry has one size, that size's stack is the fully associative one and
+    /// is not kept twice; the first entry of another size copies it (then both sizes have stacks of their own).
+    /// </summary>
+    private void UseBySize(EntryKey key)
+    {
+        int shift = key.Shift;
+        if (_soleShift == shift)
+        {
+            return;
+        }
+        if (_soleShift < 0 && _bySize.Count == 0)
+        {
+            _soleShift = shift;
+            return;
+        }
+        if (_soleShift >= 0)
+        {
+            // Until now the stack of the one size was the fully associative stack, less this access.
+            var copy = _full.Clone();
+            copy.Remove(key);
+            var hist = _fullHist.CloneFilled();
+            hist.Cold--; // this access's first use, counted in the fully associative histogram, is another size's
+            hist.Accesses--;
+            _bySize[_soleShift] = (copy, hist);
+            _soleShift = -1;
+        }
+        if (!_bySize.TryGetValue(shift, out var bySize))
+        {
+            bySize = (new StackDistance(1 << 10), new DistanceHistogram());
+            _bySize[shift] = bySize;
+        }
+        Count(bySize.Hist, bySize.Stack.Access(key));
+    }
+
     private void Repeat(EntryKey key, long n)
     {
         _fullHist.Add(0, n);
@@ -224,11 +253,14 @@ public sealed class MissRatioCurves : ITlbObserver
         {
             hist.Add(0, n);
         }
-        if (_bySize.TryGetValue(key.Shift, out var s))
+        if (_soleShift < 0 && _bySize.TryGetValue(key.Shift, out var s))
         {
             s.Hist.Add(0, n);
         }
     }
+
+    /// <summary>The one page size seen so far while there is only one (−1 before the first entry and once there are two).</summary>
+    private int _soleShift = -1;
 
     /// <summary>The curves: fully associative, per set count, per page size when the entries have several, and the L2's.</summary>
     public IReadOnlyList<MissCurve> Curves()

@@ -74,6 +74,15 @@ public sealed class DistanceHistogram
         Accesses++;
     }
 
+    /// <summary>A copy of the counts, without the unfilled misses (which no page size owns).</summary>
+    internal DistanceHistogram CloneFilled() => new()
+    {
+        _counts = (long[])_counts.Clone(),
+        Cold = Cold,
+        Accesses = Accesses - Unfilled,
+        Depth = Depth,
+    };
+
     /// <summary>Accesses at distance <paramref name="d"/>.</summary>
     public long At(int d) => d < _counts.Length ? _counts[d] : 0;
 
@@ -98,24 +107,52 @@ public sealed class DistanceHistogram
 /// One LRU stack over <see cref="EntryKey"/>s that reports each access's stack distance in O(log n): a Fenwick tree
 /// over use times holds a 1 at the last use of each live entry, so the distance of an access is the number of ones
 /// after its entry's previous use. Times are renumbered (compacted) when the tree fills, so its size follows the
-/// number of live entries, not the length of the stream. Allocates only when it grows.
+/// number of live entries, not the length of the stream. The two most recent entries are kept aside: a use of
+/// either (distance 0 or 1, most accesses of a trace that alternates a code page and a data page) swaps two times
+/// and touches neither the hash table nor the tree. Allocates only when it grows.
 /// </summary>
 public sealed class StackDistance
 {
-    private readonly Dictionary<EntryKey, int> _last = new();
+    private readonly Dictionary<EntryKey, int> _slotOf = new(); // entry → its slot
+    private int[] _timeOf = new int[64];                        // slot → last-use time
+    private int _slots;
     private int[] _tree;      // Fenwick tree, 1-based
-    private EntryKey[] _keyAt; // entry last used at time t (valid where _live[t])
-    private bool[] _live;
+    private int[] _slotAt;    // slot last used at time t (valid where the tree has a 1 at t: _slotAt[t] >= 0)
     private int _time;
     private int _liveCount;
+    // The most recent entry and the one before it (slots), or −1.
+    private int _top = -1;
+    private int _second = -1;
+    private EntryKey _topKey;
+    private EntryKey _secondKey;
 
     public StackDistance(int capacity = 1024)
     {
         capacity = Math.Max(capacity, 16);
         _tree = new int[capacity + 1];
-        _keyAt = new EntryKey[capacity + 1];
-        _live = new bool[capacity + 1];
+        _slotAt = new int[capacity + 1];
+        _slotAt.AsSpan().Fill(-1);
     }
+
+    private StackDistance(StackDistance other)
+    {
+        _slotOf = new Dictionary<EntryKey, int>(other._slotOf);
+        _timeOf = (int[])other._timeOf.Clone();
+        _slots = other._slots;
+        _tree = (int[])other._tree.Clone();
+        _slotAt = (int[])other._slotAt.Clone();
+        _time = other._time;
+        _liveCount = other._liveCount;
+        _top = other._top;
+        _second = other._second;
+        _topKey = other._topKey;
+        _secondKey = other._secondKey;
+        _removed = new HashSet<EntryKey>(other._removed);
+        Footprint = other.Footprint;
+    }
+
+    /// <summary>An independent copy (the same stack, from here on updated apart).</summary>
+    public StackDistance Clone() => new(this);
 
     /// <summary>Entries in the stack now.</summary>
     public int Count => _liveCount;
@@ -131,19 +168,43 @@ public sealed class StackDistance
     /// </summary>
     public int Access(EntryKey key)
     {
-        ref int last = ref CollectionsMarshal.GetValueRefOrAddDefault(_last, key, out bool existed);
+        if (_top >= 0 && key == _topKey)
+        {
+            return 0;
+        }
+        if (_second >= 0 && key == _secondKey)
+        {
+            // The top two change places: their two times are swapped, the tree keeps its ones where they are.
+            int a = _timeOf[_top], b = _timeOf[_second];
+            _timeOf[_top] = b;
+            _timeOf[_second] = a;
+            _slotAt[a] = _second;
+            _slotAt[b] = _top;
+            (_top, _second) = (_second, _top);
+            (_topKey, _secondKey) = (_secondKey, _topKey);
+            return 1;
+        }
+        ref int slotRef = ref CollectionsMarshal.GetValueRefOrAddDefault(_slotOf, key, out bool existed);
         int distance;
+        int slot;
         if (existed)
         {
-            int t = last;
+            slot = slotRef;
+            int t = _timeOf[slot];
             distance = _liveCount - Prefix(t);
             Update(t, -1);
-            _live[t] = false;
+            _slotAt[t] = -1;
             _liveCount--;
         }
         else
         {
             distance = -1;
+            if (_slots == _timeOf.Length)
+            {
+                Array.Resize(ref _timeOf, _slots * 2);
+            }
+            slot = _slots++;
+            slotRef = slot;
             if (_removed.Count == 0 || !_removed.Remove(key))
             {
                 Footprint++;
@@ -152,28 +213,34 @@ public sealed class StackDistance
         if (_time == _tree.Length - 1)
         {
             Compact();
-            last = ref CollectionsMarshal.GetValueRefOrNullRef(_last, key);
         }
         int now = ++_time;
         Update(now, 1);
-        _live[now] = true;
-        _keyAt[now] = key;
+        _slotAt[now] = slot;
+        _timeOf[slot] = now;
         _liveCount++;
-        last = now;
+        _second = _top;
+        _secondKey = _topKey;
+        _top = slot;
+        _topKey = key;
         return distance;
     }
 
     /// <summary>Takes <paramref name="key"/> out of the stack (TLB maintenance removed it); false when it was not there.</summary>
     public bool Remove(EntryKey key)
     {
-        if (!_last.Remove(key, out int t))
+        if (!_slotOf.Remove(key, out int slot))
         {
             return false;
         }
+        int t = _timeOf[slot];
         Update(t, -1);
-        _live[t] = false;
+        _slotAt[t] = -1;
         _liveCount--;
         _removed.Add(key);
+        // The two most recent are found again by the next uses.
+        _top = -1;
+        _second = -1;
         return true;
     }
 
@@ -205,17 +272,17 @@ public sealed class StackDistance
     private void Compact()
     {
         int capacity = Math.Max(_tree.Length - 1, 2 * _liveCount + 16);
-        var keyAt = new EntryKey[capacity + 1];
-        var live = new bool[capacity + 1];
+        var slotAt = new int[capacity + 1];
+        slotAt.AsSpan().Fill(-1);
         int n = 0;
         for (int t = 1; t <= _time; t++)
         {
-            if (_live[t])
+            int slot = _slotAt[t];
+            if (slot >= 0)
             {
                 n++;
-                keyAt[n] = _keyAt[t];
-                live[n] = true;
-                _last[_keyAt[t]] = n;
+                slotAt[n] = slot;
+                _timeOf[slot] = n;
             }
         }
         var tree = new int[capacity + 1];
@@ -234,8 +301,7 @@ public sealed class StackDistance
             }
         }
         _tree = tree;
-        _keyAt = keyAt;
-        _live = live;
+        _slotAt = slotAt;
         _time = n;
     }
 }
