@@ -31,6 +31,8 @@ public static class Program
         }
         root.Subcommands.Add(ConvertCommand.Create());
         root.Subcommands.Add(MrcCommand.Create());
+        root.Subcommands.Add(SweepCommand.Create());
+        root.Subcommands.Add(CompareCommand.Create());
         return root;
     }
 
