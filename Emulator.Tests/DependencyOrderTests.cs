@@ -13,7 +13,7 @@ public sealed partial class DependencyOrderTests
     public static readonly string[] Floors =
     [
         "Bits", "Addressing", "Memory", "Registers", "Faults", "Translation", "Caching", "Timing", "Building",
-        "Core", "Paging", "Tracing", "Replay", "Checking", "Reporting", "Hypervisor", "Cli",
+        "Core", "Paging", "Tracing", "Replay", "Checking", "Reporting", "Analysis", "Hypervisor", "Cli",
     ];
 
     private static string EmulatorSource() => Path.Combine(TestPaths.RepositoryRoot, "Emulator");

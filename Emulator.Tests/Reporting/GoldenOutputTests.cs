@@ -64,6 +64,14 @@ public sealed class GoldenOutputTests
         { "replay-timeline-two-pes", ["replay", "traces/sample/two-pes.trace", "--quiet", "--timing", "timeline"] },
         { "explain-timeline-walk", ["explain", "traces/bench/mixed-2stage.trace", "--line", "50", "--timing", "timeline"] },
         { "explain-timeline-merged", ["explain", "traces/bench/mixed-2stage.trace", "--line", "51", "--timing", "timeline"] },
+        // Miss-ratio curves: fully associative, 16 sets, and an L2 behind an 8-entry L1.
+        { "mrc-mixed-2stage", ["mrc", "traces/bench/mixed-2stage.trace", "--sets", "16", "--l1", "8", "--quiet"] },
+        // A trace whose TLBIs remove live entries: the curves say they are approximate.
+        { "mrc-tlbi", ["mrc", "traces/sample/example.trace", "--quiet"] },
+        // Two summaries of one trace under two models, side by side.
+        { "compare-n1-a55", ["compare", "traces/analysis/mixed-2stage.neoverse-n1.json", "traces/analysis/mixed-2stage.cortex-a55.json"] },
+        // A sweep: two presets, the L2 TLB's size varied.
+        { "sweep-mixed-2stage", ["sweep", "traces/bench/mixed-2stage.trace", "--preset", "neoverse-n1", "--preset", "cortex-a55", "--vary", "tlbs[2].entries=256,512", "--vary", "tlbs[2].ways=4", "--quiet"] },
     };
 
     [Theory]

@@ -67,6 +67,25 @@ public interface IEntryMatch<T> where T : struct
 }
 
 /// <summary>
+/// Told of every lookup, fill and removal of one TLB level, in order (a miss-ratio-curve pass reads the stream of
+/// entries a replay uses). An entry is named by its tag (VA[55:shift] | shift) and context tag.
+/// </summary>
+public interface ITlbObserver
+{
+    /// <summary><paramref name="count"/> lookups in a row hit the entry (tag, ctx).</summary>
+    void OnHit(ulong tag, ulong ctx, long count);
+
+    /// <summary>A lookup found nothing.</summary>
+    void OnMiss();
+
+    /// <summary>An entry (tag, ctx) was written: a new one, one over an evicted one, or one already held.</summary>
+    void OnFill(ulong tag, ulong ctx);
+
+    /// <summary>TLB maintenance (or a retired stage-1 leaf) removed the entry (tag, ctx); evictions are not removals.</summary>
+    void OnRemove(ulong tag, ulong ctx);
+}
+
+/// <summary>
 /// One TLB level. Entries of every size share the sets: an entry of size 2^s sits in set (VA &gt;&gt; s) mod sets
 /// with tag VA[55:s] | s, and a lookup probes each size currently held (usually one: 4K). The slot hit last is
 /// tried first, so consecutive accesses to one page cost one compare.
@@ -93,6 +112,9 @@ public sealed class Tlb
 
     public TlbConfig Config { get; }
     public string Name => Config.Name;
+
+    /// <summary>Told of every lookup, fill and removal (null for a plain replay: one test of a field per event).</summary>
+    public ITlbObserver? Observer { get; set; }
 
     /// <summary>Cycles of one lookup.</summary>
     public readonly int Latency;
@@ -160,6 +182,7 @@ public sealed class Tlb
     {
         Stats.Lookups++;
         Stats.Misses++;
+        Observer?.OnMiss();
     }
 
     /// <summary>What a <see cref="Lookup"/> that hit <paramref name="slot"/> does: counts it, marks the entry used, remembers the slot.</summary>
@@ -170,6 +193,7 @@ public sealed class Tlb
         Stats.Hits++;
         _array.Touch(slot);
         _last = slot;
+        Observer?.OnHit(_array.Tag(slot), _array.Context(slot), 1);
     }
 
     /// <summary>
@@ -206,6 +230,7 @@ public sealed class Tlb
         st.Lookups += n;
         st.Hits += n;
         _array.TouchDeferred(slot);
+        Observer?.OnHit(TagAt(slot), Context(slot), n);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -234,6 +259,7 @@ public sealed class Tlb
                 break;
         }
         _last = slot;
+        Observer?.OnFill(TagOf(va, s), ctx);
     }
 
     /// <summary>Removes every entry <paramref name="match"/> selects; returns how many.</summary>
@@ -273,6 +299,7 @@ public sealed class Tlb
 
     private void Remove(int slot, int shift)
     {
+        Observer?.OnRemove(_array.Tag(slot), _array.Context(slot));
         _array.Invalidate(slot);
         Count--;
         _sizes.Remove(shift);

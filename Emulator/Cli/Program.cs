@@ -34,6 +34,9 @@ public static class Program
         root.Subcommands.Add(TranslateCommand.Create());
         root.Subcommands.Add(TablesCommand.Create());
         root.Subcommands.Add(ImportCommand.Create());
+        root.Subcommands.Add(MrcCommand.Create());
+        root.Subcommands.Add(SweepCommand.Create());
+        root.Subcommands.Add(CompareCommand.Create());
         return root;
     }
 

@@ -375,6 +375,67 @@ public sealed class Replayer
         }
     }
 
+    /// <summary>
+    /// Replays a trace parsed earlier (<see cref="RecordedTrace"/>) exactly as <see cref="ReplayAsync(TraceInput, CancellationToken)"/>
+    /// replays the input it was parsed from: the same start (PE 0; EL0 and demand paging for a foreign format), the
+    /// same handler calls, the same line count. Returns false when it stopped on a fault or was stopped by its observer.
+    /// </summary>
+    public bool ReplayRecorded(RecordedTrace trace)
+    {
+        bool foreign = trace.IsForeign;
+        _core = _first;
+        if (_options.DemandPaging == DemandPagingMode.On || (foreign && _options.DemandPaging == DemandPagingMode.Auto))
+        {
+            Pager ??= new DemandPager(_first, _options.Paging);
+        }
+        if (foreign)
+        {
+            _core.CurrentEl = 0;
+        }
+        Current = null;
+        _lastLine = 0;
+        bool completed = false;
+        try
+        {
+            if (_discardOutcomes)
+            {
+                var h = new DiscardingHandler(this);
+                trace.Replay(ref h);
+            }
+            else
+            {
+                var h = new Handler(this);
+                trace.Replay(ref h);
+            }
+            completed = true;
+            return true;
+        }
+        catch (StopSignal)
+        {
+            return false;
+        }
+        finally
+        {
+            _first.Stats.Lines += completed ? trace.Lines : _lastLine;
+            _first.Stats.BadLines = trace.BadLines;
+        }
+    }
+
+    /// <summary>Replays a list of parsed traces in order, as <see cref="ReplayFilesAsync"/> replays their files.</summary>
+    public bool ReplayRecorded(IEnumerable<RecordedTrace> traces)
+    {
+        InputIndex = -1;
+        foreach (var t in traces)
+        {
+            InputIndex++;
+            if (!ReplayRecorded(t))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /// <summary>Replays files in order (`-` is standard input). Returns false when it stopped on a fault or was stopped by its observer.</summary>
     public ValueTask<bool> ReplayFilesAsync(IEnumerable<string> paths, CancellationToken ct = default) =>
         ReplayInputsAsync(paths, path => TraceInput.Open(path, _options.Format), ct);

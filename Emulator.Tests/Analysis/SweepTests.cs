@@ -1,0 +1,103 @@
+using System.Text.Json;
+using MmuSim.Core;
+using MmuSim.Tests.Support;
+
+namespace MmuSim.Tests.Analysis;
+
+/// <summary>A sweep's runs against separate replays, configuration by configuration, through the command line.</summary>
+[Collection("Console")]
+public sealed class SweepTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("mmusim-sweep").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    private static string Trace(string name) => Path.Combine(TestPaths.RepositoryRoot, name);
+
+    /// <summary>The summary JSON with its text normalized (the writer's bytes are what is compared).</summary>
+    private static string Canonical(JsonElement e) => JsonSerializer.Serialize(e);
+
+    [Theory]
+    [InlineData("traces/bench/mixed-2stage.trace", new string[0])]
+    [InlineData("traces/analysis/zipf-asids.trace.xz", new string[0])]
+    [InlineData("traces/lackey/sumsort.lackey.gz", new[] { "--page-size", "mixed" })]
+    [InlineData("traces/sample/two-pes.trace", new string[0])]
+    public void EachRunEqualsASeparateReplay(string trace, string[] inputOptions)
+    {
+        string json = Path.Combine(_dir, "sweep.json");
+        string[] args = ["sweep", Trace(trace), "--preset", "neoverse-n1", "--preset", "cortex-a53", "--preset", "uncached",
+            "--vary", "memoryLatency=100,250", "--json", json, "--quiet", "--jobs", "2", .. inputOptions];
+        var (exit, _, err) = Support.Cli.Run(args);
+        Assert.True(exit == 0, err);
+        using var sweep = JsonDocument.Parse(File.ReadAllBytes(json));
+        Assert.Equal("mmusim sweep", sweep.RootElement.GetProperty("tool").GetString());
+        var runs = sweep.RootElement.GetProperty("runs").EnumerateArray().ToArray();
+        Assert.Equal(6, runs.Length);
+        int i = 0;
+        foreach (var run in runs)
+        {
+            // The run's model, as a configuration file, replayed on its own.
+            string config = Path.Combine(_dir, $"c{i}.json"), summary = Path.Combine(_dir, $"s{i}.json");
+            File.WriteAllText(config, run.GetProperty("summary").GetProperty("model").GetRawText());
+            var (rexit, _, rerr) = Support.Cli.Run(["replay", Trace(trace), "--config", config, "--json", summary, "--quiet", .. inputOptions]);
+            Assert.True(rexit == 0, rerr);
+            using var alone = JsonDocument.Parse(File.ReadAllBytes(summary));
+            Assert.Equal(Canonical(alone.RootElement), Canonical(run.GetProperty("summary")));
+            Assert.Equal([Trace(trace)], run.GetProperty("trace").EnumerateArray().Select(t => t.GetString()!).ToArray());
+            i++;
+        }
+        Assert.Equal(["neoverse-n1:memoryLatency=100", "neoverse-n1:memoryLatency=250", "cortex-a53:memoryLatency=100",
+            "cortex-a53:memoryLatency=250", "uncached:memoryLatency=100", "uncached:memoryLatency=250"],
+            runs.Select(r => r.GetProperty("config").GetString()!).ToArray());
+    }
+
+    [Fact]
+    public void CsvHasOneRowPerConfigurationWithTheSummaryNames()
+    {
+        string csv = Path.Combine(_dir, "s.csv"), json = Path.Combine(_dir, "s.json");
+        var (exit, _, err) = Support.Cli.Run("sweep", Trace("traces/bench/mixed-1stage.trace"), "--preset", "bench", "--preset", "cortex-a55",
+            "--csv", csv, "--json", json, "--quiet");
+        Assert.True(exit == 0, err);
+        string[] lines = File.ReadAllLines(csv);
+        Assert.Equal("config,trace,accesses,faults,tlbHits,walks,descriptorReads,readsPerWalk1D,readsPerWalk2D,translationCycles,cyclesPerAccess", lines[0]);
+        Assert.Equal(3, lines.Length);
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(json));
+        var runs = doc.RootElement.GetProperty("runs").EnumerateArray().ToArray();
+        for (int r = 0; r < 2; r++)
+        {
+            string[] f = lines[r + 1].Split(',');
+            var s = runs[r].GetProperty("summary");
+            Assert.Equal(runs[r].GetProperty("config").GetString(), f[0]);
+            Assert.Equal(s.GetProperty("accesses").GetRawText(), f[2]);
+            Assert.Equal(s.GetProperty("walks").GetRawText(), f[5]);
+            Assert.Equal(s.GetProperty("descriptorReads").GetRawText(), f[6]);
+            Assert.Equal(s.GetProperty("translationCycles").GetRawText(), f[9]);
+        }
+    }
+
+    [Theory]
+    [InlineData(new[] { "--vary", "tlbs[9].entries=4" }, 2, "mmusim: --vary: 'tlbs[9].entries': the model has no tlbs[9]\n")]
+    [InlineData(new[] { "--vary", "memoryLatency" }, 2, "mmusim: --vary: 'memoryLatency' is not PATH=V1,V2,... (e.g. tlbs[2].entries=512,1024)\n")]
+    [InlineData(new[] { "--vary", "tlbs[2].ways=3" }, 2, "mmusim: --vary neoverse-n1:tlbs[2].ways=3: tlbs[2].ways: 3 does not divide entries (1280)\n")]
+    [InlineData(new[] { "--preset", "bench", "--preset", "bench" }, 2, "mmusim: --config: two configurations are named 'bench' (a sweep names each run by its configuration)\n")]
+    [InlineData(new[] { "--submit" }, 1, "mmusim: --submit, --wait and --sbatch go with --slurm DIR\n")]
+    [InlineData(new[] { "--jobs", "0" }, 1, "mmusim: bad --jobs 0 (at least 1)\n")]
+    public void BadOptionsAreOneLineErrors(string[] options, int code, string expected)
+    {
+        var (exit, output, err) = Support.Cli.Run(["sweep", Trace("traces/bench/lru.trace"), "--quiet", .. options]);
+        Assert.Equal(code, exit);
+        Assert.Equal(expected, err.Replace("\r\n", "\n"));
+        Assert.Equal("", output);
+    }
+
+    [Fact]
+    public void MalformedInputStopsBeforeAnyRunNamingTheLine()
+    {
+        string bad = Path.Combine(_dir, "bad.trace");
+        File.WriteAllText(bad, "R 0x1000\nR zz\n");
+        var (exit, output, err) = Support.Cli.Run("sweep", bad, "--quiet");
+        Assert.Equal(2, exit);
+        Assert.StartsWith($"mmusim: {bad}:2:", err);
+        Assert.Equal("", output);
+    }
+}

@@ -1,0 +1,101 @@
+using System.CommandLine;
+using System.Text;
+using MmuSim.Analysis;
+using MmuSim.Bits;
+using MmuSim.Core;
+using MmuSim.Memory;
+using MmuSim.Replay;
+using MmuSim.Tracing;
+
+namespace MmuSim.Cli;
+
+/// <summary>`mmusim mrc`: miss-ratio curves of LRU TLBs of every size from one replay (docs/analysis.md).</summary>
+public static class MrcCommand
+{
+    public static Command Create()
+    {
+        var traces = new Argument<string[]>("trace") { Description = "Trace files, replayed in order as one stream ('-' for standard input; .gz and .xz are decompressed).", Arity = ArgumentArity.OneOrMore };
+        var json = new Option<string?>("--json") { Description = "Write the curves as JSON to this file ('-': standard output)." };
+        var csv = new Option<string?>("--csv") { Description = "Write one row per curve point (curve,sets,pageSize,entries,accesses,misses,missRatio) to this file." };
+        var sets = new Option<int[]>("--sets") { Description = "Also the curve of every associativity at this number of sets (repeatable).", AllowMultipleArgumentsPerToken = false };
+        var l1 = new Option<int>("--l1") { Description = "Also the curve of an L2 TLB behind a fully associative LRU L1 of this many entries (the L1's miss stream).", DefaultValueFactory = _ => 0 };
+        var preset = new Option<string?>("--preset") { Description = "The model whose contiguous-entry coalescing the TLB follows (default neoverse-n1: coalescing on)." };
+        var config = new Option<string?>("--config") { Description = "As --preset, from a model JSON file." };
+        var input = new ReplayCommand.InputOptions();
+        var cmd = new Command("mrc", "Miss-ratio curves: the misses of a fully associative LRU TLB of every size (and of every associativity at fixed set counts, and of an L2 behind an L1) from one replay.")
+        {
+            traces, json, csv, sets, l1, preset, config,
+        };
+        input.AddTo(cmd);
+        cmd.SetAction((pr, ct) => Run(pr.GetValue(traces)!, pr.GetValue(json), pr.GetValue(csv), pr.GetValue(sets) ?? [], pr.GetValue(l1),
+            pr.GetValue(preset), pr.GetValue(config), input, pr, ct));
+        return cmd;
+    }
+
+    private static async Task<int> Run(string[] traces, string? jsonPath, string? csvPath, int[] sets, int l1, string? preset, string? configPath,
+        ReplayCommand.InputOptions input, ParseResult pr, CancellationToken ct)
+    {
+        if (!input.TryRead(pr, out var settings, out string? error))
+        {
+            Console.Error.WriteLine($"mmusim: {error}");
+            return 1;
+        }
+        if (sets.Where(s => s < 1 || s > 1 << 20).Select(s => (int?)s).FirstOrDefault() is { } bad)
+        {
+            Console.Error.WriteLine($"mmusim: bad --sets {bad} (a number of sets from 1 to 1048576)");
+            return 1;
+        }
+        if (l1 < 0 || l1 > 1 << 24)
+        {
+            Console.Error.WriteLine($"mmusim: bad --l1 {l1} (entries from 1 to 16777216, or 0 for no L2 curve)");
+            return 1;
+        }
+        ModelConfig model;
+        try
+        {
+            model = AnalysisOutputs.Model(preset, configPath);
+        }
+        catch (ConfigException e)
+        {
+            Console.Error.WriteLine($"mmusim: {e.Message}");
+            return 2;
+        }
+        using var outputs = AnalysisOutputs.Open(traces, jsonPath, csvPath);
+        if (outputs is null)
+        {
+            return 1;
+        }
+        var text = outputs.AnyStdout ? Console.Error : Console.Out;
+        var options = new MrcOptions { SetCounts = sets.Distinct().ToArray(), L1Entries = l1 };
+        var replay = new ReplayOptions
+        {
+            Format = settings.Format,
+            Parse = settings.Parse,
+            DemandPaging = settings.DemandPaging,
+            Paging = settings.Paging,
+        };
+        var (result, failure) = await MrcRun.RunAsync(traces, model, options, replay, settings.MaxMemory, ct);
+        int exit = 0;
+        if (failure is not null)
+        {
+            // What was read before the error is kept: the curves below cover it.
+            Console.Error.WriteLine($"mmusim: {failure.Message}");
+            exit = failure is MemoryLimitException ? 3 : 2;
+        }
+        MrcWriter.WriteText(text, result);
+        if (outputs[0] is { } j)
+        {
+            MrcWriter.WriteJson(j.Stream, result);
+            j.Commit();
+        }
+        if (outputs[1] is { } c)
+        {
+            using (var w = new StreamWriter(c.Stream, new UTF8Encoding(false), 1 << 16, leaveOpen: true))
+            {
+                MrcWriter.WriteCsv(w, result);
+            }
+            c.Commit();
+        }
+        return exit;
+    }
+}

@@ -1,0 +1,361 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text;
+using MmuSim.Analysis;
+using MmuSim.Bits;
+using MmuSim.Core;
+using MmuSim.Replay;
+using MmuSim.Tracing;
+using Spectre.Console;
+
+namespace MmuSim.Cli;
+
+/// <summary>
+/// `mmusim sweep`: one input, parsed once, replayed through many configurations on all cores; or, with --slurm, a
+/// Slurm job array that runs the same replays on a cluster for `mmusim merge` to gather (docs/analysis.md).
+/// </summary>
+public static class SweepCommand
+{
+    public static Command Create()
+    {
+        var traces = new Argument<string[]>("trace") { Description = "Trace files, replayed in order as one stream (with --each-trace: each alone).", Arity = ArgumentArity.OneOrMore };
+        var configs = new Option<string[]>("--config") { Description = "A model JSON file (repeatable)." };
+        var presets = new Option<string[]>("--preset") { Description = $"A named model (repeatable): {string.Join(", ", Presets.All.Keys)}." };
+        var vary = new Option<string[]>("--vary") { Description = "PATH=V1,V2,...: each configuration once per value of the key at PATH in its model JSON, e.g. 'tlbs[2].entries=512,1024,2048' (repeatable: the cross product)." };
+        var each = new Option<bool>("--each-trace") { Description = "One run per trace and configuration instead of the traces as one stream." };
+        var json = new Option<string?>("--json") { Description = "Write {\"tool\":\"mmusim sweep\",\"runs\":[{config, trace, summary}]} to this file (each summary as replay --json writes it)." };
+        var csv = new Option<string?>("--csv") { Description = "Write one row per run (config,trace,accesses,faults,tlbHits,walks,descriptorReads,...,translationCycles,cyclesPerAccess)." };
+        var jobs = new Option<int>("--jobs", "-j") { Description = "Runs at a time (default: one per core).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var slurm = new Option<string?>("--slurm") { Description = "Write a Slurm job array into this directory instead of running: one task per (traces, configuration), each `mmusim replay … --json`; gather with `mmusim merge DIR`." };
+        var submit = new Option<bool>("--submit") { Description = "With --slurm: submit the job array with sbatch." };
+        var wait = new Option<bool>("--wait") { Description = "With --submit: wait until every task has ended (sbatch --wait)." };
+        var sbatch = new Option<string[]>("--sbatch") { Description = "With --slurm: an sbatch option for the job script, e.g. --sbatch=--partition=sim (repeatable)." };
+        var input = new ReplayCommand.InputOptions();
+        var cmd = new Command("sweep", "Replay traces through many translation models (parsed once, replayed in parallel) and tabulate the figures per model.")
+        {
+            traces, configs, presets, vary, each, json, csv, jobs, slurm, submit, wait, sbatch,
+        };
+        input.AddTo(cmd);
+        cmd.SetAction((pr, ct) => Run(pr, traces, configs, presets, vary, each, json, csv, jobs, slurm, submit, wait, sbatch, input, ct));
+        return cmd;
+    }
+
+    private static async Task<int> Run(ParseResult pr, Argument<string[]> tracesArg, Option<string[]> configsOpt, Option<string[]> presetsOpt,
+        Option<string[]> varyOpt, Option<bool> eachOpt, Option<string?> jsonOpt, Option<string?> csvOpt, Option<int> jobsOpt, Option<string?> slurmOpt,
+        Option<bool> submitOpt, Option<bool> waitOpt, Option<string[]> sbatchOpt, ReplayCommand.InputOptions input, CancellationToken ct)
+    {
+        string[] traces = pr.GetValue(tracesArg)!;
+        if (!input.TryRead(pr, out var settings, out string? error))
+        {
+            Console.Error.WriteLine($"mmusim: {error}");
+            return 1;
+        }
+        int jobs = pr.GetValue(jobsOpt);
+        if (jobs < 1)
+        {
+            Console.Error.WriteLine($"mmusim: bad --jobs {jobs} (at least 1)");
+            return 1;
+        }
+        string? slurmDir = pr.GetValue(slurmOpt);
+        if (slurmDir is null && (pr.GetValue(submitOpt) || pr.GetValue(waitOpt) || (pr.GetValue(sbatchOpt) ?? []).Length != 0))
+        {
+            Console.Error.WriteLine("mmusim: --submit, --wait and --sbatch go with --slurm DIR");
+            return 1;
+        }
+        if (pr.GetValue(waitOpt) && !pr.GetValue(submitOpt))
+        {
+            Console.Error.WriteLine("mmusim: --wait goes with --submit");
+            return 1;
+        }
+        IReadOnlyList<SweepConfig> configs;
+        try
+        {
+            var bases = new List<SweepConfig>();
+            // In command-line order: --config files, then --preset names.
+            foreach (var path in pr.GetValue(configsOpt) ?? [])
+            {
+                var m = ModelConfigJson.Load(path);
+                bases.Add(new SweepConfig(m.Name, m));
+            }
+            foreach (var name in pr.GetValue(presetsOpt) ?? [])
+            {
+                var m = AnalysisOutputs.Model(name, null);
+                bases.Add(new SweepConfig(m.Name, m));
+            }
+            if (bases.Count == 0)
+            {
+                bases.Add(new SweepConfig(ModelConfig.Default.Name, ModelConfig.Default));
+            }
+            configs = Sweep.Expand(bases, pr.GetValue(varyOpt) ?? []);
+        }
+        catch (ConfigException e)
+        {
+            Console.Error.WriteLine($"mmusim: {e.Message}");
+            return 2;
+        }
+        bool each = pr.GetValue(eachOpt);
+        var groups = each ? traces.Select(t => (IReadOnlyList<string>)[t]).ToList() : [traces];
+        if (slurmDir is not null)
+        {
+            return SlurmJob.Write(slurmDir, groups, configs, InputArguments(pr, input), pr.GetValue(sbatchOpt) ?? [],
+                pr.GetValue(submitOpt), pr.GetValue(waitOpt));
+        }
+
+        using var outputs = AnalysisOutputs.Open(traces, pr.GetValue(jsonOpt), pr.GetValue(csvOpt));
+        if (outputs is null)
+        {
+            return 1;
+        }
+        var options = new ReplayOptions
+        {
+            Format = settings.Format,
+            Parse = settings.Parse,
+            DemandPaging = settings.DemandPaging,
+            Paging = settings.Paging,
+        };
+        // Each input is parsed once, before any run: a malformed line stops the sweep here, naming file, line and column.
+        var parsed = new Dictionary<string, RecordedTrace>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var t in traces.Distinct(StringComparer.Ordinal))
+            {
+                await using var stream = TraceInput.Open(t, settings.Format);
+                parsed[t] = await RecordedTrace.RecordAsync(stream, settings.Parse, ct: ct);
+            }
+        }
+        catch (Exception e) when (e is TraceFormatException or IOException or ArgumentException)
+        {
+            Console.Error.WriteLine($"mmusim: {e.Message}");
+            return 2;
+        }
+        var work = groups.Select(g => (g, (IReadOnlyList<RecordedTrace>)g.Select(t => parsed[t]).ToArray())).ToList();
+        var runs = RunWithProgress(work, configs, options, settings.MaxMemory, jobs, settings.Quiet, ct);
+
+        var text = outputs.AnyStdout ? Console.Error : Console.Out;
+        SweepTable.WriteText(text, runs);
+        int exit = 0;
+        foreach (var r in runs.Where(r => r.Error is not null))
+        {
+            Console.Error.WriteLine($"mmusim: {r.Config}: {r.Error}");
+            exit = 3;
+        }
+        if (outputs[0] is { } j)
+        {
+            SweepTable.WriteJson(j.Stream, runs);
+            j.Commit();
+        }
+        if (outputs[1] is { } c)
+        {
+            using (var w = new StreamWriter(c.Stream, new UTF8Encoding(false), 1 << 16, leaveOpen: true))
+            {
+                SweepTable.WriteCsv(w, runs);
+            }
+            c.Commit();
+        }
+        return exit;
+    }
+
+    /// <summary>Runs the sweep; on a terminal (stderr) and without --quiet, with a progress bar and the time left.</summary>
+    private static SweepRun[] RunWithProgress(List<(IReadOnlyList<string>, IReadOnlyList<RecordedTrace>)> work, IReadOnlyList<SweepConfig> configs,
+        ReplayOptions options, ulong maxMemory, int jobs, bool quiet, CancellationToken ct)
+    {
+        if (quiet || Console.IsErrorRedirected)
+        {
+            return Sweep.Run(work, configs, options, maxMemory, jobs, null, ct);
+        }
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        SweepRun[] runs = [];
+        console.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask($"sweep: {work.Count * configs.Count} runs", maxValue: work.Count * configs.Count);
+                runs = Sweep.Run(work, configs, options, maxMemory, jobs, _ => task.Increment(1), ct);
+            });
+        return runs;
+    }
+
+    /// <summary>The input options given on the command line, as `mmusim replay` arguments for the Slurm tasks.</summary>
+    private static List<string> InputArguments(ParseResult pr, ReplayCommand.InputOptions input)
+    {
+        var args = new List<string>();
+        foreach (var o in new Option[] { input.Format, input.MaxMemory, input.DemandPaging, input.Stages, input.Regime, input.Granule,
+                     input.Stage2Granule, input.PageSize, input.Stage2PageSize, input.Placement, input.Seed })
+        {
+            if (pr.GetResult(o) is { Implicit: false } r && r.Tokens.Count > 0)
+            {
+                args.Add(o.Name);
+                args.Add(r.Tokens[0].Value);
+            }
+        }
+        if (pr.GetValue(input.SkipBadLines))
+        {
+            args.Add(input.SkipBadLines.Name);
+        }
+        return args;
+    }
+}
+
+/// <summary>
+/// The Slurm side of a sweep: DIR/sweep.json (the tasks: configuration, traces), DIR/configs/N.json (each model),
+/// DIR/tasks/N.args (each task's `mmusim replay` arguments, one a line) and DIR/job.sh (the job array: task N runs
+/// the same mmusim binary on its arguments and writes DIR/out/N.summary.json). `mmusim merge DIR` reads them back.
+/// </summary>
+internal static class SlurmJob
+{
+    public const string Manifest = "sweep.json";
+
+    public static int Write(string dir, IReadOnlyList<IReadOnlyList<string>> groups, IReadOnlyList<SweepConfig> configs, List<string> inputArgs,
+        string[] sbatchOptions, bool submit, bool wait)
+    {
+        string sbatch = "";
+        if (submit && (sbatch = FindOnPath("sbatch") ?? "").Length == 0)
+        {
+            Console.Error.WriteLine("mmusim: --submit: sbatch is not on PATH (Slurm is not installed here; the job script can be written without --submit and submitted on the cluster)");
+            return 1;
+        }
+        string root = Path.GetFullPath(dir);
+        try
+        {
+            Directory.CreateDirectory(root);
+            foreach (var sub in new[] { "configs", "tasks", "out", "logs" })
+            {
+                Directory.CreateDirectory(Path.Combine(root, sub));
+            }
+            for (int c = 0; c < configs.Count; c++)
+            {
+                File.WriteAllText(Path.Combine(root, "configs", $"{c}.json"), ModelConfigJson.ToJson(configs[c].Model) + "\n");
+            }
+            using var manifest = new MemoryStream();
+            using (var w = new System.Text.Json.Utf8JsonWriter(manifest, new System.Text.Json.JsonWriterOptions { Indented = true }))
+            {
+                w.WriteStartObject();
+                w.WriteString("tool", "mmusim sweep --slurm");
+                w.WriteStartArray("tasks");
+                int task = 0;
+                foreach (var g in groups)
+                {
+                    for (int c = 0; c < configs.Count; c++, task++)
+                    {
+                        var traces = g.Select(t => t == "-" ? t : Path.GetFullPath(t)).ToArray();
+                        var args = new List<string>(traces)
+                        {
+                            "--config", Path.Combine(root, "configs", $"{c}.json"),
+                            "--json", Path.Combine(root, "out", $"{task}.summary.json"),
+                            "--quiet",
+                        };
+                        args.AddRange(inputArgs);
+                        File.WriteAllText(Path.Combine(root, "tasks", $"{task}.args"), string.Join("\n", args) + "\n");
+                        w.WriteStartObject();
+                        w.WriteNumber("task", task);
+                        w.WriteString("config", configs[c].Name);
+                        w.WriteStartArray("trace");
+                        foreach (var t in g)
+                        {
+                            w.WriteStringValue(t);
+                        }
+                        w.WriteEndArray();
+                        w.WriteString("summary", $"out/{task}.summary.json");
+                        w.WriteEndObject();
+                    }
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            File.WriteAllBytes(Path.Combine(root, Manifest), manifest.ToArray());
+            int tasks = groups.Count * configs.Count;
+            string script = Script(root, tasks, sbatchOptions);
+            string job = Path.Combine(root, "job.sh");
+            File.WriteAllText(job, script);
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(job, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+            }
+            Console.Out.WriteLine($"{job}: a job array of {tasks} tasks ({groups.Count} trace group(s) × {configs.Count} configuration(s))");
+            if (!submit)
+            {
+                Console.Out.WriteLine($"submit with: sbatch {job}; then: mmusim merge {root}");
+                return 0;
+            }
+            return Submit(sbatch, job, root, wait);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"mmusim: {root}: {e.Message}");
+            return 1;
+        }
+    }
+
+    /// <summary>The mmusim the tasks run: this very executable (or `dotnet mmusim.dll` when run through the dotnet host).</summary>
+    private static string Command()
+    {
+        string process = Environment.ProcessPath ?? "mmusim";
+        // Through the dotnet host the program is the mmusim.dll beside this assembly; a native or apphost mmusim is the process itself.
+        string assembly = Path.Combine(AppContext.BaseDirectory, "mmusim.dll");
+        return Path.GetFileNameWithoutExtension(process) == "dotnet" && File.Exists(assembly)
+            ? $"{Quote(process)} {Quote(assembly)}"
+            : Quote(process);
+    }
+
+    /// <summary>A word for the POSIX shell: single-quoted, each ' written '\''.</summary>
+    public static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+
+    private static string Script(string root, int tasks, string[] sbatchOptions)
+    {
+        var sb = new StringBuilder();
+        sb.Append("#!/bin/bash\n");
+        sb.Append("# Written by mmusim sweep --slurm: task N replays its traces through configs/N's model (tasks/N.args)\n");
+        sb.Append("# and writes out/N.summary.json; `mmusim merge DIR` gathers them.\n");
+        sb.Append("#SBATCH --job-name=mmusim-sweep\n");
+        sb.Append($"#SBATCH --array=0-{tasks - 1}\n");
+        sb.Append("#SBATCH --ntasks=1\n");
+        sb.Append("#SBATCH --cpus-per-task=1\n");
+        sb.Append($"#SBATCH --output={root}/logs/%a.out\n");
+        foreach (var o in sbatchOptions)
+        {
+            sb.Append($"#SBATCH {o}\n");
+        }
+        sb.Append("set -euo pipefail\n");
+        sb.Append($"dir={Quote(root)}\n");
+        sb.Append("id=${SLURM_ARRAY_TASK_ID:?not run as a Slurm array task}\n");
+        sb.Append("mapfile -t args < \"$dir/tasks/$id.args\"\n");
+        sb.Append($"exec {Command()} replay \"${{args[@]}}\"\n");
+        return sb.ToString();
+    }
+
+    private static int Submit(string sbatch, string job, string root, bool wait)
+    {
+        var psi = new ProcessStartInfo(sbatch) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add("--parsable");
+        if (wait)
+        {
+            psi.ArgumentList.Add("--wait");
+        }
+        psi.ArgumentList.Add(job);
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        string stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        string err = stderr.Result.Trim();
+        if (p.ExitCode != 0)
+        {
+            Console.Error.WriteLine($"mmusim: sbatch failed (exit {p.ExitCode}): {err.Split('\n')[0]}");
+            return 1;
+        }
+        Console.Out.WriteLine($"submitted job {stdout.Trim().Split(';')[0]}{(wait ? " (ended)" : "")}; gather with: mmusim merge {root}");
+        return 0;
+    }
+
+    public static string? FindOnPath(string name)
+    {
+        foreach (var d in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
+        {
+            string p = Path.Combine(d, name);
+            if (File.Exists(p))
+            {
+                return p;
+            }
+        }
+        return null;
+    }
+}
