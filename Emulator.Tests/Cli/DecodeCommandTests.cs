@@ -20,7 +20,8 @@ public sealed class DecodeCommandTests
 
     [Theory]
     [InlineData("hpfar", "0x12d4478c0", "faulting IPA page 0x12d4478c000")]
-    [InlineData("par", "2077", "FST [6:1] = 0x0e  Permission fault, level 2")]
+    [InlineData("par", "0d2077", "FST [6:1] = 0x0e  Permission fault, level 2")]
+    [InlineData("par", "81d", "FST [6:1] = 0x0e  Permission fault, level 2")]
     public void DecodersAcceptHexAndDecimal(string command, string value, string expected)
     {
         var (exit, output, _) = Run(command, value);
@@ -33,7 +34,7 @@ public sealed class DecodeCommandTests
     {
         var (exit, _, err) = Run("esr", "0xZZ");
         Assert.Equal(2, exit);
-        Assert.Contains("'0xZZ' is not a 64-bit number", err);
+        Assert.Equal("mmusim esr: '0xZZ' is not a 64-bit number (hexadecimal, with or without 0x; 0d... for decimal)\n", err.ReplaceLineEndings("\n"));
     }
 
     [Fact]

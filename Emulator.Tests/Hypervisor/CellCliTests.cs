@@ -55,15 +55,29 @@ public sealed class CellCliTests : IDisposable
     }
 
     [Fact]
-    public void CheckExitsNonZeroOnWarnings()
+    public void CheckExitsNonZeroOnErrorsAndOnWarningsWhenAsked()
     {
-        Assert.Equal(1, Run("cell", "--check", Path.Combine(Examples, "qemu-virt.json"), Path.Combine(Examples, "linux-demo.json")));
+        // The bundled example has notes only (W+X RAM, sub-page regions): a CI gate passes.
+        Assert.Equal(0, Run("cell", "--check", Path.Combine(Examples, "qemu-virt.json"), Path.Combine(Examples, "linux-demo.json")));
         string sys = Temp("clean.json");
         File.WriteAllText(sys, SystemJson(Region("ram", 0x4000_0000, 0x4000_0000, 0x4000_0000, "READ | WRITE")));
         Assert.Equal(0, Run("cell", "--check", sys));
         Assert.Equal(0, Run("cell", sys, "--granule", "64k", "--jailhouse-compat", "-o", Temp("compat.trace")));
         Assert.Contains("--jailhouse-compat: JAILHOUSE_MEM_EXECUTE is ignored", File.ReadAllText(Temp("compat.trace")));
-        Assert.Equal(1, Run("cell", "--check", sys, "--jailhouse-compat")); // every writable region becomes W+X
+        Assert.Equal(0, Run("cell", "--check", sys, "--jailhouse-compat")); // every writable region becomes W+X: notes
+
+        // A sub-page region without an access width: a warning, exit 1 only with --warnings-as-errors, gone with --ignore.
+        string cell = Temp("widthless.json");
+        File.WriteAllText(cell, """{ "name": "g", "mem_regions": [ { "phys_start": "0x09040000", "virt_start": "0x09040000", "size": "0x100", "flags": "READ | WRITE | IO" } ] }""");
+        Assert.Equal(0, Run("cell", "--check", sys, cell));
+        Assert.Equal(1, Run("cell", "--check", sys, cell, "--warnings-as-errors"));
+        Assert.Equal(0, Run("cell", "--check", sys, cell, "--warnings-as-errors", "--ignore", "access-width,root-never-owned"));
+
+        // An error gates whatever the options; --ignore cannot hide it, and an unknown kind is a bad option.
+        string hv = Temp("hv.json");
+        File.WriteAllText(hv, """{ "name": "h", "mem_regions": [ { "phys_start": "0xfc000000", "virt_start": "0x0", "size": "0x1000", "flags": "READ" } ] }""");
+        Assert.Equal(1, Run("cell", "--check", sys, hv, "--ignore", "reaches-hypervisor"));
+        Assert.Equal(2, Run("cell", "--check", sys, "--ignore", "no-such-kind"));
     }
 
     [Fact]

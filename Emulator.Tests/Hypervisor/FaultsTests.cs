@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using MmuSim.Faults;
 using MmuSim.Hypervisor;
+using MmuSim.Translation;
 using MmuSim.Tests.Support;
 using static MmuSim.Tests.Hypervisor.CellTestSupport;
 
@@ -134,7 +135,30 @@ public class FaultsTests
         var f = Assert.Single(await Faults(SetupPath, "el 1\nR 0x0a003e10 4\n"));
         Assert.Equal(FaultType.Translation, f.Fault.Type);
         Assert.Equal((4, "virtio-net", true), (f.Region!.Region.Index, f.Region.Region.Name, f.Region.Contains));
-        Assert.Equal("IPA 0xa003e10 is in sub-page MMIO region 4 'virtio-net', which stage 2 leaves unmapped: the hypervisor traps and emulates accesses there", f.Cause);
+        Assert.Equal("IPA 0xa003e10 is in sub-page MMIO region 4 'virtio-net', which stage 2 leaves unmapped: the hypervisor traps a 4-byte read at offset 0x10 and performs it for the guest (the region allows IO_32)", f.Cause);
+    }
+
+    [Theory]
+    [InlineData("R 0x0a003e10 8", "the hypervisor traps an 8-byte read at offset 0x10; the region allows IO_32, so jailhouse refuses it (\"Invalid MMIO\") and stops the cell")]
+    [InlineData("W 0x0a003e00 2", "the hypervisor traps a 2-byte write at offset 0x0; the region allows IO_32, so jailhouse refuses it (\"Invalid MMIO\") and stops the cell")]
+    public async Task ASubPageAccessOfAWidthTheRegionRefusesIsExplained(string access, string verdict)
+    {
+        var f = Assert.Single(await Faults(SetupPath, $"el 1\n{access}\n"));
+        Assert.Equal($"IPA 0x{f.Ipa:x} is in sub-page MMIO region 4 'virtio-net', which stage 2 leaves unmapped: {verdict}", f.Cause);
+    }
+
+    [Theory]
+    // jailhouse's sub-page dispatcher: READ/WRITE as the access needs, its width among IO_8..IO_64, natural alignment unless IO_UNALIGNED.
+    [InlineData(0x40013UL, 0x4, 4, AccessType.Read, "the hypervisor traps a 4-byte read at offset 0x4 and performs it for the guest (the region allows IO_32)")]
+    [InlineData(0x40013UL, 0x2, 4, AccessType.Write, "the hypervisor traps a 4-byte write at offset 0x2; it is not naturally aligned and the region lacks IO_UNALIGNED, so jailhouse refuses it (\"Invalid MMIO\") and stops the cell")]
+    [InlineData(0x48013UL, 0x2, 4, AccessType.Write, "the hypervisor traps a 4-byte write at offset 0x2 and performs it for the guest (the region allows IO_32, IO_UNALIGNED)")]
+    [InlineData(0xf0011UL, 0x0, 1, AccessType.Write, "the hypervisor traps a 1-byte write at offset 0x0; the region lacks WRITE, so jailhouse refuses it (\"Invalid MMIO\") and stops the cell")]
+    [InlineData(0x00013UL, 0x0, 4, AccessType.Read, "the hypervisor traps a 4-byte read at offset 0x0; the region allows no access width (no IO_8/IO_16/IO_32/IO_64 flag), so jailhouse refuses it (\"Invalid MMIO\") and stops the cell")]
+    [InlineData(0x30013UL, 0x6, 2, AccessType.Read, "the hypervisor traps a 2-byte read at offset 0x6 and performs it for the guest (the region allows IO_8, IO_16)")]
+    public void SubPageVerdictsFollowJailhousesRules(ulong flags, ulong offset, int size, AccessType type, string verdict)
+    {
+        var r = new MappedRegion(0, "dev", 0x9040000, 0x9040000, 0x100, (MemFlags)flags, RegionMapping.Subpage, 0);
+        Assert.Equal(verdict, FaultExplainer.SubpageVerdict(r, 0x9040000 + offset, size, type));
     }
 
     [Fact]

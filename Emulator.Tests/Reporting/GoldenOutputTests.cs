@@ -33,6 +33,20 @@ public sealed class GoldenOutputTests
         { "faults-linux-demo", ["faults", "traces/cells/linux-demo.setup.trace", "traces/cells/linux-demo.guest.trace"] },
         // A fault decided by a TLB entry: no walk of its own, the line whose walk filled the entry named.
         { "faults-tlb-hit", ["faults", "traces/cells/linux-demo.setup.trace", "traces/cells/linux-demo.tlb-hit.guest.trace"] },
+        // Sub-page MMIO: the access widths jailhouse's dispatcher performs and the ones it refuses.
+        { "faults-subpage-widths", ["faults", "traces/cells/linux-demo.setup.trace", "traces/cells/subpage.guest.trace"] },
+        // A jailhouse binary .cell pair (written by the tests' CellFileBuilder): every finding, and the JSON it converts to.
+        { "cell-check-binary", ["cell", "--check", "traces/cells/board.cell", "traces/cells/guest.cell"] },
+        { "cell-to-json", ["cell", "--to-json", "traces/cells/board.cell", "traces/cells/guest.cell"] },
+        // ESR decoding for every kind of exception class: hex without 0x, field by field.
+        { "esr-data-abort", ["esr", "93830006", "--el2"] },
+        { "esr-hvc", ["esr", "0x5a004a48", "--el2"] },
+        { "esr-sysreg-trap", ["esr", "62341c02", "--el2"] },
+        { "esr-wfi", ["esr", "0x06000000"] },
+        { "esr-serror", ["esr", "be000411"] },
+        { "esr-watchpoint", ["esr", "d2020062"] },
+        { "esr-brk", ["esr", "f20003e8"] },
+        { "esr-unknown", ["esr", "0d33554432"] },
         // The replay summary of the README's example.
         { "replay-example", ["replay", "traces/sample/example.trace", "--quiet"] },
         { "replay-example-uncached", ["replay", "traces/sample/example.trace", "--quiet", "--preset", "uncached"] },

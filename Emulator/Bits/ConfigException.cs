@@ -1,9 +1,17 @@
 namespace MmuSim.Bits;
 
-/// <summary>A place in a configuration file (1-based line and column).</summary>
+/// <summary>
+/// A place in a configuration file: a 1-based line and column in a text file, or a byte offset in a binary one
+/// (<see cref="AtByte"/>: <see cref="Line"/> is -1 and <see cref="Column"/> holds the offset).
+/// </summary>
 public readonly record struct SourcePos(string File, int Line, int Column)
 {
-    public override string ToString() => $"{File}:{Line}:{Column}";
+    /// <summary>A byte offset in a binary file (a jailhouse .cell), written "FILE:byte 0x1f4".</summary>
+    public static SourcePos AtByte(string file, long offset) => new(file, -1, checked((int)offset));
+
+    public bool IsByteOffset => Line == -1;
+
+    public override string ToString() => IsByteOffset ? $"{File}:byte 0x{Column:x}" : $"{File}:{Line}:{Column}";
 }
 
 /// <summary>One of several errors a <see cref="ConfigException"/> reports at once; its <c>ToString</c> is its line of the message.</summary>
@@ -90,7 +98,7 @@ public sealed class ConfigException : Exception
 
     private static string Format(string? file, int line, int column, string? key, string reason)
     {
-        string place = file is null ? "" : line > 0 ? $"{file}:{line}:{column}: " : $"{file}: ";
+        string place = file is null ? "" : line > 0 ? $"{file}:{line}:{column}: " : line == -1 ? $"{file}:byte 0x{column:x}: " : $"{file}: ";
         return key is null ? place + reason : $"{place}{key}: {reason}";
     }
 }

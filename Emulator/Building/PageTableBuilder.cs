@@ -295,6 +295,17 @@ public sealed class PageTableBuilder
                 ulong tableBytes = 1UL << (int)Granule;
                 ulong next = _frames.Allocate(tableBytes, tableBytes);
                 TablesBytes += tableBytes;
+                if ((desc & 3) == 1)
+                {
+                    // A block in the way is split, not dropped: the new table maps the same range with the same
+                    // attributes at the next level (break-before-make does not apply, the tables are not live yet).
+                    int nextShift = TranslationGeometry.LevelShift(Granule, l + 1);
+                    ulong type = l + 1 == 3 ? 3UL : 1UL;
+                    for (ulong i = 0; i < tableBytes / 8; i++)
+                    {
+                        Write(next + i * 8, ((desc & ~3UL) + (i << nextShift)) | type);
+                    }
+                }
                 Write(slot, Descriptors.Table(next, Granule, Ds));
                 table = next;
             }

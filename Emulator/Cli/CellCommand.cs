@@ -19,11 +19,14 @@ public static class CellCommand
         var compat = new Option<bool>("--jailhouse-compat") { Description = "Reproduce jailhouse: ignore JAILHOUSE_MEM_EXECUTE, so no stage-2 descriptor is execute-never." };
         var hwAf = new Option<bool>("--hw-af") { Description = "Stage-2 leaves with AF=0 and VTCR_EL2.HA=1 (hardware access-flag update) instead of AF=1." };
         var pool = new Option<string?>("--pool") { Description = "Place table frames in BASE:SIZE (default: the upper half of hypervisor_memory)." };
-        var check = new Option<bool>("--check") { Description = "Report every finding (errors, warnings, notes) instead of building; exit 1 when there is an error or a warning." };
+        var check = new Option<bool>("--check") { Description = "Report every finding (errors, warnings, notes) instead of building; exit 1 when there is an error (or a warning, with --warnings-as-errors)." };
+        var warningsAsErrors = new Option<bool>("--warnings-as-errors") { Description = "With --check: exit 1 for warnings too." };
+        var ignore = new Option<string[]>("--ignore") { Description = "Leave out warnings and notes of this kind (e.g. writable-executable); may be repeated or comma-separated. Errors cannot be ignored.", AllowMultipleArgumentsPerToken = true };
+        var toJson = new Option<bool>("--to-json") { Description = "Write each configuration (jailhouse .cell or JSON) as this tool's JSON instead of building: to -o FILE for one input, into -o DIRECTORY (NAME.json each) for several, or to standard output." };
         var against = new Option<string?>("--against") { Description = "With --check: probe the hypervisor's EL2 map in this setup trace instead of the tables `cell` would build." };
         var cmd = new Command("cell", "Build the stage-2 and EL2 tables of a jailhouse-style cell configuration as a setup trace, or check the configuration.")
         {
-            system, cells, output, granule, vmid, compat, hwAf, pool, check, against,
+            system, cells, output, granule, vmid, compat, hwAf, pool, check, against, warningsAsErrors, ignore, toJson,
         };
         cmd.SetAction(async (pr, ct) =>
         {
@@ -41,13 +44,18 @@ public static class CellCommand
                     var (b, s) = ParsePool(p);
                     opt = opt with { PoolBase = b, PoolSize = s };
                 }
+                var ignored = ParseIgnore(pr.GetValue(ignore) ?? []);
                 var sys = CellConfigLoader.LoadSystem(pr.GetValue(system)!);
                 var cellConfigs = pr.GetValue(cells)!.Select(CellConfigLoader.LoadCell).ToList();
+                if (pr.GetValue(toJson))
+                {
+                    return ToJson(sys, cellConfigs, pr.GetValue(system)!, pr.GetValue(cells)!, pr.GetValue(output));
+                }
                 if (pr.GetValue(check))
                 {
-                    return await Check(sys, cellConfigs, opt, pr.GetValue(against), ct);
+                    return await Check(sys, cellConfigs, opt, pr.GetValue(against), ignored, pr.GetValue(warningsAsErrors), ct);
                 }
-                return Build(sys, cellConfigs, opt, pr.GetValue(output));
+                return Build(sys, cellConfigs, opt, pr.GetValue(output), ignored, [pr.GetValue(system)!, .. pr.GetValue(cells)!]);
             }
             catch (ConfigException e) when (e.Errors.Count > 0)
             {
@@ -79,10 +87,61 @@ public static class CellCommand
         return cmd;
     }
 
-    private static int Build(SystemConfig sys, List<CellConfig> cells, CellBuildOptions opt, string? output)
+    /// <summary>Kinds named by --ignore (repeated or comma-separated), each checked against the known kinds.</summary>
+    private static HashSet<string> ParseIgnore(IEnumerable<string> values)
+    {
+        var kinds = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string k in values.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+        {
+            if (!Finding.Kinds.Contains(k))
+            {
+                throw new ArgumentException($"--ignore {k}: not a finding kind (kinds: {string.Join(", ", Finding.Kinds)})");
+            }
+            kinds.Add(k);
+        }
+        return kinds;
+    }
+
+    private static bool Shown(Finding f, HashSet<string> ignored) => f.Severity == Severity.Error || !ignored.Contains(f.Kind);
+
+    private static int ToJson(SystemConfig sys, List<CellConfig> cells, string systemPath, string[] cellPaths, string? output)
+    {
+        var all = new List<(string Path, Action<Stream> Write)> { (systemPath, s => ConfigJsonWriter.WriteSystem(s, sys)) };
+        for (int i = 0; i < cells.Count; i++)
+        {
+            var c = cells[i];
+            all.Add((cellPaths[i], s => ConfigJsonWriter.WriteCell(s, c)));
+        }
+        string[] inputs = [systemPath, .. cellPaths];
+        if (all.Count > 1 && output is not null and not "-")
+        {
+            // Several configurations: one NAME.json per input in the directory -o names.
+            Directory.CreateDirectory(output);
+            foreach (var (path, write) in all)
+            {
+                string target = System.IO.Path.Combine(output, System.IO.Path.GetFileNameWithoutExtension(path) + ".json");
+                using var file = OutputFile.Open(target, inputs);
+                write(file.Stream);
+                file.Commit();
+                Console.Error.WriteLine($"mmusim cell: wrote {target}");
+            }
+            return 0;
+        }
+        using (var file = OutputFile.Open(output ?? "-", inputs))
+        {
+            foreach (var (_, write) in all)
+            {
+                write(file.Stream);
+            }
+            file.Commit();
+        }
+        return 0;
+    }
+
+    private static int Build(SystemConfig sys, List<CellConfig> cells, CellBuildOptions opt, string? output, HashSet<string> ignored, string[] inputs)
     {
         var setup = CellSetupBuilder.Build(sys, cells, opt);
-        foreach (var f in setup.Findings.Where(f => f.Severity == Severity.Warning))
+        foreach (var f in setup.Findings.Where(f => f.Severity != Severity.Note && Shown(f, ignored)))
         {
             Console.Error.WriteLine(f.ToString());
         }
@@ -90,22 +149,23 @@ public static class CellCommand
         {
             Console.Error.WriteLine("mmusim cell: --jailhouse-compat: JAILHOUSE_MEM_EXECUTE is ignored as jailhouse does; no region is execute-never at stage 2");
         }
-        if (output is null or "-")
+        using (var file = OutputFile.Open(output ?? "-", inputs))
         {
-            Console.Out.Write(setup.Trace);
+            file.Stream.Write(System.Text.Encoding.UTF8.GetBytes(setup.Trace));
+            file.Commit();
         }
-        else
+        if (output is not null and not "-")
         {
-            File.WriteAllText(output, setup.Trace);
             Console.Error.WriteLine($"mmusim cell: wrote {output}: {setup.Descriptors.Count} descriptors, {setup.PoolUsed} bytes of the table pool "
                 + $"(0x{setup.Map.PoolBase:x}+0x{setup.Map.PoolSize:x}), entering cell '{setup.Map.EnteredCell}'");
         }
         return 0;
     }
 
-    private static async Task<int> Check(SystemConfig sys, List<CellConfig> cells, CellBuildOptions opt, string? against, CancellationToken ct)
+    private static async Task<int> Check(SystemConfig sys, List<CellConfig> cells, CellBuildOptions opt, string? against,
+        HashSet<string> ignored, bool warningsAsErrors, CancellationToken ct)
     {
-        var findings = await CellChecker.CheckAsync(sys, cells, opt, against, ct);
+        var findings = (await CellChecker.CheckAsync(sys, cells, opt, against, ct)).Where(f => Shown(f, ignored)).ToList();
         foreach (var f in findings)
         {
             Console.Out.WriteLine(f.ToString());
@@ -114,7 +174,8 @@ public static class CellCommand
         int warnings = findings.Count(f => f.Severity == Severity.Warning);
         int notes = findings.Count - errors - warnings;
         Console.Out.WriteLine($"{errors} error{(errors == 1 ? "" : "s")}, {warnings} warning{(warnings == 1 ? "" : "s")}, {notes} note{(notes == 1 ? "" : "s")}");
-        return errors + warnings > 0 ? 1 : 0;
+        // Exit 1 gates a CI on errors; warnings (and never notes) only when asked to.
+        return errors > 0 || (warningsAsErrors && warnings > 0) ? 1 : 0;
     }
 
     public static Granule ParseGranule(string s) => s.Trim().ToLowerInvariant() switch

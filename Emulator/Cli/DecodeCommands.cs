@@ -16,7 +16,7 @@ public static class DecodeCommands
 
     private static Command Make(string name, string description, Func<ulong, bool, string> decode, bool withEl2)
     {
-        var value = new Argument<string>("value") { Description = "The register value, hexadecimal (0x...) or decimal." };
+        var value = new Argument<string>("value") { Description = "The register value in hexadecimal, with or without 0x (registers are written in hex); 0d... for decimal." };
         var el2 = new Option<bool>("--el2") { Description = "Name the register ESR_EL2 (taken to EL2)." };
         var cmd = new Command(name, description) { value };
         if (withEl2)
@@ -25,11 +25,13 @@ public static class DecodeCommands
         }
         cmd.SetAction(pr =>
         {
-            string text = pr.GetValue(value)!.Replace("_", "", StringComparison.Ordinal);
-            bool hex = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase);
-            if (!ulong.TryParse(hex ? text[2..] : text, hex ? NumberStyles.HexNumber : NumberStyles.None, CultureInfo.InvariantCulture, out ulong v))
+            // A syndrome or address register is always written in hex ("ESR 93830006"); decimal must say so with 0d.
+            string text = pr.GetValue(value)!.Trim().Replace("_", "", StringComparison.Ordinal);
+            bool dec = text.StartsWith("0d", StringComparison.OrdinalIgnoreCase);
+            string digits = dec || text.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? text[2..] : text;
+            if (digits.Length == 0 || !ulong.TryParse(digits, dec ? NumberStyles.None : NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong v))
             {
-                Console.Error.WriteLine($"mmusim {name}: '{pr.GetValue(value)}' is not a 64-bit number (0x... or decimal)");
+                Console.Error.WriteLine($"mmusim {name}: '{pr.GetValue(value)}' is not a 64-bit number (hexadecimal, with or without 0x; 0d... for decimal)");
                 return 2;
             }
             Console.Out.Write(decode(v, withEl2 && pr.GetValue(el2)));

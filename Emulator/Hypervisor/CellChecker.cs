@@ -17,7 +17,7 @@ public static class CellChecker
     {
         var plan = CellSetupBuilder.Plan(sys, cells, opt);
         var findings = new List<Finding>(plan.Findings);
-        if (findings.Any(f => f.Severity == Severity.Error))
+        if (findings.Any(f => f.Severity == Severity.Error && f.Blocks))
         {
             return Sort(findings, sys, cells);
         }

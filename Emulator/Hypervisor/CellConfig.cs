@@ -47,6 +47,58 @@ public sealed class CellConfig
     public string RegionsPath => IsRoot ? "root_cell.mem_regions" : "mem_regions";
 
     public string Label => $"cell '{PrintableText.Escape(Name)}'";
+
+    /// <summary>Regions of size 0: placeholders (jailhouse's shared-memory macros emit <c>{ 0 }</c>), kept out of <see cref="Regions"/>.</summary>
+    public IReadOnlyList<MemRegion> Placeholders { get; init; } = [];
+
+    /// <summary>jailhouse_cell_desc.flags (JAILHOUSE_CELL_*): PASSIVE_COMMREG 0x1, TEST_DEVICE 0x2, AARCH32 0x4, virtual console bits 30 and 31.</summary>
+    public uint Flags { get; init; }
+
+    /// <summary>The CPUs of the cell's cpu_set bitmap (bit N of the little-endian words = CPU N); null when the configuration gives none.</summary>
+    public IReadOnlyList<int>? Cpus { get; init; }
+
+    /// <summary>Where the CPU set was written.</summary>
+    public SourcePos? CpusPos { get; init; }
+
+    /// <summary>The interrupt controllers the cell gets pins of (struct jailhouse_irqchip).</summary>
+    public IReadOnlyList<Irqchip> Irqchips { get; init; } = [];
+
+    /// <summary>The cell's PCI devices (struct jailhouse_pci_device); ivshmem devices name their shared-memory regions.</summary>
+    public IReadOnlyList<PciDevice> PciDevices { get; init; } = [];
+}
+
+/// <summary>struct jailhouse_irqchip: the GIC distributor at <see cref="Address"/> and the pins (from PinBase) the cell owns.</summary>
+public sealed record Irqchip(ulong Address, uint Id, uint PinBase, uint[] PinBitmap, SourcePos Pos);
+
+/// <summary>
+/// struct jailhouse_pci_device, the fields the checks use. An ivshmem device (Type 3) takes the cell's memory regions
+/// from ShmemRegionsStart: state table, read/write section, then one output section per peer (ShmemPeers).
+/// </summary>
+public sealed record PciDevice(byte Type, ushort Domain, ushort Bdf, uint ShmemRegionsStart, byte ShmemDevId, byte ShmemPeers, ushort ShmemProtocol, SourcePos Pos)
+{
+    public const byte TypeDevice = 1;
+    public const byte TypeBridge = 2;
+    public const byte TypeIvshmem = 3;
+
+    /// <summary>"00:01.0": bus, device and function of the BDF.</summary>
+    public string BdfText => $"{Bdf >> 8:x2}:{(Bdf >> 3) & 0x1f:x2}.{Bdf & 7}";
+}
+
+/// <summary>platform_info.arm: the GIC's version and MMIO bases (0 where the board has none).</summary>
+public sealed record ArmPlatform(byte GicVersion, byte MaintenanceIrq, ulong GicdBase, ulong GiccBase, ulong GichBase, ulong GicvBase, ulong GicrBase, SourcePos Pos);
+
+/// <summary>struct jailhouse_iommu: an IOMMU/SMMU unit (type JAILHOUSE_IOMMU_*) and its MMIO range.</summary>
+public sealed record IommuUnit(uint Type, ulong Base, uint Size, SourcePos Pos)
+{
+    public string TypeName => Type switch
+    {
+        1 => "AMD IOMMU",
+        2 => "Intel VT-d",
+        3 => "SMMUv3",
+        4 => "TI PVU",
+        5 => "Arm MMU-500",
+        _ => $"IOMMU type {Type}",
+    };
 }
 
 /// <summary>A physical range the hypervisor itself owns (system configuration's hypervisor_memory).</summary>
@@ -59,7 +111,9 @@ public sealed record HypervisorMemory(ulong PhysStart, ulong VirtStart, ulong Si
 public sealed record DebugConsole(ulong Address, ulong Size, string? Type, SourcePos Pos);
 
 /// <summary>platform_info: the PCI ECAM window, 1 MiB of configuration space per bus (buses 0..EndBus).</summary>
-public sealed record PlatformInfo(ulong? PciMmconfigBase, int PciMmconfigEndBus, SourcePos Pos)
+/// <param name="PciMmconfigBase">null when there is no PCI window (jailhouse writes 0 for that).</param>
+/// <param name="PciIsVirtual">A virtual PCI host: jailhouse emulates the whole window, nothing real is behind it.</param>
+public sealed record PlatformInfo(ulong? PciMmconfigBase, int PciMmconfigEndBus, SourcePos Pos, bool PciIsVirtual = false)
 {
     /// <summary>Bytes of the mmconfig window: (end_bus + 1) MiB.</summary>
     public ulong MmconfigSize => (ulong)(PciMmconfigEndBus + 1) << 20;
@@ -78,4 +132,13 @@ public sealed class SystemConfig
     public required PlatformInfo Platform { get; init; }
     public required CpuIds Cpu { get; init; }
     public required CellConfig RootCell { get; init; }
+
+    /// <summary>jailhouse_system.flags: JAILHOUSE_SYS_VIRTUAL_DEBUG_CONSOLE 0x1.</summary>
+    public uint Flags { get; init; }
+
+    /// <summary>platform_info.arm (GIC bases); null when the configuration gives none.</summary>
+    public ArmPlatform? Arm { get; init; }
+
+    /// <summary>platform_info.iommu_units with a non-zero base.</summary>
+    public IReadOnlyList<IommuUnit> IommuUnits { get; init; } = [];
 }

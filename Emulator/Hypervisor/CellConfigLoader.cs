@@ -16,20 +16,34 @@ public static class CellConfigLoader
     /// <summary>jailhouse's JAILHOUSE_CELL_NAME_MAXLEN.</summary>
     public const int CellNameMaxLength = 31;
 
-    private static readonly string[] IgnoredSystemFields = ["signature", "revision", "flags", "architecture"];
+    private static readonly string[] IgnoredSystemFields = ["signature", "revision", "architecture"];
     private static readonly string[] IgnoredCellFields =
     [
-        "signature", "revision", "architecture", "id", "flags", "cpu_set_size", "num_memory_regions", "num_cache_regions",
+        "signature", "revision", "architecture", "id", "cpu_set_size", "num_memory_regions", "num_cache_regions",
         "num_irqchips", "num_pio_regions", "num_pci_devices", "num_pci_caps", "num_stream_ids", "vpci_irq_base",
-        "cpu_reset_address", "msg_reply_timeout", "console", "cpus", "cache_regions", "irqchips", "pio_regions",
-        "pci_devices", "pci_caps", "stream_ids",
+        "cpu_reset_address", "msg_reply_timeout", "console", "cache_regions", "pio_regions", "pci_caps", "stream_ids",
     ];
-    private static readonly string[] IgnoredPlatformFields = ["pci_is_virtual", "pci_domain", "iommu_units", "arm", "x86"];
+    private static readonly string[] IgnoredPlatformFields = ["pci_domain", "x86"];
+    private static readonly string[] IgnoredPciFields =
+    [
+        "iommu", "bar_mask", "caps_start", "num_caps", "num_msi_vectors", "msi_64bits", "msi_maskable", "num_msix_vectors",
+        "msix_region_size", "msix_address",
+    ];
     private static readonly string[] IgnoredConsoleFields = ["flags", "divider", "gate_nr", "clock_reg"];
 
-    public static SystemConfig LoadSystem(string path) => ParseSystem(File.ReadAllBytes(path), path);
+    /// <summary>A system configuration: jailhouse's binary .cell when the file starts with its signature, JSON otherwise.</summary>
+    public static SystemConfig LoadSystem(string path)
+    {
+        byte[] data = File.ReadAllBytes(path);
+        return JailhouseBinaryConfig.IsBinary(data) ? JailhouseBinaryConfig.ReadSystem(data, path) : ParseSystem(data, path);
+    }
 
-    public static CellConfig LoadCell(string path) => ParseCell(File.ReadAllBytes(path), path);
+    /// <summary>A cell configuration: jailhouse's binary .cell when the file starts with its signature, JSON otherwise.</summary>
+    public static CellConfig LoadCell(string path)
+    {
+        byte[] data = File.ReadAllBytes(path);
+        return JailhouseBinaryConfig.IsBinary(data) ? JailhouseBinaryConfig.ReadCell(data, path) : ParseCell(data, path);
+    }
 
     public static SystemConfig ParseSystem(byte[] utf8, string file)
     {
@@ -57,6 +71,8 @@ public static class CellConfigLoader
         }
 
         var platform = new PlatformInfo(null, 0, root.Pos);
+        ArmPlatform? arm = null;
+        var iommus = new List<IommuUnit>();
         if (o.Optional("platform_info") is { } pNode)
         {
             var p = new Fields(pNode, "platform_info", "platform_info");
@@ -66,9 +82,47 @@ public static class CellConfigLoader
             {
                 throw p.Error("pci_mmconfig_end_bus", $"{endBus} is not a PCI bus number (0..255)");
             }
+            bool isVirtual = p.Optional("pci_is_virtual") is { } virt && virt.Kind switch
+            {
+                ConfigValueKind.True => true,
+                ConfigValueKind.False => false,
+                _ => ParseNumber(virt, "platform_info.pci_is_virtual") != 0,
+            };
+            if (p.Optional("arm") is { } armNode)
+            {
+                var a = new Fields(armNode, "platform_info.arm", "platform_info.arm");
+                arm = new ArmPlatform(
+                    GicVersion: (byte)(a.Number("gic_version", required: false) ?? 0),
+                    MaintenanceIrq: (byte)(a.Number("maintenance_irq", required: false) ?? 0),
+                    GicdBase: a.Number("gicd_base", required: false) ?? 0,
+                    GiccBase: a.Number("gicc_base", required: false) ?? 0,
+                    GichBase: a.Number("gich_base", required: false) ?? 0,
+                    GicvBase: a.Number("gicv_base", required: false) ?? 0,
+                    GicrBase: a.Number("gicr_base", required: false) ?? 0,
+                    Pos: armNode.Pos);
+                a.Ignore(["padding"]);
+                a.Finish();
+            }
+            if (p.Optional("iommu_units") is { } iNode)
+            {
+                foreach (var (item, i) in Items(iNode, "platform_info.iommu_units"))
+                {
+                    var u = new Fields(item, $"platform_info.iommu_units[{i}]", $"platform_info.iommu_units[{i}]");
+                    uint type = (uint)(u.Number("type", required: false) ?? 0);
+                    ulong b = u.Number("base", required: false) ?? 0;
+                    ulong size = u.Number("size", required: false) ?? 0;
+                    u.Ignore(["amd", "tipvu"]);
+                    u.Finish();
+                    if (b != 0 || size != 0)
+                    {
+                        iommus.Add(new IommuUnit(type, b, (uint)size, item.Pos));
+                    }
+                }
+            }
             p.Ignore(IgnoredPlatformFields);
             p.Finish();
-            platform = new PlatformInfo(mmcfg, (int)endBus, pNode.Pos);
+            // pci_mmconfig_base 0: the board has no PCI window (jailhouse writes 0 for "none").
+            platform = new PlatformInfo(mmcfg == 0 ? null : mmcfg, (int)endBus, pNode.Pos, isVirtual);
         }
 
         var cpu = new CpuIds(SystemRegisters.QemuMaxMmfr0, SystemRegisters.QemuMaxMmfr1, SystemRegisters.QemuMaxMmfr2);
@@ -84,6 +138,7 @@ public static class CellConfigLoader
         }
 
         var rootCell = ReadCell(o.Required("root_cell"), file, isRoot: true);
+        uint sysFlags = (uint)(o.Number("flags", required: false) ?? 0);
         o.Ignore(IgnoredSystemFields);
         o.Finish();
         return new SystemConfig
@@ -94,7 +149,19 @@ public static class CellConfigLoader
             Platform = platform,
             Cpu = cpu,
             RootCell = rootCell,
+            Flags = sysFlags,
+            Arm = arm,
+            IommuUnits = iommus,
         };
+    }
+
+    private static IEnumerable<(ConfigValue Item, int Index)> Items(ConfigValue node, string what)
+    {
+        if (node.Kind != ConfigValueKind.Array)
+        {
+            throw new ConfigException(node.Pos, what, $"expected an array, not {node.KindName}");
+        }
+        return node.Items.Select((v, i) => (v, i));
     }
 
     public static CellConfig ParseCell(byte[] utf8, string file) => ReadCell(ConfigJson.Parse(utf8, file), file, isRoot: false);
@@ -115,13 +182,87 @@ public static class CellConfigLoader
             throw new ConfigException(regionsNode.Pos, $"{cellLabel}: {prefix}mem_regions must be an array, not {regionsNode.KindName}");
         }
         var regions = new List<MemRegion>();
+        var placeholders = new List<MemRegion>();
         for (int i = 0; i < regionsNode.Items.Count; i++)
         {
-            regions.Add(ReadRegion(regionsNode.Items[i], i, $"{cellLabel}: {prefix}mem_regions[{i}]"));
+            var r = ReadRegion(regionsNode.Items[i], i, $"{cellLabel}: {prefix}mem_regions[{i}]");
+            // Size 0 is a placeholder (jailhouse's JAILHOUSE_SHMEM_NET_REGIONS emits { 0 }): it keeps its index, maps nothing.
+            (r.Size == 0 ? placeholders : regions).Add(r);
+        }
+        uint cellFlags = (uint)(o.Number("flags", required: false) ?? 0);
+        List<int>? cpus = null;
+        SourcePos? cpusPos = null;
+        if (o.Optional("cpus") is { } cpuNode)
+        {
+            // The cpu_set bitmap as 64-bit words (jailhouse's "__u64 cpus[N]"): bit B of word W is CPU 64*W+B.
+            cpus = [];
+            cpusPos = cpuNode.Pos;
+            foreach (var (item, w) in Items(cpuNode, $"{prefix}cpus"))
+            {
+                ulong word = ParseNumber(item, $"{prefix}cpus[{w}]");
+                for (int b = 0; b < 64; b++)
+                {
+                    if ((word >> b & 1) != 0)
+                    {
+                        cpus.Add(64 * w + b);
+                    }
+                }
+            }
+        }
+        var irqchips = new List<Irqchip>();
+        if (o.Optional("irqchips") is { } irqNode)
+        {
+            foreach (var (item, i) in Items(irqNode, $"{prefix}irqchips"))
+            {
+                var q = new Fields(item, $"{prefix}irqchips[{i}]", $"{cellLabel}: {prefix}irqchips[{i}]");
+                var bitmap = new uint[4];
+                if (q.Optional("pin_bitmap") is { } bm)
+                {
+                    foreach (var (word, w) in Items(bm, $"{prefix}irqchips[{i}].pin_bitmap").Take(4))
+                    {
+                        bitmap[w] = (uint)ParseNumber(word, $"{prefix}irqchips[{i}].pin_bitmap[{w}]");
+                    }
+                }
+                irqchips.Add(new Irqchip(q.Number("address", required: true)!.Value, (uint)(q.Number("id", required: false) ?? 0),
+                    (uint)(q.Number("pin_base", required: false) ?? 0), bitmap, item.Pos));
+                q.Finish();
+            }
+        }
+        var pci = new List<PciDevice>();
+        if (o.Optional("pci_devices") is { } pciNode)
+        {
+            foreach (var (item, i) in Items(pciNode, $"{prefix}pci_devices"))
+            {
+                var q = new Fields(item, $"{prefix}pci_devices[{i}]", $"{cellLabel}: {prefix}pci_devices[{i}]");
+                pci.Add(new PciDevice(
+                    Type: (byte)(q.Number("type", required: true) ?? 0),
+                    Domain: (ushort)(q.Number("domain", required: false) ?? 0),
+                    Bdf: (ushort)(q.Number("bdf", required: false) ?? 0),
+                    ShmemRegionsStart: (uint)(q.Number("shmem_regions_start", required: false) ?? 0),
+                    ShmemDevId: (byte)(q.Number("shmem_dev_id", required: false) ?? 0),
+                    ShmemPeers: (byte)(q.Number("shmem_peers", required: false) ?? 0),
+                    ShmemProtocol: (ushort)(q.Number("shmem_protocol", required: false) ?? 0),
+                    Pos: item.Pos));
+                q.Ignore(IgnoredPciFields);
+                q.Finish();
+            }
         }
         o.Ignore(IgnoredCellFields);
         o.Finish();
-        return new CellConfig { Name = name, IsRoot = isRoot, File = file, Pos = node.Pos, Regions = regions };
+        return new CellConfig
+        {
+            Name = name,
+            IsRoot = isRoot,
+            File = file,
+            Pos = node.Pos,
+            Regions = regions,
+            Placeholders = placeholders,
+            Flags = cellFlags,
+            Cpus = cpus,
+            CpusPos = cpusPos,
+            Irqchips = irqchips,
+            PciDevices = pci,
+        };
     }
 
     private static MemRegion ReadRegion(ConfigValue node, int index, string path)

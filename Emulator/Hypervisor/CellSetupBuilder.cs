@@ -131,7 +131,7 @@ public static class CellSetupBuilder
     public static CellSetup Build(SystemConfig sys, IReadOnlyList<CellConfig> nonRootCells, CellBuildOptions opt, IReadOnlyList<string>? inputFiles = null)
     {
         var plan = Plan(sys, nonRootCells, opt);
-        var errors = plan.Findings.Where(f => f.Severity == Severity.Error).ToList();
+        var errors = plan.Findings.Where(f => f.Severity == Severity.Error && f.Blocks).ToList();
         if (errors.Count > 0)
         {
             throw new ConfigException(errors);
@@ -255,8 +255,9 @@ public static class CellSetupBuilder
             ulong b = con.Address & ~(page - 1);
             items.Add(new El2Item("debug_console", b, b, ConfigValidator.PageSpan(con.Address, con.Size, page), El2Kind.Device));
         }
-        if (sys.Platform.PciMmconfigBase is { } m)
+        if (sys.Platform.PciMmconfigBase is { } m && !sys.Platform.PciIsVirtual)
         {
+            // A virtual PCI host has nothing behind its window for the hypervisor to reach.
             items.Add(new El2Item("pci_mmconfig", m, m, sys.Platform.MmconfigSize, El2Kind.Device));
         }
         foreach (var cell in cells)
@@ -453,9 +454,16 @@ public static class CellSetupBuilder
             }
             foreach (var gv in given)
             {
-                w.Comment($"  {cell.Regions[gv.RootRegion].Label}: PA {Sizes.Range(gv.PhysStart, gv.Size)} (IPA 0x{gv.VirtStart:x}) left unmapped: it belongs to cell '{gv.ToCell}' region {gv.ToRegion}");
+                w.Comment($"  {cell.Regions.First(x => x.Index == gv.RootRegion).Label}: PA {Sizes.Range(gv.PhysStart, gv.Size)} (IPA 0x{gv.VirtStart:x}) left unmapped: it belongs to cell '{gv.ToCell}' region {gv.ToRegion}");
             }
-            if (cell.IsRoot && sys.Platform.PciMmconfigBase is { } mmcfg)
+            if (sys.Platform.PciIsVirtual && sys.Platform.PciMmconfigBase is { } vmmcfg && (cell.IsRoot || cell.PciDevices.Count > 0))
+            {
+                // A virtual PCI host (pci_is_virtual): nothing is behind the window; the hypervisor emulates the
+                // configuration space of its virtual devices (ivshmem), so every access traps.
+                mapped.Add(new MappedRegion(-1, "pci_mmconfig", vmmcfg, vmmcfg, sys.Platform.MmconfigSize, MemFlags.Read | MemFlags.Write | MemFlags.Io, RegionMapping.Subpage, 0));
+                w.Comment($"  the virtual PCI host's mmconfig window {Sizes.Range(vmmcfg, sys.Platform.MmconfigSize)} (pci_is_virtual): left unmapped, trapped and emulated");
+            }
+            else if (cell.IsRoot && sys.Platform.PciMmconfigBase is { } mmcfg)
             {
                 // The root cell drives the PCI host bridge: its ECAM window, 1 MiB per bus, mapped as IO.
                 const MemFlags mmFlags = MemFlags.Read | MemFlags.Write | MemFlags.Io;

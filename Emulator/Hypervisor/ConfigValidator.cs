@@ -146,11 +146,14 @@ public static class ConfigValidator
                     {
                         f.Add(RegionFinding(Severity.Error, "overlap", cell, regs[i], "virt_start",
                             $"virt_start + size: IPA {Sizes.Range(regs[i].VirtStart, regs[i].Size)} overlaps mem_regions[{regs[j].Index}]{(regs[j].Name is null ? "" : $" '{regs[j].Name}'")} IPA {Sizes.Range(regs[j].VirtStart, regs[j].Size)}"
-                            + (IsSubpage(regs[i], page) != IsSubpage(regs[j], page) ? " (a sub-page region claims its whole page)" : "")));
+                            + (IsSubpage(regs[i], page) != IsSubpage(regs[j], page) ? " (a sub-page region claims its whole page)" : "")
+                            + ": jailhouse maps a cell's regions in order, so the later one wins where they overlap") with { Blocks = false });
                     }
                 }
             }
         }
+
+        JailhouseChecks.Add(f, sys, cells, page);
 
         // A non-root cell's memory is its own unless both sides mark it ROOTSHARED (shared memory, ivshmem).
         for (int a = 0; a < cells.Count; a++)
@@ -235,11 +238,12 @@ public static class ConfigValidator
         }
         if (r.Has(MemFlags.Write) && r.Has(MemFlags.Execute))
         {
-            f.Add(RegionFinding(Severity.Warning, "writable-executable", cell, r, "flags", $"flags {MemFlagNames.Format(r.Flags)} are both WRITE and EXECUTE: the guest can run code it writes there"));
+            // A note, not a warning: every Linux cell's RAM is writable and executable.
+            f.Add(RegionFinding(Severity.Note, "writable-executable", cell, r, "flags", $"flags {MemFlagNames.Format(r.Flags)} are both WRITE and EXECUTE: the guest can run code it writes there"));
         }
         else if (compat && r.Has(MemFlags.Write))
         {
-            f.Add(RegionFinding(Severity.Warning, "writable-executable", cell, r, "flags",
+            f.Add(RegionFinding(Severity.Note, "writable-executable", cell, r, "flags",
                 $"flags {MemFlagNames.Format(r.Flags)} have WRITE without EXECUTE, but --jailhouse-compat maps every region executable (jailhouse ignores JAILHOUSE_MEM_EXECUTE), so it is writable and executable"));
         }
         if (!comm)
@@ -249,8 +253,9 @@ public static class ConfigValidator
             {
                 ulong s = Math.Max(r.PhysStart, hv.PhysStart);
                 ulong e = Math.Min(r.PhysEnd, hv.PhysEnd);
-                f.Add(RegionFinding(Severity.Warning, "reaches-hypervisor", cell, r, "phys_start",
-                    $"phys_start + size: PA {Sizes.Range(s, e - s)} is the hypervisor's memory (hypervisor_memory {Sizes.Range(hv.PhysStart, hv.Size)}): the {(cell.IsRoot ? "root" : "non-root")} cell could read or overwrite the hypervisor"));
+                // An error as jailhouse-config-check has it; jailhouse itself maps it, so the tables are still built.
+                f.Add(RegionFinding(Severity.Error, "reaches-hypervisor", cell, r, "phys_start",
+                    $"phys_start + size: PA {Sizes.Range(s, e - s)} is the hypervisor's memory (hypervisor_memory {Sizes.Range(hv.PhysStart, hv.Size)}): the {(cell.IsRoot ? "root" : "non-root")} cell could read or overwrite the hypervisor") with { Blocks = false });
             }
             if (pool.Size != 0 && Overlaps(r.PhysStart, r.Size, pool.Base, pool.Size)
                 && !(hv.Size != 0 && pool.Base >= hv.PhysStart && pool.Base + pool.Size <= hv.PhysEnd))

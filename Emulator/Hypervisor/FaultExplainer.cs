@@ -35,7 +35,8 @@ public sealed class FaultReport
 /// </summary>
 public static class FaultExplainer
 {
-    public static FaultReport Explain(string source, in AccessOutcome o, SimulatedCore core, ReadOnlySpan<WalkStep> steps, SetupMap? map)
+    /// <param name="accessSize">Bytes the access reads or writes (a sub-page region allows some widths only).</param>
+    public static FaultReport Explain(string source, in AccessOutcome o, SimulatedCore core, ReadOnlySpan<WalkStep> steps, SetupMap? map, int accessSize = 8)
     {
         var mmu = core.Mmu;
         var regs = core.Registers;
@@ -83,7 +84,7 @@ public static class FaultExplainer
         ulong ipa = f.Ipa.Value;
         var cell = map?.CellForVttbr(regs[SysReg.VTTBR_EL2]);
         RegionRef? region = cell is null ? null : Locate(cell, ipa);
-        string cause = ExplainStage2(o, f, type, ipa, cell, region, map, regs, mmu, steps);
+        string cause = ExplainStage2(o, f, type, ipa, cell, region, map, regs, mmu, steps, accessSize);
         return new FaultReport { Source = source, Outcome = o, Ipa = ipa, Region = region, Cause = cause, Walk = walk };
     }
 
@@ -122,6 +123,37 @@ public static class FaultExplainer
     }
 
     private static string AccessName(AccessType t) => t switch { AccessType.Write => "write", AccessType.Fetch => "instruction fetch", _ => "read" };
+
+    /// <summary>
+    /// What jailhouse's sub-page dispatcher does with the access (its documented IO_* flag rules): READ or WRITE as the
+    /// access needs, the access's width among IO_8/16/32/64, and a naturally unaligned access only with IO_UNALIGNED.
+    /// A refused access is fatal for the cell ("Invalid MMIO").
+    /// </summary>
+    public static string SubpageVerdict(MappedRegion r, ulong ipa, int size, AccessType type)
+    {
+        string access = $"{(size == 8 ? "an" : "a")} {size}-byte {AccessName(type)} at offset 0x{ipa - r.VirtStart:x}";
+        const string refused = "jailhouse refuses it (\"Invalid MMIO\") and stops the cell";
+        if (type == AccessType.Fetch)
+        {
+            return $"the hypervisor traps {access}; instructions cannot come from emulated MMIO, so {refused}";
+        }
+        var perm = type == AccessType.Write ? MemFlags.Write : MemFlags.Read;
+        if (!r.Has(perm))
+        {
+            return $"the hypervisor traps {access}; the region lacks {(perm == MemFlags.Write ? "WRITE" : "READ")}, so {refused}";
+        }
+        var allowed = JailhouseChecks.AllowedWidths(r.Flags).ToList();
+        string widths = allowed.Count == 0 ? "no access width (no IO_8/IO_16/IO_32/IO_64 flag)" : string.Join(", ", allowed.Select(w => $"IO_{w * 8}"));
+        if (!allowed.Contains(size))
+        {
+            return $"the hypervisor traps {access}; the region allows {widths}, so {refused}";
+        }
+        if (((ipa - r.VirtStart) & (ulong)(size - 1)) != 0 && !r.Has(MemFlags.IoUnaligned))
+        {
+            return $"the hypervisor traps {access}; it is not naturally aligned and the region lacks IO_UNALIGNED, so {refused}";
+        }
+        return $"the hypervisor traps {access} and performs it for the guest (the region allows {widths}{(r.Has(MemFlags.IoUnaligned) ? ", IO_UNALIGNED" : "")})";
+    }
 
     private static (El2Item? Item, string Cause) ExplainEl2(in AccessOutcome o, FaultInfo f, AccessType type, SetupMap? map)
     {
@@ -168,6 +200,9 @@ public static class FaultExplainer
             FaultType.AccessFlag => $"AF clear in the guest's level-{f.Level} stage-1 descriptor and TCR_EL1.HA=0: {own}",
             FaultType.Permission => $"the guest's stage-1 permissions refuse a {AccessName(type)} of {va} at EL{o.El}: {own}",
             FaultType.AddressSize => $"an address in the guest's stage-1 walk for {va} is beyond TCR_EL1.IPS / PARange: {own}",
+            // Arm ARM: an unaligned access to Device memory (data accesses are Device-nGnRnE while stage 1 is off)
+            // or with SCTLR_EL1.A=1 is an Alignment fault, decided before any translation reaches the hypervisor.
+            FaultType.Alignment => $"the {AccessName(type)} of {va} is not aligned to its size and the memory is Device (or SCTLR_EL1.A=1): an alignment fault of the guest's own, {own}",
             _ => $"the guest's stage-1 table for {va} is outside declared RAM",
         };
     }
@@ -185,7 +220,7 @@ public static class FaultExplainer
     }
 
     private static string ExplainStage2(in AccessOutcome o, FaultInfo f, AccessType type, ulong ipa, CellMap? cell, RegionRef? region,
-        SetupMap? map, SystemRegisters regs, Mmu mmu, ReadOnlySpan<WalkStep> steps)
+        SetupMap? map, SystemRegisters regs, Mmu mmu, ReadOnlySpan<WalkStep> steps, int accessSize)
     {
         // For S1PTW: a failed stage-1 descriptor read is recorded as a stage-1 step with no PA after the nested walk;
         // otherwise the nested walk that failed was the write of a hardware AF/dirty update of the stage-1 leaf.
@@ -230,6 +265,14 @@ public static class FaultExplainer
                 if (!region!.Contains)
                 {
                     return Position(what, ipa, r) + (f.S1Ptw ? ": the guest's stage-1 tables must live in its memory" : "");
+                }
+                if (r.Mapping == RegionMapping.Subpage && r.Index < 0)
+                {
+                    return $"{what} is in the virtual PCI host's mmconfig window (pci_is_virtual), which stage 2 leaves unmapped: the hypervisor traps and emulates the configuration space of its virtual devices";
+                }
+                if (r.Mapping == RegionMapping.Subpage && !f.S1Ptw)
+                {
+                    return $"{what} is in sub-page MMIO {r.Label}, which stage 2 leaves unmapped: {SubpageVerdict(r, ipa, accessSize, type)}";
                 }
                 if (r.Mapping == RegionMapping.Subpage)
                 {

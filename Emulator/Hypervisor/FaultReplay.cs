@@ -35,7 +35,7 @@ public static class FaultReplay
             {
                 return true;
             }
-            run.Faults.Add(FaultExplainer.Explain(traces[input], in outcome, core, core.Mmu.Record.Steps, run.Map));
+            run.Faults.Add(FaultExplainer.Explain(traces[input], in outcome, core, core.Mmu.Record.Steps, run.Map, record.Size == 0 ? 8 : record.Size));
             return !stopOnFault;
         }
     }

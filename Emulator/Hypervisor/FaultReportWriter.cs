@@ -32,7 +32,7 @@ public static class FaultReportWriter
         var f = o.Fault;
         string op = o.Op switch { ResultOp.Write => "W", ResultOp.Fetch => "X", _ => "R" };
         var sb = new StringBuilder();
-        sb.AppendLine($"{r.Source}:{o.Line}: {op} 0x{o.Va:x} at EL{o.El}: {FaultInfo.TypeName(f.Type).Replace('_', ' ')} fault, stage {f.Stage}, level {f.Level}"
+        sb.AppendLine($"{r.Source}:{o.Line}: {op} 0x{o.Va:x} at EL{o.El}: {FaultInfo.TypeName(f.Type).Replace('_', ' ')} fault, stage {f.Stage}{(f.Type == FaultType.Alignment ? "" : $", level {f.Level}")}"
             + $"{(f.S1Ptw ? " on a stage-1 table walk" : "")}, taken to EL{o.TargetEl}");
         sb.AppendLine($"  ESR_EL{o.TargetEl}   0x{o.Esr:x}  {EsrLine(o.Esr)}");
         sb.AppendLine($"  FAR_EL{o.TargetEl}   0x{o.Far:x}");

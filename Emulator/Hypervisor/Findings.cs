@@ -23,6 +23,20 @@ public sealed record Finding(Severity Severity, string Kind, SourcePos? Pos, str
     public int? RegionIndex { get; init; }
     public string? RegionName { get; init; }
 
+    /// <summary>
+    /// An error that stops `cell` from building (the tables cannot be right). False for what jailhouse itself builds but
+    /// its tools or `cell create` reject (GIC or IOMMU mapped into a cell, CPU sets, ivshmem peers): reported, then built.
+    /// </summary>
+    public bool Blocks { get; init; } = true;
+
+    /// <summary>Every kind a finding can have (what `cell --ignore` accepts).</summary>
+    public static readonly IReadOnlySet<string> Kinds = new SortedSet<string>(StringComparer.Ordinal)
+    {
+        "overlap", "unaligned", "size", "beyond-parange", "writable-executable", "reaches-hypervisor", "reaches-private", "pool",
+        "hypervisor-map", "hypervisor-map-gap", "subpage", "cpu", "vmid", "name", "placeholder", "gic", "iommu", "mmconfig",
+        "phys-alias", "cpu-set", "access-width", "ivshmem", "root-never-owned",
+    };
+
     public static string SeverityName(Severity s) => s switch { Severity.Error => "error", Severity.Warning => "warning", _ => "note" };
 
     public override string ToString() =>
