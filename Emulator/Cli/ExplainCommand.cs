@@ -47,8 +47,9 @@ public static class ExplainCommand
             try
             {
                 var model = new ModelOptions.Values(pr.GetValue(config), pr.GetValue(preset), null, false, false).Resolve();
-                Console.Out.Write(await Explainer.ExplainAsync(pr.GetValue(traces)!, pr.GetValue(line), model, ct,
-                    new ReplayOptions { Format = inFormat, DemandPaging = mode, Paging = pagingOptions }));
+                // The explanation quotes the trace (its line, names of a setup trace): no byte of it may drive the terminal.
+                Console.Out.Write(PrintableText.EscapeKeepingLines(await Explainer.ExplainAsync(pr.GetValue(traces)!, pr.GetValue(line), model, ct,
+                    new ReplayOptions { Format = inFormat, DemandPaging = mode, Paging = pagingOptions })));
                 return 0;
             }
             catch (Exception e) when (e is ArgumentException or TraceFormatException or IOException or ConfigException)

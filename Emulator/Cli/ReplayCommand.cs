@@ -82,7 +82,7 @@ public static class ReplayCommand
             Paging = settings.Paging,
         });
         int exit = 0;
-        using (var progress = settings.Quiet || Console.IsErrorRedirected ? null : new ProgressDisplay(Console.Error, () =>
+        using (var progress = settings.Quiet || Console.IsErrorRedirected ? null : new ProgressDisplay(EscapingWriter.Raw(Console.Error), () =>
                {
                    var cur = replayer.Current;
                    return (cur?.RawBytesRead ?? 0, cur?.Length, replayer.Records);

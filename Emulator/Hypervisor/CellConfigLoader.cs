@@ -27,9 +27,9 @@ public static class CellConfigLoader
     private static readonly string[] IgnoredPlatformFields = ["pci_is_virtual", "pci_domain", "iommu_units", "arm", "x86"];
     private static readonly string[] IgnoredConsoleFields = ["flags", "divider", "gate_nr", "clock_reg"];
 
-    public static SystemConfig LoadSystem(string path) => ParseSystem(File.ReadAllBytes(path), path);
+    public static SystemConfig LoadSystem(string path) => ParseSystem(BoundedFile.ReadAll(path), path);
 
-    public static CellConfig LoadCell(string path) => ParseCell(File.ReadAllBytes(path), path);
+    public static CellConfig LoadCell(string path) => ParseCell(BoundedFile.ReadAll(path), path);
 
     public static SystemConfig ParseSystem(byte[] utf8, string file)
     {
