@@ -21,6 +21,8 @@ public static class ExplainCommand
         var format = FormatOption.Create();
         var paging = new Option<string>("--demand-paging") { Description = "auto (foreign traces only), on (every trace) or off, as for replay (default page tables).", DefaultValueFactory = _ => "auto" };
         var regime = new Option<string>("--regime") { Description = "Demand paging: el10 (a guest OS's tables, two stages) or el20 (a VHE host's EL2&0 tables, one stage), as for replay.", DefaultValueFactory = _ => "el10" };
+        paging.CompletionSources.Add("auto", "on", "off");
+        regime.CompletionSources.Add("el10", "el20");
         var cmd = new Command("explain", "Show every step of one access's translation: TLB lookups, walk-cache hits, descriptors, nested walks, cycles, and the outcome with decoded syndromes.")
         {
             traces, line, preset, config, format, paging, regime,
