@@ -31,13 +31,13 @@ public class ForeignFormatTests
             new (TraceOp, ulong, byte, long)[]
             {
                 (TraceOp.Inst, 0, 0, 3), // each I line is one instruction, for the timeline
-                (TraceOp.Fetch, 0x4014f0, 2, 3),
+                (TraceOp.Fetch, 0x4014f0, 4, 3), // an X fetches 4 bytes, whatever lackey's instruction length
                 (TraceOp.Read, 0x1fff000620, 8, 4),
                 (TraceOp.Write, 0x1fff000618, 4, 5),
                 (TraceOp.Read, 0x421fcc8, 1, 6), // M: a read, then a write, same line
                 (TraceOp.Write, 0x421fcc8, 1, 6),
                 (TraceOp.Inst, 0, 0, 9),
-                (TraceOp.Fetch, 0xffffffffff600000, 15, 9),
+                (TraceOp.Fetch, 0xffffffffff600000, 4, 9),
                 (TraceOp.Write, 0x1fff000600, 64, 10), // 512-byte accesses are clamped to 64
             },
             r.Select(x => (x.Op, x.Address, x.Size, x.Line)));

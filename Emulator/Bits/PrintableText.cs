@@ -48,5 +48,35 @@ public static class PrintableText
         return sb.ToString();
     }
 
+    /// <summary>
+    /// A report of several lines (a fault report, an explanation) made safe for a terminal: as <see cref="Escape"/>,
+    /// but line feeds and tabs stay what they are.
+    /// </summary>
+    public static string EscapeKeepingLines(string s)
+    {
+        bool any = false;
+        foreach (char c in s)
+        {
+            if (c is not ('\n' or '\t') && IsControl(c))
+            {
+                any = true;
+                break;
+            }
+        }
+        if (!any)
+        {
+            return s;
+        }
+        var sb = new StringBuilder(s.Length + 8);
+        foreach (char c in s)
+        {
+            sb.Append(c is '\n' or '\t' ? c.ToString() : Escape(c.ToString()));
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>Whether <see cref="Escape"/> would rewrite <paramref name="c"/>.</summary>
+    public static bool HasControl(char c) => IsControl(c);
+
     private static bool IsControl(char c) => char.IsControl(c) || c is '\u2028' or '\u2029';
 }

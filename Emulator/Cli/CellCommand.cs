@@ -15,6 +15,7 @@ public static class CellCommand
         var cells = new Argument<string[]>("cell") { Description = "Non-root cell configurations (JSON). The first one is entered (VTTBR_EL2); without any, the root cell is.", Arity = ArgumentArity.ZeroOrMore };
         var output = new Option<string?>("--output", "-o") { Description = "Write the setup trace here ('-' or absent: standard output). Nothing is written when the configuration has errors." };
         var granule = new Option<string>("--granule") { Description = "Translation granule of every table: 4k, 16k or 64k.", DefaultValueFactory = _ => "4k" };
+        granule.CompletionSources.Add("4k", "16k", "64k");
         var vmid = new Option<int?>("--vmid") { Description = "VMID of the entered cell (default: jailhouse's numbering, root 0 and non-root cells 1, 2, ...)." };
         var compat = new Option<bool>("--jailhouse-compat") { Description = "Reproduce jailhouse: ignore JAILHOUSE_MEM_EXECUTE, so no stage-2 descriptor is execute-never." };
         var hwAf = new Option<bool>("--hw-af") { Description = "Stage-2 leaves with AF=0 and VTCR_EL2.HA=1 (hardware access-flag update) instead of AF=1." };

@@ -24,6 +24,8 @@ public static class ExplainCommand
         var paging = new Option<string>("--demand-paging") { Description = "auto (foreign traces only), on (every trace) or off, as for replay (default page tables).", DefaultValueFactory = _ => "auto" };
         var regime = new Option<string>("--regime") { Description = "Demand paging: el10 (a guest OS's tables, two stages) or el20 (a VHE host's EL2&0 tables, one stage), as for replay.", DefaultValueFactory = _ => "el10" };
         var timing = ModelOptions.TimingOption();
+        paging.CompletionSources.Add("auto", "on", "off");
+        regime.CompletionSources.Add("el10", "el20");
         var cmd = new Command("explain", "Show every step of one access's translation: TLB lookups, walk-cache hits, descriptors, nested walks, cycles, and the outcome with decoded syndromes.")
         {
             traces, line, va, el, preset, config, format, paging, regime, timing,
@@ -81,8 +83,9 @@ public static class ExplainCommand
             try
             {
                 var model = new ModelOptions.Values(pr.GetValue(config), pr.GetValue(preset), null, false, false).Resolve();
-                Console.Out.Write(await Explainer.ExplainAsync(pr.GetValue(traces)!, pr.GetValue(line)!.Value, model, ct,
-                    new ReplayOptions { Format = inFormat, DemandPaging = mode, Paging = pagingOptions }, pr.GetValue(timing) == "timeline"));
+                // The explanation quotes the trace (its line, names of a setup trace): no byte of it may drive the terminal.
+                Console.Out.Write(PrintableText.EscapeKeepingLines(await Explainer.ExplainAsync(pr.GetValue(traces)!, pr.GetValue(line)!.Value, model, ct,
+                    new ReplayOptions { Format = inFormat, DemandPaging = mode, Paging = pagingOptions }, pr.GetValue(timing) == "timeline")));
                 return 0;
             }
             catch (Exception e) when (e is ArgumentException or TraceFormatException or IOException or ConfigException)

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using MmuSim.Bits;
 using MmuSim.Hypervisor;
 
 namespace MmuSim.Cli;
@@ -39,7 +40,7 @@ public static class FaultsCommand
             }
             foreach (var r in run.Faults)
             {
-                Console.Out.WriteLine(FaultReportWriter.Text(r));
+                Console.Out.WriteLine(PrintableText.EscapeKeepingLines(FaultReportWriter.Text(r))); // names come from the setup trace
             }
             if (run.Map is null)
             {

@@ -9,13 +9,24 @@ public static class Program
 {
     public static int Main(string[] args)
     {
-        var parsed = BuildRoot().Parse(args);
-        if (UnknownOption(parsed) is { } message)
+        // Every message goes to standard error; none may drive the terminal (EscapingWriter).
+        var error = Console.Error;
+        Console.SetError(new EscapingWriter(error));
+        try
         {
-            Console.Error.WriteLine($"mmusim: {message}");
-            return 1;
+            var parsed = BuildRoot().Parse(args);
+            if (UnknownOption(parsed) is { } message)
+            {
+                Console.Error.WriteLine($"mmusim: {message}");
+                return 1;
+            }
+            return parsed.Invoke();
         }
-        return parsed.Invoke();
+        finally
+        {
+            Console.Error.Flush();
+            Console.SetError(error);
+        }
     }
 
     public static RootCommand BuildRoot()

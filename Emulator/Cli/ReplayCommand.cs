@@ -109,7 +109,7 @@ public static class ReplayCommand
             Paging = settings.Paging,
         }, checker);
         int exit = 0;
-        using (var progress = settings.Quiet || Console.IsErrorRedirected ? null : new ProgressDisplay(Console.Error, () =>
+        using (var progress = settings.Quiet || Console.IsErrorRedirected ? null : new ProgressDisplay(EscapingWriter.Raw(Console.Error), () =>
                {
                    var cur = replayer.Current;
                    return (cur?.RawBytesRead ?? 0, cur?.Length, replayer.Records);
@@ -208,6 +208,19 @@ public static class ReplayCommand
 
         public void AddTo(Command cmd)
         {
+            // Options with a fixed set of values declare it: `--help` lists them and shell completion offers them.
+            DemandPaging.CompletionSources.Add("auto", "on", "off");
+            Stages.CompletionSources.Add("1", "2");
+            Regime.CompletionSources.Add("el10", "el20");
+            foreach (Option granule in new Option[] { Granule, Stage2Granule })
+            {
+                granule.CompletionSources.Add("4k", "16k", "64k");
+            }
+            foreach (Option size in new Option[] { PageSize, Stage2PageSize })
+            {
+                size.CompletionSources.Add("4k", "2m", "1g", "mixed");
+            }
+            Placement.CompletionSources.Add("sequential", "random", "fragmented");
             foreach (Option o in new Option[] { Format, SkipBadLines, Quiet, MaxMemory, DemandPaging, Stages, Regime, Granule, Stage2Granule, PageSize, Stage2PageSize, Placement, Seed })
             {
                 cmd.Options.Add(o);
@@ -358,6 +371,7 @@ public sealed class ModelOptions
             _checkStale = new Option<bool>("--check-stale") { Description = "Re-walk every access a cached entry translated and report those the tables now in memory translate differently (missing TLBI)." },
             _dataCaches = new Option<bool>("--model-data-caches") { Description = "Send the trace's data accesses through the walker's caches too, so data evicts table lines." },
         };
+        m._preset.CompletionSources.Add(Presets.All.Keys.ToArray());
         cmd.Options.Add(m._config);
         cmd.Options.Add(m._preset);
         cmd.Options.Add(m._json);

@@ -20,19 +20,16 @@ public static class ModelConfigJson
     private static readonly string[] IpaCacheKeys = ["name", "entries", "ways", "latency", "policy", "seed"];
     private static readonly string[] WalkerCacheKeys = ["name", "sizeBytes", "ways", "lineBytes", "latency", "policy", "seed"];
 
+    /// <summary>
+    /// Most entries (TLBs, walk caches, IPA cache) and walker-cache lines one model may hold in all: 2^22, a thousand
+    /// times a large core's, so a configuration cannot make a run allocate gigabytes before its first access.
+    /// </summary>
+    public const long MaxModelUnits = 1L << 22;
+
     /// <summary>Loads a configuration file.</summary>
     public static ModelConfig Load(string path)
     {
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ConfigException(path, null, e.Message);
-        }
-        return Parse(bytes, path);
+        return Parse(BoundedFile.ReadAll(path), path);
     }
 
     /// <summary>Parses a configuration; <paramref name="source"/> names it in errors.</summary>
@@ -76,11 +73,17 @@ public static class ModelConfigJson
             {
                 throw Error(path, $"must be an object, got {Kind(obj)}");
             }
+            var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var p in obj.EnumerateObject())
             {
                 if (System.Array.IndexOf(allowed, p.Name) < 0)
                 {
                     throw Error(Join(path, p.Name), $"unknown key (allowed: {string.Join(", ", allowed.Where(k => k[0] != '$'))})");
+                }
+                if (!seen.Add(p.Name))
+                {
+                    // JSON leaves duplicates to the reader (RFC 8259 §4); the later one would win without a word.
+                    throw Error(Join(path, p.Name), "is given twice");
                 }
             }
         }
@@ -204,6 +207,18 @@ public static class ModelConfigJson
             return v.EnumerateArray().ToList();
         }
 
+        /// <summary>Entries of every TLB, walk cache and IPA cache and lines of every walker cache, read so far.</summary>
+        private long _units;
+
+        private void Count(long units, string path)
+        {
+            _units += units;
+            if (_units > MaxModelUnits)
+            {
+                throw Error(path, $"the model would hold more than {MaxModelUnits} entries and cache lines in all (each structure's state is kept in memory); no core has that many");
+            }
+        }
+
         public ModelConfig Config(JsonElement root)
         {
             CheckKeys(root, "", TopKeys);
@@ -233,6 +248,7 @@ public static class ModelConfigJson
                     _ => throw Error(Join(path, "serves"), $"must be \"instruction\", \"data\" or \"unified\", got {Kind(sv)}"),
                 };
                 var (entries, ways) = Geometry(o, path);
+                Count(entries, Join(path, "entries"));
                 int latency = (int)Integer(o, path, "latency", 0, 1_000_000);
                 tlbs.Add(new TlbConfig(tname, serves, entries, ways, latency, Policy(o, path), Seed(o, path)));
             }
@@ -269,6 +285,7 @@ public static class ModelConfigJson
                     }
                 }
                 var (entries, ways) = Geometry(o, path);
+                Count(entries, Join(path, "entries"));
                 int latency = (int)Integer(o, path, "latency", 0, 1_000_000);
                 walkCaches.Add(new WalkCacheConfig(wname, stage, levels.Distinct().Order().ToArray(), entries, ways, latency, Policy(o, path), Seed(o, path)));
             }
@@ -280,6 +297,7 @@ public static class ModelConfigJson
                 CheckKeys(ic, "ipaCache", IpaCacheKeys);
                 string iname = Name(ic, "ipaCache", "IPA");
                 var (entries, ways) = Geometry(ic, "ipaCache");
+                Count(entries, "ipaCache.entries");
                 int latency = (int)Integer(ic, "ipaCache", "latency", 0, 1_000_000);
                 ipa = new IpaCacheConfig(iname, entries, ways, latency, Policy(ic, "ipaCache"), Seed(ic, "ipaCache"));
             }
@@ -307,6 +325,7 @@ public static class ModelConfigJson
                 {
                     throw Error(Join(path, "sizeBytes"), $"{size} is too large");
                 }
+                Count(size / line, Join(path, "sizeBytes"));
                 int latency = (int)Integer(o, path, "latency", 0, 1_000_000);
                 walkerCaches.Add(new WalkerCacheConfig(cname, size, ways, line, latency, Policy(o, path), Seed(o, path)));
             }

@@ -58,7 +58,14 @@ public sealed class SimulatedSystem
     /// </summary>
     public void WriteMemory(ulong pa, ulong value, long line)
     {
+        // A store of the value already there changes no translation: the checkers are told of changes only, which
+        // also keeps what they remember within the words memory holds (zeros over zeros allocate nothing).
+        bool changed = Memory.Peek64(new PhysicalAddress(pa)) != value;
         Memory.Write64(new PhysicalAddress(pa), value);
+        if (!changed)
+        {
+            return;
+        }
         foreach (var pe in _pes)
         {
             pe.Stale?.OnMemoryWrite(pa, line);

@@ -48,13 +48,23 @@ public static class ResultNames
 public sealed class StaleChecker
 {
     private readonly Mmu _shadow;
-    private readonly Dictionary<ulong, long> _memLines = new();
+    // Keyed by a PA from the trace: a seeded hash, since the default one of ulong folds the halves together and
+    // `(x << 32) | x` would all share one bucket chain.
+    private readonly Dictionary<ulong, long> _memLines = new(new SeededUInt64Comparer());
     private readonly long[] _regLines = new long[SystemRegisters.Count];
+    private readonly PhysicalMemory _memory;
+
+    /// <summary>Bytes one remembered word costs (key, value, hash and chain of a dictionary entry, and its bucket).</summary>
+    public const int BytesPerWord = 28;
 
     public StaleChecker(SystemRegisters registers, PhysicalMemory memory)
     {
         _shadow = new Mmu(registers, memory) { DryRun = true };
+        _memory = memory;
     }
+
+    /// <summary>Words whose last writing line is remembered.</summary>
+    public int WordsRemembered => _memLines.Count;
 
     /// <summary>
     /// The PE is one of several: a fix for a table write names the broadcast (IS) TLBI, which reaches this PE's TLBs
@@ -70,8 +80,22 @@ public sealed class StaleChecker
 
     public int MaxKept { get; set; } = 1000;
 
-    /// <summary>A `mem` line wrote the word at <paramref name="pa"/>.</summary>
-    public void OnMemoryWrite(ulong pa, long line) => _memLines[pa & ~7UL] = line;
+    /// <summary>
+    /// A `mem` line changed the word at <paramref name="pa"/> (a store of the value already there cannot make a
+    /// translation stale and is not reported to the checker). The words remembered count against the memory's cap
+    /// (<see cref="PhysicalMemory.MaxBytes"/>, `--max-memory`) together with the memory itself.
+    /// </summary>
+    /// <exception cref="MemoryLimitException">Memory and the words remembered would exceed the cap.</exception>
+    public void OnMemoryWrite(ulong pa, long line)
+    {
+        ref long slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_memLines, pa & ~7UL, out bool existed);
+        slot = line;
+        if (!existed && _memory.AllocatedBytes + (long)_memLines.Count * BytesPerWord > _memory.MaxBytes)
+        {
+            throw new MemoryLimitException(
+                $"simulated memory and --check-stale's {_memLines.Count} remembered words would exceed the cap of {_memory.MaxBytes} bytes (raise it with --max-memory)");
+        }
+    }
 
     /// <summary>A `reg` line wrote <paramref name="reg"/>.</summary>
     public void OnRegisterWrite(SysReg reg, long line) => _regLines[(int)reg] = line;

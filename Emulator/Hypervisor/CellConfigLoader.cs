@@ -34,14 +34,14 @@ public static class CellConfigLoader
     /// <summary>A system configuration: jailhouse's binary .cell when the file starts with its signature, JSON otherwise.</summary>
     public static SystemConfig LoadSystem(string path)
     {
-        byte[] data = File.ReadAllBytes(path);
+        byte[] data = BoundedFile.ReadAll(path);
         return JailhouseBinaryConfig.IsBinary(data) ? JailhouseBinaryConfig.ReadSystem(data, path) : ParseSystem(data, path);
     }
 
     /// <summary>A cell configuration: jailhouse's binary .cell when the file starts with its signature, JSON otherwise.</summary>
     public static CellConfig LoadCell(string path)
     {
-        byte[] data = File.ReadAllBytes(path);
+        byte[] data = BoundedFile.ReadAll(path);
         return JailhouseBinaryConfig.IsBinary(data) ? JailhouseBinaryConfig.ReadCell(data, path) : ParseCell(data, path);
     }
 

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using MmuSim.Addressing;
+using MmuSim.Bits;
 
 namespace MmuSim.Memory;
 
@@ -17,7 +18,9 @@ public sealed class MemoryLimitException(string message) : Exception(message);
 /// from native slabs (huge pages where the OS offers them: walks touch frames at random, and host TLB misses
 /// otherwise cost as much as the reads), so a frame has a stable address and no object header, and the GC never
 /// scans them; an open-addressing hash table maps a frame number to its frame with one probe, and the slot also
-/// records whether a walk may read the whole frame, so a read needs no search of the RAM regions. Frames are never
+/// records whether a walk may read the whole frame, so a read needs no search of the RAM regions. The table's hash
+/// has a random seed (<see cref="SeededHash"/>): frame numbers come from the trace, and a fixed hash lets a few MB
+/// of crafted `mem` lines pile every frame into one probe run. Frames are never
 /// moved or freed before <see cref="Clear"/>, which is what lets a walker keep frame pointers between walks
 /// (<see cref="Epoch"/> says when it must forget them).
 /// </remarks>
@@ -37,13 +40,18 @@ public sealed unsafe class PhysicalMemory
         public nuint Value;
     }
 
-    private Slot[] _slots = new Slot[1 << 10];
-    private int _hashShift = 64 - 10;
+    private const int InitialBits = 10;
+    private Slot[] _slots = new Slot[1 << InitialBits];
+    private int _hashBits = InitialBits;
+    private readonly SeededHash _hash = SeededHash.Random();
     private int _used;
     private readonly List<FrameSlab> _slabs = new();
     private ulong* _slabNext;
     private int _slabLeft;
     private readonly List<(ulong Base, ulong Size)> _ram = new();
+    // The union of the RAM regions as sorted, disjoint, non-adjacent [First, Last] runs: a membership test is a
+    // binary search, whatever order and overlap the regions were declared in.
+    private readonly List<(ulong First, ulong Last)> _runs = new();
     private long _frameCount;
     private ulong _lastWriteFrameNumber;
     private ulong* _lastWriteFrame;
@@ -71,70 +79,121 @@ public sealed unsafe class PhysicalMemory
     /// </summary>
     public long Version { get; private set; }
 
-    /// <summary>Most RAM regions a trace may declare: each declaration rescans every frame and reads that miss the frame flags search the list, so hostile input must not pile them up.</summary>
+    /// <summary>Most RAM regions a trace may declare (each is kept for the summary and the run list).</summary>
     public const int MaxRamRegions = 4096;
 
+    /// <summary>Slots visited by insertions since the memory was made (table growth included): the work a hostile
+    /// choice of frame numbers would drive up, which tests compare with random frame numbers.</summary>
+    public long InsertProbes { get; private set; }
+
+    /// <summary>Slots whose walk-readable flag a RAM declaration decided again (only the first declaration does).</summary>
+    public long FlagRescans { get; private set; }
+
     /// <summary>Declares a RAM region. Once any region exists, walks outside all regions take an external abort.</summary>
+    /// <exception cref="ArgumentException">The region is empty or runs past the top of the 64-bit address space.</exception>
     public void DeclareRam(PhysicalAddress baseAddress, ulong size)
     {
+        if (size == 0 || baseAddress.Value + (size - 1) < baseAddress.Value)
+        {
+            throw new ArgumentException(size == 0
+                ? "a RAM region cannot be empty"
+                : $"the RAM region at 0x{baseAddress.Value:x} of 0x{size:x} bytes runs past the top of the address space");
+        }
         if (_ram.Count >= MaxRamRegions)
         {
             throw new MemoryLimitException($"more than {MaxRamRegions} ram regions declared");
         }
+        bool first = _ram.Count == 0;
         _ram.Add((baseAddress.Value, size));
-        // The first region turns "everything is readable" into "only RAM is"; later ones can only add readability.
-        var slots = _slots;
-        for (int i = 0; i < slots.Length; i++)
+        AddRun(baseAddress.Value, baseAddress.Value + (size - 1));
+        if (first)
         {
-            if (slots[i].Key != 0)
+            // The first region turns "everything is readable" into "only RAM is": every frame's flag is decided again,
+            // once. Later regions only add readability, and a frame whose flag is clear is looked at again when a
+            // read misses the flag (TryRead64Slow), so a declaration never rescans the frames: N frames then R
+            // regions cost N + R, not N·R.
+            var slots = _slots;
+            FlagRescans += slots.Length;
+            for (int i = 0; i < slots.Length; i++)
             {
-                slots[i].Value = (slots[i].Value & ~(nuint)1) | (WholeFrameBacked(slots[i].Key - 1) ? 1u : 0u);
+                if (slots[i].Key != 0)
+                {
+                    slots[i].Value = (slots[i].Value & ~(nuint)1) | (WholeFrameBacked(slots[i].Key - 1) ? 1u : 0u);
+                }
             }
         }
         Epoch++;
         Version++;
     }
 
+    /// <summary>Merges [first, last] into the sorted runs.</summary>
+    private void AddRun(ulong first, ulong last)
+    {
+        var runs = _runs;
+        // The first run that could touch [first, last]: the last run starting at or before `first`, if it reaches it.
+        int i = RunAtOrBefore(first);
+        if (i < 0 || (runs[i].Last != ulong.MaxValue && runs[i].Last + 1 < first))
+        {
+            i++;
+        }
+        int j = i;
+        while (j < runs.Count && (last == ulong.MaxValue || runs[j].First <= last + 1))
+        {
+            first = Math.Min(first, runs[j].First);
+            last = Math.Max(last, runs[j].Last);
+            j++;
+        }
+        runs.RemoveRange(i, j - i);
+        runs.Insert(i, (first, last));
+    }
+
+    /// <summary>Index of the last run whose First ≤ <paramref name="a"/>, or −1.</summary>
+    private int RunAtOrBefore(ulong a)
+    {
+        var runs = _runs;
+        int lo = 0, hi = runs.Count - 1, found = -1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (runs[mid].First <= a)
+            {
+                found = mid;
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+        return found;
+    }
+
     /// <summary>True when a walk may read <paramref name="pa"/>: inside a declared region, or no region declared.</summary>
     public bool IsBacked(PhysicalAddress pa)
     {
-        var ram = _ram;
-        if (ram.Count == 0)
+        if (_runs.Count == 0)
         {
             return true;
         }
-        for (int i = 0; i < ram.Count; i++)
-        {
-            var (b, s) = ram[i];
-            if (pa.Value - b < s)
-            {
-                return true;
-            }
-        }
-        return false;
+        int i = RunAtOrBefore(pa.Value);
+        return i >= 0 && pa.Value <= _runs[i].Last;
     }
 
-    /// <summary>True when one region (or no region at all) covers the whole frame, so any word of it is readable.</summary>
+    /// <summary>True when RAM (or no region at all) covers the whole frame, so any word of it is readable.</summary>
     private bool WholeFrameBacked(ulong frameNumber)
     {
-        if (_ram.Count == 0)
+        if (_runs.Count == 0)
         {
             return true;
         }
         ulong first = frameNumber << FrameShift;
         ulong last = first + (1UL << FrameShift) - 1;
-        foreach (var (b, s) in _ram)
-        {
-            if (first - b < s && last - b < s)
-            {
-                return true;
-            }
-        }
-        return false;
+        int i = RunAtOrBefore(first);
+        return i >= 0 && last <= _runs[i].Last;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int Home(ulong key) => (int)((key * 0x9E3779B97F4A7C15UL) >> _hashShift);
+    private int Home(ulong key) => _hash.Index(key, _hashBits);
 
     /// <summary>The slot value of a frame: its address with bit 0 = whole frame readable; 0 when never written.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -195,6 +254,11 @@ public sealed unsafe class PhysicalMemory
         if (v == 0 && _images.Count != 0)
         {
             v = Materialize(a >> FrameShift);
+        }
+        else if (v != 0 && (v & 1) == 0 && WholeFrameBacked(a >> FrameShift))
+        {
+            // A region declared after the frame was made covers it now: set its flag for the fast path.
+            SetWholeFrameFlag(a >> FrameShift);
         }
         value = v == 0 ? 0 : ((ulong*)(v & ~(nuint)1))[(a >> 3) & (WordsPerFrame - 1)];
         return true;
@@ -304,7 +368,7 @@ public sealed unsafe class PhysicalMemory
                     Grow();
                 }
                 nuint value = (nuint)image.At(first) | (WholeFrameBacked(frameNumber) ? 1u : 0u);
-                Insert(_slots, _hashShift, frameNumber + 1, value);
+                Insert(_slots, _hashBits, frameNumber + 1, value);
                 _used++;
                 return value;
             }
@@ -321,6 +385,19 @@ public sealed unsafe class PhysicalMemory
             }
         }
         return 0;
+    }
+
+    private void SetWholeFrameFlag(ulong frameNumber)
+    {
+        ulong key = frameNumber + 1;
+        var slots = _slots;
+        int mask = slots.Length - 1;
+        int h = Home(key);
+        while (slots[h].Key != key)
+        {
+            h = (h + 1) & mask;
+        }
+        slots[h].Value |= 1;
     }
 
     private nuint AddFrame(ulong frameNumber)
@@ -348,19 +425,22 @@ public sealed unsafe class PhysicalMemory
         _slabLeft--;
         _frameCount++;
         nuint value = (nuint)frame | (WholeFrameBacked(frameNumber) ? 1u : 0u);
-        Insert(_slots, _hashShift, frameNumber + 1, value);
+        Insert(_slots, _hashBits, frameNumber + 1, value);
         _used++;
         return value;
     }
 
-    private void Insert(Slot[] slots, int shift, ulong key, nuint value)
+    private void Insert(Slot[] slots, int bits, ulong key, nuint value)
     {
         int mask = slots.Length - 1;
-        int h = (int)((key * 0x9E3779B97F4A7C15UL) >> shift);
+        int h = _hash.Index(key, bits);
+        long probes = 1;
         while (slots[h].Key != 0)
         {
             h = (h + 1) & mask;
+            probes++;
         }
+        InsertProbes += probes;
         slots[h] = new Slot { Key = key, Value = value };
     }
 
@@ -368,23 +448,23 @@ public sealed unsafe class PhysicalMemory
     {
         var old = _slots;
         var slots = new Slot[old.Length * 2];
-        int shift = _hashShift - 1;
+        int bits = _hashBits + 1;
         foreach (var s in old)
         {
             if (s.Key != 0)
             {
-                Insert(slots, shift, s.Key, s.Value);
+                Insert(slots, bits, s.Key, s.Value);
             }
         }
         _slots = slots;
-        _hashShift = shift;
+        _hashBits = bits;
     }
 
     /// <summary>Forgets all contents and regions.</summary>
     public void Clear()
     {
-        _slots = new Slot[1 << 10];
-        _hashShift = 64 - 10;
+        _slots = new Slot[1 << InitialBits];
+        _hashBits = InitialBits;
         _used = 0;
         foreach (var slab in _slabs)
         {
@@ -400,6 +480,7 @@ public sealed unsafe class PhysicalMemory
         }
         _images.Clear();
         MappedImageBytes = 0;
+        _runs.Clear();
         _frameCount = 0;
         _lastWriteFrame = null;
         Epoch++;

@@ -174,7 +174,7 @@ public static class BinaryTraceReader
                 // Fast path: an access record (tag 1..3, size 1..64, bytes 2..7 zero).
                 uint tag = (uint)head & 0xFF;
                 uint size = (uint)(head >> 8) & 0xFF;
-                if (tag - BinaryTrace.TagRead < 3 && (head >> 16) == 0 && size - 1 < 64)
+                if (tag - BinaryTrace.TagRead < 3 && (head >> 16) == 0 && size - 1 < 64 && (tag != BinaryTrace.TagFetch || size == 4))
                 {
                     var a = new TraceRecord
                     {
@@ -229,7 +229,7 @@ public static class BinaryTraceReader
             ulong head = Load(ref start, pos);
             uint tag = (uint)head & 0xFF;
             uint size = (uint)(head >> 8) & 0xFF;
-            if (tag - BinaryTrace.TagRead >= 3 || (head >> 16) != 0 || size - 1 >= 64)
+            if (tag - BinaryTrace.TagRead >= 3 || (head >> 16) != 0 || size - 1 >= 64 || (tag == BinaryTrace.TagFetch && size != 4))
             {
                 break;
             }
@@ -325,6 +325,17 @@ public static class BinaryTraceReader
             }
             state.RamPending = false;
             state.MemRemaining = 0;
+            if (size == 0 || state.RamBase + ((ulong)size - 1) < state.RamBase)
+            {
+                var e = Bad(ref state, size == 0 ? "a RAM region cannot be empty (size 0)"
+                    : $"the RAM region at 0x{state.RamBase:x} of 0x{(ulong)size:x} bytes runs past the top of the 64-bit address space");
+                if (!state.Options.SkipBadLines)
+                {
+                    throw e;
+                }
+                state.Options.Skipped(e);
+                return true;
+            }
             rec.Op = TraceOp.Ram;
             rec.Address = state.RamBase;
             rec.Value = (ulong)size;
@@ -413,6 +424,8 @@ public static class BinaryTraceReader
         {
             case BinaryTrace.TagRead or BinaryTrace.TagWrite or BinaryTrace.TagFetch:
                 Expect(ref state, b2 == 0 && b3 == 0 && n == 0, "reserved bytes 2..7 of an access record must be zero");
+                // docs/binary-format.md: an X record's size byte is always 4 (an A64 instruction).
+                Expect(ref state, tag != BinaryTrace.TagFetch || b1 == 4, $"fetch size {b1} is not 4 (an X record fetches one 4-byte instruction)");
                 throw Bad(ref state, $"access size {b1} is not between 1 and 64 bytes");
             case BinaryTrace.TagLdtr or BinaryTrace.TagSttr:
                 Expect(ref state, b2 == 0 && b3 == 0 && n == 0, "reserved bytes of an ldtr/sttr record must be zero");
@@ -459,6 +472,7 @@ public static class BinaryTraceReader
                 Expect(ref state, b1 == 0 && b2 == 0 && b3 == 0, "reserved bytes of a mem record must be zero");
                 Expect(ref state, n > 0, "mem needs at least one value");
                 Expect(ref state, (x & 7) == 0, $"mem address 0x{x:x} is not 8-byte aligned");
+                Expect(ref state, (ulong)(n - 1) <= (ulong.MaxValue - x) >> 3, $"{n} mem words from 0x{x:x} would run past the top of the 64-bit address space");
                 state.MemAddress = x;
                 state.MemRemaining = n;
                 return;

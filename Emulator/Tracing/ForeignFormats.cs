@@ -77,12 +77,15 @@ public readonly struct LackeyFormat : ILineFormat
         }
         ulong addr = Lex.Hex(rest[..comma], source, line, start + 1, "address");
         int sizeCol = start + comma + 2;
+        byte size = Lex.Size(Lex.Dec(rest[(comma + 1)..], source, line, sizeCol, "access size"), source, line, sizeCol);
         var rec = new TraceRecord
         {
             Op = op,
             Line = line,
             Address = addr,
-            Size = Lex.Size(Lex.Dec(rest[(comma + 1)..], source, line, sizeCol, "access size"), source, line, sizeCol),
+            // An instruction record becomes the trace format's X, which fetches one 4-byte instruction whatever
+            // lackey's instruction length (docs/foreign-traces.md): a lackey trace replays as its conversion does.
+            Size = op == TraceOp.Fetch ? (byte)4 : size,
         };
         handler.OnRecord(in rec);
         if (modify)

@@ -326,6 +326,11 @@ public static class TextTraceParser
                 rec.Op = TraceOp.Ram;
                 rec.Address = Number(ref t, source, line, "RAM base");
                 rec.Value = Number(ref t, source, line, "RAM size");
+                if (rec.Value == 0 || rec.Address + (rec.Value - 1) < rec.Address)
+                {
+                    Fail.Bad(source, line, t.Column, rec.Value == 0 ? "a RAM region cannot be empty (size 0)"
+                        : "the RAM region runs past the top of the 64-bit address space");
+                }
                 break;
             case 3 when Is(keyword, "mem"u8):
             {
@@ -338,6 +343,8 @@ public static class TextTraceParser
                 // the tokenizer) and handed over together. Words decoded are handed over before anything that may
                 // report an error, so a bad word leaves the ones before it stored, as word-by-word parsing would.
                 Span<ulong> words = stackalloc ulong[MemBatch];
+                // Words past 2^64 would wrap to PA 0: the line may hold at most this many.
+                ulong maxWords = ((ulong.MaxValue - pa) >> 3) + 1;
                 long count = 0;
                 int n = 0;
                 while (true)
@@ -354,6 +361,14 @@ public static class TextTraceParser
                             break;
                         }
                         value = ParseNumber(tok, source, line, t.Column, "value");
+                    }
+                    if ((ulong)count == maxWords)
+                    {
+                        if (n != 0)
+                        {
+                            handler.OnMemWords(pa + (ulong)(count - n) * 8, words[..n], line);
+                        }
+                        Fail.Bad(source, line, t.Column, "mem word ", (ulong)count + 1, " would lie past the top of the 64-bit address space");
                     }
                     words[n++] = value;
                     count++;

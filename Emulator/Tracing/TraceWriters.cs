@@ -119,7 +119,7 @@ public sealed class BinaryTraceWriter : TraceWriter
         {
             case TraceOp.Read: Put(BinaryTrace.TagRead, r.Size, 0, 0, r.Address); break;
             case TraceOp.Write: Put(BinaryTrace.TagWrite, r.Size, 0, 0, r.Address); break;
-            case TraceOp.Fetch: Put(BinaryTrace.TagFetch, r.Size == 0 ? (byte)4 : r.Size, 0, 0, r.Address); break;
+            case TraceOp.Fetch: Put(BinaryTrace.TagFetch, 4, 0, 0, r.Address); break; // the format fixes X at 4 bytes
             case TraceOp.Ldtr: Put(BinaryTrace.TagLdtr, r.Size, 0, 0, r.Address); break;
             case TraceOp.Sttr: Put(BinaryTrace.TagSttr, r.Size, 0, 0, r.Address); break;
             case TraceOp.Pstate: Put(BinaryTrace.TagPstate, 0, (byte)r.Value, 0, 0); break;
