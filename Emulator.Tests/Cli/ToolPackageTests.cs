@@ -81,7 +81,7 @@ public sealed class ToolPackageTests : IDisposable
     }
 
     [Theory]
-    [InlineData("rep", "replay\n")]
+    [InlineData("rep", "replay\nreport\n")]
     [InlineData("replay x --demand-paging ", "auto\noff\non\n")]
     [InlineData("replay x --placement rand", "random\n")]
     [InlineData("cell x --granule ", "16k\n4k\n64k\n")]

@@ -29,9 +29,9 @@ public sealed class TerminalEscapeTests : IDisposable
     public static TheoryData<string[], string> Messages() => new()
     {
         { ["replay", "EXAMPLE", "--preset", "x" + Osc], "mmusim: --preset: unknown preset 'x\\x1b]0;pwned\\x07' (known: neoverse-n1, cortex-a76, cortex-a55, cortex-a53, small-in-order, bench, uncached)\n" },
-        { ["esr", "0x" + Csi], "mmusim esr: '0x\\x1b[2J' is not a 64-bit number (0x... or decimal)\n" },
-        { ["hpfar", Osc], "mmusim hpfar: '\\x1b]0;pwned\\x07' is not a 64-bit number (0x... or decimal)\n" },
-        { ["par", Csi], "mmusim par: '\\x1b[2J' is not a 64-bit number (0x... or decimal)\n" },
+        { ["esr", "0x" + Csi], "mmusim esr: '0x\\x1b[2J' is not a 64-bit number (hexadecimal, with or without 0x; 0d... for decimal)\n" },
+        { ["hpfar", Osc], "mmusim hpfar: '\\x1b]0;pwned\\x07' is not a 64-bit number (hexadecimal, with or without 0x; 0d... for decimal)\n" },
+        { ["par", Csi], "mmusim par: '\\x1b[2J' is not a 64-bit number (hexadecimal, with or without 0x; 0d... for decimal)\n" },
         { ["replay", "EXAMPLE", "--bogus" + Csi], "mmusim: unknown option '--bogus\\x1b[2J'; see mmusim replay --help\n" },
         { ["replay", "EXAMPLE", "--demand-paging", Csi], "mmusim: bad --demand-paging '\\x1b[2J' (auto, on or off)\n" },
         { ["convert", "EXAMPLE", "-", "--to", Osc], "mmusim: --to is text or binary, not '\\x1b]0;pwned\\x07'\n" },
@@ -50,7 +50,7 @@ public sealed class TerminalEscapeTests : IDisposable
     {
         string cfg = Path.Combine(_dir, "c.json");
         File.WriteAllText(cfg, "{ \"tl\\u001b[1mbs\": [] }");
-        Assert.Equal($"mmusim: {cfg}: tl\\x1b[1mbs: unknown key (allowed: description, name, tlbs, walkCaches, ipaCache, walkerCaches, memoryLatency, coalesceContiguous, modelDataCaches)\n",
+        Assert.Equal($"mmusim: {cfg}: tl\\x1b[1mbs: unknown key (allowed: description, name, tlbs, walkCaches, ipaCache, walkerCaches, memoryLatency, coalesceContiguous, modelDataCaches, timeline)\n",
             Err("replay", Example, "--quiet", "--config", cfg));
     }
 
