@@ -64,6 +64,8 @@ public sealed class GoldenOutputTests
         { "translate-json", ["translate", "traces/guest/tables-demo.trace", "0xfffffffffffff008", "--json"] },
         // tables: blocks, consecutive blocks merged, a contiguous group, APTable applied, both VA ranges; stage 2.
         { "tables-demo", ["tables", "traces/guest/tables-demo.trace"] },
+        // A non-canonical VA after a TLB hit: no TLB lookup, no walk (the input-address checks decided).
+        { "explain-non-canonical", ["explain", "traces/guest/non-canonical.trace", "--line", "14"] },
         // explain --va: no trace line, the translation of an address with the tables after the traces.
         { "explain-va", ["explain", "traces/guest/tables-demo.trace", "--va", "0xffffffff80001000"] },
         { "tables-two-stages", ["tables", "traces/sample/example.trace"] },

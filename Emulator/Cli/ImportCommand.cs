@@ -84,6 +84,66 @@ public static class ImportCommand
             return 0;
         });
         import.Subcommands.Add(core);
+        import.Subcommands.Add(QemuGdb());
         return import;
+    }
+
+    private static Command QemuGdb()
+    {
+        var target = new Argument<string>("target") { Description = "HOST:PORT of a stopped QEMU's gdbstub (-s is localhost:1234)." };
+        var output = new Option<string>("--output", "-o") { Description = "The setup trace to write ('-' for standard output).", Required = true };
+        var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for the connection and for each reply (default 10).", DefaultValueFactory = _ => 10 };
+        var maxTables = new Option<int>("--max-tables") { Description = "Most translation tables read (default 16384).", DefaultValueFactory = _ => 16384 };
+        var cmd = new Command("qemu-gdb", "Read a stopped QEMU through its gdbstub: every vCPU's translation registers (by the target description's names) and every table reachable from them (physical-memory mode), as a setup trace with one cpu block per vCPU.")
+        {
+            target, output, timeout, maxTables,
+        };
+        cmd.SetAction(pr =>
+        {
+            string where = pr.GetValue(target)!;
+            int colon = where.LastIndexOf(':');
+            if (colon <= 0 || !int.TryParse(where[(colon + 1)..], out int port) || port is <= 0 or > 65535)
+            {
+                Console.Error.WriteLine($"mmusim import qemu-gdb: '{where}' is not HOST:PORT");
+                return 1;
+            }
+            int seconds = Math.Max(1, pr.GetValue(timeout));
+            GdbImport.Result result;
+            try
+            {
+                using var client = new System.Net.Sockets.TcpClient();
+                if (!client.ConnectAsync(where[..colon], port).Wait(TimeSpan.FromSeconds(seconds)))
+                {
+                    Console.Error.WriteLine($"mmusim import qemu-gdb: no answer from {where} within {seconds} s");
+                    return 2;
+                }
+                var stream = client.GetStream();
+                stream.ReadTimeout = seconds * 1000;
+                stream.WriteTimeout = seconds * 1000;
+                using var gdb = new GdbRemote(new System.IO.BufferedStream(stream));
+                result = GdbImport.Import(gdb, where, pr.GetValue(maxTables));
+            }
+            catch (Exception e) when (e is GdbProtocolException or IOException or System.Net.Sockets.SocketException or AggregateException or System.Xml.XmlException or FormatException)
+            {
+                Console.Error.WriteLine($"mmusim import qemu-gdb: {where}: {(e is AggregateException a ? a.InnerException?.Message : e.Message)}");
+                return 2;
+            }
+            try
+            {
+                using var o = OutputFile.Open(pr.GetValue(output)!, []);
+                o.Stream.Write(Encoding.UTF8.GetBytes(result.Text));
+                o.Stream.Flush();
+                o.Commit();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"mmusim import qemu-gdb: {e.Message}");
+                return 1;
+            }
+            Console.Error.WriteLine($"mmusim import qemu-gdb: {result.Cpus} vCPU(s), {result.Tables} table(s), {result.Bytes} bytes of tables"
+                + (result.Missing.Count > 0 ? $"; not in the target description: {string.Join(", ", result.Missing)}" : ""));
+            return 0;
+        });
+        return cmd;
     }
 }

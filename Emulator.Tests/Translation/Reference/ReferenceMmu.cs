@@ -506,7 +506,7 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
             }
             else
             {
-                attr = 0x00; // data: Device-nGnRnE (PAR.SH then reads 0b10: see Par)
+                attr = 0x00; // data: Device-nGnRnE (PAR.SH then reads 0b10: see ParSh)
                 sh = 0;
                 if (Misaligned(a))
                 {
@@ -900,15 +900,13 @@ public sealed class ReferenceMmu(SystemRegisters regs, PhysicalMemory mem)
         _ => throw new ArgumentOutOfRangeException(nameof(t)),
     };
 
-    /// <summary>
-    /// PAR_EL1 (64-bit format) for an AT: PA, ATTR, SH, NS=1 and RES1 bit 11 on success; F, FST, PTW, S on failure.
-    /// SH reads 0b10 for Device memory and for Normal Inner and Outer Non-cacheable memory (the PAR_EL1.SH field
-    /// description), whatever the descriptors said.
-    /// </summary>
+    /// <summary>PAR_EL1 (64-bit format) for an AT: PA, ATTR, SH, NS=1 and RES1 bit 11 on success; F, FST, PTW, S on failure.</summary>
     public static ulong Par(in RefResult r) => r.Faulted
         ? 1UL | ((ulong)(uint)Fsc(r.Type, r.Level) << 1) | (r.S1Ptw ? 1UL << 8 : 0) | (r.Stage == 2 ? 1UL << 9 : 0) | (1UL << 11)
-        : (r.Pa & 0x000F_FFFF_FFFF_F000) | ((ulong)r.Attr << 56)
-          | ((ulong)(uint)((r.Attr >> 4) == 0 || r.Attr == 0x44 ? 0b10 : r.Sh & 3) << 7) | (1UL << 9) | (1UL << 11);
+        : (r.Pa & 0x000F_FFFF_FFFF_F000) | ((ulong)r.Attr << 56) | (ParSh(r.Attr, r.Sh) << 7) | (1UL << 9) | (1UL << 11);
+
+    /// <summary>PAR_EL1.SH: 0b10 for Device and for Normal Inner and Outer Non-cacheable memory (the field's description), else the SH.</summary>
+    private static ulong ParSh(byte attr, int sh) => (attr >> 4) == 0 || attr == 0x44 ? 0b10UL : (ulong)(uint)(sh & 3);
 
     /// <summary>
     /// Where a fault is taken (Arm ARM D1.3, HCR_EL2): stage 2, the EL2 regime, EL0 with TGE, or an external abort on a
