@@ -410,6 +410,12 @@ public sealed partial class HtmlReportTests : IDisposable
     }
 
     [Fact]
+    public void PowersOfTwoAreLabelledInKAndM()
+    {
+        Assert.Equal(["1", "512", "1K", "64K", "1M", "2G"], new[] { 0, 9, 10, 16, 20, 31 }.Select(ReportCharts.PowerOfTwo));
+    }
+
+    [Fact]
     public void CdfRisesToOneAtTheLargestValue()
     {
         var (xs, ys) = ReportCharts.Cdf([(7, 1), (45, 1), (640, 1), (803, 1)]);
