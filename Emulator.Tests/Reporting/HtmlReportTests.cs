@@ -409,6 +409,40 @@ public sealed partial class HtmlReportTests : IDisposable
         Assert.Equal(ys[..50], sy);
     }
 
+    /// <summary>
+    /// A real `mmusim mrc` output (ReportFixtures/mrc-sumsort.json: the lackey trace, `--sets 16 --l1 16`, written by
+    /// the mrc command of the analysis branch; its input path made relative): every curve's table rows are its
+    /// points at each power of two and the last, with the file's numbers.
+    /// </summary>
+    [Fact]
+    public void ARealMrcFileGivesItsPointsInTheTable()
+    {
+        string html = Tmp("mrc.html");
+        Assert.Equal(("", 0), Support.Cli.Run("report", Fixture("mrc-sumsort.json"), "-o", html) is var r ? (r.Err, r.Exit) : default);
+        string text = File.ReadAllText(html);
+        Assert.Contains("<figure id=\"chart-mrc\" class=\"chart\">", text);
+        var rows = Regex.Matches(text, "<tr data-curve=\"([^\"]+)\"><th>[^<]*</th><td class=\"n\" data-field=\"entries\" data-value=\"(\\d+)\">[^<]*</td><td class=\"n\" data-field=\"misses\" data-value=\"(\\d+)\">[^<]*</td><td class=\"n\" data-field=\"accesses\" data-value=\"(\\d+)\">")
+            .Select(m => $"{System.Net.WebUtility.HtmlDecode(m.Groups[1].Value)} {m.Groups[2].Value} {m.Groups[3].Value} {m.Groups[4].Value}").ToList();
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(Fixture("mrc-sumsort.json")));
+        var expected = new List<string>();
+        foreach (var c in doc.RootElement.GetProperty("curves").EnumerateArray())
+        {
+            var points = c.GetProperty("points").EnumerateArray().ToList();
+            long last = points[^1].GetProperty("entries").GetInt64();
+            expected.AddRange(points
+                .Where(p => p.GetProperty("entries").GetInt64() is var e && ((e & (e - 1)) == 0 || e == last))
+                .Select(p => $"{c.GetProperty("name").GetString()} {p.GetProperty("entries").GetInt64()} {p.GetProperty("misses").GetInt64()} {p.GetProperty("accesses").GetInt64()}"));
+        }
+        Assert.Equal(4, doc.RootElement.GetProperty("curves").GetArrayLength());
+        Assert.Equal(expected, rows);
+    }
+
+    [Fact]
+    public void PowersOfTwoAreLabelledInKAndM()
+    {
+        Assert.Equal(["1", "512", "1K", "64K", "1M", "2G"], new[] { 0, 9, 10, 16, 20, 31 }.Select(ReportCharts.PowerOfTwo));
+    }
+
     [Fact]
     public void CdfRisesToOneAtTheLargestValue()
     {

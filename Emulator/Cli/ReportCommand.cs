@@ -82,10 +82,10 @@ public static class ReportCommand
 
     private static int Write(ReportInputs loaded, OutputFile html, string? plotDir, string[] inputs)
     {
-        var charts = ReportCharts.Build(loaded.Runs, loaded.Curves);
         string? writing = html.Path;
         try
         {
+            var charts = ReportCharts.Build(loaded.Runs, loaded.Curves);
             HtmlReport.Write(loaded.Runs, loaded.Curves, charts, html.Stream);
             html.Commit();
             if (plotDir is not null)
@@ -105,7 +105,32 @@ public static class ReportCommand
             Console.Error.WriteLine($"mmusim: {OutputError(e, writing)}");
             return 1;
         }
+        catch (Exception e) when (NativeLibraryMissing(e) is { } missing)
+        {
+            // SkiaSharp loads its native library at the first chart; a native executable copied without the .so
+            // files published beside it gets here. Nothing is written (the HTML stays a temporary file).
+            Console.Error.WriteLine($"mmusim: cannot draw the charts: {missing} was not found beside mmusim or on the library path (keep the .so files that `dotnet publish` puts beside the executable)");
+            return 1;
+        }
         return 0;
+    }
+
+    /// <summary>The native library a chart needed and could not load (e.g. "libSkiaSharp"), or null for any other error.</summary>
+    private static string? NativeLibraryMissing(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+        {
+            if (x is DllNotFoundException dll)
+            {
+                var m = System.Text.RegularExpressions.Regex.Match(dll.Message, "library '([^']+)'");
+                return m.Success ? m.Groups[1].Value + ".so" : "a native library";
+            }
+            if (x is not TypeInitializationException)
+            {
+                return null;
+            }
+        }
+        return null;
     }
 
     private static void WriteFile(string path, byte[] bytes, string[] inputs)

@@ -211,6 +211,15 @@ public static class ReportCharts
         return new ReportChart("walk-latency-cdf", title, plt);
     }
 
+    /// <summary>2^k as an axis label: 512, 1K, 64K, 1M, 4G.</summary>
+    public static string PowerOfTwo(int k) => k switch
+    {
+        < 10 => (1L << k).ToString(CultureInfo.InvariantCulture),
+        < 20 => $"{1L << (k - 10)}K",
+        < 30 => $"{1L << (k - 20)}M",
+        _ => $"{1L << (k - 30)}G",
+    };
+
     /// <summary>
     /// The most points a line keeps: a curve of every TLB size up to a large footprint, or a CDF of thousands of
     /// distinct cycle counts, would make megabytes of SVG path for no visible difference at 800 pixels.
@@ -281,10 +290,25 @@ public static class ReportCharts
             line.LegendText = set.Curves[c].Name;
             maxEntries = Math.Max(maxEntries, points[^1].Entries);
         }
+        // A tick at each power of two; at most about a dozen labelled (the others minor), in K and M (1024, 1024²)
+        // so that the labels of a large footprint do not run into each other.
         var ticks = new ScottPlot.TickGenerators.NumericManual();
-        for (int k = 0; (1L << k) <= maxEntries * 2 && k < 63; k++)
+        int powers = 1;
+        while ((1L << powers) <= maxEntries * 2 && powers < 62)
         {
-            ticks.AddMajor(k, (1L << k).ToString(CultureInfo.InvariantCulture));
+            powers++;
+        }
+        int step = (powers + 11) / 12;
+        for (int k = 0; k < powers; k++)
+        {
+            if (k % step == 0)
+            {
+                ticks.AddMajor(k, PowerOfTwo(k));
+            }
+            else
+            {
+                ticks.AddMinor(k);
+            }
         }
         plt.Axes.Bottom.TickGenerator = ticks;
         plt.Axes.SetLimitsY(0, 1.02);
