@@ -104,6 +104,16 @@ public sealed class MaintenanceCheckerTests
         AssertOne(ReadOnlyAfter("dsb ishst\ntlbi VAE1 0x402 #Tlbi\ndsb ish\nisb"), FindingKind.StaleTranslation, "#Use", 1, "#Tlbi");
 
     [Fact]
+    public void EveryAccessOfAStalePageIsReportedNotOnlyTheFirst()
+    {
+        // Accesses that every view translates alike are remembered per page until the next non-access line; a
+        // flagged one never is: the second write on the next line is its own finding.
+        string trace = ReadOnlyAfter("dsb ishst\ntlbi VAE1 0x402\ndsb ish\nisb") + "\nW 0x402008 #Again\nR 0x402010\n";
+        var f = Check(trace);
+        Assert.Equal([LineOf(trace, "#Use"), LineOf(trace, "#Again")], f.Select(x => x.Line).ToArray());
+    }
+
+    [Fact]
     public void TheBroadcastFormReachesEveryPe() => AssertNone(ReadOnlyAfter("dsb ishst\ntlbi VAE1IS 0x402\ndsb ish\nisb"));
 
     [Fact]

@@ -50,7 +50,7 @@ public sealed class TerminalEscapeTests : IDisposable
     {
         string cfg = Path.Combine(_dir, "c.json");
         File.WriteAllText(cfg, "{ \"tl\\u001b[1mbs\": [] }");
-        Assert.Equal($"mmusim: {cfg}: tl\\x1b[1mbs: unknown key (allowed: description, name, tlbs, walkCaches, ipaCache, walkerCaches, memoryLatency, coalesceContiguous, modelDataCaches, timeline)\n",
+        Assert.Equal($"mmusim: {cfg}: tl\\x1b[1mbs: unknown key (allowed: description, name, tlbs, walkCaches, ipaCache, walkerCaches, memoryLatency, coalesceContiguous, modelDataCaches, timeline, maintenance)\n",
             Err("replay", Example, "--quiet", "--config", cfg));
     }
 

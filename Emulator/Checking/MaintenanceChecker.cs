@@ -108,7 +108,19 @@ public sealed class MaintenanceChecker : IReplayObserver
         public readonly List<RegChange> Regs = new();
         public ulong[] RegsBefore = new ulong[SystemRegisters.Count];
         public bool PanBefore;
+        /// <summary>
+        /// Accesses (4 KiB page, type, unprivileged, misaligned) that every view translated alike at
+        /// <see cref="CleanVersion"/>: while nothing but accesses has run since, they cannot give a finding.
+        /// </summary>
+        public readonly HashSet<ulong> Clean = new();
+        public long CleanVersion = -1;
     }
+
+    /// <summary>Bumped by every line that is not an access: what a PE may hold, and memory, change only there.</summary>
+    private long _version;
+
+    /// <summary>Most clean accesses remembered per PE (the set is emptied beyond).</summary>
+    public const int MaxClean = 1 << 16;
 
     private readonly SimulatedSystem _system;
     private readonly PhysicalMemory _memory;
@@ -197,6 +209,10 @@ public sealed class MaintenanceChecker : IReplayObserver
         }
         var ps = State(pe);
         _seq++;
+        if (record.Op is not (TraceOp.Read or TraceOp.Write or TraceOp.Fetch or TraceOp.Ldtr or TraceOp.Sttr or TraceOp.At or TraceOp.Dump))
+        {
+            _version++;
+        }
         switch (record.Op)
         {
             case TraceOp.Read or TraceOp.Write or TraceOp.Fetch:
@@ -931,6 +947,16 @@ public sealed class MaintenanceChecker : IReplayObserver
             return; // nothing old anywhere: every PE sees exactly the tables in memory
         }
         int me = ps.Core.Index;
+        if (ps.CleanVersion != _version)
+        {
+            ps.Clean.Clear();
+            ps.CleanVersion = _version;
+        }
+        ulong key = ((va >> 12) << 4) | ((ulong)type << 2) | (unpriv ? 2UL : 0) | (AccessRequest.Misaligned(va, size) ? 1UL : 0);
+        if (ps.Clean.Contains(key))
+        {
+            return; // the same page, the same kind of access, nothing changed since every view agreed on it
+        }
         SyncShadow(ps);
         var req = Request(ps, type, va, size, unpriv, ps.Core.Pan);
         var tables = Walk(ps, in req, out _);
@@ -962,6 +988,11 @@ public sealed class MaintenanceChecker : IReplayObserver
         }
         if (found is not { } alt)
         {
+            if (ps.Clean.Count >= MaxClean)
+            {
+                ps.Clean.Clear();
+            }
+            ps.Clean.Add(key);
             return;
         }
         var replayed = AccessResult.Of(in outcome);

@@ -13,8 +13,9 @@ namespace MmuSim.Core;
 /// </summary>
 public static class ModelConfigJson
 {
-    private static readonly string[] TopKeys = ["$schema", "description", "name", "tlbs", "walkCaches", "ipaCache", "walkerCaches", "memoryLatency", "coalesceContiguous", "modelDataCaches", "timeline"];
+    private static readonly string[] TopKeys = ["$schema", "description", "name", "tlbs", "walkCaches", "ipaCache", "walkerCaches", "memoryLatency", "coalesceContiguous", "modelDataCaches", "timeline", "maintenance"];
     private static readonly string[] TimelineKeys = ["window", "issueInterval", "issueWidth", "walkers", "walkQueue", "walkerCacheMisses", "memoryRequests"];
+    private static readonly string[] MaintenanceKeys = ["localTlbi", "broadcastTlbi", "broadcastDsb"];
     private static readonly string[] TlbKeys = ["name", "serves", "entries", "ways", "latency", "policy", "seed"];
     private static readonly string[] WalkCacheKeys = ["name", "stage", "levels", "entries", "ways", "latency", "policy", "seed"];
     private static readonly string[] IpaCacheKeys = ["name", "entries", "ways", "latency", "policy", "seed"];
@@ -332,9 +333,19 @@ public static class ModelConfigJson
             int memoryLatency = (int)Integer(root, "", "memoryLatency", 0, 1_000_000, 100);
             bool coalesce = Boolean(root, "", "coalesceContiguous", true);
             bool dataCaches = Boolean(root, "", "modelDataCaches", false);
+            MaintenanceCosts? maintenance = null;
+            if (root.TryGetProperty("maintenance", out var mc) && mc.ValueKind != JsonValueKind.Null)
+            {
+                CheckKeys(mc, "maintenance", MaintenanceKeys);
+                var assumed = MaintenanceCosts.Assumed;
+                maintenance = new MaintenanceCosts(
+                    (int)Integer(mc, "maintenance", "localTlbi", 0, 1_000_000, assumed.LocalTlbi),
+                    (int)Integer(mc, "maintenance", "broadcastTlbi", 0, 1_000_000, assumed.BroadcastTlbi),
+                    (int)Integer(mc, "maintenance", "broadcastDsb", 0, 1_000_000, assumed.BroadcastDsb));
+            }
             return new ModelConfig(name,
                 new CachingConfig(tlbs, walkCaches, ipa, coalesce),
-                new TimingConfig(walkerCaches, memoryLatency, dataCaches, Timeline(root)));
+                new TimingConfig(walkerCaches, memoryLatency, dataCaches, Timeline(root), maintenance));
         }
 
         /// <summary>The <c>timeline</c> object (absent or null: none, the serial timeline).</summary>
@@ -452,6 +463,12 @@ public static class ModelConfigJson
             WriteLimit(w, "memoryRequests", tl.MemoryRequests);
             w.WriteEndObject();
         }
+        var m = c.Timing.MaintenanceCosts;
+        w.WriteStartObject("maintenance");
+        w.WriteNumber("localTlbi", m.LocalTlbi);
+        w.WriteNumber("broadcastTlbi", m.BroadcastTlbi);
+        w.WriteNumber("broadcastDsb", m.BroadcastDsb);
+        w.WriteEndObject();
         w.WriteEndObject();
     }
 

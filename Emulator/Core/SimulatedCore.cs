@@ -240,7 +240,16 @@ public sealed class SimulatedCore
         Stats.Records++;
         Stats.Dsbs++;
         LastDsb = option;
+        // A DSB that completes this PE's broadcast TLBIs waits for every PE to perform them (R_PSMWS): priced once.
+        if (_broadcastPending && option.OrdersLoads() && option.OrdersStores() && option.IsBroadcast())
+        {
+            _broadcastPending = false;
+            Stats.MaintenanceCycles += Config.Timing.MaintenanceCosts.BroadcastDsb;
+        }
     }
+
+    /// <summary>This PE issued a broadcast TLBI that no DSB has completed yet.</summary>
+    private bool _broadcastPending;
 
     /// <summary>The option of the last DSB this PE executed (<see cref="DsbOption.SY"/> before any).</summary>
     public DsbOption LastDsb { get; private set; } = DsbOption.SY;
@@ -312,14 +321,21 @@ public sealed class SimulatedCore
         var e1 = TranslationRegimes.OfE1Maintenance(CurrentEl, hcr);
         var e2 = TranslationRegimes.OfE2Maintenance(hcr);
         LastTlbi = DecodeTlbi(op, xt, e1, e2);
+        var costs = Config.Timing.MaintenanceCosts;
         if (IsBroadcast(op, hcr))
         {
             Stats.BroadcastTlbis++;
+            Stats.MaintenanceCycles += costs.BroadcastTlbi;
+            _broadcastPending = true;
             if (System.Pes.Count > 1)
             {
                 System.InvalidateAll(in LastTlbi, Mmu.CurrentVmid, e1, e2);
                 return;
             }
+        }
+        else
+        {
+            Stats.MaintenanceCycles += costs.LocalTlbi;
         }
         Caches.Invalidate(in LastTlbi, Mmu.CurrentVmid, e1, e2);
     }

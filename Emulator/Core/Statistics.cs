@@ -31,6 +31,9 @@ public sealed class Statistics
 
     /// <summary>`isb` lines this PE executed.</summary>
     public long Isbs { get; internal set; }
+
+    /// <summary>Cycles TLB maintenance cost this PE (TLBIs it issued, DSBs that waited for its broadcast ones).</summary>
+    public long MaintenanceCycles { get; internal set; }
     public long Faults { get; internal set; }
 
     /// <summary>Descriptor reads made for R/W/X accesses (AT walks are counted apart).</summary>
@@ -100,6 +103,7 @@ public sealed class Statistics
             t.BroadcastTlbis += s.BroadcastTlbis;
             t.Dsbs += s.Dsbs;
             t.Isbs += s.Isbs;
+            t.MaintenanceCycles += s.MaintenanceCycles;
             t.Faults += s.Faults;
             t.DescriptorReads += s.DescriptorReads;
             t.AtDescriptorReads += s.AtDescriptorReads;

@@ -192,6 +192,18 @@ public sealed class DemandPager : IDemandPager
         core.DemandPager = this;
     }
 
+    /// <summary>
+    /// Serves another PE of the same system too: its registers name the same tables (the tables are in the memory
+    /// every PE shares, so a page mapped on one PE's first touch is mapped for all), it runs at EL0, and its
+    /// translation faults come here.
+    /// </summary>
+    public void Attach(SimulatedCore pe)
+    {
+        Program(pe.Registers);
+        pe.CurrentEl = 0;
+        pe.DemandPager = this;
+    }
+
     public bool TwoStages => _o.Stages == 2;
 
     public DemandPagingOptions Options => _o;

@@ -51,6 +51,7 @@ public static class TranslationRegimes
     /// ELIsInHost()): EL2 uses EL2&amp;0 with HCR_EL2.E2H=1, else the EL2 regime; EL0 uses EL2&amp;0 with
     /// HCR_EL2.{E2H,TGE}={1,1}; otherwise EL0 and EL1 use EL1&amp;0.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static TranslationRegime Of(int el, Hcr hcr)
     {
         if (el == 2)

@@ -167,6 +167,7 @@ public sealed class Replayer
             {
                 pe.StartTimeline(timeline.Detailed);
             }
+            Pager?.Attach(pe); // demand paging serves every PE, over the tables they share
         }
         _core = _system.Pes[n];
         _cpuLines = true;
@@ -343,6 +344,13 @@ public sealed class Replayer
         if (_options.DemandPaging == DemandPagingMode.On || (foreign && _options.DemandPaging == DemandPagingMode.Auto))
         {
             Pager ??= new DemandPager(_first, _options.Paging);
+            foreach (var pe in _system.Pes)
+            {
+                if (pe.DemandPager is null)
+                {
+                    Pager.Attach(pe); // every PE of the system, over the same tables
+                }
+            }
         }
         if (foreign)
         {

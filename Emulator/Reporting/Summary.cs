@@ -30,6 +30,10 @@ public static class Summary
         {
             w.WriteLine($"barriers           {s.Dsbs + s.Isbs,12:N0}   (dsb {s.Dsbs:N0}, isb {s.Isbs:N0})");
         }
+        if (s.MaintenanceCycles != 0)
+        {
+            w.WriteLine($"maintenance cycles {s.MaintenanceCycles,12:N0}   (TLBIs and the DSBs that waited for broadcast ones; prices are assumptions, docs/translation-cost.md)");
+        }
         if (pager is not null)
         {
             pager.WriteSummary(w);

@@ -126,6 +126,10 @@ public static class SummaryJson
         w.WriteNumber("hardwareUpdates", s.HardwareUpdates);
         w.WriteNumber("translationCycles", s.TranslationCycles);
         WriteRatio(w, "cyclesPerAccess", s.TranslationCycles, s.Accesses);
+        if (s.MaintenanceCycles != 0)
+        {
+            w.WriteNumber("maintenanceCycles", s.MaintenanceCycles);
+        }
         if (barriers)
         {
             w.WriteNumber("broadcastTlbis", s.BroadcastTlbis);

@@ -16,11 +16,27 @@ public sealed record WalkerCacheConfig(string Name, long SizeBytes, int Ways, in
 /// <param name="MemoryLatency">Cycles of a descriptor read that no cache level serves.</param>
 /// <param name="ModelDataCaches">Send the trace's data accesses through the same caches (they evict table lines).</param>
 /// <param name="Timeline">The timeline's parameters (null: <see cref="TimelineConfig.Serial"/>); the additive model ignores them.</param>
+/// <param name="Maintenance">The prices of TLB maintenance (null: <see cref="MaintenanceCosts.Assumed"/>).</param>
 public sealed record TimingConfig(IReadOnlyList<WalkerCacheConfig> WalkerCaches, int MemoryLatency, bool ModelDataCaches = false,
-    TimelineConfig? Timeline = null)
+    TimelineConfig? Timeline = null, MaintenanceCosts? Maintenance = null)
 {
     /// <summary>The timeline's parameters, <see cref="TimelineConfig.Serial"/> when none were given.</summary>
     public TimelineConfig TimelineOrSerial => Timeline ?? TimelineConfig.Serial;
+
+    /// <summary>The prices of TLB maintenance (<see cref="MaintenanceCosts.Assumed"/> unless the configuration names them).</summary>
+    public MaintenanceCosts MaintenanceCosts => Maintenance ?? MaintenanceCosts.Assumed;
+}
+
+/// <summary>
+/// What TLB maintenance costs the PE that issues it, in cycles: a local TLBI, a broadcast (IS/OS) TLBI, and a DSB
+/// that waits for the completion of broadcast maintenance (R_PSMWS: the DSB completes only when every PE in the
+/// domain has performed the invalidation). No TRM states these figures: the defaults are assumptions of the order
+/// of what published measurements of broadcast TLBI on Arm servers report, to be replaced by measured ones.
+/// </summary>
+public sealed record MaintenanceCosts(int LocalTlbi, int BroadcastTlbi, int BroadcastDsb)
+{
+    /// <summary>The assumed prices: local TLBI 20, broadcast TLBI 100, DSB after broadcast maintenance 500 cycles.</summary>
+    public static MaintenanceCosts Assumed { get; } = new(20, 100, 500);
 }
 
 /// <summary>A physically indexed, physically tagged cache level: tags only (data is not simulated).</summary>

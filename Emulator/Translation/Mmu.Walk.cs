@@ -21,7 +21,7 @@ public sealed partial class Mmu
     /// </summary>
     private bool FullTranslate(in AccessRequest req, ref TranslationResult r)
     {
-        var regime = TranslationRegimes.Of(req.El, _hcr);
+        var regime = RegimeAt(req.El); // TranslationRegimes.Of, decided once per register generation
         ref RegimeSnapshot rs = ref Snapshot(regime);
         bool s2On = rs.Stage2On;
         bool fetch = req.Type == AccessType.Fetch;

@@ -31,7 +31,10 @@ public readonly record struct AccessRequest(VirtualAddress Va, byte El, AccessTy
     bool Unaligned = false)
 {
     /// <summary>Whether a data access of <paramref name="size"/> bytes at <paramref name="va"/> is not a multiple of its size.</summary>
-    public static bool Misaligned(ulong va, int size) => size > 1 && va % (uint)size != 0;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool Misaligned(ulong va, int size) =>
+        // A mask for the power-of-two sizes of real accesses: no division on every access.
+        size > 1 && ((size & (size - 1)) == 0 ? (va & (uint)(size - 1)) != 0 : va % (uint)size != 0);
 
     /// <summary>This access is a data access that a Device memory type would fault (misaligned for its size).</summary>
     public bool MisalignedData => Unaligned || (Size > 1 && Misaligned(Va.Value, Size));
@@ -160,8 +163,19 @@ public sealed partial class Mmu
     public bool AlignmentChecked(int el)
     {
         Refresh();
-        return Snapshot(TranslationRegimes.Of(el, _hcr)).Sctlr.A;
+        // Decided once per register generation (Rebuild): asked after every access that took the general path.
+        return (uint)el <= 2 ? ((_alignmentChecked >> el) & 1) != 0 : Snapshot(TranslationRegimes.Of(el, _hcr)).Sctlr.A;
     }
+
+    /// <summary>Bit n: SCTLR_ELx.A of the regime EL n uses (n = 0, 1, 2), from the last <see cref="Rebuild"/>.</summary>
+    private byte _alignmentChecked;
+
+    /// <summary>Bits [2n+1:2n]: the regime of a stage-1 translation at EL n (<see cref="TranslationRegimes.Of"/>), per generation.</summary>
+    private uint _regimeByEl;
+
+    /// <summary>The regime of an access at <paramref name="el"/> (0..3), decided at the last <see cref="Rebuild"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private TranslationRegime RegimeAt(int el) => (TranslationRegime)((_regimeByEl >> ((el & 3) * 2)) & 3);
 
     /// <summary>
     /// Stage-1 parameters of <paramref name="regime"/> for the VA range <paramref name="upper"/> selects (the lower one
@@ -240,6 +254,19 @@ public sealed partial class Mmu
             rs.WalkCtx = ctx;
             rs.Ctx = ctx | (rs.Stage1On ? 0 : ContextTag.Stage1Off) | (rs.Stage2On ? ContextTag.Stage2On : 0);
             rs.CtxGlobal = (rs.Ctx & ~ContextTag.AsidMask) | ContextTag.Global;
+        }
+        _alignmentChecked = 0;
+        _regimeByEl = 0;
+        for (int el = 0; el <= 3; el++)
+        {
+            _regimeByEl |= (uint)TranslationRegimes.Of(el, _hcr) << (el * 2);
+        }
+        for (int el = 0; el <= 2; el++)
+        {
+            if (_regimes[(int)TranslationRegimes.Of(el, _hcr)].Sctlr.A)
+            {
+                _alignmentChecked |= (byte)(1 << el);
+            }
         }
         BuildGates();
     }
@@ -371,7 +398,7 @@ public sealed partial class Mmu
     {
         Refresh();
         ulong va = req.Va.Value;
-        var regime = TranslationRegimes.Of(req.El, _hcr);
+        var regime = RegimeAt(req.El);
         ref RegimeSnapshot rs = ref Snapshot(regime);
         ref var g = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_gates),
             GateIndex(regime, UpperRange(ref rs, va), req.Type == AccessType.Fetch));
