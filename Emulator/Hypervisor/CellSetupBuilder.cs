@@ -264,7 +264,7 @@ public static class CellSetupBuilder
         {
             foreach (var r in cell.Regions)
             {
-                if (r.Size != 0 && r.PhysStart + r.Size > r.PhysStart && ConfigValidator.IsSubpage(r, page))
+                if (r.Size != 0 && r.PhysStart + r.Size > r.PhysStart && ConfigValidator.IsSubpage(r, page) && !r.Has(MemFlags.Trapped))
                 {
                     ulong b = r.PhysStart & ~(page - 1);
                     items.Add(new El2Item($"cell '{cell.Name}' {r.Label} (sub-page MMIO)", b, b, ConfigValidator.PageSpan(r.PhysStart, r.Size, page), El2Kind.Device));
@@ -433,7 +433,8 @@ public static class CellSetupBuilder
                 }
                 ulong oa = how == RegionMapping.Comm ? comm : r.PhysStart;
                 var pieces = new List<(ulong Pa, ulong Size)> { (oa, r.Size) };
-                if (cell.IsRoot && how == RegionMapping.Stage2)
+                // jailhouse takes a cell's memory away from the root cell; hvisor's root zone keeps it.
+                if (cell.IsRoot && how == RegionMapping.Stage2 && sys.Family == HypervisorFamily.Jailhouse)
                 {
                     pieces = Subtract(r, taken, given);
                 }
@@ -490,7 +491,9 @@ public static class CellSetupBuilder
         }
 
         var entered = cellMaps[plan.Entered];
-        ulong vtcr = s2.Vtcr(plan.Vmid16, opt.HardwareAf);
+        // hvisor writes AF=1 and still sets VTCR_EL2.HA=1.
+        bool ha = opt.HardwareAf || sys.Family == HypervisorFamily.Hvisor;
+        ulong vtcr = s2.Vtcr(plan.Vmid16, ha);
         ulong vttbr = EncodeBaddr(entered.TableRoot) | ((ulong)entered.Vmid << 48);
         w.Line("");
         w.Comment($"Enter cell '{entered.Name}': stage 2 on, then run at EL1.");
@@ -499,7 +502,7 @@ public static class CellSetupBuilder
             w.Comment($"  (cell '{cm.Name}' would be entered with: reg VTTBR_EL2 0x{EncodeBaddr(cm.TableRoot) | ((ulong)cm.Vmid << 48):x})");
         }
         Reg(SysReg.VTCR_EL2, vtcr, $"T0SZ={s2.T0Sz} SL0=0b{Convert.ToString(s2.Sl0, 2).PadLeft(2, '0')} TG0={TranslationGeometry.Name(g)} PS=0b{Convert.ToString(s2.Ps, 2).PadLeft(3, '0')}"
-            + (plan.Vmid16 ? " VS=1" : "") + (opt.HardwareAf ? " HA=1" : ""));
+            + (plan.Vmid16 ? " VS=1" : "") + (ha ? " HA=1" : ""));
         Reg(SysReg.VTTBR_EL2, vttbr, $"cell '{entered.Name}', VMID {entered.Vmid}");
         Reg(SysReg.HCR_EL2, HcrGuest, "RW=1 VM=1");
         w.Line("el   1");
