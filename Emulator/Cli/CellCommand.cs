@@ -22,11 +22,12 @@ public static class CellCommand
         var check = new Option<bool>("--check") { Description = "Report every finding (errors, warnings, notes) instead of building; exit 1 when there is an error (or a warning, with --warnings-as-errors)." };
         var warningsAsErrors = new Option<bool>("--warnings-as-errors") { Description = "With --check: exit 1 for warnings too." };
         var ignore = new Option<string[]>("--ignore") { Description = "Leave out warnings and notes of this kind (e.g. writable-executable); may be repeated or comma-separated. Errors cannot be ignored.", AllowMultipleArgumentsPerToken = true };
+        var loading = new Option<bool>("--loading") { Description = "The loading phase: the root cell keeps the non-root cells' LOADABLE regions mapped (jailhouse's cell load), to replay the root writing the images." };
         var toJson = new Option<bool>("--to-json") { Description = "Write each configuration (jailhouse .cell or JSON) as this tool's JSON instead of building: to -o FILE for one input, into -o DIRECTORY (NAME.json each) for several, or to standard output." };
         var against = new Option<string?>("--against") { Description = "With --check: probe the hypervisor's EL2 map in this setup trace instead of the tables `cell` would build." };
         var cmd = new Command("cell", "Build the stage-2 and EL2 tables of a jailhouse-style cell configuration as a setup trace, or check the configuration.")
         {
-            system, cells, output, granule, vmid, compat, hwAf, pool, check, against, warningsAsErrors, ignore, toJson,
+            system, cells, output, granule, vmid, compat, hwAf, pool, check, against, warningsAsErrors, ignore, toJson, loading,
         };
         cmd.SetAction(async (pr, ct) =>
         {
@@ -38,6 +39,7 @@ public static class CellCommand
                     Vmid = pr.GetValue(vmid),
                     JailhouseCompat = pr.GetValue(compat),
                     HardwareAf = pr.GetValue(hwAf),
+                    Loading = pr.GetValue(loading),
                 };
                 if (pr.GetValue(pool) is { } p)
                 {

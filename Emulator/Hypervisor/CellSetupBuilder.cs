@@ -19,6 +19,12 @@ public sealed record CellBuildOptions
     public bool JailhouseCompat { get; init; }
     /// <summary>Leave AF=0 in stage-2 leaves and set VTCR_EL2.HA=1 (FEAT_HAFDBS sets AF on first use).</summary>
     public bool HardwareAf { get; init; }
+
+    /// <summary>
+    /// The loading phase (between `jailhouse cell load` and `cell start`): the root cell sees the LOADABLE regions of
+    /// the non-root cells again, with its own region's attributes, to write the images into them.
+    /// </summary>
+    public bool Loading { get; init; }
     public ulong? PoolBase { get; init; }
     public ulong? PoolSize { get; init; }
 }
@@ -337,7 +343,13 @@ public static class CellSetupBuilder
         }
         w.Comment(opt.HardwareAf
             ? "--hw-af: stage-2 leaves start with AF=0 and VTCR_EL2.HA=1 lets hardware set AF on first use."
-            : "Access flag managed by software: every stage-2 leaf has AF=1 (VTCR_EL2.HA=0).");
+            : sys.Family == HypervisorFamily.Hvisor
+                ? "hvisor: every stage-2 leaf has AF=1, and VTCR_EL2.HA=1."
+                : "Access flag managed by software: every stage-2 leaf has AF=1 (VTCR_EL2.HA=0).");
+        if (opt.Loading)
+        {
+            w.Comment("--loading: the loading phase; the root cell keeps the non-root cells' LOADABLE regions mapped to write their images.");
+        }
 
         // Communication pages come from the pool (hypervisor memory), one per COMM_REGION region.
         var commPa = new Dictionary<(int Cell, int Region), ulong>();
@@ -411,7 +423,7 @@ public static class CellSetupBuilder
 
         // Each cell's stage 2.
         var cellMaps = new List<CellMap>();
-        var taken = TakenFromRoot(plan.Cells, page);
+        var taken = TakenFromRoot(plan.Cells, page, opt.Loading);
         for (int c = 0; c < plan.Cells.Count; c++)
         {
             var cell = plan.Cells[c];
@@ -582,14 +594,15 @@ public static class CellSetupBuilder
     }
 
     /// <summary>PA ranges of non-root cells that the root cell loses (not ROOTSHARED; sub-page regions cost their whole page).</summary>
-    private static List<(ulong Pa, ulong Size, string Cell, int Region)> TakenFromRoot(List<CellConfig> cells, ulong page)
+    /// <param name="loading">The cells are being loaded: jailhouse's cell_load maps their LOADABLE regions back into the root cell.</param>
+    private static List<(ulong Pa, ulong Size, string Cell, int Region)> TakenFromRoot(List<CellConfig> cells, ulong page, bool loading)
     {
         var taken = new List<(ulong, ulong, string, int)>();
         foreach (var cell in cells.Where(c => !c.IsRoot))
         {
             foreach (var r in cell.Regions)
             {
-                if (r.Has(MemFlags.RootShared) || r.Has(MemFlags.CommRegion))
+                if (r.Has(MemFlags.RootShared) || r.Has(MemFlags.CommRegion) || (loading && r.Has(MemFlags.Loadable)))
                 {
                     continue;
                 }
