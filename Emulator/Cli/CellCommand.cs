@@ -108,6 +108,21 @@ public static class CellCommand
 
     private static int ToJson(SystemConfig sys, List<CellConfig> cells, string systemPath, string[] cellPaths, string? output)
     {
+        // A .cell keeps no region names; jailhouse's source next to it has them in comments.
+        sys = new SystemConfig
+        {
+            File = sys.File,
+            HypervisorMemory = sys.HypervisorMemory,
+            DebugConsole = sys.DebugConsole,
+            Platform = sys.Platform,
+            Cpu = sys.Cpu,
+            RootCell = ConfigSourceNames.Apply(sys.RootCell, ConfigSourceNames.ForCellFile(systemPath)),
+            Flags = sys.Flags,
+            Arm = sys.Arm,
+            IommuUnits = sys.IommuUnits,
+            Family = sys.Family,
+        };
+        cells = cells.Select((c, i) => ConfigSourceNames.Apply(c, ConfigSourceNames.ForCellFile(cellPaths[i]))).ToList();
         var all = new List<(string Path, Action<Stream> Write)> { (systemPath, s => ConfigJsonWriter.WriteSystem(s, sys)) };
         for (int i = 0; i < cells.Count; i++)
         {
