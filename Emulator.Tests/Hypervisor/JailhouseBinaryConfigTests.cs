@@ -206,3 +206,43 @@ public sealed class CommittedCellFileTests
         }
     }
 }
+
+/// <summary>Region names from the C source next to a .cell (jailhouse keeps them in comments).</summary>
+public sealed class ConfigSourceNamesTests
+{
+    [Fact]
+    public void CommentsBeforeEachRegionNameItAndTheShmemMacroCountsFour()
+    {
+        const string source = """
+            struct { struct jailhouse_cell_desc cell; struct jailhouse_memory mem_regions[8]; } config = {
+                .cell = { .name = "x" /* not a region */, .num_memory_regions = ARRAY_SIZE(config.mem_regions) },
+                .mem_regions = {
+                    /* IVSHMEM shared memory regions for 00:01.0 (networking) */
+                    JAILHOUSE_SHMEM_NET_REGIONS(0x7fb00000, 1),
+                    /* UART */ {
+                        .phys_start = 0x09000000, /* inside: not a name */
+                        .flags = JAILHOUSE_MEM_READ,
+                    },
+                    {
+                        .phys_start = 0x40000000,
+                    },
+                    // RAM
+                    //   (loadable)
+                    { 0 },
+                    /* hidden */ SOME_OTHER_MACRO(1),
+                    /* never reached */ { 0 },
+                },
+            };
+            """;
+        var names = ConfigSourceNames.Read(source);
+        Assert.Equal(new Dictionary<int, string>
+        {
+            [0] = "IVSHMEM shared memory regions for 00:01.0 (networking) [0]",
+            [1] = "IVSHMEM shared memory regions for 00:01.0 (networking) [1]",
+            [2] = "IVSHMEM shared memory regions for 00:01.0 (networking) [2]",
+            [3] = "IVSHMEM shared memory regions for 00:01.0 (networking) [3]",
+            [4] = "UART",
+            [6] = "(loadable)",
+        }, names);
+    }
+}

@@ -118,4 +118,22 @@ public sealed class JailhouseChecksTests
         Assert.True(CellTestSupport.Access(core, 0x403ff000, MmuSim.Faults.AccessType.Write, out var end));
         Assert.Equal(0x403ff000UL, end.Pa);
     }
+
+    [Fact]
+    public async Task TheLoadingPhaseGivesTheRootCellTheLoadableRegions()
+    {
+        // jailhouse's cell load maps a cell's LOADABLE regions back into the root cell; cell start takes them away.
+        var sys = JailhouseBinaryConfig.ReadSystem(CellFileBuilder.Board().System(), "sys.cell");
+        var guest = JailhouseBinaryConfig.ReadCell(CellFileBuilder.Guest().Cell(), "guest.cell");
+        foreach (bool loading in new[] { false, true })
+        {
+            var setup = CellSetupBuilder.Build(sys, [guest], new CellBuildOptions { Loading = loading });
+            var root = SetupMap.FromTraceLines(setup.Trace.Split('\n'), "setup")!.Cells.Single(c => c.IsRoot);
+            var core = await CellTestSupport.ReplaySetup(setup.Trace + $"reg VTTBR_EL2 0x{root.Vttbr:x}\n");
+            // The guest's code region (PA 0x70000000, LOADABLE) came from the root's RAM.
+            Assert.Equal(loading, CellTestSupport.Access(core, 0x70000000, MmuSim.Faults.AccessType.Write, out _));
+            Assert.Equal(loading, CellTestSupport.Access(core, 0x7000ffff, MmuSim.Faults.AccessType.Write, out _));
+            Assert.True(CellTestSupport.Access(core, 0x70010000, MmuSim.Faults.AccessType.Write, out _));
+        }
+    }
 }

@@ -23,11 +23,12 @@ public static class CellCommand
         var check = new Option<bool>("--check") { Description = "Report every finding (errors, warnings, notes) instead of building; exit 1 when there is an error (or a warning, with --warnings-as-errors)." };
         var warningsAsErrors = new Option<bool>("--warnings-as-errors") { Description = "With --check: exit 1 for warnings too." };
         var ignore = new Option<string[]>("--ignore") { Description = "Leave out warnings and notes of this kind (e.g. writable-executable); may be repeated or comma-separated. Errors cannot be ignored.", AllowMultipleArgumentsPerToken = true };
+        var loading = new Option<bool>("--loading") { Description = "The loading phase: the root cell keeps the non-root cells' LOADABLE regions mapped (jailhouse's cell load), to replay the root writing the images." };
         var toJson = new Option<bool>("--to-json") { Description = "Write each configuration (jailhouse .cell or JSON) as this tool's JSON instead of building: to -o FILE for one input, into -o DIRECTORY (NAME.json each) for several, or to standard output." };
         var against = new Option<string?>("--against") { Description = "With --check: probe the hypervisor's EL2 map in this setup trace instead of the tables `cell` would build." };
         var cmd = new Command("cell", "Build the stage-2 and EL2 tables of a jailhouse-style cell configuration as a setup trace, or check the configuration.")
         {
-            system, cells, output, granule, vmid, compat, hwAf, pool, check, against, warningsAsErrors, ignore, toJson,
+            system, cells, output, granule, vmid, compat, hwAf, pool, check, against, warningsAsErrors, ignore, toJson, loading,
         };
         cmd.SetAction(async (pr, ct) =>
         {
@@ -39,6 +40,7 @@ public static class CellCommand
                     Vmid = pr.GetValue(vmid),
                     JailhouseCompat = pr.GetValue(compat),
                     HardwareAf = pr.GetValue(hwAf),
+                    Loading = pr.GetValue(loading),
                 };
                 if (pr.GetValue(pool) is { } p)
                 {
@@ -107,6 +109,21 @@ public static class CellCommand
 
     private static int ToJson(SystemConfig sys, List<CellConfig> cells, string systemPath, string[] cellPaths, string? output)
     {
+        // A .cell keeps no region names; jailhouse's source next to it has them in comments.
+        sys = new SystemConfig
+        {
+            File = sys.File,
+            HypervisorMemory = sys.HypervisorMemory,
+            DebugConsole = sys.DebugConsole,
+            Platform = sys.Platform,
+            Cpu = sys.Cpu,
+            RootCell = ConfigSourceNames.Apply(sys.RootCell, ConfigSourceNames.ForCellFile(systemPath)),
+            Flags = sys.Flags,
+            Arm = sys.Arm,
+            IommuUnits = sys.IommuUnits,
+            Family = sys.Family,
+        };
+        cells = cells.Select((c, i) => ConfigSourceNames.Apply(c, ConfigSourceNames.ForCellFile(cellPaths[i]))).ToList();
         var all = new List<(string Path, Action<Stream> Write)> { (systemPath, s => ConfigJsonWriter.WriteSystem(s, sys)) };
         for (int i = 0; i < cells.Count; i++)
         {

@@ -123,6 +123,15 @@ public sealed record PlatformInfo(ulong? PciMmconfigBase, int PciMmconfigEndBus,
 /// <param name="Pos">Where the "cpu" object was written; null when the QEMU -cpu max default applies.</param>
 public sealed record CpuIds(ulong Mmfr0, ulong Mmfr1, ulong Mmfr2, SourcePos? Pos = null);
 
+/// <summary>The partitioning hypervisor whose semantics a configuration carries.</summary>
+public enum HypervisorFamily : byte
+{
+    /// <summary>jailhouse: cells take memory and CPUs from the root cell; stage-2 AF=1, HA=0.</summary>
+    Jailhouse,
+    /// <summary>hvisor: the root zone keeps what zones get; virtio regions trapped; AF=1 with VTCR_EL2.HA=1.</summary>
+    Hvisor,
+}
+
 /// <summary>The system configuration: hypervisor memory, debug console, platform, CPU, and the root cell.</summary>
 public sealed class SystemConfig
 {
@@ -138,6 +147,9 @@ public sealed class SystemConfig
 
     /// <summary>platform_info.arm (GIC bases); null when the configuration gives none.</summary>
     public ArmPlatform? Arm { get; init; }
+
+    /// <summary>Whose rules the configuration follows (jailhouse's, or hvisor's, read from its board.rs and zone JSON).</summary>
+    public HypervisorFamily Family { get; init; } = HypervisorFamily.Jailhouse;
 
     /// <summary>platform_info.iommu_units with a non-zero base.</summary>
     public IReadOnlyList<IommuUnit> IommuUnits { get; init; } = [];

@@ -34,6 +34,11 @@ public static class CellConfigLoader
     /// <summary>A system configuration: jailhouse's binary .cell when the file starts with its signature, JSON otherwise.</summary>
     public static SystemConfig LoadSystem(string path)
     {
+        if (path.EndsWith(".rs", StringComparison.Ordinal))
+        {
+            // hvisor compiles its root zone into the hypervisor: the board's board.rs is its system configuration.
+            return HvisorConfig.LoadBoard(path);
+        }
         byte[] data = BoundedFile.ReadAll(path);
         return JailhouseBinaryConfig.IsBinary(data) ? JailhouseBinaryConfig.ReadSystem(data, path) : ParseSystem(data, path);
     }
@@ -42,7 +47,12 @@ public static class CellConfigLoader
     public static CellConfig LoadCell(string path)
     {
         byte[] data = BoundedFile.ReadAll(path);
-        return JailhouseBinaryConfig.IsBinary(data) ? JailhouseBinaryConfig.ReadCell(data, path) : ParseCell(data, path);
+        if (JailhouseBinaryConfig.IsBinary(data))
+        {
+            return JailhouseBinaryConfig.ReadCell(data, path);
+        }
+        var root = ConfigJson.Parse(data, path);
+        return HvisorConfig.IsZone(root) ? HvisorConfig.ReadZone(root, path) : ReadCell(root, path, isRoot: false);
     }
 
     public static SystemConfig ParseSystem(byte[] utf8, string file)

@@ -19,6 +19,12 @@ public sealed record CellBuildOptions
     public bool JailhouseCompat { get; init; }
     /// <summary>Leave AF=0 in stage-2 leaves and set VTCR_EL2.HA=1 (FEAT_HAFDBS sets AF on first use).</summary>
     public bool HardwareAf { get; init; }
+
+    /// <summary>
+    /// The loading phase (between `jailhouse cell load` and `cell start`): the root cell sees the LOADABLE regions of
+    /// the non-root cells again, with its own region's attributes, to write the images into them.
+    /// </summary>
+    public bool Loading { get; init; }
     public ulong? PoolBase { get; init; }
     public ulong? PoolSize { get; init; }
 }
@@ -264,7 +270,7 @@ public static class CellSetupBuilder
         {
             foreach (var r in cell.Regions)
             {
-                if (r.Size != 0 && r.PhysStart + r.Size > r.PhysStart && ConfigValidator.IsSubpage(r, page))
+                if (r.Size != 0 && r.PhysStart + r.Size > r.PhysStart && ConfigValidator.IsSubpage(r, page) && !r.Has(MemFlags.Trapped))
                 {
                     ulong b = r.PhysStart & ~(page - 1);
                     items.Add(new El2Item($"cell '{cell.Name}' {r.Label} (sub-page MMIO)", b, b, ConfigValidator.PageSpan(r.PhysStart, r.Size, page), El2Kind.Device));
@@ -337,7 +343,13 @@ public static class CellSetupBuilder
         }
         w.Comment(opt.HardwareAf
             ? "--hw-af: stage-2 leaves start with AF=0 and VTCR_EL2.HA=1 lets hardware set AF on first use."
-            : "Access flag managed by software: every stage-2 leaf has AF=1 (VTCR_EL2.HA=0).");
+            : sys.Family == HypervisorFamily.Hvisor
+                ? "hvisor: every stage-2 leaf has AF=1, and VTCR_EL2.HA=1."
+                : "Access flag managed by software: every stage-2 leaf has AF=1 (VTCR_EL2.HA=0).");
+        if (opt.Loading)
+        {
+            w.Comment("--loading: the loading phase; the root cell keeps the non-root cells' LOADABLE regions mapped to write their images.");
+        }
 
         // Communication pages come from the pool (hypervisor memory), one per COMM_REGION region.
         var commPa = new Dictionary<(int Cell, int Region), ulong>();
@@ -411,7 +423,7 @@ public static class CellSetupBuilder
 
         // Each cell's stage 2.
         var cellMaps = new List<CellMap>();
-        var taken = TakenFromRoot(plan.Cells, page);
+        var taken = TakenFromRoot(plan.Cells, page, opt.Loading);
         for (int c = 0; c < plan.Cells.Count; c++)
         {
             var cell = plan.Cells[c];
@@ -433,7 +445,8 @@ public static class CellSetupBuilder
                 }
                 ulong oa = how == RegionMapping.Comm ? comm : r.PhysStart;
                 var pieces = new List<(ulong Pa, ulong Size)> { (oa, r.Size) };
-                if (cell.IsRoot && how == RegionMapping.Stage2)
+                // jailhouse takes a cell's memory away from the root cell; hvisor's root zone keeps it.
+                if (cell.IsRoot && how == RegionMapping.Stage2 && sys.Family == HypervisorFamily.Jailhouse)
                 {
                     pieces = Subtract(r, taken, given);
                 }
@@ -490,7 +503,9 @@ public static class CellSetupBuilder
         }
 
         var entered = cellMaps[plan.Entered];
-        ulong vtcr = s2.Vtcr(plan.Vmid16, opt.HardwareAf);
+        // hvisor writes AF=1 and still sets VTCR_EL2.HA=1.
+        bool ha = opt.HardwareAf || sys.Family == HypervisorFamily.Hvisor;
+        ulong vtcr = s2.Vtcr(plan.Vmid16, ha);
         ulong vttbr = EncodeBaddr(entered.TableRoot) | ((ulong)entered.Vmid << 48);
         w.Line("");
         w.Comment($"Enter cell '{entered.Name}': stage 2 on, then run at EL1.");
@@ -499,7 +514,7 @@ public static class CellSetupBuilder
             w.Comment($"  (cell '{cm.Name}' would be entered with: reg VTTBR_EL2 0x{EncodeBaddr(cm.TableRoot) | ((ulong)cm.Vmid << 48):x})");
         }
         Reg(SysReg.VTCR_EL2, vtcr, $"T0SZ={s2.T0Sz} SL0=0b{Convert.ToString(s2.Sl0, 2).PadLeft(2, '0')} TG0={TranslationGeometry.Name(g)} PS=0b{Convert.ToString(s2.Ps, 2).PadLeft(3, '0')}"
-            + (plan.Vmid16 ? " VS=1" : "") + (opt.HardwareAf ? " HA=1" : ""));
+            + (plan.Vmid16 ? " VS=1" : "") + (ha ? " HA=1" : ""));
         Reg(SysReg.VTTBR_EL2, vttbr, $"cell '{entered.Name}', VMID {entered.Vmid}");
         Reg(SysReg.HCR_EL2, HcrGuest, "RW=1 VM=1");
         w.Line("el   1");
@@ -579,14 +594,15 @@ public static class CellSetupBuilder
     }
 
     /// <summary>PA ranges of non-root cells that the root cell loses (not ROOTSHARED; sub-page regions cost their whole page).</summary>
-    private static List<(ulong Pa, ulong Size, string Cell, int Region)> TakenFromRoot(List<CellConfig> cells, ulong page)
+    /// <param name="loading">The cells are being loaded: jailhouse's cell_load maps their LOADABLE regions back into the root cell.</param>
+    private static List<(ulong Pa, ulong Size, string Cell, int Region)> TakenFromRoot(List<CellConfig> cells, ulong page, bool loading)
     {
         var taken = new List<(ulong, ulong, string, int)>();
         foreach (var cell in cells.Where(c => !c.IsRoot))
         {
             foreach (var r in cell.Regions)
             {
-                if (r.Has(MemFlags.RootShared) || r.Has(MemFlags.CommRegion))
+                if (r.Has(MemFlags.RootShared) || r.Has(MemFlags.CommRegion) || (loading && r.Has(MemFlags.Loadable)))
                 {
                     continue;
                 }

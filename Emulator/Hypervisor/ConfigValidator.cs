@@ -206,7 +206,12 @@ public static class ConfigValidator
             f.Add(RegionFinding(Severity.Error, "size", cell, r, "size", $"phys_start 0x{r.PhysStart:x} + size 0x{r.Size:x} wraps around the end of the address space"));
             return;
         }
-        if (IsSubpage(r, page))
+        if (r.Has(MemFlags.Trapped))
+        {
+            f.Add(RegionFinding(Severity.Note, "subpage", cell, r, "size",
+                $"trapped MMIO region {Sizes.Range(r.VirtStart, r.Size)} (hvisor's virtio): stage 2 leaves it unmapped, accesses trap to the hypervisor, which forwards them to the virtio back-end"));
+        }
+        else if (IsSubpage(r, page))
         {
             f.Add(RegionFinding(Severity.Note, "subpage", cell, r, "size",
                 $"sub-page MMIO region {Sizes.Range(r.VirtStart, r.Size)}: stage 2 leaves its page{(PageSpan(r.VirtStart, r.Size, page) > page ? "s" : "")} unmapped, accesses trap to the hypervisor, which emulates them"));
@@ -299,7 +304,7 @@ public static class ConfigValidator
     /// mmio_subpage): it is never mapped at stage 2.
     /// </summary>
     public static bool IsSubpage(MemRegion r, ulong page) =>
-        r.Has(MemFlags.Io) && !r.Has(MemFlags.CommRegion) && ((r.VirtStart | r.PhysStart | r.Size) & (page - 1)) != 0;
+        r.Has(MemFlags.Trapped) || (r.Has(MemFlags.Io) && !r.Has(MemFlags.CommRegion) && ((r.VirtStart | r.PhysStart | r.Size) & (page - 1)) != 0);
 
     /// <summary>Bytes of the whole pages a range touches.</summary>
     public static ulong PageSpan(ulong start, ulong size, ulong page) =>

@@ -133,6 +133,10 @@ public static class FaultExplainer
     {
         string access = $"{(size == 8 ? "an" : "a")} {size}-byte {AccessName(type)} at offset 0x{ipa - r.VirtStart:x}";
         const string refused = "jailhouse refuses it (\"Invalid MMIO\") and stops the cell";
+        if (r.Has(MemFlags.Trapped))
+        {
+            return $"the hypervisor traps {access} and forwards it to the virtio back-end (hvisor's virtio MMIO handler, any width and alignment)";
+        }
         if (type == AccessType.Fetch)
         {
             return $"the hypervisor traps {access}; instructions cannot come from emulated MMIO, so {refused}";
@@ -272,7 +276,7 @@ public static class FaultExplainer
                 }
                 if (r.Mapping == RegionMapping.Subpage && !f.S1Ptw)
                 {
-                    return $"{what} is in sub-page MMIO {r.Label}, which stage 2 leaves unmapped: {SubpageVerdict(r, ipa, accessSize, type)}";
+                    return $"{what} is in {(r.Has(MemFlags.Trapped) ? "trapped (virtio)" : "sub-page")} MMIO {r.Label}, which stage 2 leaves unmapped: {SubpageVerdict(r, ipa, accessSize, type)}";
                 }
                 if (r.Mapping == RegionMapping.Subpage)
                 {

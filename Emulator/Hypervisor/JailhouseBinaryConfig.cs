@@ -224,7 +224,7 @@ public static class JailhouseBinaryConfig
             int o = (int)starts[1] + i * MemorySize;
             string what = $"{path}mem_regions[{i}]";
             ulong flags = r.U64(o + 24, $"{what}.flags");
-            ulong unknown = flags & ~(ulong)MemFlagNames.Defined;
+            ulong unknown = flags & ~(ulong)(MemFlagNames.Defined & ~MemFlags.Trapped);
             if (unknown != 0)
             {
                 throw new ConfigException(r.At(o + 24), $"{what}.flags", $"0x{flags:x} has bits 0x{unknown:x} that are not JAILHOUSE_MEM_* flags");

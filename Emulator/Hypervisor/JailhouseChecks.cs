@@ -23,10 +23,17 @@ public static class JailhouseChecks
     {
         Resources(f, sys, cells);
         PhysicalAliases(f, cells);
-        CpuSets(f, cells);
-        AccessWidths(f, cells, page);
-        Ivshmem(f, cells);
-        RootNeverOwned(f, sys.RootCell, cells);
+        if (sys.Family == HypervisorFamily.Hvisor)
+        {
+            HvisorCpuSets(f, cells);
+        }
+        else
+        {
+            CpuSets(f, cells);
+            AccessWidths(f, cells, page);
+            Ivshmem(f, cells);
+            RootNeverOwned(f, sys.RootCell, cells);
+        }
         foreach (var cell in cells)
         {
             foreach (var p in cell.Placeholders)
@@ -137,6 +144,26 @@ public static class JailhouseChecks
             if (available.Count == 0)
             {
                 f.Add(new Finding(Severity.Error, "cpu-set", pos, $"{cell.Label}: takes the root cell's last CPU: the CPU that creates a cell stays with the root cell, so jailhouse refuses (EBUSY)") { Blocks = false, Cell = cell.Name });
+            }
+        }
+    }
+
+    /// <summary>hvisor: the root zone's CPUs are its own (ROOT_ZONE_CPUS) and a zone runs on CPUs no other zone has.</summary>
+    private static void HvisorCpuSets(List<Finding> f, IReadOnlyList<CellConfig> cells)
+    {
+        var owner = new Dictionary<int, string>();
+        foreach (var cell in cells)
+        {
+            foreach (int c in cell.Cpus ?? [])
+            {
+                if (owner.TryGetValue(c, out string? other))
+                {
+                    f.Add(new Finding(Severity.Error, "cpu-set", cell.CpusPos ?? cell.Pos, $"{cell.Label}: CPU {c} is also zone '{PrintableText.Escape(other)}''s") { Blocks = false, Cell = cell.Name });
+                }
+                else
+                {
+                    owner[c] = cell.Name;
+                }
             }
         }
     }

@@ -24,6 +24,11 @@ public enum MemFlags : ulong
     Io16 = 0x20000,
     Io32 = 0x40000,
     Io64 = 0x80000,
+    /// <summary>
+    /// Not a jailhouse flag: this model's mark for a region the hypervisor traps whatever its alignment and forwards to
+    /// a device model (hvisor's virtio regions); never mapped at stage 2.
+    /// </summary>
+    Trapped = 1UL << 32,
 }
 
 /// <summary>Names of <see cref="MemFlags"/> as the configuration format spells them.</summary>
@@ -46,6 +51,7 @@ public static class MemFlagNames
         ("IO_16", MemFlags.Io16),
         ("IO_32", MemFlags.Io32),
         ("IO_64", MemFlags.Io64),
+        ("TRAPPED", MemFlags.Trapped),
     ];
 
     /// <summary>Every defined bit.</summary>
