@@ -48,7 +48,7 @@ public static class CellCommand
                 {
                     return await Check(sys, cellConfigs, opt, pr.GetValue(against), ct);
                 }
-                return Build(sys, cellConfigs, opt, pr.GetValue(output));
+                return Build(sys, cellConfigs, opt, pr.GetValue(output), [pr.GetValue(system)!, .. pr.GetValue(cells)!]);
             }
             catch (ConfigException e) when (e.Errors.Count > 0)
             {
@@ -80,7 +80,7 @@ public static class CellCommand
         return cmd;
     }
 
-    private static int Build(SystemConfig sys, List<CellConfig> cells, CellBuildOptions opt, string? output)
+    private static int Build(SystemConfig sys, List<CellConfig> cells, CellBuildOptions opt, string? output, string[] inputs)
     {
         var setup = CellSetupBuilder.Build(sys, cells, opt);
         foreach (var f in setup.Findings.Where(f => f.Severity == Severity.Warning))
@@ -97,7 +97,19 @@ public static class CellCommand
         }
         else
         {
-            File.WriteAllText(output, setup.Trace);
+            // Through OutputFile: never over a configuration it read, and the old setup trace stays whole until the
+            // new one is complete; an output that cannot be written is `mmusim cell: PATH: reason`, exit 1.
+            try
+            {
+                using var file = OutputFile.Open(output, inputs);
+                file.Stream.Write(System.Text.Encoding.UTF8.GetBytes(setup.Trace));
+                file.Commit();
+            }
+            catch (PathIOException e)
+            {
+                Console.Error.WriteLine($"mmusim cell: {e.Message}");
+                return 1;
+            }
             Console.Error.WriteLine($"mmusim cell: wrote {output}: {setup.Descriptors.Count} descriptors, {setup.PoolUsed} bytes of the table pool "
                 + $"(0x{setup.Map.PoolBase:x}+0x{setup.Map.PoolSize:x}), entering cell '{setup.Map.EnteredCell}'");
         }

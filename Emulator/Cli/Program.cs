@@ -7,7 +7,15 @@ namespace MmuSim.Cli;
 /// <summary>The `mmusim` command: thin option parsing over the library. Each subcommand lives in its own file.</summary>
 public static class Program
 {
+    /// <summary>The process's entry point: `-` outputs are its standard output (file descriptor 1).</summary>
     public static int Main(string[] args)
+    {
+        OutputFile.StandardOutputIsProcess = true;
+        return Run(args);
+    }
+
+    /// <summary>Runs the command line <paramref name="args"/> (in process: the tests).</summary>
+    public static int Run(string[] args)
     {
         // Every message goes to standard error; none may drive the terminal (EscapingWriter).
         var error = Console.Error;

@@ -61,7 +61,7 @@ public static class ReplayCommand
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             resultsFile?.Dispose();
-            Console.Error.WriteLine($"mmusim: {OutputError(e, opening)}");
+            Console.Error.WriteLine($"mmusim: {PathErrors.Describe(opening ?? "", e, output: true).Message}");
             return 1;
         }
         // With results or the JSON summary on standard output, the text summary goes to standard error.
@@ -104,6 +104,13 @@ public static class ReplayCommand
                 Console.Error.WriteLine($"mmusim: {e.Message}");
                 exit = 3;
             }
+            catch (PathIOException e) when (e.Output)
+            {
+                // The results could not be written (disk full, a reader gone): the replay stops; what ran is
+                // summarised and the other outputs are still written.
+                progress?.Dispose();
+                exit = OutputFailed(e);
+            }
             catch (IOException e)
             {
                 progress?.Dispose();
@@ -117,26 +124,53 @@ public static class ReplayCommand
                 exit = 1;
             }
         }
-        writer?.Dispose(); // flushes what it holds; the stream is the output file's
-        results?.Commit();
+        try
+        {
+            writer?.Dispose(); // flushes what it holds; the stream is the output file's
+            results?.Commit();
+        }
+        catch (PathIOException e) when (exit == 0 || !e.BrokenPipe)
+        {
+            exit = Math.Max(exit, OutputFailed(e));
+        }
+        catch (PathIOException)
+        {
+            // Already reported (or a reader that has gone): nothing more to say.
+        }
         var pes = replayer.ReportedPes;
         Summary.Write(summaryOut, pes, replayer.StoppedOnFault, replayer.Pager);
         if (json is not null)
         {
-            SummaryJson.Write(json.Stream, pes, replayer.StoppedOnFault);
-            json.Commit();
+            try
+            {
+                SummaryJson.Write(json.Stream, pes, replayer.StoppedOnFault);
+                json.Commit();
+            }
+            catch (PathIOException e)
+            {
+                exit = Math.Max(exit, OutputFailed(e));
+            }
         }
         return exit;
     }
 
-    /// <summary>`PATH: reason` for an output that cannot be opened (the exception's message names the path when it can).</summary>
-    private static string OutputError(Exception e, string? path) => e switch
+    /// <summary>
+    /// An output that failed while written: one line `mmusim: PATH: reason` and exit code 1, or, when its reader has
+    /// gone (EPIPE: `mmusim replay … --results - | head`), no message and exit code 141 (128 + SIGPIPE, what a
+    /// shell reports for a command a closed pipe ended).
+    /// </summary>
+    internal static int OutputFailed(PathIOException e, string command = "mmusim")
     {
-        UnauthorizedAccessException => $"{path}: permission denied",
-        DirectoryNotFoundException => $"{path}: no such directory",
-        _ when path is not null && e.Message.StartsWith(path, StringComparison.Ordinal) => e.Message,
-        _ => $"{path}: {e.Message}",
-    };
+        if (e.BrokenPipe)
+        {
+            return BrokenPipeExit;
+        }
+        Console.Error.WriteLine($"{command}: {e.Message}");
+        return 1;
+    }
+
+    /// <summary>Exit code of a run whose output's reader went away.</summary>
+    public const int BrokenPipeExit = 141;
 
     /// <summary>What the input-side options of `replay` resolve to.</summary>
     public sealed record InputSettings(TraceFormat Format, ParseOptions Parse, bool Quiet, ulong MaxMemory,
