@@ -11,6 +11,7 @@ public static class Program
     public static int Main(string[] args)
     {
         OutputFile.StandardOutputIsProcess = true;
+        Interrupts.Install();
         return Run(args);
     }
 
@@ -28,7 +29,9 @@ public static class Program
                 Console.Error.WriteLine($"mmusim: {message}");
                 return 1;
             }
-            return parsed.Invoke();
+            // Signals are Interrupts' (the commands stop in order and write what they have), not System.CommandLine's,
+            // which would end the process two seconds after the first one whatever was left to write.
+            return parsed.Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null });
         }
         finally
         {

@@ -30,8 +30,10 @@ public static class ReplayCommand
     }
 
     private static async Task<int> Run(string[] traces, string? resultsPath, bool stopOnFault, InputOptions input, ModelOptions.Values model,
-        ParseResult pr, CancellationToken ct)
+        ParseResult pr, CancellationToken commandToken)
     {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(commandToken, Interrupts.Token);
+        var ct = stop.Token;
         if (!input.TryRead(pr, out var settings, out string? error))
         {
             Console.Error.WriteLine($"mmusim: {error}");
@@ -103,6 +105,13 @@ public static class ReplayCommand
                 progress?.Dispose();
                 Console.Error.WriteLine($"mmusim: {e.Message}");
                 exit = 3;
+            }
+            catch (OperationCanceledException) when (Interrupts.ExitCode != 0)
+            {
+                // SIGINT/SIGTERM: the records replayed so far are written and summarised below.
+                progress?.Dispose();
+                Console.Error.WriteLine($"mmusim: interrupted after {replayer.Records} records; writing what ran");
+                exit = Interrupts.ExitCode;
             }
             catch (PathIOException e) when (e.Output)
             {

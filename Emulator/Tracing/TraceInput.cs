@@ -88,7 +88,7 @@ public sealed class TraceInput : IAsyncDisposable, IDisposable
         try
         {
             file = path == "-"
-                ? stdin ?? Console.OpenStandardInput()
+                ? stdin ?? new AbandonableStream(Console.OpenStandardInput())
                 : new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
