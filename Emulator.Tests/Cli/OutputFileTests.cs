@@ -55,7 +55,7 @@ public sealed class OutputFileTests : IDisposable
         string results = Path.Combine(_dir, "no-such-dir", "r.jsonl");
         var (exit, stdout, stderr) = Support.Cli.Run("replay", trace, "--results", results, "--quiet");
         Assert.Equal(1, exit);
-        Assert.Equal($"mmusim: {results}: no such directory\n", stderr.Replace("\r\n", "\n"));
+        Assert.Equal($"mmusim: {results}: no such file or directory\n", stderr.Replace("\r\n", "\n"));
         Assert.Equal("", stdout); // no summary: nothing ran
     }
 

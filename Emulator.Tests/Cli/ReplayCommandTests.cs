@@ -9,7 +9,7 @@ using MmuSim.Tracing;
 namespace MmuSim.Tests.Cli;
 
 /// <summary>
-/// `mmusim replay` in process (Program.Main with temp files): a malformed trace reports `file:line:col: reason` on
+/// `mmusim replay` in process (Program.Run with temp files): a malformed trace reports `file:line:col: reason` on
 /// stderr, exits non-zero, and the results file still holds every result computed before the bad line.
 /// </summary>
 [Collection("Console")]

@@ -13,7 +13,7 @@ public class ReplayModelOptionsTests
         try
         {
             string trace = Path.Combine(TestPaths.Traces, "bench", "s2_nested.trace");
-            int exit = MmuSim.Cli.Program.Main(["replay", trace, "--preset", "bench", "--json", json]);
+            int exit = MmuSim.Cli.Program.Run(["replay", trace, "--preset", "bench", "--json", json]);
             Assert.Equal(0, exit);
             var root = JsonDocument.Parse(File.ReadAllText(json)).RootElement;
             Assert.Equal("mmusim.summary/1", root.GetProperty("schema").GetString());
@@ -48,8 +48,8 @@ public class ReplayModelOptionsTests
         {
             File.WriteAllText(cfg, """{ "tlbs": [ { "name": "L2", "serves": "unified", "entries": 1280, "ways": 3, "latency": 3 } ] }""");
             string trace = Path.Combine(TestPaths.Traces, "sample", "example.trace");
-            Assert.Equal(2, MmuSim.Cli.Program.Main(["replay", trace, "--config", cfg]));
-            Assert.Equal(2, MmuSim.Cli.Program.Main(["replay", trace, "--preset", "pentium"]));
+            Assert.Equal(2, MmuSim.Cli.Program.Run(["replay", trace, "--config", cfg]));
+            Assert.Equal(2, MmuSim.Cli.Program.Run(["replay", trace, "--preset", "pentium"]));
         }
         finally
         {

@@ -13,7 +13,7 @@ public static class Cli
         Console.SetError(e);
         try
         {
-            return (Program.Main(args), o.ToString(), e.ToString());
+            return (Program.Run(args), o.ToString(), e.ToString());
         }
         finally
         {

@@ -32,21 +32,9 @@ public static class BoundedFile
             }
             return buffer.ToArray();
         }
-        catch (FileNotFoundException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ConfigException(path, null, "no such file or directory");
-        }
-        catch (DirectoryNotFoundException)
-        {
-            throw new ConfigException(path, null, "no such file or directory");
-        }
-        catch (UnauthorizedAccessException)
-        {
-            throw new ConfigException(path, null, "permission denied");
-        }
-        catch (IOException e)
-        {
-            throw new ConfigException(path, null, e.Message);
+            throw new ConfigException(path, null, PathErrors.Describe(path, e).Reason);
         }
     }
 }

@@ -167,10 +167,18 @@ public static class CellCommand
         {
             Console.Error.WriteLine("mmusim cell: --jailhouse-compat: JAILHOUSE_MEM_EXECUTE is ignored as jailhouse does; no region is execute-never at stage 2");
         }
-        using (var file = OutputFile.Open(output ?? "-", inputs))
+        // Through OutputFile: never over a configuration it read, and the old setup trace stays whole until the
+        // new one is complete; an output that cannot be written is `mmusim cell: PATH: reason`, exit 1.
+        try
         {
+            using var file = OutputFile.Open(output ?? "-", inputs);
             file.Stream.Write(System.Text.Encoding.UTF8.GetBytes(setup.Trace));
             file.Commit();
+        }
+        catch (PathIOException e)
+        {
+            Console.Error.WriteLine($"mmusim cell: {e.Message}");
+            return 1;
         }
         if (output is not null and not "-")
         {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.IO.Compression;
+using MmuSim.Bits;
 using MmuSim.Tracing;
 
 namespace MmuSim.Cli;
@@ -56,7 +57,11 @@ public static class ConvertCommand
                 target = Writable.FirstOrDefault(f => f.Extensions.Any(e => bare.EndsWith(e, StringComparison.OrdinalIgnoreCase)))
                     ?? (input.Format == TraceFormat.Binary ? InputFormats.Text : InputFormats.Binary);
             }
-            Stream sink = outPath == "-" ? Console.OpenStandardOutput() : File.Create(outPath);
+            // Through OutputFile: a temporary file renamed at the end, an output naming the input refused, `-` the
+            // process's standard output (a closed pipe ends the run).
+            using var output = OutputFile.Open(outPath, [inPath]);
+            // The writer closes what it is given; the output file is closed (and renamed) by Commit.
+            Stream sink = output.KeptOpen();
             if (outPath.EndsWith(".gz", StringComparison.OrdinalIgnoreCase))
             {
                 sink = new GZipStream(sink, CompressionLevel.Fastest);
@@ -78,7 +83,20 @@ public static class ConvertCommand
                 Console.Error.WriteLine($"mmusim: {e.Message}");
                 exit = 2;
             }
-            writer.Flush();
+            catch (PathIOException e) when (e.Output)
+            {
+                return ReplayCommand.OutputFailed(e);
+            }
+            try
+            {
+                writer.Flush();
+                writer.Dispose(); // a .gz output's trailer
+                output.Commit();
+            }
+            catch (PathIOException e)
+            {
+                return ReplayCommand.OutputFailed(e);
+            }
             Console.Error.WriteLine($"mmusim: {writer.Records:N0} records written ({input.InputFormat.Name} -> {target.Name})"
                 + (parse.BadLines > 0 ? $", {parse.BadLines:N0} bad lines skipped" : ""));
             return exit;
@@ -87,6 +105,10 @@ public static class ConvertCommand
         {
             Console.Error.WriteLine($"mmusim: {e.Message}");
             return 2;
+        }
+        catch (PathIOException e) when (e.Output)
+        {
+            return ReplayCommand.OutputFailed(e);
         }
         catch (IOException e)
         {

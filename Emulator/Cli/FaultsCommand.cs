@@ -24,6 +24,21 @@ public static class FaultsCommand
                 Console.Error.WriteLine($"mmusim faults: {error}");
                 return 1;
             }
+            // The JSON output is opened first, so a path that cannot be written fails before the replay.
+            OutputFile? jsonFile = null;
+            if (pr.GetValue(json) is { } jsonPath)
+            {
+                try
+                {
+                    jsonFile = OutputFile.Open(jsonPath, pr.GetValue(traces)!);
+                }
+                catch (PathIOException e)
+                {
+                    Console.Error.WriteLine($"mmusim faults: {e.Message}");
+                    return 1;
+                }
+            }
+            using var jsonOut = jsonFile;
             FaultRun run;
             try
             {
@@ -48,10 +63,17 @@ public static class FaultsCommand
             }
             Console.Out.WriteLine($"{run.Faults.Count} fault{(run.Faults.Count == 1 ? "" : "s")} in {run.Accesses} access{(run.Accesses == 1 ? "" : "es")}"
                 + (run.StoppedOnFault ? " (stopped at the first fault: --stop-on-fault)" : ""));
-            if (pr.GetValue(json) is { } path)
+            if (jsonOut is not null)
             {
-                await using var s = File.Create(path);
-                FaultReportWriter.WriteJson(s, run.Faults);
+                try
+                {
+                    FaultReportWriter.WriteJson(jsonOut.Stream, run.Faults);
+                    jsonOut.Commit();
+                }
+                catch (PathIOException e)
+                {
+                    return ReplayCommand.OutputFailed(e, "mmusim faults");
+                }
             }
             if (run.Error is not null)
             {

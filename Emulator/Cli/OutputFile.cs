@@ -1,3 +1,5 @@
+using MmuSim.Bits;
+
 namespace MmuSim.Cli;
 
 /// <summary>
@@ -20,6 +22,12 @@ public sealed class OutputFile : IDisposable
         _destination = destination;
     }
 
+    /// <summary>
+    /// Set by the process's entry point: `-` is then file descriptor 1. Left false when the commands run inside
+    /// another program (the tests), where standard output is whatever Console.Out was set to.
+    /// </summary>
+    public static bool StandardOutputIsProcess { get; set; }
+
     /// <summary>Where the temporary file goes when committed.</summary>
     private readonly string? _destination;
 
@@ -27,6 +35,9 @@ public sealed class OutputFile : IDisposable
     public string Path { get; }
 
     public Stream Stream { get; }
+
+    /// <summary>The stream for a writer that closes what it is given: its Dispose flushes, and the file stays open for <see cref="Commit"/>.</summary>
+    public Stream KeptOpen() => new NamedStream(Stream, Path, closes: false);
 
     /// <summary>
     /// Opens <paramref name="path"/> for writing. Refuses (with <see cref="IOException"/>, whose message names the
@@ -36,37 +47,45 @@ public sealed class OutputFile : IDisposable
     {
         if (path == "-")
         {
-            // Through Console.Out (what the rest of the command writes to), buffered so it is written in large pieces.
-            return new OutputFile(path, new BufferedStream(new TextWriterStream(Console.Out), 1 << 16), null);
+            // The process's standard output itself (file descriptor 1): bytes as written (a binary trace too), and a
+            // reader that has gone is an error (EPIPE) that ends the run, where Console's stream ignores it. Run in
+            // process (tests), through Console.Out, what the rest of the command writes to.
+            Console.Out.Flush();
+            Stream stdout = StandardOutputIsProcess
+                ? new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(1, ownsHandle: false), FileAccess.Write, 1)
+                : new TextWriterStream(Console.Out);
+            return new OutputFile(path, new NamedStream(new BufferedStream(stdout, 1 << 16), path), null);
         }
-        string target = Resolve(path);
-        foreach (var input in inputs)
+        try
         {
-            if (input != "-" && string.Equals(Resolve(input), target, StringComparison.Ordinal))
+            string target = Resolve(path);
+            foreach (var input in inputs)
             {
-                throw new IOException($"{path}: is also an input; refusing to overwrite it");
+                if (input != "-" && string.Equals(Resolve(input), target, StringComparison.Ordinal))
+                {
+                    throw new PathIOException(path, "is also an input; refusing to overwrite it") { Output = true };
+                }
             }
+            if (Directory.Exists(path))
+            {
+                throw new PathIOException(path, "is a directory") { Output = true };
+            }
+            // A link to a regular file is replaced through its final target (the link stays a link); anything else
+            // (a device such as /dev/stdout, whose link leads to "pipe:[…]", a FIFO, a new file) is opened by its name.
+            string file = File.Exists(target) ? target : path;
+            if (!File.Exists(file) || PathErrors.IsRegularFile(file))
+            {
+                return OpenTemporary(path, file);
+            }
+            // A FIFO or a device (/dev/stdout, /dev/full, /dev/null) is written in place, for writing only and without
+            // truncation: renaming a file over it would replace the device node itself.
+            var stream = new FileStream(file, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1);
+            return new OutputFile(path, new NamedStream(stream, path), null);
         }
-        if (Directory.Exists(path))
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new IOException($"{path}: is a directory");
+            throw PathErrors.Describe(path, e, output: true);
         }
-        // A link to a regular file is replaced through its final target (the link stays a link); anything else
-        // (a device such as /dev/stdout, whose link leads to "pipe:[…]", a FIFO, a new file) is opened by its name.
-        string file = File.Exists(target) ? target : path;
-        if (!File.Exists(file))
-        {
-            return OpenTemporary(path, file);
-        }
-        // Opened for writing only and without truncation: a regular file is seekable, and is then replaced through a
-        // temporary file; a FIFO or a device is not, and is written in place.
-        var stream = new FileStream(file, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
-        if (!stream.CanSeek)
-        {
-            return new OutputFile(path, stream, null);
-        }
-        stream.Dispose();
-        return OpenTemporary(path, file);
     }
 
     private static OutputFile OpenTemporary(string path, string destination)
@@ -75,7 +94,7 @@ public sealed class OutputFile : IDisposable
         string dir = System.IO.Path.GetDirectoryName(full) ?? ".";
         string temporary = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
         var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.Read);
-        return new OutputFile(path, stream, temporary, full);
+        return new OutputFile(path, new NamedStream(stream, path), temporary, full);
     }
 
     /// <summary>The full path with every symbolic link resolved (for a file that does not exist yet, its folder's).</summary>
@@ -110,7 +129,14 @@ public sealed class OutputFile : IDisposable
             return;
         }
         Stream.Dispose();
-        File.Move(_temporary, _destination!, overwrite: true);
+        try
+        {
+            File.Move(_temporary, _destination!, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw PathErrors.Describe(Path, e, output: true);
+        }
         _committed = true; // only now: a failed rename leaves the temporary file to Dispose, which deletes it
     }
 
@@ -154,6 +180,66 @@ internal sealed class TextWriterStream(TextWriter writer) : Stream
     }
 
     public override void Flush() => writer.Flush();
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+}
+
+/// <summary>An output stream whose write errors name the output (<see cref="PathIOException"/>: `PATH: no space left on device`).</summary>
+internal sealed class NamedStream(Stream inner, string path, bool closes = true) : Stream
+{
+    public override bool CanRead => false;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        try
+        {
+            inner.Write(buffer);
+        }
+        catch (IOException e)
+        {
+            throw PathErrors.Describe(path, e, output: true);
+        }
+    }
+
+    public override void Flush()
+    {
+        try
+        {
+            inner.Flush();
+        }
+        catch (IOException e)
+        {
+            throw PathErrors.Describe(path, e, output: true);
+        }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && !closes)
+        {
+            Flush();
+        }
+        else if (disposing)
+        {
+            try
+            {
+                inner.Dispose();
+            }
+            catch (IOException)
+            {
+                // A flush that failed has been reported by Flush; closing must not throw a second time.
+            }
+        }
+        base.Dispose(disposing);
+    }
+
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
     public override void SetLength(long value) => throw new NotSupportedException();

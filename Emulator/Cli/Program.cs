@@ -7,7 +7,16 @@ namespace MmuSim.Cli;
 /// <summary>The `mmusim` command: thin option parsing over the library. Each subcommand lives in its own file.</summary>
 public static class Program
 {
+    /// <summary>The process's entry point: `-` outputs are its standard output (file descriptor 1).</summary>
     public static int Main(string[] args)
+    {
+        OutputFile.StandardOutputIsProcess = true;
+        Interrupts.Install();
+        return Run(args);
+    }
+
+    /// <summary>Runs the command line <paramref name="args"/> (in process: the tests).</summary>
+    public static int Run(string[] args)
     {
         // Every message goes to standard error; none may drive the terminal (EscapingWriter).
         var error = Console.Error;
@@ -20,7 +29,9 @@ public static class Program
                 Console.Error.WriteLine($"mmusim: {message}");
                 return 1;
             }
-            return parsed.Invoke();
+            // Signals are Interrupts' (the commands stop in order and write what they have), not System.CommandLine's,
+            // which would end the process two seconds after the first one whatever was left to write.
+            return parsed.Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null });
         }
         finally
         {

@@ -34,8 +34,10 @@ public static class ReplayCommand
     }
 
     private static async Task<int> Run(string[] traces, string? resultsPath, bool stopOnFault, string? findingsPath, InputOptions input, ModelOptions.Values model,
-        ParseResult pr, CancellationToken ct, string? reportPath, string? plotDir)
+        ParseResult pr, CancellationToken commandToken, string? reportPath, string? plotDir)
     {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(commandToken, Interrupts.Token);
+        var ct = stop.Token;
         if (!input.TryRead(pr, out var settings, out string? error))
         {
             Console.Error.WriteLine($"mmusim: {error}");
@@ -75,7 +77,9 @@ public static class ReplayCommand
         {
             resultsFile?.Dispose();
             jsonFile?.Dispose();
-            Console.Error.WriteLine($"mmusim: {OutputError(e, opening)}");
+            reportFile?.Dispose();
+            findingsFile?.Dispose();
+            Console.Error.WriteLine($"mmusim: {PathErrors.Describe(opening ?? "", e, output: true).Message}");
             return 1;
         }
         // With results or the JSON summary on standard output, the text summary goes to standard error.
@@ -131,6 +135,20 @@ public static class ReplayCommand
                 Console.Error.WriteLine($"mmusim: {e.Message}");
                 exit = 3;
             }
+            catch (OperationCanceledException) when (Interrupts.ExitCode != 0)
+            {
+                // SIGINT/SIGTERM: the records replayed so far are written and summarised below.
+                progress?.Dispose();
+                Console.Error.WriteLine($"mmusim: interrupted after {replayer.Records} records; writing what ran");
+                exit = Interrupts.ExitCode;
+            }
+            catch (PathIOException e) when (e.Output)
+            {
+                // The results could not be written (disk full, a reader gone): the replay stops; what ran is
+                // summarised and the other outputs are still written.
+                progress?.Dispose();
+                exit = OutputFailed(e);
+            }
             catch (IOException e)
             {
                 progress?.Dispose();
@@ -144,12 +162,30 @@ public static class ReplayCommand
                 exit = 1;
             }
         }
-        writer?.Dispose(); // flushes what it holds; the stream is the output file's
-        results?.Commit();
+        try
+        {
+            writer?.Dispose(); // flushes what it holds; the stream is the output file's
+            results?.Commit();
+        }
+        catch (PathIOException e) when (exit == 0 || !e.BrokenPipe)
+        {
+            exit = Math.Max(exit, OutputFailed(e));
+        }
+        catch (PathIOException)
+        {
+            // Already reported (or a reader that has gone): nothing more to say.
+        }
         if (checker is not null)
         {
-            findingsWriter!.Dispose();
-            findings!.Commit();
+            try
+            {
+                findingsWriter!.Dispose();
+                findings!.Commit();
+            }
+            catch (PathIOException e)
+            {
+                exit = Math.Max(exit, OutputFailed(e));
+            }
         }
         var pes = replayer.ReportedPes;
         Summary.Write(summaryOut, pes, replayer.StoppedOnFault, replayer.Pager);
@@ -159,8 +195,15 @@ public static class ReplayCommand
         }
         if (json is not null)
         {
-            SummaryJson.Write(json.Stream, pes, replayer.StoppedOnFault);
-            json.Commit();
+            try
+            {
+                SummaryJson.Write(json.Stream, pes, replayer.StoppedOnFault);
+                json.Commit();
+            }
+            catch (PathIOException e)
+            {
+                exit = Math.Max(exit, OutputFailed(e));
+            }
         }
         if (report is not null)
         {
@@ -171,14 +214,23 @@ public static class ReplayCommand
         return exit;
     }
 
-    /// <summary>`PATH: reason` for an output that cannot be opened (the exception's message names the path when it can).</summary>
-    private static string OutputError(Exception e, string? path) => e switch
+    /// <summary>
+    /// An output that failed while written: one line `mmusim: PATH: reason` and exit code 1, or, when its reader has
+    /// gone (EPIPE: `mmusim replay … --results - | head`), no message and exit code 141 (128 + SIGPIPE, what a
+    /// shell reports for a command a closed pipe ended).
+    /// </summary>
+    internal static int OutputFailed(PathIOException e, string command = "mmusim")
     {
-        UnauthorizedAccessException => $"{path}: permission denied",
-        DirectoryNotFoundException => $"{path}: no such directory",
-        _ when path is not null && e.Message.StartsWith(path, StringComparison.Ordinal) => e.Message,
-        _ => $"{path}: {e.Message}",
-    };
+        if (e.BrokenPipe)
+        {
+            return BrokenPipeExit;
+        }
+        Console.Error.WriteLine($"{command}: {e.Message}");
+        return 1;
+    }
+
+    /// <summary>Exit code of a run whose output's reader went away.</summary>
+    public const int BrokenPipeExit = 141;
 
     /// <summary>What the input-side options of `replay` resolve to.</summary>
     public sealed record InputSettings(TraceFormat Format, ParseOptions Parse, bool Quiet, ulong MaxMemory,

@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using System.Text;
+using MmuSim.Bits;
 using SharpCompress.Compressors.Xz;
 
 namespace MmuSim.Tracing;
@@ -83,9 +84,17 @@ public sealed class TraceInput : IAsyncDisposable, IDisposable
     /// <summary>Opens <paramref name="path"/> (`-` for standard input).</summary>
     public static TraceInput Open(string path, TraceFormat format = TraceFormat.Auto, Stream? stdin = null)
     {
-        Stream file = path == "-"
-            ? stdin ?? Console.OpenStandardInput()
-            : new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        Stream file;
+        try
+        {
+            file = path == "-"
+                ? stdin ?? new AbandonableStream(Console.OpenStandardInput())
+                : new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw PathErrors.Describe(path, e); // one line, `PATH: reason`, whichever command opens it
+        }
         long? length = file.CanSeek ? file.Length : null;
         // A seekable FileStream is a regular file (pipes, FIFOs and terminals do not seek): it may be read directly.
         return Open(file, path, format, length, file is FileStream { CanSeek: true } fs ? fs : null);
