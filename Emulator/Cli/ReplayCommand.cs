@@ -16,7 +16,7 @@ public static class ReplayCommand
     public static Command Create()
     {
         var traces = new Argument<string[]>("trace") { Description = "Trace files, replayed in order as one stream ('-' for standard input; .gz and .xz are decompressed).", Arity = ArgumentArity.OneOrMore };
-        var results = new Option<string?>("--results") { Description = "Write one JSON result per R/W/X/at/dump line to this file (JSON Lines)." };
+        var results = new Option<string?>("--results") { Description = "Write one JSON result per R/W/X/at/dump line to this file (JSON Lines; a name ending .parquet: the same fields as Apache Parquet columns)." };
         var stop = new Option<bool>("--stop-on-fault") { Description = "Stop at the first access or AT that faults." };
         var input = new InputOptions();
         var cmd = new Command("replay", "Replay memory-access traces through the MMU and report results and a summary.")
@@ -71,7 +71,10 @@ public static class ReplayCommand
         var memory = new PhysicalMemory { MaxBytes = (long)settings.MaxMemory };
         var core = new SimulatedCore(memory, config) { CheckStale = model.CheckStale };
         core.Mmu.Record.Detailed = false; // a replay reads counts and prices, never the fields explain shows
-        var writer = results is null ? null : new ResultWriter(new BufferedStream(results.Stream, 1 << 16), ownsStream: false);
+        // FILE.parquet: the same fields as columns (docs/analysis.md); anything else: JSON Lines.
+        IOutcomeSink? writer = results is null ? null
+            : resultsPath!.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) ? new ParquetResultWriter(results.Stream)
+            : new ResultWriter(new BufferedStream(results.Stream, 1 << 16), ownsStream: false);
         // Without --results nothing is formatted: results cost nothing when nobody reads them.
         var replayer = new Replayer(core, writer, new ReplayOptions
         {
@@ -117,7 +120,7 @@ public static class ReplayCommand
                 exit = 1;
             }
         }
-        writer?.Dispose(); // flushes what it holds; the stream is the output file's
+        (writer as IDisposable)?.Dispose(); // flushes what it holds; the stream is the output file's
         results?.Commit();
         var pes = replayer.ReportedPes;
         Summary.Write(summaryOut, pes, replayer.StoppedOnFault, replayer.Pager);
