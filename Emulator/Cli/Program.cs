@@ -59,6 +59,7 @@ public static class Program
         root.Subcommands.Add(MrcCommand.Create());
         root.Subcommands.Add(SweepCommand.Create());
         root.Subcommands.Add(CompareCommand.Create());
+        root.Subcommands.Add(MergeCommand.Create());
         return root;
     }
 

@@ -16,7 +16,7 @@ public static class ReplayCommand
     public static Command Create()
     {
         var traces = new Argument<string[]>("trace") { Description = "Trace files, replayed in order as one stream ('-' for standard input; .gz and .xz are decompressed).", Arity = ArgumentArity.OneOrMore };
-        var results = new Option<string?>("--results") { Description = "Write one JSON result per R/W/X/at/dump line to this file (JSON Lines)." };
+        var results = new Option<string?>("--results") { Description = "Write one JSON result per R/W/X/at/dump line to this file (JSON Lines; a name ending .parquet: the same fields as Apache Parquet columns)." };
         var stop = new Option<bool>("--stop-on-fault") { Description = "Stop at the first access or AT that faults." };
         var report = new Option<string?>("--report") { Description = "Write an HTML report of the summary (tables and charts, as `mmusim report` makes) to this file." };
         var plot = new Option<string?>("--plot") { Description = "With --report: also write each chart to this directory as ID.svg and ID.png." };
@@ -95,7 +95,10 @@ public static class ReplayCommand
         {
             core.StartTimeline();
         }
-        var writer = results is null ? null : new ResultWriter(new BufferedStream(results.Stream, 1 << 16), ownsStream: false);
+        // FILE.parquet: the same fields as columns (docs/analysis.md); anything else: JSON Lines.
+        IOutcomeSink? writer = results is null ? null
+            : resultsPath!.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) ? new ParquetResultWriter(results.Stream)
+            : new ResultWriter(new BufferedStream(results.Stream, 1 << 16), ownsStream: false);
         // The checker watches the replay (an observer): without --check-maintenance nothing of it runs.
         var checker = findings is null ? null : new Checking.MaintenanceChecker(core.System);
         var findingsWriter = findings is null ? null : new StreamWriter(findings.Stream, new System.Text.UTF8Encoding(false), 1 << 16, leaveOpen: true);
@@ -164,7 +167,7 @@ public static class ReplayCommand
         }
         try
         {
-            writer?.Dispose(); // flushes what it holds; the stream is the output file's
+            (writer as IDisposable)?.Dispose(); // flushes what it holds; the stream is the output file's
             results?.Commit();
         }
         catch (PathIOException e) when (exit == 0 || !e.BrokenPipe)

@@ -29,7 +29,7 @@ public static class SweepCommand
         var slurm = new Option<string?>("--slurm") { Description = "Write a Slurm job array into this directory instead of running: one task per (traces, configuration), each `mmusim replay … --json`; gather with `mmusim merge DIR`." };
         var submit = new Option<bool>("--submit") { Description = "With --slurm: submit the job array with sbatch." };
         var wait = new Option<bool>("--wait") { Description = "With --submit: wait until every task has ended (sbatch --wait)." };
-        var sbatch = new Option<string[]>("--sbatch") { Description = "With --slurm: an sbatch option for the job script, e.g. --sbatch=--partition=sim (repeatable)." };
+        var sbatch = new Option<string[]>("--sbatch") { Description = "With --slurm: an sbatch option for the job script without its dashes, e.g. --sbatch partition=sim for #SBATCH --partition=sim (repeatable)." };
         var input = new ReplayCommand.InputOptions();
         var cmd = new Command("sweep", "Replay traces through many translation models (parsed once, replayed in parallel) and tabulate the figures per model.")
         {
@@ -313,7 +313,7 @@ internal static class SlurmJob
         sb.Append($"#SBATCH --output={root}/logs/%a.out\n");
         foreach (var o in sbatchOptions)
         {
-            sb.Append($"#SBATCH {o}\n");
+            sb.Append($"#SBATCH --{o.TrimStart('-')}\n");
         }
         sb.Append("set -euo pipefail\n");
         sb.Append($"dir={Quote(root)}\n");

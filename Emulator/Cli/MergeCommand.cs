@@ -1,0 +1,96 @@
+using System.CommandLine;
+using System.Text;
+using System.Text.Json;
+using MmuSim.Analysis;
+
+namespace MmuSim.Cli;
+
+/// <summary>
+/// `mmusim merge DIR`: gathers the summaries the tasks of a `sweep --slurm DIR` job array wrote into the same table,
+/// CSV and JSON a local sweep writes (docs/analysis.md).
+/// </summary>
+public static class MergeCommand
+{
+    public static Command Create()
+    {
+        var dir = new Argument<string>("dir") { Description = "The directory `mmusim sweep --slurm DIR` wrote." };
+        var json = new Option<string?>("--json") { Description = "Write the sweep JSON ({\"tool\":\"mmusim sweep\",\"runs\":[...]}) to this file." };
+        var csv = new Option<string?>("--csv") { Description = "Write one row per run, as sweep --csv." };
+        var cmd = new Command("merge", "Gather the summaries of a Slurm sweep (sweep --slurm DIR) into one table.")
+        {
+            dir, json, csv,
+        };
+        cmd.SetAction(pr => Run(pr.GetValue(dir)!, pr.GetValue(json), pr.GetValue(csv)));
+        return cmd;
+    }
+
+    private static int Run(string dir, string? jsonPath, string? csvPath)
+    {
+        string manifest = Path.Combine(dir, SlurmJob.Manifest);
+        if (!File.Exists(manifest))
+        {
+            Console.Error.WriteLine($"mmusim: {manifest}: no such file (not a directory written by sweep --slurm)");
+            return 2;
+        }
+        var runs = new List<SweepRun>();
+        var missing = new List<string>();
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(manifest));
+            foreach (var task in doc.RootElement.GetProperty("tasks").EnumerateArray())
+            {
+                string summary = Path.Combine(dir, task.GetProperty("summary").GetString()!);
+                string config = task.GetProperty("config").GetString()!;
+                var traces = task.GetProperty("trace").EnumerateArray().Select(t => t.GetString()!).ToArray();
+                if (!File.Exists(summary))
+                {
+                    missing.Add($"task {task.GetProperty("task").GetInt32()} ({config})");
+                    continue;
+                }
+                byte[] bytes = File.ReadAllBytes(summary);
+                try
+                {
+                    using var s = JsonDocument.Parse(bytes);
+                }
+                catch (JsonException e)
+                {
+                    Console.Error.WriteLine($"mmusim: {summary}:{(e.LineNumber ?? 0) + 1}:{(e.BytePositionInLine ?? 0) + 1}: invalid JSON (the task was cut short?)");
+                    return 2;
+                }
+                runs.Add(new SweepRun(config, traces, bytes));
+            }
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            Console.Error.WriteLine($"mmusim: {manifest}: not a sweep manifest ({e.Message.Split('\n')[0]})");
+            return 2;
+        }
+        using var outputs = AnalysisOutputs.Open([], jsonPath, csvPath);
+        if (outputs is null)
+        {
+            return 1;
+        }
+        var text = outputs.AnyStdout ? Console.Error : Console.Out;
+        SweepTable.WriteText(text, runs);
+        if (outputs[0] is { } j)
+        {
+            SweepTable.WriteJson(j.Stream, runs);
+            j.Commit();
+        }
+        if (outputs[1] is { } c)
+        {
+            using (var w = new StreamWriter(c.Stream, new UTF8Encoding(false), 1 << 16, leaveOpen: true))
+            {
+                SweepTable.WriteCsv(w, runs);
+            }
+            c.Commit();
+        }
+        if (missing.Count != 0)
+        {
+            // The tasks that did write are kept above; the missing ones are named (still running, failed or not run).
+            Console.Error.WriteLine($"mmusim: {dir}: {missing.Count} of {missing.Count + runs.Count} tasks wrote no summary: {string.Join(", ", missing.Take(10))}{(missing.Count > 10 ? ", ..." : "")} (see {Path.Combine(dir, "logs")})");
+            return 2;
+        }
+        return 0;
+    }
+}
