@@ -51,6 +51,34 @@ public sealed class SweepTests : IDisposable
             runs.Select(r => r.GetProperty("config").GetString()!).ToArray());
     }
 
+    /// <summary>
+    /// `sweep --report` is the report `mmusim report` makes of the sweep's own --json file: the same runs side by side,
+    /// the same figures and charts; only the line naming the source differs (and the charts' SVG, whose clip-path
+    /// numbers ScottPlot counts per process, so it is compared as the list of charts).
+    /// </summary>
+    [Fact]
+    public void TheSweepsReportIsTheReportOfItsJson()
+    {
+        string json = Path.Combine(_dir, "s.json"), html = Path.Combine(_dir, "s.html"), fromJson = Path.Combine(_dir, "r.html");
+        var (exit, _, err) = Support.Cli.Run("sweep", Trace("traces/bench/mixed-1stage.trace"), "--preset", "bench", "--preset", "cortex-a55",
+            "--json", json, "--report", html, "--quiet");
+        Assert.True(exit == 0, err);
+        var (rexit, _, rerr) = Support.Cli.Run("report", json, "-o", fromJson);
+        Assert.True(rexit == 0, rerr);
+        static string WithoutSvg(string h) => System.Text.RegularExpressions.Regex.Replace(h, "<svg[\\s\\S]*?</svg>", "<svg/>");
+        string expected = File.ReadAllText(fromJson).Replace("from: " + json, "from: sweep of mixed-1stage.trace", StringComparison.Ordinal);
+        Assert.Equal(WithoutSvg(expected), WithoutSvg(File.ReadAllText(html)));
+        Assert.True(File.ReadAllText(html).Split("<svg").Length > 3, "the report has its charts");
+        Assert.Contains("data-run=\"cortex-a55\"", File.ReadAllText(html), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PlotWithoutReportIsABadOption()
+    {
+        var (exit, _, err) = Support.Cli.Run("sweep", Trace("traces/bench/mixed-1stage.trace"), "--preset", "bench", "--plot", _dir, "--quiet");
+        Assert.Equal((1, "mmusim: --plot goes with --report (or use mmusim report --plot on a --json file)\n"), (exit, err.Replace("\r\n", "\n")));
+    }
+
     [Fact]
     public void CsvHasOneRowPerConfigurationWithTheSummaryNames()
     {

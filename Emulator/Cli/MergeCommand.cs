@@ -16,17 +16,24 @@ public static class MergeCommand
         var dir = new Argument<string>("dir") { Description = "The directory `mmusim sweep --slurm DIR` wrote." };
         var json = new Option<string?>("--json") { Description = "Write the sweep JSON ({\"tool\":\"mmusim sweep\",\"runs\":[...]}) to this file." };
         var csv = new Option<string?>("--csv") { Description = "Write one row per run, as sweep --csv." };
-        var cmd = new Command("merge", "Gather the summaries of a Slurm sweep (sweep --slurm DIR) into one table.")
+        var report = new Option<string?>("--report") { Description = "Write an HTML report of every run side by side (as sweep --report) to this file." };
+        var plot = new Option<string?>("--plot") { Description = "With --report: also write each chart to this directory as ID.svg and ID.png." };
+        var cmd = new Command("merge", "Gather the summaries of a Slurm sweep (sweep --slurm DIR) into one table and report.")
         {
-            dir, json, csv,
+            dir, json, csv, report, plot,
         };
-        cmd.SetAction(pr => Run(pr.GetValue(dir)!, pr.GetValue(json), pr.GetValue(csv)));
+        cmd.SetAction(pr => Run(pr.GetValue(dir)!, pr.GetValue(json), pr.GetValue(csv), pr.GetValue(report), pr.GetValue(plot)));
         return cmd;
     }
 
-    private static int Run(string dir, string? jsonPath, string? csvPath)
+    private static int Run(string dir, string? jsonPath, string? csvPath, string? reportPath, string? plotDir)
     {
         string manifest = Path.Combine(dir, SlurmJob.Manifest);
+        if (plotDir is not null && reportPath is null)
+        {
+            Console.Error.WriteLine("mmusim: --plot goes with --report (or use mmusim report --plot on a --json file)");
+            return 1;
+        }
         if (!File.Exists(manifest))
         {
             Console.Error.WriteLine($"mmusim: {manifest}: no such file (not a directory written by sweep --slurm)");
@@ -65,7 +72,7 @@ public static class MergeCommand
             Console.Error.WriteLine($"mmusim: {manifest}: not a sweep manifest ({e.Message.Split('\n')[0]})");
             return 2;
         }
-        using var outputs = AnalysisOutputs.Open([], jsonPath, csvPath);
+        using var outputs = AnalysisOutputs.Open([], jsonPath, csvPath, reportPath);
         if (outputs is null)
         {
             return 1;
@@ -84,6 +91,10 @@ public static class MergeCommand
                 SweepTable.WriteCsv(w, runs);
             }
             c.Commit();
+        }
+        if (outputs[2] is { } html && ReportCommand.WriteFromSweep(s => SweepTable.WriteJson(s, runs), [], html, plotDir) != 0)
+        {
+            return 1;
         }
         if (missing.Count != 0)
         {

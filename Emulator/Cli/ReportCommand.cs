@@ -62,6 +62,19 @@ public static class ReportCommand
         return Write(loaded, html, plotDir, traces);
     }
 
+    /// <summary>
+    /// `sweep --report FILE` (and --plot DIR): the report of the sweep's runs side by side, read from the JSON that
+    /// `sweep --json` writes (one path from figures to report), into <paramref name="html"/> (opened before the runs).
+    /// </summary>
+    public static int WriteFromSweep(Action<Stream> writeSweepJson, string[] traces, OutputFile html, string? plotDir)
+    {
+        var json = new MemoryStream();
+        writeSweepJson(json);
+        var loaded = new ReportInputs();
+        loaded.Load(traces.Length == 0 ? "sweep" : "sweep of " + string.Join(" ", traces.Select(t => t == "-" ? "stdin" : Path.GetFileName(t))), json.ToArray());
+        return Write(loaded, html, plotDir, traces);
+    }
+
     private static int Write(ReportInputs loaded, string output, string? plotDir, string[] inputs)
     {
         OutputFile html;

@@ -29,22 +29,31 @@ public static class SweepCommand
         var slurm = new Option<string?>("--slurm") { Description = "Write a Slurm job array into this directory instead of running: one task per (traces, configuration), each `mmusim replay … --json`; gather with `mmusim merge DIR`." };
         var submit = new Option<bool>("--submit") { Description = "With --slurm: submit the job array with sbatch." };
         var wait = new Option<bool>("--wait") { Description = "With --submit: wait until every task has ended (sbatch --wait)." };
+        var report = new Option<string?>("--report") { Description = "Write an HTML report of every run side by side (as `mmusim report` makes from the --json file) to this file." };
+        var plot = new Option<string?>("--plot") { Description = "With --report: also write each chart to this directory as ID.svg and ID.png." };
         var sbatch = new Option<string[]>("--sbatch") { Description = "With --slurm: an sbatch option for the job script without its dashes, e.g. --sbatch partition=sim for #SBATCH --partition=sim (repeatable)." };
         var input = new ReplayCommand.InputOptions();
         var cmd = new Command("sweep", "Replay traces through many translation models (parsed once, replayed in parallel) and tabulate the figures per model.")
         {
-            traces, configs, presets, vary, each, json, csv, jobs, slurm, submit, wait, sbatch,
+            traces, configs, presets, vary, each, json, csv, jobs, slurm, submit, wait, sbatch, report, plot,
         };
         input.AddTo(cmd);
-        cmd.SetAction((pr, ct) => Run(pr, traces, configs, presets, vary, each, json, csv, jobs, slurm, submit, wait, sbatch, input, ct));
+        cmd.SetAction((pr, ct) => Run(pr, traces, configs, presets, vary, each, json, csv, jobs, slurm, submit, wait, sbatch, input, ct,
+            pr.GetValue(report), pr.GetValue(plot)));
         return cmd;
     }
 
     private static async Task<int> Run(ParseResult pr, Argument<string[]> tracesArg, Option<string[]> configsOpt, Option<string[]> presetsOpt,
         Option<string[]> varyOpt, Option<bool> eachOpt, Option<string?> jsonOpt, Option<string?> csvOpt, Option<int> jobsOpt, Option<string?> slurmOpt,
-        Option<bool> submitOpt, Option<bool> waitOpt, Option<string[]> sbatchOpt, ReplayCommand.InputOptions input, CancellationToken ct)
+        Option<bool> submitOpt, Option<bool> waitOpt, Option<string[]> sbatchOpt, ReplayCommand.InputOptions input, CancellationToken ct,
+        string? reportPath, string? plotDir)
     {
         string[] traces = pr.GetValue(tracesArg)!;
+        if (plotDir is not null && reportPath is null)
+        {
+            Console.Error.WriteLine("mmusim: --plot goes with --report (or use mmusim report --plot on a --json file)");
+            return 1;
+        }
         if (!input.TryRead(pr, out var settings, out string? error))
         {
             Console.Error.WriteLine($"mmusim: {error}");
@@ -101,7 +110,7 @@ public static class SweepCommand
                 pr.GetValue(submitOpt), pr.GetValue(waitOpt));
         }
 
-        using var outputs = AnalysisOutputs.Open(traces, pr.GetValue(jsonOpt), pr.GetValue(csvOpt));
+        using var outputs = AnalysisOutputs.Open(traces, pr.GetValue(jsonOpt), pr.GetValue(csvOpt), reportPath);
         if (outputs is null)
         {
             return 1;
@@ -151,6 +160,11 @@ public static class SweepCommand
                 SweepTable.WriteCsv(w, runs);
             }
             c.Commit();
+        }
+        if (outputs[2] is { } html)
+        {
+            int reported = ReportCommand.WriteFromSweep(s => SweepTable.WriteJson(s, runs), traces, html, plotDir);
+            exit = exit == 0 ? reported : exit;
         }
         return exit;
     }
