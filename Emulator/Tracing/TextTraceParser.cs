@@ -319,7 +319,7 @@ public static class TextTraceParser
                 break;
             case 3 when Is(keyword, "reg"u8):
                 rec.Op = TraceOp.Reg;
-                rec.Reg = Name<SysReg>(ref t, source, line, "register");
+                rec.Reg = RegisterName(ref t, source, line);
                 rec.Value = Number(ref t, source, line, "register value");
                 break;
             case 3 when Is(keyword, "ram"u8):
@@ -512,6 +512,20 @@ public static class TextTraceParser
             Fail.Unknown(source, line, t.Column, what, tok);
         }
         return value;
+    }
+
+    /// <summary>A `reg` line's register: the format's name or a debugger's spelling of it (<see cref="SysRegNames"/>).</summary>
+    private static SysReg RegisterName(ref Tokens t, string source, long line)
+    {
+        if (!t.Next(out var tok))
+        {
+            Fail.Missing(source, line, t.Column, "register");
+        }
+        if (!SysRegNames.TryParse(tok, out SysReg reg))
+        {
+            Fail.Unknown(source, line, t.Column, "register", tok);
+        }
+        return reg;
     }
 
     private static ulong Number(ref Tokens t, string source, long line, string what)
