@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using MmuSim.Tests.Support;
+using Xunit.Abstractions;
 
 namespace MmuSim.Tests.Guest;
 
@@ -31,7 +32,13 @@ public sealed class QemuGuestTests : IDisposable
 
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "mmusim-qemu-" + Guid.NewGuid().ToString("N"));
 
-    public QemuGuestTests() => Directory.CreateDirectory(_dir);
+    private readonly ITestOutputHelper _log;
+
+    public QemuGuestTests(ITestOutputHelper log)
+    {
+        _log = log;
+        Directory.CreateDirectory(_dir);
+    }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
@@ -63,7 +70,7 @@ public sealed class QemuGuestTests : IDisposable
         };
         foreach (string a in new[]
         {
-            "-M", "virt,virtualization=on", "-cpu", "max", "-m", "128M", "-display", "none", "-nic", "none",
+            "-M", "virt,virtualization=on", "-cpu", "max", "-smp", "2", "-m", "128M", "-display", "none", "-nic", "none",
             "-serial", "null", "-monitor", "none", "-kernel", elf, "-S",
             "-gdb", $"tcp:127.0.0.1:{port}", "-qmp", $"unix:{qmpPath},server=on,wait=off",
         })
@@ -150,14 +157,30 @@ public sealed class QemuGuestTests : IDisposable
                     atDiffs.Add($"AT S1E1R 0x{vas[i]:x}: QEMU PAR 0x{pars[i]:x}, mmusim {ours}");
                 }
             }
+            _log.WriteLine($"gva2gpa: {compared} VAs, {mapped} mapped, {compared - accessFlagOnly} equal, {accessFlagOnly} AF-clear (debug walk); AT S1E1R: {vas.Length} PARs, {vas.Length - shOnly} equal, {shOnly} differing in SH alone");
             Assert.True(atDiffs.Count == 0, $"{atDiffs.Count} of {vas.Length} AT probes differ:\n{string.Join("\n", atDiffs)}");
             Assert.True(vas.Length >= 40 && shOnly < vas.Length / 4, $"{vas.Length} AT probes, {shOnly} differing in SH alone");
+
+            // The second vCPU: PSCI keeps it powered off at its reset state (EL2, MMU off), and `import qemu-gdb` reads it
+            // as a cpu block of its own (thread 2); QEMU's gva2gpa on it (cpu-index 1) answers the VA itself.
+            foreach (ulong va in new ulong[] { 0x40080000, 0x48000000, 0x7ffff000, 0xffff_ff80_0000_0000 })
+            {
+                string q = qmp.Hmp($"gva2gpa 0x{va:x}", cpuIndex: 1).Trim();
+                var (texit, tout, terr) = Support.Cli.Run("translate", setup, $"0x{va:x}", "--cpu", "1", "--json");
+                Assert.True(texit == 0, terr);
+                using var doc = JsonDocument.Parse(tout.Split('\n')[0]);
+                string ours = doc.RootElement.TryGetProperty("pa", out var pa) ? pa.GetString()! : "fault";
+                string qemuSays = q.StartsWith("gpa: ", StringComparison.Ordinal) ? "0x" + ulong.Parse(q[5..].Replace("0x", "", StringComparison.Ordinal), NumberStyles.HexNumber, CultureInfo.InvariantCulture).ToString("x", CultureInfo.InvariantCulture) : "fault";
+                Assert.Equal((va, qemuSays), (va, ours));
+            }
 
             // The same machine as an ELF core: no system register in it (QEMU writes none for AArch64), so the
             // registers come from the gdb import, as a user would give them.
             string core = Path.Combine(_dir, "guest.core");
             qmp.Execute($$$"""{"execute":"dump-guest-memory","arguments":{"paging":false,"protocol":"file:{{{core}}}"}}""", TimeSpan.FromSeconds(60));
-            var regs = File.ReadLines(setup).Where(l => l.StartsWith("reg ", StringComparison.Ordinal))
+            // vCPU 0's registers (--reg gives every vCPU of the core the same values; `tables` reads vCPU 0).
+            var regs = File.ReadLines(setup).SkipWhile(l => !l.StartsWith("cpu  0", StringComparison.Ordinal)).Skip(1)
+                .TakeWhile(l => !l.StartsWith("cpu ", StringComparison.Ordinal)).Where(l => l.StartsWith("reg ", StringComparison.Ordinal))
                 .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Select(p => $"{p[1]}={p[2]}");
             string fromCore = Path.Combine(_dir, "core.trace");
             var args = new List<string> { "import", "core", core, "-o", fromCore };
@@ -341,10 +364,10 @@ public sealed class QemuGuestTests : IDisposable
         }
 
         /// <summary>An HMP command through QMP's human-monitor-command: its text output.</summary>
-        public string Hmp(string line) => Execute(JsonSerializer.Serialize(new Dictionary<string, object>
+        public string Hmp(string line, int cpuIndex = 0) => Execute(JsonSerializer.Serialize(new Dictionary<string, object>
         {
             ["execute"] = "human-monitor-command",
-            ["arguments"] = new Dictionary<string, string> { ["command-line"] = line },
+            ["arguments"] = new Dictionary<string, object> { ["command-line"] = line, ["cpu-index"] = cpuIndex },
         }));
 
         public void Dispose()
