@@ -2,7 +2,8 @@
 // TTBR0_EL1 (48-bit VA, start level 0) and TTBR1_EL1 (39-bit VA, start level 1) with the 4 KiB granule -- 1 GiB and
 // 2 MiB blocks, pages, a contiguous group of 16 pages and one of 16 2 MiB blocks, read-only, execute-never, EL0,
 // nG and access-flag-clear entries -- and, when QEMU starts it at EL2 (-M virt,virtualization=on), a stage 2 that
-// remaps some IPAs, then drops to EL1. It enables the EL1 MMU, writes DONE_MAGIC at DONE_PA and spins.
+// remaps some IPAs, then drops to EL1. It enables the EL1 MMU, runs AT S1E1R on each VA of probe_vas (PAR_EL1
+// into probe_pars: real translations, where QEMU's gva2gpa is a debug walk), writes DONE_MAGIC at DONE_PA and spins.
 // The tables are static data: their descriptors are link-time addresses (the MMU is off while QEMU loads them).
 // Built by Emulator.Tests/Guest/QemuGuestTests.cs with aarch64-linux-gnu-as and -ld (link.ld).
 
