@@ -71,6 +71,42 @@ public sealed class MemoryImageTests : IDisposable
     }
 
     [Fact]
+    public async Task AnImageAtAnOddFileOffsetIsCopiedFrameByFrameWhenTouched()
+    {
+        // QEMU's dump-guest-memory ELF puts guest memory right after its notes (offset 1876 in a real dump): the words
+        // are not 8-byte aligned in the mapping, so a touched frame gets its own copy instead of pointing into it.
+        const long offset = 1876;
+        var bytes = new byte[offset + 3 * 4096];
+        for (int i = 0; i < 3 * 4096 / 8; i++)
+        {
+            BitConverter.GetBytes(0x1000_0000UL + (ulong)i).CopyTo(bytes, offset + i * 8);
+        }
+        string path = Path.Combine(_dir, "odd.img");
+        File.WriteAllBytes(path, bytes);
+        var mem = new PhysicalMemory();
+        mem.LoadImage(new PhysicalAddress(0x4000_0000), path, offset, 3 * 4096);
+
+        Assert.Equal(0, mem.AllocatedBytes);
+        Assert.Equal(0x1000_0000UL, mem.Peek64(new PhysicalAddress(0x4000_0000)));
+        Assert.Equal(0x1000_0000UL + 1535, mem.Peek64(new PhysicalAddress(0x4000_2ff8)));
+        Assert.Equal(2 * 4096, mem.AllocatedBytes); // the two frames read, not the one between
+        mem.Write64(new PhysicalAddress(0x4000_1000), 0xBBBB);
+        Assert.Equal(0xBBBBUL, mem.Peek64(new PhysicalAddress(0x4000_1000)));
+        Assert.Equal(0x1000_0000UL + 513, mem.Peek64(new PhysicalAddress(0x4000_1008)));
+        Assert.Equal(bytes, File.ReadAllBytes(path));
+
+        // The same through a trace line, text and binary.
+        string trace = Trace("odd.trace", $"load 0x40000000 odd.img {offset} 0x3000\ndump 0x40001ff8\n");
+        string bin = Path.Combine(_dir, "odd.mbt");
+        Assert.Equal(0, Support.Cli.Run("convert", trace, bin).Exit);
+        foreach (string t in new[] { trace, bin })
+        {
+            var (_, outcomes) = await Replay(t);
+            Assert.Equal(0x1000_0000UL + 1023, outcomes.Single().Value);
+        }
+    }
+
+    [Fact]
     public void WritesChangeTheSimulationNotTheFile()
     {
         string path = Image("w.img", 8192, (16, 0xAAAA));
@@ -177,7 +213,6 @@ public sealed class MemoryImageTests : IDisposable
     [InlineData("load 0x1000 small.img 0 0x2000", 1, 13, "memory image 'small.img' holds 4096 bytes from offset 0, fewer than the 8192 asked for")]
     [InlineData("load 0x1000 small.img 0x2000", 1, 13, "offset 8192 is past the end of memory image 'small.img' (4096 bytes)")]
     [InlineData("load 0x1004 small.img", 1, 6, "load address 0x1004 is not 8-byte aligned")]
-    [InlineData("load 0x1000 small.img 4", 1, 23, "load offset 4 is not a multiple of 8")]
     [InlineData("load 0x1000 small.img 0 12", 1, 25, "load size 12 is not a multiple of 8")]
     [InlineData("load 0x10_0000_0000_0000 small.img", 1, 6, "load address 0x10000000000000 is outside the 52-bit physical address space")]
     [InlineData("load 0xf_ffff_ffff_f000 small.img 0 0x2000", 1, 37, "a load of 8192 bytes at 0xffffffffff000 ends past the 52-bit physical address space")]

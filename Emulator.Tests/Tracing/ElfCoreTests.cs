@@ -159,6 +159,12 @@ public sealed class ElfCoreTests : IDisposable
             err.Replace("\r\n", "\n"));
         Assert.Contains("reg  TTBR1_EL1 0x40000000\n", File.ReadAllText(setup));
 
+        // QEMU's gdb spelling of SCTLR_EL1 is a name --reg takes (docs/trace-format.md, "Register name aliases").
+        (exit, _, err) = Support.Cli.Run("import", "core", core, "-o", setup, "--reg", "TTBR1_EL1=0x40000000", "--reg", "tcr_el1=0x5b5100090", "--reg", "SCTLR=0x30d0199d");
+        Assert.Equal(0, exit);
+        Assert.Equal("mmusim import core: 1 memory segment(s), 2 vCPU(s); missing (give them with --reg NAME=VALUE): TTBR0_EL1, MAIR_EL1\n", err.Replace("\r\n", "\n"));
+        Assert.Contains("reg  SCTLR_EL1 0x30d0199d\n", File.ReadAllText(setup));
+
         (exit, _, err) = Support.Cli.Run("import", "core", core, "-o", setup, "--reg", "TTBR9_EL1=1");
         Assert.Equal(1, exit);
         Assert.Equal("mmusim import core: bad --reg 'TTBR9_EL1=1' (NAME=VALUE: a register of the trace format, a 64-bit number)\n", err.Replace("\r\n", "\n"));

@@ -211,6 +211,21 @@ public class TextTraceParserTests
         }
     }
 
+    [Fact]
+    public void RegisterAliasesNameOneRegisterEach()
+    {
+        // QEMU's gdb spelling of SCTLR_EL1 and the FEAT_VHE _EL12 encodings of the EL1 registers (docs/trace-format.md,
+        // "Register name aliases"), any case; the records are the registers themselves.
+        var r = Parse(string.Join("\n",
+            "reg SCTLR 0x30d0199d", "reg sctlr_el12 1", "reg TCR_EL12 2", "reg ttbr0_el12 3", "reg TTBR1_EL12 4", "reg MAIR_EL12 5"));
+        Assert.Equal(
+            new[] { (SysReg.SCTLR_EL1, 0x30d0199dUL), (SysReg.SCTLR_EL1, 1UL), (SysReg.TCR_EL1, 2UL), (SysReg.TTBR0_EL1, 3UL), (SysReg.TTBR1_EL1, 4UL), (SysReg.MAIR_EL1, 5UL) },
+            r.Select(x => (x.Reg, x.Value)).ToArray());
+        // Names that are not aliases stay unknown: no _EL12 form of an EL2 register, no prefix matches.
+        Assert.Equal("unknown register 'VTCR_EL12'", Error("reg VTCR_EL12 1").Reason);
+        Assert.Equal("unknown register 'SCTL'", Error("reg SCTL 1").Reason);
+    }
+
     // ---------------------------------------------------------------- errors: file:line:col: reason
 
     [Theory]

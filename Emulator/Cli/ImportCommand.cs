@@ -24,7 +24,7 @@ public static class ImportCommand
             foreach (string r in pr.GetValue(reg) ?? [])
             {
                 int eq = r.IndexOf('=');
-                if (eq <= 0 || !WireCodes<SysReg>.TryParse(Encoding.ASCII.GetBytes(r[..eq]), out var name) || !TranslateCommand.TryNumber(r[(eq + 1)..], out ulong value))
+                if (eq <= 0 || !SysRegNames.TryParse(Encoding.ASCII.GetBytes(r[..eq]), out var name) || !TranslateCommand.TryNumber(r[(eq + 1)..], out ulong value))
                 {
                     Console.Error.WriteLine($"mmusim import core: bad --reg '{r}' (NAME=VALUE: a register of the trace format, a 64-bit number)");
                     return 1;

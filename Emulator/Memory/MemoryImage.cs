@@ -49,6 +49,12 @@ internal sealed unsafe class MemoryImage : IDisposable
         }
     }
 
+    /// <summary>
+    /// True when the image's words lie at 8-byte aligned addresses of the mapping (its file offset is a multiple of 8), so
+    /// a frame may point into it; an image at an odd offset (QEMU's ELF dumps) is copied a frame at a time when touched.
+    /// </summary>
+    public bool WordAligned => ((nuint)_bytes & 7) == 0;
+
     /// <summary>True when the image covers <paramref name="pa"/>.</summary>
     public bool Covers(ulong pa) => pa - Base < Size;
 
@@ -59,7 +65,7 @@ internal sealed unsafe class MemoryImage : IDisposable
         return first - Base < Size && first + ((1UL << PhysicalMemory.FrameShift) - 1) - Base < Size;
     }
 
-    /// <summary>The mapped word of the image at <paramref name="pa"/> (inside the image, 8-byte aligned): a frame may point here.</summary>
+    /// <summary>The mapped word of the image at <paramref name="pa"/> (inside the image, 8-byte aligned, <see cref="WordAligned"/>): a frame may point here.</summary>
     public ulong* At(ulong pa) => (ulong*)(_bytes + (pa - Base));
 
     /// <summary>Copies the part of the image that overlaps frame <paramref name="frameNumber"/> into <paramref name="frame"/>.</summary>

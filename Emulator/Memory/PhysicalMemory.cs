@@ -320,9 +320,9 @@ public sealed unsafe class PhysicalMemory
     /// </summary>
     public void LoadImage(PhysicalAddress pa, string path, ulong offset, ulong size)
     {
-        if (((pa.Value | offset | size) & 7) != 0)
+        if (((pa.Value | size) & 7) != 0)
         {
-            throw new ArgumentException("a memory image's address, offset and size are multiples of 8");
+            throw new ArgumentException("a memory image's address and size are multiples of 8");
         }
         if (pa.Value >= PhysicalAddressLimit || size > PhysicalAddressLimit - pa.Value)
         {
@@ -350,8 +350,9 @@ public sealed unsafe class PhysicalMemory
 
     /// <summary>
     /// The frame of a frame number no store has made yet, when a memory image covers part of it: a pointer into the
-    /// newest image's mapping when that image covers the whole frame (no copy: the OS copies the page if it is ever
-    /// written), else a new frame with the bytes of every image that overlaps it, oldest first. 0 when no image does.
+    /// newest image's mapping when that image covers the whole frame and its words are 8-byte aligned in the file (no
+    /// copy: the OS copies the page if it is ever written), else a new frame with the bytes of every image that
+    /// overlaps it, oldest first. 0 when no image does.
     /// </summary>
     private nuint Materialize(ulong frameNumber)
     {
@@ -361,7 +362,7 @@ public sealed unsafe class PhysicalMemory
         for (int i = images.Count - 1; i >= 0; i--)
         {
             var image = images[i];
-            if (image.CoversFrame(frameNumber))
+            if (image.CoversFrame(frameNumber) && image.WordAligned)
             {
                 if ((_used + 1) * 2 > _slots.Length)
                 {

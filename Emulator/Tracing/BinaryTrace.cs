@@ -373,7 +373,6 @@ public static class BinaryTraceReader
         Expect(ref state, length > 0 && length > bytes.Length - 8, "the file name of a load record fills its words, zero-padded to the last");
         Expect(ref state, bytes.AsSpan(length).IndexOfAnyExcept((byte)0) < 0, "the padding of a load record's file name must be zero");
         ulong offset = words[0], size = words[1];
-        Expect(ref state, (offset & 7) == 0, $"load offset {offset} is not a multiple of 8");
         Expect(ref state, (size & 7) == 0, $"load size {size} is not a multiple of 8");
         Expect(ref state, state.LoadHasSize || size == 0, "a load record without SIZE (byte 1 = 0) has a zero size word");
         Expect(ref state, size <= Memory.PhysicalMemory.PhysicalAddressLimit - state.RamBase,

@@ -47,10 +47,11 @@ public static class CoreImport
             {
                 continue;
             }
-            if (((s.PhysicalAddress | s.Offset | s.FileSize) & 7) != 0)
+            // The file offset may be any byte (QEMU's dumps are unaligned); a `load` needs PA and size in words.
+            if (((s.PhysicalAddress | s.FileSize) & 7) != 0)
             {
                 throw TraceFormatException.AtByte(core.Source, s.HeaderOffset,
-                    $"PT_LOAD at PA 0x{s.PhysicalAddress:x} (offset {s.Offset}, {s.FileSize} bytes) is not 8-byte aligned: a `load` line cannot map it");
+                    $"PT_LOAD at PA 0x{s.PhysicalAddress:x} ({s.FileSize} bytes) is not 8-byte aligned: a `load` line cannot map it");
             }
             sb.AppendLine($"ram  0x{s.PhysicalAddress:x} 0x{s.MemorySize:x}");
             if (s.FileSize != 0)

@@ -319,7 +319,7 @@ public static class TextTraceParser
                 break;
             case 3 when Is(keyword, "reg"u8):
                 rec.Op = TraceOp.Reg;
-                rec.Reg = Name<SysReg>(ref t, source, line, "register");
+                rec.Reg = RegisterName(ref t, source, line);
                 rec.Value = Number(ref t, source, line, "register value");
                 break;
             case 3 when Is(keyword, "ram"u8):
@@ -455,7 +455,7 @@ public static class TextTraceParser
         handler.OnRecord(in rec);
     }
 
-    /// <summary>`load PA FILE [OFFSET [SIZE]]`: PA, OFFSET and SIZE multiples of 8, the image inside 52 bits of PA.</summary>
+    /// <summary>`load PA FILE [OFFSET [SIZE]]`: PA and SIZE multiples of 8 (OFFSET any byte), the image inside 52 bits of PA.</summary>
     private static ImageLoad ParseLoad(ref Tokens t, string source, long line)
     {
         ulong pa = Number(ref t, source, line, "physical address");
@@ -478,11 +478,8 @@ public static class TextTraceParser
         ulong? size = null;
         if (t.Next(out var tok))
         {
+            // Any byte: QEMU's dump-guest-memory ELF puts its PT_LOAD data right after the notes, unaligned.
             offset = ParseNumber(tok, source, line, t.Column, "file offset");
-            if ((offset & 7) != 0)
-            {
-                Fail.Bad(source, line, t.Column, "load offset ", offset, " is not a multiple of 8");
-            }
             if (t.Next(out tok))
             {
                 ulong s = ParseNumber(tok, source, line, t.Column, "image size");
@@ -534,6 +531,20 @@ public static class TextTraceParser
             Fail.Unknown(source, line, t.Column, what, tok);
         }
         return value;
+    }
+
+    /// <summary>A `reg` line's register: the format's name or a debugger's spelling of it (<see cref="SysRegNames"/>).</summary>
+    private static SysReg RegisterName(ref Tokens t, string source, long line)
+    {
+        if (!t.Next(out var tok))
+        {
+            Fail.Missing(source, line, t.Column, "register");
+        }
+        if (!SysRegNames.TryParse(tok, out SysReg reg))
+        {
+            Fail.Unknown(source, line, t.Column, "register", tok);
+        }
+        return reg;
     }
 
     private static ulong Number(ref Tokens t, string source, long line, string what)
