@@ -303,7 +303,7 @@ public sealed partial class HtmlReportTests : IDisposable
     {
         string missing = Tmp("none.json");
         var r = Support.Cli.Run("report", missing, "-o", Tmp("out.html"));
-        Assert.Equal((2, $"mmusim: Could not find file '{missing}'.\n"), (r.Exit, r.Err.Replace("\r\n", "\n")));
+        Assert.Equal((2, $"mmusim: {missing}: no such file or directory\n"), (r.Exit, r.Err.Replace("\r\n", "\n")));
         string copy = Tmp("sweep.json");
         File.Copy(Fixture("sweep.json"), copy);
         r = Support.Cli.Run("report", copy, "-o", copy);
@@ -318,7 +318,7 @@ public sealed partial class HtmlReportTests : IDisposable
         Assert.Equal((1, "mmusim: --plot goes with --report (or use mmusim report --plot on a --json summary)\n"), (r.Exit, r.Err.Replace("\r\n", "\n")));
         string nowhere = Tmp("no/such/dir/r.html");
         r = Support.Cli.Run("replay", Trace("traces/sample/example.trace"), "--quiet", "--report", nowhere);
-        Assert.Equal((1, $"mmusim: {nowhere}: no such directory\n"), (r.Exit, r.Err.Replace("\r\n", "\n")));
+        Assert.Equal((1, $"mmusim: {nowhere}: no such file or directory\n"), (r.Exit, r.Err.Replace("\r\n", "\n")));
         Assert.Equal("", r.Out); // refused before the replay: no summary printed
     }
 

@@ -27,10 +27,12 @@ public static class ReportCommand
     private static int Run(string[] paths, string output, string? plotDir)
     {
         var loaded = new ReportInputs();
+        string reading = "";
         try
         {
             foreach (string p in paths)
             {
+                reading = p;
                 loaded.Load(p);
             }
         }
@@ -41,7 +43,8 @@ public static class ReportCommand
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Console.Error.WriteLine($"mmusim: {e.Message}");
+            // An input that cannot be read: `PATH: reason`, worded as every command words it.
+            Console.Error.WriteLine($"mmusim: {PathErrors.Describe(reading, e).Message}");
             return 2;
         }
         return Write(loaded, output, plotDir, paths);
@@ -154,11 +157,6 @@ public static class ReportCommand
         f.Commit();
     }
 
-    private static string OutputError(Exception e, string? path) => e switch
-    {
-        UnauthorizedAccessException => $"{path}: permission denied",
-        DirectoryNotFoundException => $"{path}: no such directory",
-        _ when path is not null && e.Message.StartsWith(path, StringComparison.Ordinal) => e.Message,
-        _ => $"{path}: {e.Message}",
-    };
+    /// <summary>An output that cannot be written: `PATH: reason`, worded as every command words it.</summary>
+    private static string OutputError(Exception e, string? path) => PathErrors.Describe(path ?? "", e, output: true).Message;
 }
