@@ -198,4 +198,24 @@ public class NumberGrammarTests
             Assert.Equal(NumberOracle.ForeignHex(what[..whole]) ?? 0, whole == 0 ? 0 : wholeValue);
         }
     }
+
+    /// <summary>
+    /// The access letter's table (<see cref="Lex.AccessLetter"/>), over every byte: R, W and X in either case and
+    /// nothing else are accesses (the grammar's access lines), with 8 bytes for a data access without a size and 4
+    /// for a fetch (one instruction).
+    /// </summary>
+    [Fact]
+    public void AccessLettersAreExactlyRWXInEitherCase()
+    {
+        for (int b = 0; b < 256; b++)
+        {
+            char c = char.ToUpperInvariant((char)b);
+            (TraceOp, uint) expected = b < 128 && c == 'R' ? (TraceOp.Read, 8u)
+                : b < 128 && c == 'W' ? (TraceOp.Write, 8u)
+                : b < 128 && c == 'X' ? (TraceOp.Fetch, 4u)
+                : (0, 0u);
+            var op = Lex.AccessLetter((uint)b, out uint size);
+            Assert.True(expected == (op, op == 0 ? 0u : size), $"byte 0x{b:X2}");
+        }
+    }
 }

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Security.Cryptography;
 
 namespace MmuSim.Bits;
 
@@ -25,8 +24,11 @@ public readonly struct SeededHash
     /// <summary>A hash with a fresh random seed.</summary>
     public static SeededHash Random()
     {
+        // The seed only has to be unknown to whoever wrote the trace, as the runtime's own string-hash seeds are:
+        // System.Random's shared instance is seeded from the OS's random source like those, and unlike
+        // RandomNumberGenerator it does not load and initialise OpenSSL in every process that replays a trace.
         Span<byte> seed = stackalloc byte[16];
-        RandomNumberGenerator.Fill(seed);
+        System.Random.Shared.NextBytes(seed);
         return new SeededHash(BitConverter.ToUInt64(seed), BitConverter.ToUInt64(seed[8..]));
     }
 

@@ -65,6 +65,7 @@ public sealed class SimulatedCore
         _fetchLatency = Caches.FetchLatency;
         _coalesce = Config.Caching.CoalesceContiguous;
         _dataCaches = Config.Timing.ModelDataCaches;
+        DecideShortcuts();
         if (system.Pes.Count != 0)
         {
             // The ID registers describe the implementation: a new PE takes them as the others have them.
@@ -101,6 +102,15 @@ public sealed class SimulatedCore
 
     private bool _pan;
 
+    /// <summary>
+    /// The first-level shortcuts (<see cref="TryFirstLevelHit"/>, <see cref="Predict"/>) are off: the stale checker,
+    /// modelled data caches or PSTATE.PAN need the general path for every access. Decided when one of them changes
+    /// (<see cref="DecideShortcuts"/>), not on every access.
+    /// </summary>
+    private bool _noShortcuts;
+
+    private void DecideShortcuts() => _noShortcuts = _stale is not null || _dataCaches || _pan;
+
     /// <summary>Serves translation faults by mapping on first touch (demand paging); null when every fault is the trace's.</summary>
     public IDemandPager? DemandPager { get; set; }
 
@@ -117,6 +127,7 @@ public sealed class SimulatedCore
         set
         {
             _stale = value ? _stale ?? new StaleChecker(Registers, Memory) { SeveralPes = System.Pes.Count > 1 } : null;
+            DecideShortcuts();
             // Every access must now pass the checker: forget the predicted slots, which bypass it.
             _predictData.Page = ulong.MaxValue;
             _predictFetch.Page = ulong.MaxValue;
@@ -283,6 +294,7 @@ public sealed class SimulatedCore
     {
         Stats.Records++;
         _pan = pan;
+        DecideShortcuts();
         _predictData.Page = ulong.MaxValue;
         _predictFetch.Page = ulong.MaxValue;
     }
@@ -568,6 +580,7 @@ public sealed class SimulatedCore
     /// (<see cref="TryPredictedHit"/>'s conditions, which hold for the whole of a run of such hits: nothing in it
     /// changes registers, EL or TLB contents); an unmatchable page otherwise.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void RunPrediction(ref Prediction p, Tlb? l1, byte el, AccessType type, out ulong page, out ulong mask)
     {
         bool holds = p.Page != ulong.MaxValue && PredictionCompletes(ref p, l1, el, type);
@@ -798,7 +811,7 @@ public sealed class SimulatedCore
     private bool TryFirstLevelHit(ulong va, AccessType type, byte el, int size, ref AccessOutcome o)
     {
         var path = type == AccessType.Fetch ? _fetchPath : _dataPath;
-        if (path.Length == 0 || _stale is not null || _dataCaches || _pan
+        if (path.Length == 0 || _noShortcuts
             || (type != AccessType.Fetch && AccessRequest.Misaligned(va, size)))
         {
             return false; // PAN and alignment checks are the general path's
@@ -843,7 +856,7 @@ public sealed class SimulatedCore
         var path = type == AccessType.Fetch ? _fetchPath : _dataPath;
         ref var p = ref type == AccessType.Fetch ? ref _predictFetch : ref _predictData;
         p.Page = ulong.MaxValue;
-        if (path.Length == 0 || _stale is not null || _dataCaches || _pan
+        if (path.Length == 0 || _noShortcuts
             || (type != AccessType.Fetch && (device || Mmu.AlignmentChecked(el))))
         {
             return;

@@ -77,8 +77,8 @@ public sealed partial class Mmu
             r.Level = (sbyte)leaf.Level;
             var sctlr = rs.Sctlr;
             // A misaligned data access to a stage-1 Device type faults after AF and before permission (R_XCHFJ).
-            bool alignFault = !fetch && req.MisalignedData
-                && Attributes.IsDevice((byte)(rs.Mair >> (8 * (int)BitOps.Field(leaf.Descriptor, 4, 2))));
+            bool alignFault = !fetch && Attributes.IsDevice((byte)(rs.Mair >> (8 * (int)BitOps.Field(leaf.Descriptor, 4, 2))))
+                && req.MisalignedData;
             if (!Stage1Leaf(ref p, ref leaf, in req, s2On, sctlr, alignFault, out r.Fault))
             {
                 return false;

@@ -37,7 +37,11 @@ public readonly record struct AccessRequest(VirtualAddress Va, byte El, AccessTy
         size > 1 && ((size & (size - 1)) == 0 ? (va & (uint)(size - 1)) != 0 : va % (uint)size != 0);
 
     /// <summary>This access is a data access that a Device memory type would fault (misaligned for its size).</summary>
-    public bool MisalignedData => Unaligned || (Size > 1 && Misaligned(Va.Value, Size));
+    public bool MisalignedData
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Unaligned || (Size > 1 && Misaligned(Va.Value, Size));
+    }
 }
 
 /// <summary>
@@ -160,10 +164,16 @@ public sealed partial class Mmu
     }
 
     /// <summary>Whether SCTLR_ELx.A of the regime of an access at <paramref name="el"/> asks for alignment checks.</summary>
-    public bool AlignmentChecked(int el)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool AlignmentChecked(int el) =>
+        // Decided once per register generation (Rebuild): asked after every access that took the general path, so
+        // the current generation's answer is read in place; anything else (new registers, EL3) goes the long way.
+        _generation == _regs.Generation && (uint)el <= 2 ? ((_alignmentChecked >> el) & 1) != 0 : AlignmentCheckedRefreshed(el);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool AlignmentCheckedRefreshed(int el)
     {
         Refresh();
-        // Decided once per register generation (Rebuild): asked after every access that took the general path.
         return (uint)el <= 2 ? ((_alignmentChecked >> el) & 1) != 0 : Snapshot(TranslationRegimes.Of(el, _hcr)).Sctlr.A;
     }
 

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace MmuSim.Translation;
 
 /// <summary>
@@ -21,6 +23,7 @@ internal readonly struct WalkModes
     /// <summary>Stage-1 walks may resume from, and feed, the path memo (reads leave only their count; no stage-1 walk cache or IPA cache; not AT).</summary>
     public readonly bool PathMemo;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public WalkModes(bool caches, bool s1WalkCache, bool s2WalkCache, bool ipaCache, bool detailed, bool readsUnrecorded, bool at)
     {
         UseCaches = caches && !at;
