@@ -1,5 +1,6 @@
 using MmuSim.Bits;
 using MmuSim.Core;
+using MmuSim.Analysis;
 
 namespace MmuSim.Cli;
 
@@ -37,19 +38,36 @@ internal sealed class AnalysisOutputs : IDisposable
         return outputs;
     }
 
-    private static string Describe(Exception e, string path) => e switch
-    {
-        UnauthorizedAccessException => $"{path}: permission denied",
-        DirectoryNotFoundException => $"{path}: no such directory",
-        _ when e.Message.StartsWith(path, StringComparison.Ordinal) => e.Message,
-        _ => $"{path}: {e.Message}",
-    };
+    /// <summary>`PATH: reason`, worded as every command words an output it cannot write.</summary>
+    private static string Describe(Exception e, string path) => PathErrors.Describe(path, e, output: true).Message;
 
     /// <summary>The i-th output (in the order given to <see cref="Open"/>), or null when its path was null.</summary>
     public OutputFile? this[int i] => _files[i];
 
     /// <summary>True when some output is standard output: the text table then goes to standard error.</summary>
     public bool AnyStdout => _files.Any(f => f is not null && f.Path == "-");
+
+    /// <summary>
+    /// A sweep's (or a merge's) runs into the outputs opened as (--json, --csv, --report): the sweep JSON, one CSV row
+    /// per run, and the HTML report built from that same JSON. Returns 0, or 1 when the report cannot be written.
+    /// </summary>
+    public int WriteSweep(IReadOnlyList<SweepRun> runs, string[] traces, string? plotDir)
+    {
+        if (this[0] is { } j)
+        {
+            SweepTable.WriteJson(j.Stream, runs);
+            j.Commit();
+        }
+        if (this[1] is { } c)
+        {
+            using (var w = new StreamWriter(c.Stream, new System.Text.UTF8Encoding(false), 1 << 16, leaveOpen: true))
+            {
+                SweepTable.WriteCsv(w, runs);
+            }
+            c.Commit();
+        }
+        return this[2] is { } html ? ReportCommand.WriteFromSweep(s => SweepTable.WriteJson(s, runs), traces, html, plotDir) : 0;
+    }
 
     public void Dispose()
     {

@@ -79,20 +79,7 @@ public static class MergeCommand
         }
         var text = outputs.AnyStdout ? Console.Error : Console.Out;
         SweepTable.WriteText(text, runs);
-        if (outputs[0] is { } j)
-        {
-            SweepTable.WriteJson(j.Stream, runs);
-            j.Commit();
-        }
-        if (outputs[1] is { } c)
-        {
-            using (var w = new StreamWriter(c.Stream, new UTF8Encoding(false), 1 << 16, leaveOpen: true))
-            {
-                SweepTable.WriteCsv(w, runs);
-            }
-            c.Commit();
-        }
-        if (outputs[2] is { } html && ReportCommand.WriteFromSweep(s => SweepTable.WriteJson(s, runs), [], html, plotDir) != 0)
+        if (outputs.WriteSweep(runs, [], plotDir) != 0)
         {
             return 1;
         }

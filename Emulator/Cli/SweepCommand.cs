@@ -148,25 +148,8 @@ public static class SweepCommand
             Console.Error.WriteLine($"mmusim: {r.Config}: {r.Error}");
             exit = 3;
         }
-        if (outputs[0] is { } j)
-        {
-            SweepTable.WriteJson(j.Stream, runs);
-            j.Commit();
-        }
-        if (outputs[1] is { } c)
-        {
-            using (var w = new StreamWriter(c.Stream, new UTF8Encoding(false), 1 << 16, leaveOpen: true))
-            {
-                SweepTable.WriteCsv(w, runs);
-            }
-            c.Commit();
-        }
-        if (outputs[2] is { } html)
-        {
-            int reported = ReportCommand.WriteFromSweep(s => SweepTable.WriteJson(s, runs), traces, html, plotDir);
-            exit = exit == 0 ? reported : exit;
-        }
-        return exit;
+        int written = outputs.WriteSweep(runs, traces, plotDir);
+        return exit == 0 ? written : exit;
     }
 
     /// <summary>Runs the sweep; on a terminal (stderr) and without --quiet, with a progress bar and the time left.</summary>
