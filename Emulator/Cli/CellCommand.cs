@@ -32,9 +32,13 @@ public static class CellCommand
         };
         cmd.SetAction(async (pr, ct) =>
         {
+            // The options first: a bad one (--granule, --pool, --ignore) is exit 1, as for every command, before any
+            // configuration is read; what the configurations say is exit 2 below.
+            CellBuildOptions opt;
+            HashSet<string> ignored;
             try
             {
-                var opt = new CellBuildOptions
+                opt = new CellBuildOptions
                 {
                     Granule = ParseGranule(pr.GetValue(granule)!),
                     Vmid = pr.GetValue(vmid),
@@ -47,7 +51,15 @@ public static class CellCommand
                     var (b, s) = ParsePool(p);
                     opt = opt with { PoolBase = b, PoolSize = s };
                 }
-                var ignored = ParseIgnore(pr.GetValue(ignore) ?? []);
+                ignored = ParseIgnore(pr.GetValue(ignore) ?? []);
+            }
+            catch (ArgumentException e)
+            {
+                Console.Error.WriteLine($"mmusim cell: {e.Message}");
+                return 1;
+            }
+            try
+            {
                 var sys = CellConfigLoader.LoadSystem(pr.GetValue(system)!);
                 var cellConfigs = pr.GetValue(cells)!.Select(CellConfigLoader.LoadCell).ToList();
                 if (pr.GetValue(toJson))
