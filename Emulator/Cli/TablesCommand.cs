@@ -42,20 +42,10 @@ public static class TablesCommand
             var trees = new List<List<TableTree>>();
             foreach (string name in names)
             {
-                Replayer replayer;
-                try
+                var (replayer, failed) = await SetupInput.ReplayAsync([name], inFormat, ct);
+                if (replayer is null)
                 {
-                    replayer = await SetupReplay.RunAsync([name], inFormat, ct: ct);
-                }
-                catch (Exception ex) when (ex is TraceFormatException or IOException or UnauthorizedAccessException or ArgumentException)
-                {
-                    Console.Error.WriteLine($"mmusim: {ex.Message}");
-                    return 2;
-                }
-                catch (MemoryLimitException ex)
-                {
-                    Console.Error.WriteLine($"mmusim: {ex.Message}");
-                    return 3;
+                    return failed;
                 }
                 var pes = replayer.System.Pes;
                 if (n < 0 || n >= pes.Count)

@@ -57,20 +57,10 @@ public static class TranslateCommand
                 Console.Error.WriteLine($"mmusim translate: --el {e} is not 0, 1 or 2");
                 return 1;
             }
-            Replayer replayer;
-            try
+            var (replayer, failed) = await SetupInput.ReplayAsync([pr.GetValue(setup)!], inFormat, ct);
+            if (replayer is null)
             {
-                replayer = await SetupReplay.RunAsync([pr.GetValue(setup)!], inFormat, ct: ct);
-            }
-            catch (Exception ex) when (ex is TraceFormatException or IOException or UnauthorizedAccessException or ArgumentException)
-            {
-                Console.Error.WriteLine($"mmusim: {ex.Message}");
-                return 2;
-            }
-            catch (MemoryLimitException ex)
-            {
-                Console.Error.WriteLine($"mmusim: {ex.Message}");
-                return 3;
+                return failed;
             }
             int n = pr.GetValue(cpu);
             var pes = replayer.System.Pes;
