@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.IO.Compression;
 using MmuSim.Bits;
 using MmuSim.Tracing;
 
@@ -38,6 +37,11 @@ public static class ConvertCommand
 
     private static async Task<int> Run(string inPath, string outPath, TraceFormat format, string? toName, bool skip, CancellationToken ct)
     {
+        if (CompressedOutput.Refusal(outPath, "convert IN") is { } refused)
+        {
+            Console.Error.WriteLine($"mmusim: {refused}");
+            return 1;
+        }
         try
         {
             await using var input = TraceInput.Open(inPath, format);
@@ -62,10 +66,7 @@ public static class ConvertCommand
             using var output = OutputFile.Open(outPath, [inPath]);
             // The writer closes what it is given; the output file is closed (and renamed) by Commit.
             Stream sink = output.KeptOpen();
-            if (outPath.EndsWith(".gz", StringComparison.OrdinalIgnoreCase))
-            {
-                sink = new GZipStream(sink, CompressionLevel.Fastest);
-            }
+            sink = CompressedOutput.Wrap(outPath, sink);
             var parse = new ParseOptions { SkipBadLines = skip, OnBadLine = e => Console.Error.WriteLine($"mmusim: skipped {e.Message}") };
             using TraceWriter writer = target.CreateWriter(new BufferedStream(sink, 1 << 16));
             if (input.IsForeign)

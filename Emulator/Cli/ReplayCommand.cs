@@ -16,7 +16,7 @@ public static class ReplayCommand
     public static Command Create()
     {
         var traces = new Argument<string[]>("trace") { Description = "Trace files, replayed in order as one stream ('-' for standard input; .gz and .xz are decompressed).", Arity = ArgumentArity.OneOrMore };
-        var results = new Option<string?>("--results") { Description = "Write one JSON result per R/W/X/at/dump line to this file (JSON Lines; a name ending .parquet: the same fields as Apache Parquet columns)." };
+        var results = new Option<string?>("--results") { Description = "Write one JSON result per R/W/X/at/dump line to this file (JSON Lines; a name ending .gz: JSON Lines compressed with gzip; a name ending .parquet: the same fields as Apache Parquet columns)." };
         var stop = new Option<bool>("--stop-on-fault") { Description = "Stop at the first access or AT that faults." };
         var report = new Option<string?>("--report") { Description = "Write an HTML report of the summary (tables and charts, as `mmusim report` makes) to this file." };
         var plot = new Option<string?>("--plot") { Description = "With --report: also write each chart to this directory as ID.svg and ID.png." };
@@ -58,6 +58,16 @@ public static class ReplayCommand
             Console.Error.WriteLine($"mmusim: {e.Message}");
             return 2;
         }
+        if (resultsPath is not null && CompressedOutput.Refusal(resultsPath, "--results") is { } refused)
+        {
+            Console.Error.WriteLine($"mmusim: {refused}");
+            return 1;
+        }
+        if (resultsPath is not null && CompressedOutput.IsGzip(resultsPath) && resultsPath[..^3].EndsWith(".parquet", StringComparison.OrdinalIgnoreCase))
+        {
+            Console.Error.WriteLine($"mmusim: --results {resultsPath}: Parquet compresses its columns itself; name it .parquet");
+            return 1;
+        }
         // Outputs are opened before the replay: a path that cannot be written, or that names an input, fails now
         // and nothing is destroyed; each is put in place (renamed over the old file) when the replay has ended.
         OutputFile? resultsFile = null, jsonFile = null, reportFile = null, findingsFile = null;
@@ -95,9 +105,11 @@ public static class ReplayCommand
         {
             core.StartTimeline();
         }
-        // FILE.parquet: the same fields as columns (docs/analysis.md); anything else: JSON Lines.
+        // FILE.parquet: the same fields as columns (docs/analysis.md); FILE.gz: JSON Lines compressed with gzip (the
+        // writer's Dispose writes the gzip trailer before the file is committed); anything else: JSON Lines.
         IOutcomeSink? writer = results is null ? null
             : resultsPath!.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) ? new ParquetResultWriter(results.Stream)
+            : CompressedOutput.IsGzip(resultsPath) ? new ResultWriter(new BufferedStream(CompressedOutput.Wrap(resultsPath, results.KeptOpen()), 1 << 16), ownsStream: true)
             : new ResultWriter(new BufferedStream(results.Stream, 1 << 16), ownsStream: false);
         // The checker watches the replay (an observer): without --check-maintenance nothing of it runs.
         var checker = findings is null ? null : new Checking.MaintenanceChecker(core.System);

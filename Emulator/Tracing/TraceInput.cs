@@ -61,6 +61,9 @@ public sealed class TraceInput : IAsyncDisposable, IDisposable
     /// </summary>
     public bool CanReadDirect => _file is not null;
 
+    /// <summary>The xz stream header magic bytes (.xz file format 1.2.1 §2.1.1.1).</summary>
+    private static ReadOnlySpan<byte> XzMagic => [0xFD, (byte)'7', (byte)'z', (byte)'X', (byte)'Z', 0x00];
+
     /// <summary>The UTF-8 byte order mark a text input may begin with.</summary>
     private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
 
@@ -115,12 +118,18 @@ public sealed class TraceInput : IAsyncDisposable, IDisposable
             if (magic.Length >= 2 && magic[0] == 0x1F && magic[1] == 0x8B)
             {
                 compression = TraceCompression.Gzip;
-                s = new CheckedGzipStream(s, source);
+                s = NativeCodecs.ZlibOrNull is { } z ? new ZlibGzipStream(s, source, z) : new CheckedGzipStream(s, source);
             }
-            else if (magic.AsSpan().SequenceEqual((ReadOnlySpan<byte>)[0xFD, (byte)'7', (byte)'z', (byte)'X', (byte)'Z', 0x00]))
+            else if (magic.AsSpan().SequenceEqual(XzMagic))
             {
                 compression = TraceCompression.Xz;
-                s = new XzErrorStream(new XZStream(s), source, raw);
+                s = NativeCodecs.LzmaOrNull is { } l ? new LzmaXzStream(s, source, l) : new XzErrorStream(new XZStream(s), source, raw);
+            }
+            else if (magic is [0x1F] || magic.Length is >= 1 and < 6 && XzMagic.StartsWith(magic))
+            {
+                // The whole input is the start of a magic number: a compressed file cut within its first bytes.
+                throw TraceFormatException.AtByte(source, magic.Length,
+                    $"truncated {(magic[0] == 0x1F ? "gzip" : "xz")} input: the input ends inside the magic number");
             }
             // A truncated compressed input may fail within the first bytes: keep the error for after the bytes that
             // did arrive, so they are replayed before it is reported.

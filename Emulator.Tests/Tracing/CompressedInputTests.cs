@@ -1,0 +1,252 @@
+using System.Diagnostics;
+using System.IO.Compression;
+using System.Text;
+using MmuSim.Tracing;
+using MmuSim.Tests.Support;
+
+namespace MmuSim.Tests.Tracing;
+
+/// <summary>
+/// Compressed inputs are read whole and checked as `gzip -t` and `xz -t` check them: every gzip member (RFC 1952
+/// §2.2) and every xz stream with its padding (.xz format §2), each member's CRC32 and ISIZE, each xz block's check,
+/// index and footer; a cut, a flipped byte or bytes after the end are errors naming the byte offset, reported after
+/// the records decompressed before them. The .gz files are made here by .NET; the .xz files by the xz command.
+/// </summary>
+public class CompressedInputTests
+{
+    /// <summary>`count` reads of consecutive pages from page `first`, one per line.</summary>
+    private static byte[] Text(int first, int count) =>
+        Encoding.ASCII.GetBytes(string.Concat(Enumerable.Range(first, count).Select(i => $"R 0x{(ulong)i * 4096:x}\n")));
+
+    private static ulong[] Pages(int first, int count) => [.. Enumerable.Range(first, count).Select(i => (ulong)i * 4096)];
+
+    private static byte[] Gzip(byte[] data)
+    {
+        var gz = new MemoryStream();
+        using (var z = new GZipStream(gz, CompressionLevel.Optimal, leaveOpen: true))
+        {
+            z.Write(data);
+        }
+        return gz.ToArray();
+    }
+
+    private static bool HaveXz => File.Exists("/usr/bin/xz") || File.Exists("/bin/xz");
+
+    private static void NeedXz() =>
+        Skip.If(!HaveXz && Environment.GetEnvironmentVariable("CI") != "true", "the xz command is not installed (.ci/install-xz.sh)");
+
+    /// <summary>Compresses with the xz command (`xz -c ARGS`), as a user's files are made.</summary>
+    private static byte[] Xz(byte[] data, params string[] args)
+    {
+        var psi = new ProcessStartInfo("xz") { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
+        psi.ArgumentList.Add("-c");
+        foreach (string a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(psi)!;
+        var output = new MemoryStream();
+        var copy = p.StandardOutput.BaseStream.CopyToAsync(output);
+        p.StandardInput.BaseStream.Write(data);
+        p.StandardInput.Close();
+        copy.GetAwaiter().GetResult();
+        Assert.True(p.WaitForExit(30_000));
+        Assert.Equal(0, p.ExitCode);
+        return output.ToArray();
+    }
+
+    private static byte[] Cat(params byte[][] parts) => [.. parts.SelectMany(p => p)];
+
+    /// <summary>Reads a whole compressed text trace: the pages read, and the error that ended it (null if none).</summary>
+    private static (ulong[] Pages, TraceFormatException? Error) Read(byte[] file, string name)
+    {
+        var sink = new RecordList();
+        TraceFormatException? error = null;
+        try
+        {
+            using var input = TraceInput.Open(new MemoryStream(file), name, TraceFormat.Text);
+            TraceReaders.ParseAsync(input, sink).AsTask().GetAwaiter().GetResult();
+        }
+        catch (TraceFormatException e)
+        {
+            error = e;
+        }
+        return ([.. sink.Records.Select(r => r.Address)], error);
+    }
+
+    private static ulong[] ReadWhole(byte[] file, string name)
+    {
+        var (pages, error) = Read(file, name);
+        Assert.Null(error);
+        return pages;
+    }
+
+    /// <summary>
+    /// The error a damaged file gives, and a check that what was replayed before it is a prefix of the whole (not
+    /// when the damage is inside compressed data: a block's or member's check is verified at its end, after the
+    /// bytes decoded from it were handed on, as `xz -dc` and `gzip -dc` hand them on).
+    /// </summary>
+    private static string Fails(byte[] file, string name, ulong[] whole, bool prefix = true)
+    {
+        var (pages, error) = Read(file, name);
+        Assert.NotNull(error);
+        if (prefix)
+        {
+            Assert.Equal(whole[..pages.Length], pages);
+        }
+        return error.Message;
+    }
+
+    [Fact]
+    public void TheSystemDecodersAreUsed()
+    {
+        // The checks below are zlib's and liblzma's; a Linux system always has both (dpkg needs them).
+        Assert.NotNull(NativeCodecs.ZlibOrNull);
+        Assert.NotNull(NativeCodecs.LzmaOrNull);
+    }
+
+    [Fact]
+    public void EveryGzipMemberIsReplayed()
+    {
+        // `cat a.gz b.gz` and pigz: several members, an empty one among them.
+        byte[] file = Cat(Gzip(Text(0, 3000)), Gzip(Text(3000, 5)), Gzip([]), Gzip(Text(3005, 2000)));
+        Assert.Equal(Pages(0, 5005), ReadWhole(file, "m.trace.gz"));
+    }
+
+    [SkippableFact]
+    public void EveryXzStreamIsReplayedWithItsPadding()
+    {
+        NeedXz();
+        byte[] a = Xz(Text(0, 3000)), b = Xz(Text(3000, 1000), "--check=sha256"), c = Xz(Text(4000, 10), "--check=crc32");
+        Assert.Equal(Pages(0, 4010), ReadWhole(Cat(a, b, c), "s.trace.xz"));
+        // Stream padding: multiples of four null bytes between and after streams (.xz format §2.2).
+        byte[] padded = Cat(a, new byte[4], b, new byte[12], c, new byte[8]);
+        Assert.Equal(Pages(0, 4010), ReadWhole(padded, "p.trace.xz"));
+        // Several blocks in one stream, as `xz -T0` writes them.
+        Assert.Equal(Pages(0, 20000), ReadWhole(Xz(Text(0, 20000), "-T2", "--block-size=8KiB"), "b.trace.xz"));
+        // Padding that is not a multiple of four is corrupt.
+        Assert.Equal($"p3.trace.xz:byte {a.Length + b.Length}: corrupt xz input: stream padding of 3 null bytes, not a multiple of four",
+            Fails(Cat(a, b, new byte[3]), "p3.trace.xz", Pages(0, 4000)));
+        Assert.Equal($"p5.trace.xz:byte {a.Length}: corrupt xz input: stream padding of 5 null bytes, not a multiple of four",
+            Fails(Cat(a, new byte[5], b), "p5.trace.xz", Pages(0, 4000)));
+    }
+
+    [Fact]
+    public void GzipChecksumsAreCheckedAndNamed()
+    {
+        byte[] good = Gzip(Text(0, 2000));
+        ulong[] whole = Pages(0, 2000);
+        int n = good.Length;
+        byte[] crc = Flip(good, n - 8);
+        Assert.Equal($"c.trace.gz:byte {n - 8}: gzip CRC32 mismatch: the gzip member at byte 0 decompresses to data whose CRC32 differs from its trailer's (corrupt data or trailer)",
+            Fails(crc, "c.trace.gz", whole));
+        byte[] isize = Flip(good, n - 3);
+        Assert.Equal($"i.trace.gz:byte {n - 4}: gzip ISIZE mismatch: the gzip member at byte 0 decompresses to {Text(0, 2000).Length} bytes, not the length its trailer gives (corrupt trailer)",
+            Fails(isize, "i.trace.gz", whole));
+        // In the second member: the offset is the file's, the member named by where it starts.
+        byte[] two = Cat(good, crc);
+        Assert.Equal($"t.trace.gz:byte {2 * n - 8}: gzip CRC32 mismatch: the gzip member at byte {n} decompresses to data whose CRC32 differs from its trailer's (corrupt data or trailer)",
+            Fails(two, "t.trace.gz", [.. whole, .. whole]));
+        // A reserved header flag bit (RFC 1952 §2.3.1: FLG bits 5-7 must be zero).
+        byte[] flags = (byte[])good.Clone();
+        flags[3] = 0xE0;
+        Assert.Equal("f.trace.gz:byte 4: corrupt gzip header in the gzip member at byte 0: unknown header flags set", Fails(flags, "f.trace.gz", whole));
+    }
+
+    [Fact]
+    public void EveryFlippedGzipByteIsAnErrorOrHarmless()
+    {
+        // Any one byte changed anywhere is caught (by the header parse, the deflate decoder or the CRC32), except in
+        // the header's MTIME, XFL and OS fields, which carry no data.
+        byte[] good = Gzip(Text(0, 300));
+        ulong[] whole = Pages(0, 300);
+        for (int i = 0; i < good.Length; i++)
+        {
+            var (pages, error) = Read(Flip(good, i), "x.trace.gz");
+            if (i is >= 4 and < 10)
+            {
+                Assert.Null(error);
+                Assert.Equal(whole, pages);
+                continue;
+            }
+            // A flipped magic number is no gzip file: it is read as text, whose first line is then wrong. Damaged
+            // compressed data may decode to a bad line before the member's CRC32 is reached: an error either way.
+            Assert.True(error is not null, $"byte {i} flipped: no error");
+            Assert.Matches(i < 2 ? "^x\\.trace\\.gz:1:" : "^x\\.trace\\.gz:(byte |[0-9]+:[0-9]+: )", error.Message);
+        }
+    }
+
+    [SkippableFact]
+    public void XzBlockIndexAndFooterDamageIsAnError()
+    {
+        NeedXz();
+        byte[] good = Xz(Text(0, 2000));
+        ulong[] whole = Pages(0, 2000);
+        int n = good.Length;
+        // Stream footer (§2.1.2): CRC32, Backward Size, Stream Flags, "YZ" — 12 bytes; the index ends just before it.
+        int backward = (BitConverter.ToInt32(good, n - 8) + 1) * 4;
+        int index = n - 12 - backward;
+        // The block's CRC64 is the 8 bytes before the index (after the block's padding).
+        var places = new (string What, int At)[]
+        {
+            ("block data", index / 2), ("block check", index - 3), ("index record count", index + 1), ("index CRC32", index + backward - 2),
+            ("footer CRC32", n - 11), ("footer backward size", n - 8), ("footer flags", n - 3), ("footer magic", n - 1),
+            ("header flags", 7),
+        };
+        foreach (var (what, at) in places)
+        {
+            string message = Fails(Flip(good, at), "d.trace.xz", whole, prefix: what != "block data");
+            // Damaged block data may decode to a bad line before the block's check is reached.
+            Assert.True(message.StartsWith("d.trace.xz:byte ", StringComparison.Ordinal) && message.Contains("xz input")
+                || what == "block data" && System.Text.RegularExpressions.Regex.IsMatch(message, "^d\\.trace\\.xz:[0-9]+:[0-9]+: "), $"{what}: {message}");
+        }
+    }
+
+    [SkippableFact]
+    public void TruncationAtEveryLengthIsReported()
+    {
+        NeedXz();
+        byte[] text = Text(0, 40);
+        ulong[] whole = Pages(0, 40);
+        foreach (var (name, file) in new[] { ("cut.trace.gz", Gzip(text)), ("cut.trace.xz", Xz(text)), ("cut2.trace.gz", Cat(Gzip(text), Gzip(Text(40, 3)))) })
+        {
+            int firstMember = Gzip(text).Length;
+            for (int cut = 1; cut < file.Length; cut++)
+            {
+                if (name == "cut2.trace.gz" && cut == firstMember)
+                {
+                    Assert.Equal(whole, ReadWhole(file[..cut], name)); // a whole member: a whole gzip file
+                    continue;
+                }
+                string message = Fails(file[..cut], name, [.. whole, .. Pages(40, 3)]);
+                Assert.True(message.StartsWith($"{name}:byte {cut}: truncated ", StringComparison.Ordinal)
+                    || (name == "cut2.trace.gz" && cut == firstMember + 1 && message.StartsWith($"{name}:byte {cut - 1}: trailing data", StringComparison.Ordinal)),
+                    $"cut at {cut} of {file.Length}: {message}");
+            }
+        }
+    }
+
+    [SkippableFact]
+    public void TrailingBytesAfterTheLastMemberOrStreamAreAnError()
+    {
+        NeedXz();
+        byte[] gz = Gzip(Text(0, 100));
+        Assert.Equal($"g.trace.gz:byte {gz.Length}: trailing data after the last gzip member (bytes 67 61 72 62 ...): not a gzip member " +
+            "(gzip -t ignores such bytes with a warning; mmusim refuses them, a trace must not lose data silently)",
+            Fails(Cat(gz, "garbage!"u8.ToArray()), "g.trace.gz", Pages(0, 100)));
+        Assert.StartsWith($"z.trace.gz:byte {gz.Length}: trailing data after the last gzip member (bytes 00 00 00 00 ...)",
+            Fails(Cat(gz, new byte[512]), "z.trace.gz", Pages(0, 100)));
+        byte[] xz = Xz(Text(0, 100));
+        Assert.Equal($"g.trace.xz:byte {xz.Length}: trailing data after the last xz stream (bytes 67 61 72 62 ...): neither stream padding nor an xz stream",
+            Fails(Cat(xz, "garbage!"u8.ToArray()), "g.trace.xz", Pages(0, 100)));
+        Assert.Equal($"z.trace.xz:byte {xz.Length + 8}: trailing data after the last xz stream (bytes 01): neither stream padding nor an xz stream",
+            Fails(Cat(xz, new byte[8], [1]), "z.trace.xz", Pages(0, 100)));
+    }
+
+    private static byte[] Flip(byte[] data, int at)
+    {
+        byte[] copy = (byte[])data.Clone();
+        copy[at] ^= 0x55;
+        return copy;
+    }
+}
