@@ -51,6 +51,25 @@ internal abstract unsafe class NativeDecompressStream : ReadOnlyStream
         AvailIn -= (ulong)n;
     }
 
+    /// <summary>Consumes null bytes up to the next other byte or the end of the input; returns how many.</summary>
+    protected long SkipZeros()
+    {
+        long zeros = 0;
+        while (Fill(1))
+        {
+            ReadOnlySpan<byte> next = Unconsumed;
+            int z = next.IndexOfAnyExcept((byte)0);
+            z = z < 0 ? next.Length : z;
+            zeros += z;
+            Skip(z);
+            if (AvailIn > 0)
+            {
+                break;
+            }
+        }
+        return zeros;
+    }
+
     /// <summary>The next unconsumed compressed bytes.</summary>
     protected ReadOnlySpan<byte> Unconsumed => new(*NextInField, (int)AvailIn);
 
@@ -191,6 +210,13 @@ internal sealed unsafe class ZlibGzipStream : NativeDecompressStream
                 }
                 if (!Unconsumed.StartsWith((ReadOnlySpan<byte>)[0x1F, 0x8B]))
                 {
+                    // Null bytes to the end are accepted, as gzip accepts them (block padding of tapes and some
+                    // writers: no member can hide in them); anything else is refused where gzip warns.
+                    if (Unconsumed[0] == 0 && SkipZeros() > 0 && AvailIn == 0)
+                    {
+                        _done = true;
+                        return 0;
+                    }
                     throw Error(Consumed, $"trailing data after the last gzip member ({Describe(Unconsumed)}): " +
                         "not a gzip member (gzip -t ignores such bytes with a warning; mmusim refuses them, a trace must not lose data silently)");
                 }
@@ -349,21 +375,7 @@ internal sealed unsafe class LzmaXzStream : NativeDecompressStream
     /// <summary>After a stream: stream padding, then the end of the input or the next stream's header (§2.2).</summary>
     private void NextStream()
     {
-        while (Fill(1))
-        {
-            ReadOnlySpan<byte> next = Unconsumed;
-            int zeros = next.IndexOfAnyExcept((byte)0);
-            if (zeros < 0)
-            {
-                zeros = next.Length;
-            }
-            _padding += zeros;
-            Skip(zeros);
-            if (zeros < next.Length)
-            {
-                break;
-            }
-        }
+        _padding = SkipZeros();
         if (_padding % 4 != 0)
         {
             throw Error(Consumed - _padding, $"corrupt xz input: stream padding of {_padding} null bytes, not a multiple of four");

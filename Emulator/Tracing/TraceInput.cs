@@ -131,6 +131,11 @@ public sealed class TraceInput : IAsyncDisposable, IDisposable
                 throw TraceFormatException.AtByte(source, magic.Length,
                     $"truncated {(magic[0] == 0x1F ? "gzip" : "xz")} input: the input ends inside the magic number");
             }
+            if (compression != TraceCompression.None && file is not null)
+            {
+                // A compressed regular file is decompressed on a thread of its own, ahead of the replay.
+                s = new ReadAheadStream(s);
+            }
             // A truncated compressed input may fail within the first bytes: keep the error for after the bytes that
             // did arrive, so they are replayed before it is reported.
             byte[] head = ReadUpTo(s, format == TraceFormat.Auto ? SniffBytes : Utf8Bom.Length, out var pending);
