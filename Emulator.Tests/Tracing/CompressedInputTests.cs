@@ -203,6 +203,24 @@ public class CompressedInputTests
     }
 
     [SkippableFact]
+    public void EveryFlippedXzByteIsAnError()
+    {
+        // Every byte of an xz file is covered by a CRC32 (headers, index, footer) or the block's check, or is a
+        // magic number or padding that must be exact: any one changed is an error, never a quiet replay.
+        NeedXz();
+        foreach (string check in new[] { "crc32", "crc64", "sha256" })
+        {
+            byte[] good = Xz(Text(0, 40), "--check=" + check);
+            for (int i = 0; i < good.Length; i++)
+            {
+                var (_, error) = Read(Flip(good, i), "x.trace.xz");
+                Assert.True(error is not null, $"--check={check}, byte {i} flipped: no error");
+                Assert.Matches(i < 6 ? "^x\\.trace\\.xz:1:" : "^x\\.trace\\.xz:(byte |[0-9]+:[0-9]+: )", error.Message);
+            }
+        }
+    }
+
+    [SkippableFact]
     public void TruncationAtEveryLengthIsReported()
     {
         NeedXz();
