@@ -154,6 +154,16 @@ public class CompressedInputTests
     }
 
     [Fact]
+    public void WithoutZlibAChecksumErrorStillSaysWhatItCanBe()
+    {
+        // The managed fallback (systems without zlib): .NET words a CRC32 mismatch "unsupported compression method".
+        byte[] good = Gzip(Text(0, 50));
+        using var gz = new CheckedGzipStream(new MemoryStream(Flip(good, good.Length - 8)), "w.trace.gz");
+        var e = Assert.Throws<TraceFormatException>(() => gz.CopyTo(Stream.Null));
+        Assert.Equal($"w.trace.gz:byte {good.Length}: corrupt gzip input: damaged deflate data, or a member's CRC32 or ISIZE does not match its data", e.Message);
+    }
+
+    [Fact]
     public void EveryFlippedGzipByteIsAnErrorOrHarmless()
     {
         // Any one byte changed anywhere is caught (by the header parse, the deflate decoder or the CRC32), except in

@@ -274,7 +274,8 @@ internal sealed class PrefixStream(byte[] prefix, Stream source, Exception? pend
 /// stop early, so this checks the member trailer (RFC 1952 §2.3.1): the last 8 bytes of the input are CRC32 and
 /// ISIZE, and ISIZE must equal the decompressed length modulo 2^32, which a cut stream fails but by a 2^-32 chance.
 /// (With several concatenated members only the last one's ISIZE is known, so such files are reported as
-/// truncated: decompress them with `gzip -dc FILE | mmusim replay -`.)
+/// truncated: decompress them with `gzip -dc FILE | mmusim replay -`.) Used only where the system has no zlib
+/// (<see cref="ZlibGzipStream"/> reads every member and names each check that fails).
 /// </summary>
 internal sealed class CheckedGzipStream : ReadOnlyStream
 {
@@ -309,9 +310,9 @@ internal sealed class CheckedGzipStream : ReadOnlyStream
         {
             n = _gzip.Read(buffer);
         }
-        catch (InvalidDataException e)
+        catch (InvalidDataException)
         {
-            throw TraceFormatException.AtByte(_source, _tail.Count, $"corrupt gzip input: {e.Message}");
+            throw TraceFormatException.AtByte(_source, _tail.Count, Damaged);
         }
         return Done(n, buffer.Length);
     }
@@ -323,12 +324,18 @@ internal sealed class CheckedGzipStream : ReadOnlyStream
         {
             n = await _gzip.ReadAsync(buffer, ct).ConfigureAwait(false);
         }
-        catch (InvalidDataException e)
+        catch (InvalidDataException)
         {
-            throw TraceFormatException.AtByte(_source, _tail.Count, $"corrupt gzip input: {e.Message}");
+            throw TraceFormatException.AtByte(_source, _tail.Count, Damaged);
         }
         return Done(n, buffer.Length);
     }
+
+    /// <summary>
+    /// .NET reports every zlib data error, a CRC32 or ISIZE mismatch included, as "unsupported compression method":
+    /// say what it can be instead.
+    /// </summary>
+    private const string Damaged = "corrupt gzip input: damaged deflate data, or a member's CRC32 or ISIZE does not match its data";
 
     private int Done(int n, int requested)
     {
