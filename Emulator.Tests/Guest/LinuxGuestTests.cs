@@ -166,6 +166,7 @@ public sealed class LinuxGuestTests : IDisposable
             (exit, _, err) = Support.Cli.Run("import", "core", core, "-o", fromCore);
             Assert.True(exit == 0, err);
             Assert.Contains("inferred from VMCOREINFO: TTBR1_EL1", err, StringComparison.Ordinal);
+            _log.WriteLine(err.Trim()); // with "the notes are ... bytes" when QEMU wrote unequal SVE notes (docs/guest.md)
             var coreReplayer = await SetupReplay.RunAsync([fromCore]);
             // The kernel's ranges (the header differs: the core knows no ASID and no TCR_EL1.HA/HD).
             string coreKernelMap = string.Join("\n", TableDump.Text(TableDump.Trees(coreReplayer.System.Pes[0])).Split('\n').Skip(1));

@@ -201,9 +201,9 @@ public sealed class ElfCore
     /// </summary>
     private static string? RepairQemuNoteSize(ref Reader r, List<Header> headers, long length)
     {
-        if (headers.Count(h => h.Type == PtNote) != 1)
+        if (headers.Count(h => h.Type == PtNote) != 1 || headers.Exists(h => h.Offset > (ulong)length + MaxNoteBytes))
         {
-            return null;
+            return null; // not QEMU's layout, or an offset no shift of notes explains: reported as the headers say
         }
         bool fits = headers.TrueForAll(h => h.Offset <= (ulong)length && h.FileSize <= (ulong)length - h.Offset);
         var note = headers.Find(h => h.Type == PtNote);
