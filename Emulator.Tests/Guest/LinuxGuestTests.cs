@@ -13,7 +13,8 @@ namespace MmuSim.Tests.Guest;
 /// A real Linux guest (issue 16): Debian's arm64 cloud kernel (.ci/install-linux-guest.sh fetches it into
 /// /var/cache/mmusim-linux with its qemu_fw_cfg.ko) boots under QEMU (`-M virt -cpu max -smp 2`, TCG) with an
 /// initramfs this test writes: traces/linux-guest-src/init.s, assembled here, which maps anonymous pages (some made
-/// read-only, some left as holes), a transparent-huge-page region and 2 MiB and 64 KiB (contiguous) hugetlb pages,
+/// read-only, some left as holes), a transparent-huge-page region, 2 MiB, 64 KiB and 32 MiB hugetlb pages (blocks,
+/// contiguous PTEs, contiguous PMDs) and a tmpfs file (shared and writable, private and read-only, executable),
 /// loads qemu_fw_cfg.ko (so the kernel publishes VMCOREINFO to QEMU's vmcoreinfo device) and spins at EL0. The test
 /// stops the guest with a vCPU in that loop, imports it with `import qemu-gdb`, and checks `translate` against QEMU's
 /// `gva2gpa` on both vCPUs for every range of the kernel's and the process's tables (first, middle and last page,
@@ -52,7 +53,7 @@ public sealed class LinuxGuestTests : IDisposable
         QemuGuestTests.Run(As, ["-o", obj, Path.Combine(TestPaths.Traces, "linux-guest-src", "init.s")], 30);
         QemuGuestTests.Run(Ld, ["-o", init, obj], 30);
         string initrd = Path.Combine(_dir, "initrd.cpio");
-        File.WriteAllBytes(initrd, NewcArchive([("proc", null), ("sys", null), ("init", File.ReadAllBytes(init)), ("qemu_fw_cfg.ko", File.ReadAllBytes(fwcfg))]));
+        File.WriteAllBytes(initrd, NewcArchive([("proc", null), ("sys", null), ("tmp", null), ("init", File.ReadAllBytes(init)), ("qemu_fw_cfg.ko", File.ReadAllBytes(fwcfg))]));
 
         int port = QemuGuestTests.FreePort();
         string qmpPath = Path.Combine(_dir, "qmp.sock"), console = Path.Combine(_dir, "console.log");
@@ -197,7 +198,7 @@ public sealed class LinuxGuestTests : IDisposable
         {
             text = r.ReadToEnd();
         }
-        var m = Regex.Match(text, @"READY\r?\n((?: 0x[0-9a-f]{16}){6})\r?\n");
+        var m = Regex.Match(text, @"READY\r?\n((?: 0x[0-9a-f]{16}){10})\r?\n");
         return m.Success ? m.Groups[1].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(h => h != "0x0000000000000000").ToArray() : [];
     }
 

@@ -1,10 +1,12 @@
 // init for a Linux guest under QEMU (issue 16): no libc, raw AArch64 Linux system calls. It maps memory in several
 // ways — anonymous pages touched one by one, every other page of a region (holes), a part made read-only with
-// mprotect, an 8 MiB transparent-huge-page region, 2 MiB and 64 KiB (contiguous) hugetlb pages — loads the modules
+// mprotect, an 8 MiB transparent-huge-page region, 2 MiB, 64 KiB (contiguous PTEs) and 32 MiB (contiguous PMDs)
+// hugetlb pages, a tmpfs file mapped shared and writable, private and read-only, and executable — loads the modules
 // it finds in the initramfs (/qemu_fw_cfg.ko publishes VMCOREINFO to QEMU's vmcoreinfo device), writes "READY"
 // followed by the addresses to the console and spins at EL0, so a vCPU stopped by the debugger is likely in it.
         .equ SYS_openat, 56
         .equ SYS_close, 57
+        .equ SYS_ftruncate, 46
         .equ SYS_write, 64
         .equ SYS_mount, 40
         .equ SYS_mmap, 222
@@ -13,6 +15,10 @@
         .equ SYS_finit_module, 273
         .equ AT_FDCWD, -100
         .equ O_WRONLY, 1
+        .equ O_RDWR_CREAT, 0x42
+        .equ MAP_SHARED, 1
+        .equ MAP_PRIVATE, 2
+        .equ PROT_RX, 5
         .equ PROT_RW, 3
         .equ PROT_R, 1
         .equ MAP_PRIVATE_ANON, 0x22
@@ -49,6 +55,27 @@ _start:
         adr     x0, s_huge64k
         adr     x1, s_sixteen
         bl      write_file
+        adr     x0, s_huge32m
+        adr     x1, s_one
+        bl      write_file
+        // tmpfs on /tmp, and a 64 KiB file in it (x22 = its descriptor)
+        adr     x0, s_tmpfs
+        adr     x1, s_tmpdir
+        adr     x2, s_tmpfs
+        mov     x3, #0
+        mov     x4, #0
+        mov     x8, #SYS_mount
+        svc     #0
+        mov     x0, #AT_FDCWD
+        adr     x1, s_file
+        mov     x2, #O_RDWR_CREAT
+        mov     x3, #0x1a4
+        mov     x8, #SYS_openat
+        svc     #0
+        mov     x22, x0
+        mov     x1, #0x10000
+        mov     x8, #SYS_ftruncate
+        svc     #0
 
         adr     x20, results
         // 1. anonymous 256 KiB, every page touched, pages 16..23 then read-only
@@ -109,13 +136,49 @@ _start:
         // 6. the stack
         mov     x0, sp
         str     x0, [x20], #8
+        // 7. hugetlb 32 MiB pages (contiguous PMDs, MAP_HUGE_32MB = 25 << 26), one
+        mov     x0, #0x2000000
+        ldr     x1, =(MAP_PRIVATE_ANON | MAP_HUGETLB | (25 << 26))
+        bl      map
+        str     x0, [x20], #8
+        mov     x1, #0x2000000
+        mov     x2, #0x1000
+        bl      touch
+        // 8. the file, shared and writable, every page written
+        mov     x0, #0x10000
+        mov     x1, #MAP_SHARED
+        mov     x2, #PROT_RW
+        mov     x3, x22
+        bl      mapfd
+        str     x0, [x20], #8
+        mov     x1, #0x10000
+        mov     x2, #0x1000
+        bl      touch
+        // 9. the file, private and read-only, every page read
+        mov     x0, #0x10000
+        mov     x1, #MAP_PRIVATE
+        mov     x2, #PROT_R
+        mov     x3, x22
+        bl      mapfd
+        str     x0, [x20], #8
+        mov     x1, #0x10000
+        bl      rtouch
+        // 10. its first 16 KiB executable, every page read
+        mov     x0, #0x4000
+        mov     x1, #MAP_PRIVATE
+        mov     x2, #PROT_RX
+        mov     x3, x22
+        bl      mapfd
+        str     x0, [x20], #8
+        mov     x1, #0x4000
+        bl      rtouch
 
-        // "READY" and the six addresses in hex, one line
+        // "READY" and the ten addresses in hex, one line
         adr     x0, s_ready
         mov     x1, #6
         bl      puts
         adr     x19, results
-        mov     x21, #6
+        mov     x21, #10
 1:      ldr     x0, [x19], #8
         bl      puthex
         subs    x21, x21, #1
@@ -138,6 +201,27 @@ map:    mov     x3, x1
         cmn     x0, #4096
         csel    x0, xzr, x0, hi
         ret
+
+// mapfd(x0 = length, x1 = flags, x2 = prot, x3 = fd): mmap(0, length, prot, flags, fd, 0); a failure is 0
+mapfd:  mov     x4, x3
+        mov     x3, x1
+        mov     x1, x0
+        mov     x0, #0
+        mov     x5, #0
+        mov     x8, #SYS_mmap
+        svc     #0
+        cmn     x0, #4096
+        csel    x0, xzr, x0, hi
+        ret
+
+// rtouch(x0 = base, x1 = length): reads a byte of every 4 KiB page (nothing when base is 0)
+rtouch: cbz     x0, 2f
+        mov     x3, #0
+1:      ldrb    w4, [x0, x3]
+        add     x3, x3, #0x1000
+        cmp     x3, x1
+        b.lo    1b
+2:      ret
 
 // touch(x0 = base, x1 = length, x2 = step): writes a byte every step bytes (nothing when base is 0)
 touch:  cbz     x0, 2f
@@ -225,6 +309,11 @@ s_mod2:    .asciz "/extra.ko"
 s_empty:   .asciz ""
 s_huge2m:  .asciz "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
 s_huge64k: .asciz "/sys/kernel/mm/hugepages/hugepages-64kB/nr_hugepages"
+s_huge32m: .asciz "/sys/kernel/mm/hugepages/hugepages-32768kB/nr_hugepages"
+s_tmpfs:   .asciz "tmpfs"
+s_tmpdir:  .asciz "/tmp"
+s_file:    .asciz "/tmp/file"
+s_one:     .asciz "1"
 s_four:    .asciz "4"
 s_sixteen: .asciz "16"
 s_ready:   .ascii "READY\n"
@@ -234,4 +323,4 @@ s_nl:      .ascii "\n"
         .balign 8
 hexbuf:  .ascii " 0x0000000000000000"
         .balign 8
-results: .skip 64
+results: .skip 80
