@@ -42,7 +42,7 @@ public sealed class QemuGuestTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static string? OnPath(string tool) => (Environment.GetEnvironmentVariable("PATH") ?? "")
+    internal static string? OnPath(string tool) => (Environment.GetEnvironmentVariable("PATH") ?? "")
         .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
         .Select(d => Path.Combine(d, tool)).FirstOrDefault(File.Exists);
 
@@ -278,7 +278,7 @@ public sealed class QemuGuestTests : IDisposable
         return [.. words];
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         var l = new TcpListener(IPAddress.Loopback, 0);
         l.Start();
@@ -287,7 +287,7 @@ public sealed class QemuGuestTests : IDisposable
         return port;
     }
 
-    private static void Run(string tool, string[] args, int seconds)
+    internal static void Run(string tool, string[] args, int seconds)
     {
         var psi = new ProcessStartInfo(tool) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (string a in args)
@@ -306,7 +306,7 @@ public sealed class QemuGuestTests : IDisposable
     }
 
     /// <summary>QEMU's machine protocol on a Unix socket: one JSON object a line; events are skipped.</summary>
-    private sealed class Qmp : IDisposable
+    internal sealed class Qmp : IDisposable
     {
         private readonly Socket _socket;
         private readonly StreamReader _in;

@@ -62,6 +62,9 @@ public sealed class GoldenOutputTests
         { "translate-at", ["translate", "traces/sample/example.trace", "0x1000", "--at", "S12E1R"] },
         { "translate-ipa", ["translate", "traces/sample/example.trace", "0x50000008", "--ipa"] },
         { "translate-json", ["translate", "traces/guest/tables-demo.trace", "0xfffffffffffff008", "--json"] },
+        // Several addresses after one replay (a real guest's map is checked thousands of VAs at a time): in order, a blank line between.
+        { "translate-several", ["translate", "traces/guest/tables-demo.trace", "0x10008", "0x0080000000001008", "0xfffffffffffff008"] },
+        { "translate-several-json", ["translate", "traces/guest/tables-demo.trace", "0x10008", "0x0080000000001008", "--json"] },
         // tables: blocks, consecutive blocks merged, a contiguous group, APTable applied, both VA ranges; stage 2.
         { "tables-demo", ["tables", "traces/guest/tables-demo.trace"] },
         // A non-canonical VA after a TLB hit: no TLB lookup, no walk (the input-address checks decided).

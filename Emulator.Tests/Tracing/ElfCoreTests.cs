@@ -127,14 +127,14 @@ public sealed class ElfCoreTests : IDisposable
             reg  SCTLR_EL1 0x1   # inferred: M=1: a running kernel has its MMU on
             reg  TCR_EL1 0x5b5100090   # inferred: T1SZ=16, 4K granule (VMCOREINFO), EPD0=1, IPS=48 bits
             reg  TTBR1_EL1 0x40000000   # inferred: swapper_pg_dir - kimage_voffset (VMCOREINFO)
-            reg  MAIR_EL1 0x40044f0ff   # inferred: Linux's arm64 MT_* attribute indices
+            reg  MAIR_EL1 0x40044ffff   # inferred: Linux's arm64 MT_* attribute indices
             el   1
             cpu  1
             # vCPU 1 (pr_pid 1): PC 0xffff800008010400, SP 0xffff80000a00ff00, PSTATE 0x400005
             reg  SCTLR_EL1 0x1   # inferred: M=1: a running kernel has its MMU on
             reg  TCR_EL1 0x5b5100090   # inferred: T1SZ=16, 4K granule (VMCOREINFO), EPD0=1, IPS=48 bits
             reg  TTBR1_EL1 0x40000000   # inferred: swapper_pg_dir - kimage_voffset (VMCOREINFO)
-            reg  MAIR_EL1 0x40044f0ff   # inferred: Linux's arm64 MT_* attribute indices
+            reg  MAIR_EL1 0x40044ffff   # inferred: Linux's arm64 MT_* attribute indices
             el   1
             pstate PAN 1
 

@@ -8,20 +8,22 @@ using MmuSim.Translation;
 
 namespace MmuSim.Cli;
 
-/// <summary>`mmusim translate SETUP.trace VA [--el N] [--cpu N] [--at OP] [--ipa] [--json]`: what a setup's tables say about one address.</summary>
+/// <summary>`mmusim translate SETUP.trace VA... [--el N] [--cpu N] [--at OP] [--ipa] [--json]`: what a setup's tables say about addresses.</summary>
 public static class TranslateCommand
 {
     public static Command Create()
     {
         var setup = new Argument<string>("setup") { Description = "The setup trace (registers, memory, load images), replayed first; '-' for standard input." };
-        var address = new Argument<string>("address") { Description = "The VA (or with --ipa the IPA) to translate, 0x... or decimal." };
+        // Several addresses share one replay of the setup: a real guest's setup (thousands of tables) takes longer to
+        // replay than to ask, and checking a kernel's map asks about thousands of VAs.
+        var address = new Argument<string[]>("address") { Description = "The VAs (or with --ipa the IPAs) to translate, 0x... or decimal, in the order answered.", Arity = ArgumentArity.OneOrMore };
         var el = new Option<int?>("--el") { Description = "Exception level of the accesses, 0, 1 or 2 (default: the PE's EL at the end of the setup)." };
         var cpu = new Option<int>("--cpu") { Description = "The PE whose registers translate (default 0).", DefaultValueFactory = _ => 0 };
         var at = new Option<string?>("--at") { Description = "An AT operation (S1E1R, S12E0W, ...) instead of the read, write and fetch: its PAR_EL1." };
         var ipa = new Option<bool>("--ipa") { Description = "The address is an IPA: stage 2 alone (VTTBR_EL2), as a guest's accesses meet it." };
         var json = new Option<bool>("--json") { Description = "One JSON object per access type (the results schema's op, va, el, pa or fault; at and par for --at)." };
         var format = FormatOption.Create();
-        var cmd = new Command("translate", "Translate one address with a setup's tables as they are in memory, for a read, a write and a fetch (or one AT operation): the walk, the output address or the fault with its syndromes. Nothing is cached or written.")
+        var cmd = new Command("translate", "Translate addresses with a setup's tables as they are in memory, for a read, a write and a fetch (or one AT operation): the walk, the output address or the fault with its syndromes. Nothing is cached or written.")
         {
             setup, address, el, cpu, at, ipa, json, format,
         };
@@ -32,10 +34,15 @@ public static class TranslateCommand
                 Console.Error.WriteLine($"mmusim translate: {error}");
                 return 1;
             }
-            if (!TryNumber(pr.GetValue(address)!, out ulong addr))
+            string[] texts = pr.GetValue(address)!;
+            var addrs = new ulong[texts.Length];
+            for (int i = 0; i < texts.Length; i++)
             {
-                Console.Error.WriteLine($"mmusim translate: '{pr.GetValue(address)}' is not a 64-bit address (0x... or decimal)");
-                return 1;
+                if (!TryNumber(texts[i], out addrs[i]))
+                {
+                    Console.Error.WriteLine($"mmusim translate: '{texts[i]}' is not a 64-bit address (0x... or decimal)");
+                    return 1;
+                }
             }
             AtOp? atOp = null;
             if (pr.GetValue(at) is { } atName)
@@ -71,17 +78,22 @@ public static class TranslateCommand
             }
             var pe = pes[n];
             byte level = (byte)(pr.GetValue(el) ?? pe.CurrentEl);
-            ProbeAnswer[] answers = atOp is { } op ? [TranslationProbe.At(pe, op, addr)]
-                : pr.GetValue(ipa) ? TranslationProbe.Stage2(pe, addr, level)
-                : TranslationProbe.Accesses(pe, addr, level);
-            if (pr.GetValue(json))
+            for (int i = 0; i < addrs.Length; i++)
             {
-                Console.Out.Write(TranslationProbe.Json(pe, answers));
-            }
-            else
-            {
-                byte shownEl = atOp is { } a ? a.Decode().El : level;
-                Console.Out.Write(TranslationProbe.Text(pe, addr, shownEl, pr.GetValue(ipa), answers));
+                ulong addr = addrs[i];
+                ProbeAnswer[] answers = atOp is { } op ? [TranslationProbe.At(pe, op, addr)]
+                    : pr.GetValue(ipa) ? TranslationProbe.Stage2(pe, addr, level)
+                    : TranslationProbe.Accesses(pe, addr, level);
+                if (pr.GetValue(json))
+                {
+                    Console.Out.Write(TranslationProbe.Json(pe, answers));
+                }
+                else
+                {
+                    byte shownEl = atOp is { } a ? a.Decode().El : level;
+                    // One answer after another, a blank line between them.
+                    Console.Out.Write((i > 0 ? "\n" : "") + TranslationProbe.Text(pe, addr, shownEl, pr.GetValue(ipa), answers));
+                }
             }
             return 0;
         });

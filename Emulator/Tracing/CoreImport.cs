@@ -17,10 +17,13 @@ public static class CoreImport
     private static readonly SysReg[] El2Regs = [SysReg.HCR_EL2, SysReg.SCTLR_EL2, SysReg.TCR_EL2, SysReg.TTBR0_EL2, SysReg.MAIR_EL2];
 
     /// <summary>
-    /// Linux's arm64 MAIR_EL1 attribute indices (MT_NORMAL 0 = 0xff, MT_NORMAL_TAGGED 1 = 0xf0, MT_NORMAL_NC 2 = 0x44,
+    /// Linux's arm64 MAIR_EL1 attribute indices (MT_NORMAL 0 = 0xff, MT_NORMAL_TAGGED 1, MT_NORMAL_NC 2 = 0x44,
     /// MT_DEVICE_nGnRnE 3 = 0x00, MT_DEVICE_nGnRE 4 = 0x04), for a kernel's core whose MAIR_EL1 is not given.
+    /// MT_NORMAL_TAGGED is 0xff as the kernel boots (its MAIR_EL1_SET); only a CPU with MTE gets 0xf0 (Tagged Normal,
+    /// FEAT_MTE2), which the core cannot tell. 0xff was what a real 6.1 guest under QEMU `-cpu max` had: with 0xf0
+    /// its linear map, mapped MT_NORMAL_TAGGED, read as Inner Write-Through transient memory.
     /// </summary>
-    public const ulong LinuxMair = 0x0000_0004_0044_F0FF;
+    public const ulong LinuxMair = 0x0000_0004_0044_FFFF;
 
     /// <summary>The result: the trace text and the registers nobody gave.</summary>
     public sealed record Result(string Text, List<string> Missing, List<string> Inferred);
@@ -40,6 +43,10 @@ public static class CoreImport
         if (core.Info("OSRELEASE") is { } release)
         {
             sb.AppendLine($"# OSRELEASE={release}");
+        }
+        if (core.Repaired is { } fix)
+        {
+            sb.AppendLine($"# repaired: {fix}");
         }
         foreach (var s in core.Segments)
         {

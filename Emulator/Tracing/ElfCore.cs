@@ -51,6 +51,12 @@ public sealed class ElfCore
     /// <summary>The VMCOREINFO note's `KEY=VALUE` lines, in order (empty without the note).</summary>
     public required List<KeyValuePair<string, string>> VmcoreInfo { get; init; }
 
+    /// <summary>
+    /// Set when the core is a QEMU dump whose notes are not the size their program header says (see
+    /// <see cref="RepairQemuNoteSize"/>) and the memory was read where QEMU really wrote it: what was done, for the setup.
+    /// </summary>
+    public string? Repaired { get; init; }
+
     /// <summary>The value of VMCOREINFO key <paramref name="key"/>, or null.</summary>
     public string? Info(string key) => VmcoreInfo.FirstOrDefault(kv => kv.Key == key).Value;
 
@@ -133,22 +139,23 @@ public sealed class ElfCore
         var segments = new List<CoreSegment>();
         var cpus = new List<CoreCpu>();
         var info = new List<KeyValuePair<string, string>>();
-        long noteBytes = 0;
+        var headers = new List<Header>();
         Span<byte> ph = stackalloc byte[56];
         for (uint i = 0; i < phnum; i++)
         {
             long at = table + i * 56L;
             r.Exact(at, ph, "a program header");
             uint ptype = BinaryPrimitives.ReadUInt32LittleEndian(ph);
-            ulong offset = BinaryPrimitives.ReadUInt64LittleEndian(ph[8..]);
-            ulong vaddr = BinaryPrimitives.ReadUInt64LittleEndian(ph[16..]);
-            ulong paddr = BinaryPrimitives.ReadUInt64LittleEndian(ph[24..]);
-            ulong filesz = BinaryPrimitives.ReadUInt64LittleEndian(ph[32..]);
-            ulong memsz = BinaryPrimitives.ReadUInt64LittleEndian(ph[40..]);
-            if (ptype != PtLoad && ptype != PtNote)
+            if (ptype == PtLoad || ptype == PtNote)
             {
-                continue;
+                headers.Add(new Header(i, at, ptype, BinaryPrimitives.ReadUInt64LittleEndian(ph[8..]), BinaryPrimitives.ReadUInt64LittleEndian(ph[16..]),
+                    BinaryPrimitives.ReadUInt64LittleEndian(ph[24..]), BinaryPrimitives.ReadUInt64LittleEndian(ph[32..]), BinaryPrimitives.ReadUInt64LittleEndian(ph[40..])));
             }
+        }
+        string? repaired = RepairQemuNoteSize(ref r, headers, length);
+        long noteBytes = 0;
+        foreach (var (i, at, ptype, offset, vaddr, paddr, filesz, memsz) in headers)
+        {
             if (offset > (ulong)length || filesz > (ulong)length - offset)
             {
                 throw r.Bad(at + 8, $"program header {i}: {filesz} bytes at offset {offset} run past the end of the file ({length} bytes): truncated core?");
@@ -175,7 +182,82 @@ public sealed class ElfCore
             r.Exact((long)offset, notes, "the notes");
             Notes(ref r, notes, (long)offset, cpus, info);
         }
-        return new ElfCore { Source = source, Length = length, Segments = segments, Cpus = cpus, VmcoreInfo = info };
+        return new ElfCore { Source = source, Length = length, Segments = segments, Cpus = cpus, VmcoreInfo = info, Repaired = repaired };
+    }
+
+    private readonly record struct Header(uint Index, long At, uint Type, ulong Offset, ulong VirtualAddress, ulong PhysicalAddress, ulong FileSize, ulong MemorySize);
+
+    /// <summary>
+    /// QEMU 7.2's `dump-guest-memory` of an AArch64 guest with SVE sizes the notes once, from vCPU 0 (its
+    /// aarch64_target_get_note_size: NT_ARM_SVE for vCPU 0's current vector length, times the vCPU count), then writes
+    /// each vCPU's NT_ARM_SVE note for that vCPU's own current vector length and the memory right after the last note.
+    /// When the vCPUs' lengths differ (a Linux guest with one vCPU in a user task, whose vector length the kernel
+    /// set, and one in the kernel), PT_NOTE's p_filesz and every PT_LOAD's p_offset are off by the difference: memory
+    /// is read from the wrong place, or past the end of the file. Seen on Debian's QEMU 7.2 with a 6.1 kernel (notes
+    /// 0x660 bytes shorter than declared). The repair is taken only when it is unambiguous: exactly one PT_NOTE, its
+    /// notes walked one by one (QEMU's `CORE`, `LINUX` and `VMCOREINFO` notes) end elsewhere than p_filesz says — before
+    /// it while the declared PT_LOADs run past the end of the file, or past it (a note straddles p_filesz) — and the
+    /// corrected layout fits the file.
+    /// </summary>
+    private static string? RepairQemuNoteSize(ref Reader r, List<Header> headers, long length)
+    {
+        if (headers.Count(h => h.Type == PtNote) != 1 || headers.Exists(h => h.Offset > (ulong)length + MaxNoteBytes))
+        {
+            return null; // not QEMU's layout, or an offset no shift of notes explains: reported as the headers say
+        }
+        bool fits = headers.TrueForAll(h => h.Offset <= (ulong)length && h.FileSize <= (ulong)length - h.Offset);
+        var note = headers.Find(h => h.Type == PtNote);
+        if (note.Offset > (ulong)length || note.FileSize > (ulong)MaxNoteBytes)
+        {
+            return null;
+        }
+        ulong declaredEnd = note.Offset + note.FileSize;
+        var bytes = new byte[Math.Min(length - (long)note.Offset, (long)note.FileSize + (64 << 10))];
+        r.Exact((long)note.Offset, bytes, "the notes");
+        long walked = 0;
+        while (bytes.Length - walked >= 12)
+        {
+            uint namesz = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan((int)walked));
+            uint descsz = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan((int)walked + 4));
+            if (namesz is 0 or > 16 || descsz > (1 << 20))
+            {
+                break;
+            }
+            long end = walked + 12 + (long)Align4(namesz) + (long)Align4(descsz);
+            var name = bytes.AsSpan((int)walked + 12, (int)Math.Min(namesz, (uint)(bytes.Length - walked - 12))).TrimEnd((byte)0);
+            if (end > bytes.Length || !(name.SequenceEqual("CORE"u8) || name.SequenceEqual("LINUX"u8) || name.SequenceEqual("VMCOREINFO"u8)))
+            {
+                break;
+            }
+            walked = end;
+        }
+        long shift = (long)note.FileSize - walked; // > 0: memory starts that much earlier than declared
+        if (walked == 0 || shift == 0 || (shift > 0 && fits))
+        {
+            return null; // as declared; or notes shorter than their segment (padding) in a core whose memory fits as declared
+        }
+        var fixedHeaders = new List<Header>(headers.Count);
+        foreach (var h in headers)
+        {
+            if (h.Type == PtLoad && h.Offset >= declaredEnd)
+            {
+                ulong offset = (ulong)((long)h.Offset - shift);
+                if (offset > (ulong)length || h.FileSize > (ulong)length - offset)
+                {
+                    return null; // the corrected layout does not fit either: a truncated core, reported as such
+                }
+                fixedHeaders.Add(h with { Offset = offset });
+            }
+            else
+            {
+                fixedHeaders.Add(h.Type == PtNote ? h with { FileSize = (ulong)walked } : h);
+            }
+        }
+        headers.Clear();
+        headers.AddRange(fixedHeaders);
+        return $"the notes are {walked} bytes, not the {note.FileSize} their program header says, and the memory is "
+            + $"{Math.Abs(shift)} bytes {(shift > 0 ? "before" : "after")} where the PT_LOAD headers put it: QEMU 7.2's dump-guest-memory "
+            + "sizes every vCPU's SVE note by vCPU 0's vector length; the memory is read where QEMU wrote it";
     }
 
     /// <summary>The notes of one PT_NOTE segment: n_namesz, n_descsz, n_type, then name and desc each padded to 4 bytes.</summary>
