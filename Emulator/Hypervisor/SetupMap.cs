@@ -20,7 +20,19 @@ public enum RegionMapping : byte
 /// <remarks>Index −1 is the root cell's PCI mmconfig window, which comes from platform_info rather than mem_regions.</remarks>
 public sealed record MappedRegion(int Index, string? Name, ulong PhysStart, ulong VirtStart, ulong Size, MemFlags Flags, RegionMapping Mapping, ulong CommPa)
 {
-    public string Label => Index < 0 ? "the PCI mmconfig window" : Name is null ? $"region {Index}" : $"region {Index} '{Name}'";
+    /// <summary>Index of the pseudo-region for the PCI mmconfig window.</summary>
+    public const int MmconfigIndex = -1;
+    /// <summary>Index of the pseudo-region for the root cell's view of hypervisor_memory (jailhouse's empty page).</summary>
+    public const int HypervisorMemoryIndex = -2;
+    /// <summary>Name of the mmconfig pseudo-region when the hypervisor traps and filters it (jailhouse's root cell).</summary>
+    public const string MmconfigFiltered = "pci_mmconfig (filtered)";
+
+    public string Label => Index switch
+    {
+        MmconfigIndex => "the PCI mmconfig window",
+        HypervisorMemoryIndex => "hypervisor_memory (backed by one empty read-only page)",
+        _ => Name is null ? $"region {Index}" : $"region {Index} '{Name}'",
+    };
     public ulong VirtEnd => VirtStart + Size;
     public bool ContainsIpa(ulong ipa) => ipa - VirtStart < Size;
     public bool Has(MemFlags f) => (Flags & f) == f;
