@@ -65,6 +65,21 @@ public sealed class CellConfig
 
     /// <summary>The cell's PCI devices (struct jailhouse_pci_device); ivshmem devices name their shared-memory regions.</summary>
     public IReadOnlyList<PciDevice> PciDevices { get; init; } = [];
+
+    /// <summary>hvisor's inter-VM communication channels of this zone (its zone JSON's `ivc_configs`).</summary>
+    public IReadOnlyList<IvcConfig> Ivcs { get; init; } = [];
+}
+
+/// <summary>
+/// One `ivc_configs` entry of an hvisor zone (hvisor: src/config.rs HvIvcConfig): the channel, this zone's peer
+/// number, the IPA of its control table (a trapped page) and of the shared memory, whose read/write section and
+/// `max_peers` output sections the hypervisor allocates once per `ivc_id` (src/arch/aarch64/ivc.rs).
+/// </summary>
+public sealed record IvcConfig(uint IvcId, uint PeerId, ulong ControlTableIpa, ulong SharedMemIpa, uint RwSecSize, uint OutSecSize,
+    uint InterruptNum, uint MaxPeers, SourcePos Pos)
+{
+    /// <summary>Bytes of the shared memory: the read/write section and one output section per peer.</summary>
+    public ulong SharedSize => RwSecSize + (ulong)OutSecSize * MaxPeers;
 }
 
 /// <summary>struct jailhouse_irqchip: the GIC distributor at <see cref="Address"/> and the pins (from PinBase) the cell owns.</summary>

@@ -205,6 +205,8 @@ public static class CellSetupBuilder
         public required List<El2Item> El2Ranges { get; init; }
         public required Mmfr0 Mmfr0 { get; init; }
         public required El2Layout El2Layout { get; init; }
+        /// <summary>The hvisor IVC channels hvisor accepts, by cell index, in creation order.</summary>
+        public required List<(int Cell, IvcConfig Ivc)> Ivcs { get; init; }
     }
 
     /// <summary>Validation plus every decision that does not need tables (geometry, pool, VMIDs, EL2 ranges).</summary>
@@ -277,7 +279,72 @@ public static class CellSetupBuilder
             El2Ranges = ranges,
             Mmfr0 = mmfr0,
             El2Layout = layout,
+            Ivcs = PlanIvcs(cells, findings),
         };
+    }
+
+    /// <summary>
+    /// The IVC channels hvisor sets up, zone by zone in creation order (hvisor: src/arch/aarch64/ivc.rs ivc_init and
+    /// insert_ivc_record): the first zone naming an ivc_id creates the channel (its section sizes must be page
+    /// aligned), later ones join it with the same max_peers and section sizes while there is room. A refused entry
+    /// ends that zone's IVC setup: hvisor returns from ivc_init, so the zone is created without it and the entries
+    /// after it.
+    /// </summary>
+    private static List<(int Cell, IvcConfig Ivc)> PlanIvcs(List<CellConfig> cells, List<Finding> findings)
+    {
+        const uint hvPage = 0x1000;
+        var accepted = new List<(int, IvcConfig)>();
+        var records = new Dictionary<uint, (IvcConfig First, Dictionary<uint, string> Peers)>();
+        for (int c = 0; c < cells.Count; c++)
+        {
+            var cell = cells[c];
+            for (int i = 0; i < cell.Ivcs.Count; i++)
+            {
+                var ivc = cell.Ivcs[i];
+                string? refused = null;
+                bool known = records.TryGetValue(ivc.IvcId, out var rec);
+                if (known)
+                {
+                    if (rec.First.MaxPeers != ivc.MaxPeers || rec.First.RwSecSize != ivc.RwSecSize || rec.First.OutSecSize != ivc.OutSecSize)
+                    {
+                        refused = $"its max_peers and section sizes ({ivc.MaxPeers}, 0x{ivc.RwSecSize:x}, 0x{ivc.OutSecSize:x}) differ from the channel's ({rec.First.MaxPeers}, 0x{rec.First.RwSecSize:x}, 0x{rec.First.OutSecSize:x}): \"ivc config conflicts\"";
+                    }
+                    else if (rec.Peers.Count == ivc.MaxPeers)
+                    {
+                        refused = $"the channel already has its {ivc.MaxPeers} peers";
+                    }
+                }
+                else if (ivc.RwSecSize % hvPage != 0 || ivc.OutSecSize % hvPage != 0)
+                {
+                    refused = $"its section sizes (0x{ivc.RwSecSize:x}, 0x{ivc.OutSecSize:x}) are not multiples of 4 KiB: \"section size must be page aligned\"";
+                }
+                if (refused is not null)
+                {
+                    findings.Add(new Finding(Severity.Warning, "ivc", ivc.Pos,
+                        $"{cell.Label} ivc_configs[{i}] (ivc_id {ivc.IvcId}): hvisor refuses it, {refused}; the zone is created without it"
+                        + (i + 1 < cell.Ivcs.Count ? " and without the IVC entries after it" : "")));
+                    break;
+                }
+                if (!known)
+                {
+                    rec = (ivc, new Dictionary<uint, string>());
+                    records[ivc.IvcId] = rec;
+                }
+                if (rec.Peers.TryGetValue(ivc.PeerId, out string? other))
+                {
+                    findings.Add(new Finding(Severity.Warning, "ivc", ivc.Pos,
+                        $"{cell.Label} ivc_configs[{i}] (ivc_id {ivc.IvcId}): peer_id {ivc.PeerId} is already {other}'s; hvisor replaces that peer's record, and both zones write the same output section"));
+                }
+                if (ivc.PeerId >= ivc.MaxPeers)
+                {
+                    findings.Add(new Finding(Severity.Warning, "ivc", ivc.Pos,
+                        $"{cell.Label} ivc_configs[{i}] (ivc_id {ivc.IvcId}): peer_id {ivc.PeerId} is not below max_peers {ivc.MaxPeers}, so none of the output sections is this zone's to write"));
+                }
+                rec.Peers[ivc.PeerId] = cell.Label;
+                accepted.Add((c, ivc));
+            }
+        }
+        return accepted;
     }
 
     /// <summary>
@@ -495,6 +562,7 @@ public static class CellSetupBuilder
 
         // Each cell's stage 2.
         var cellMaps = new List<CellMap>();
+        var ivcPa = new Dictionary<uint, ulong>();
         var taken = TakenFromRoot(plan.Cells, page, opt.Loading, opt.JailhouseTables);
         bool jt = opt.JailhouseTables;
         // jailhouse's cell_paging below 44 bits (arm_s2_paging_alt) has no level-1 block: 2 MiB blocks at most.
@@ -562,6 +630,42 @@ public static class CellSetupBuilder
                     }, allowBlocks: !r.Has(MemFlags.NoHugepages), lpa: lpa, minBlockLevel: minBlockLevel));
                     capture.Flush();
                 }
+            }
+            // hvisor's IVC channels of this zone: shared sections mapped without execute-never (hvisor's stage 2 never
+            // sets XN), the control table a trapped page (mmio_ivc_handler).
+            int ivcIndex = MappedRegion.IvcIndexBase;
+            foreach (var (_, ivc) in plan.Ivcs.Where(x => x.Cell == c))
+            {
+                if (!ivcPa.TryGetValue(ivc.IvcId, out ulong shared))
+                {
+                    shared = Allocate(frames, ivc.SharedSize, page, plan);
+                    ivcPa[ivc.IvcId] = shared;
+                }
+                mapped.Add(new MappedRegion(ivcIndex++, $"IVC {ivc.IvcId} control table", ivc.ControlTableIpa, ivc.ControlTableIpa, 0x1000,
+                    MemFlags.Read | MemFlags.Write | MemFlags.Io | MemFlags.Trapped, RegionMapping.Subpage, 0));
+                var sections = new List<(string Name, ulong Offset, ulong Size, MemFlags Flags)>
+                {
+                    ($"IVC {ivc.IvcId} read/write section", 0, ivc.RwSecSize, MemFlags.Read | MemFlags.Write | MemFlags.Execute),
+                };
+                for (uint peer = 0; peer < ivc.MaxPeers; peer++)
+                {
+                    sections.Add(($"IVC {ivc.IvcId} output section of peer {peer}", ivc.RwSecSize + (ulong)peer * ivc.OutSecSize, ivc.OutSecSize,
+                        peer == ivc.PeerId ? MemFlags.Read | MemFlags.Write | MemFlags.Execute : MemFlags.Read | MemFlags.Execute));
+                }
+                foreach (var (name, offset, size, flags) in sections.Where(x => x.Size != 0))
+                {
+                    ulong ipa = ivc.SharedMemIpa + offset, pa = shared + offset;
+                    mapped.Add(new MappedRegion(ivcIndex++, name, pa, ipa, size, flags, RegionMapping.Stage2, 0));
+                    capture.Begin($"'{cell.Name}' {name}", "IPA", 2);
+                    Guard(plan, () => b.MapRange(ipa, pa, size, (o, level) =>
+                    {
+                        ulong d = Leaf(flags, o, level);
+                        capture.BeforeLeaf(o + (ipa - pa), o, level, d);
+                        return d;
+                    }, allowBlocks: true, lpa: lpa, minBlockLevel: minBlockLevel));
+                    capture.Flush();
+                }
+                w.Comment($"  IVC {ivc.IvcId} (peer {ivc.PeerId} of {ivc.MaxPeers}): shared memory at IPA 0x{ivc.SharedMemIpa:x} -> PA 0x{shared:x}, control table at IPA 0x{ivc.ControlTableIpa:x} trapped");
             }
             foreach (var gv in given)
             {

@@ -142,6 +142,10 @@ public static class FaultExplainer
     {
         string access = $"{(size == 8 ? "an" : "a")} {size}-byte {AccessName(type)} at offset 0x{ipa - r.VirtStart:x}";
         const string refused = "jailhouse refuses it (\"Invalid MMIO\") and stops the cell";
+        if (r.IsIvcControlTable)
+        {
+            return $"the hypervisor traps {access} and answers it from the IVC channel's control table (hvisor's mmio_ivc_handler: ivc_id at 0x0, max_peers 0x4, section sizes 0x8 and 0xc, peer_id 0x10; a write to 0x14 signals a peer)";
+        }
         if (r.Has(MemFlags.Trapped))
         {
             return $"the hypervisor traps {access} and forwards it to the virtio back-end (hvisor's virtio MMIO handler, any width and alignment)";
@@ -311,7 +315,7 @@ public static class FaultExplainer
                 }
                 if (r.Mapping == RegionMapping.Subpage && !f.S1Ptw)
                 {
-                    return $"{what} is in {(r.Has(MemFlags.Trapped) ? "trapped (virtio)" : "sub-page")} MMIO {r.Label}, which stage 2 leaves unmapped: {SubpageVerdict(r, ipa, accessSize, type)}";
+                    return $"{what} is in {(r.IsIvcControlTable ? "hvisor's" : r.Has(MemFlags.Trapped) ? "trapped (virtio)" : "sub-page")} MMIO {r.Label}, which stage 2 leaves unmapped: {SubpageVerdict(r, ipa, accessSize, type)}";
                 }
                 if (r.Mapping == RegionMapping.Subpage)
                 {

@@ -27,12 +27,19 @@ public sealed record MappedRegion(int Index, string? Name, ulong PhysStart, ulon
     /// <summary>Name of the mmconfig pseudo-region when the hypervisor traps and filters it (jailhouse's root cell).</summary>
     public const string MmconfigFiltered = "pci_mmconfig (filtered)";
 
+    /// <summary>First index of the regions hvisor adds for IVC channels (its control tables and shared sections).</summary>
+    public const int IvcIndexBase = 1000;
+
     public string Label => Index switch
     {
         MmconfigIndex => "the PCI mmconfig window",
         HypervisorMemoryIndex => "hypervisor_memory (backed by one empty read-only page)",
+        >= IvcIndexBase => Name ?? $"IVC region {Index}",
         _ => Name is null ? $"region {Index}" : $"region {Index} '{Name}'",
     };
+
+    /// <summary>An hvisor IVC control table: the hypervisor answers its reads (mmio_ivc_handler).</summary>
+    public bool IsIvcControlTable => Index >= IvcIndexBase && Mapping == RegionMapping.Subpage;
     public ulong VirtEnd => VirtStart + Size;
     public bool ContainsIpa(ulong ipa) => ipa - VirtStart < Size;
     public bool Has(MemFlags f) => (Flags & f) == f;
