@@ -134,3 +134,90 @@ public sealed class HvisorIvcTests : IDisposable
         Assert.DoesNotContain(s.Map.Cells.Single(c => c.Name == "linux2").Regions, r => r.Index >= MappedRegion.IvcIndexBase);
     }
 }
+
+/// <summary>hvisor's EL2 map: its boot page table over BOARD_PHYSMEM_LIST (src/arch/aarch64/mmu.rs).</summary>
+public sealed class HvisorEl2MapTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), $"hvisor-el2-{Guid.NewGuid():n}");
+
+    public HvisorEl2MapTests()
+    {
+        Directory.CreateDirectory(_dir);
+        File.WriteAllText(Path.Combine(_dir, "linker.ld"), "BASE_ADDRESS = 0x40400000;\n");
+    }
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    private SystemConfig Board(string physmem)
+    {
+        File.WriteAllText(Path.Combine(_dir, "board.rs"), $$"""
+            pub const BOARD_NCPUS: usize = 4;
+            pub const BOARD_UART_BASE: u64 = 0x9000000;
+            pub const BOARD_PHYSMEM_LIST: &[(u64, u64, MemoryType)] = &[
+             // (       start,           end,                type)
+            {{physmem}}
+            ];
+            pub const ROOT_ZONE_CPUS: u64 = (1 << 0) | (1 << 1);
+            pub const ROOT_ZONE_NAME: &str = "root-linux";
+            pub const ROOT_ZONE_MEMORY_REGIONS: [HvConfigMemoryRegion; 1] = [
+                HvConfigMemoryRegion {
+                    mem_type: MEM_TYPE_RAM,
+                    physical_start: 0x50000000,
+                    virtual_start: 0x50000000,
+                    size: 0x30000000,
+                }, // ram
+            ];
+            pub const ROOT_ARCH_ZONE_CONFIG: HvArchZoneConfig = HvArchZoneConfig {
+                gic_config: GicConfig::Gicv3(Gicv3Config { gicd_base: 0x8000000, gicr_base: 0x80a0000 }),
+            };
+            """);
+        return CellConfigLoader.LoadSystem(Path.Combine(_dir, "board.rs"));
+    }
+
+    // qemu-gicv3's list: devices below 256 MiB, RAM from 1 GiB to 4 GiB, the PCIe ECAM high up.
+    private const string QemuList = """
+            (         0x0,    0x10000000,  MemoryType::Device),
+            (  0x40000000,   0x100000000,  MemoryType::Normal),
+            // (0x5000000000, 0x5010000000, MemoryType::Device), commented out
+            (0x4010000000,  0x4020000000,  MemoryType::Device),
+        """;
+
+    [Fact]
+    public void TheBootPageTableMapsThePhysmemListIdentityWithHvisorsBits()
+    {
+        var sys = Board(QemuList);
+        Assert.Equal([(0x0UL, 0x10000000UL, true), (0x40000000UL, 0x100000000UL, false), (0x4010000000UL, 0x4020000000UL, true)],
+            sys.HvisorPhysmem!.Select(e => (e.Start, e.End, e.Device)));
+        var s = CellSetupBuilder.Build(sys, [], new CellBuildOptions());
+        Assert.DoesNotContain(s.Findings, f => f.Kind.StartsWith("hypervisor-map", StringComparison.Ordinal));
+        var core = s.CreateCore();
+        Assert.Equal((HvisorEl2Map.Mair, 0x53519UL), (core.Registers[SysReg.MAIR_EL2], core.Registers[SysReg.TCR_EL2]));
+        foreach (ulong va in new ulong[] { 0x09000000, 0x40400000, 0xfffffff8, 0x401fffeff8 })
+        {
+            Assert.True(CellTestSupport.Access(core, va, AccessType.Read, out var r, el: 2), $"VA 0x{va:x}");
+            Assert.Equal(va, r.Pa);
+        }
+        Assert.False(CellTestSupport.Access(core, 0x10000000, AccessType.Read, out _, el: 2));
+        // 1 GiB blocks where a whole aligned GiB remains: Normal = AttrIndx 1 (0x4), SH inner (0x300), AF, AP 00, block;
+        // 2 MiB blocks for the 256 MiB of devices: AttrIndx 0, SH outer (0x200).
+        Assert.Contains(s.Descriptors, d => d.Value == 0x40000705);
+        Assert.Contains(s.Descriptors, d => d.Value == 0xc0000705);
+        Assert.Contains(s.Descriptors, d => d.Value == 0x00200601);
+        Assert.Contains(s.Descriptors, d => d.Value == 0x4010000601);
+    }
+
+    [Fact]
+    public void MapListDropsAnEntryThatContinuesOneOfTheSameType()
+    {
+        var sys = Board("""
+            (         0x0,    0x10000000,  MemoryType::Device),
+            (  0x40000000,   0x80000000,  MemoryType::Normal),
+            (  0x80000000,   0x100000000,  MemoryType::Normal),
+        """);
+        var findings = new List<Finding>();
+        var ranges = HvisorEl2Map.Ranges(sys.HvisorPhysmem!, findings);
+        Assert.Equal([(0x0UL, 0x10000000UL), (0x40000000UL, 0x40000000UL)], ranges.Select(r => (r.Va, r.Size)));
+        Assert.Equal("BOARD_PHYSMEM_LIST[2] [0x80000000-0xffffffff] follows entry 1 with the same type: hvisor's map_list merges them but keeps entry 1's end, so this range is not mapped at EL2",
+            Assert.Single(findings).Message);
+    }
+}

@@ -180,6 +180,9 @@ public sealed class SystemConfig
     /// <summary>platform_info.iommu_units with a non-zero base.</summary>
     public IReadOnlyList<IommuUnit> IommuUnits { get; init; } = [];
 
+    /// <summary>hvisor's BOARD_PHYSMEM_LIST (board.rs): the ranges its boot code maps at EL2, in order, Device or Normal.</summary>
+    public IReadOnlyList<(ulong Start, ulong End, bool Device, SourcePos Pos)>? HvisorPhysmem { get; init; }
+
     /// <summary>Read from jailhouse's binary `.cell` (what jailhouse itself loads), not from JSON or hvisor's files.</summary>
     public bool FromCellFile { get; init; }
 }

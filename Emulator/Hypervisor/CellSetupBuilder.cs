@@ -40,7 +40,8 @@ public sealed record CellBuildOptions
     public El2Layout? El2Map { get; init; }
 
     /// <summary>The EL2 layout used for <paramref name="sys"/>.</summary>
-    public El2Layout El2LayoutFor(SystemConfig sys) => El2Map ?? (sys.FromCellFile ? El2Layout.Jailhouse : El2Layout.Identity);
+    public El2Layout El2LayoutFor(SystemConfig sys) => El2Map
+        ?? (sys.FromCellFile ? El2Layout.Jailhouse : sys.Family == HypervisorFamily.Hvisor && sys.HvisorPhysmem is { Count: > 0 } ? El2Layout.Hvisor : El2Layout.Identity);
 }
 
 /// <summary>The result of building a configuration: the setup trace, the layout behind it and the warnings.</summary>
@@ -229,6 +230,12 @@ public static class CellSetupBuilder
         ulong hvVa = layout == El2Layout.Jailhouse ? JailhouseEl2Map.JailhouseBase : hv.VirtStart;
         ulong highestVa = hv.Size == 0 || hvVa + hv.Size < hvVa ? hvVa : hvVa + hv.Size - 1;
         var el2 = El2Geometry.Derive(opt.Granule, mmfr0, mmfr2, highestVa, out string? el2Error);
+        if (layout == El2Layout.Hvisor)
+        {
+            // hvisor's boot page table: 4K granule, 39-bit VA from level 1, PS 48 bits (mmu.rs mmu_enable).
+            el2 = new El2Geometry(Granule.K4, HvisorEl2Map.VaBits, 1, 5);
+            el2Error ??= opt.Granule == Granule.K4 ? null : "hvisor's EL2 page table uses the 4K granule (its mmu.rs): give --granule 4k";
+        }
         if (el2Error is not null)
         {
             findings.Add(new Finding(Severity.Error, "cpu", hv.Pos, el2Error));
@@ -366,6 +373,28 @@ public static class CellSetupBuilder
             // A --pool outside hypervisor_memory (this tool's option, not jailhouse's): reached identity mapped.
             items.Add(new El2Item("table pool", pool.Base, pool.Base, pool.Size, El2Kind.Data));
         }
+        if (layout == El2Layout.Hvisor)
+        {
+            // What hvisor must reach (its memory, its UART), against what its boot page table maps.
+            if (sys.DebugConsole is { } hcon)
+            {
+                items.Add(new El2Item("BOARD_UART_BASE", hcon.Address & ~(page - 1), hcon.Address & ~(page - 1), page, El2Kind.Device));
+            }
+            var hranges = HvisorEl2Map.Ranges(sys.HvisorPhysmem!, findings);
+            hranges.AddRange(items.Where(i => i.Name == "table pool"));
+            var fitting = new List<El2Item>();
+            foreach (var r in hranges)
+            {
+                if (el2.Covers(r.Va + r.Size - 1))
+                {
+                    fitting.Add(r);
+                    continue;
+                }
+                findings.Add(new Finding(Severity.Error, "hypervisor-map", hv.Pos,
+                    $"{r.Name} at VA {Sizes.Range(r.Va, r.Size)} does not fit hvisor's {el2.VaBits}-bit EL2 VA range"));
+            }
+            return (items, fitting);
+        }
         // jailhouse reaches sub-page MMIO through its per-CPU temporary window, one access at a time (mmio.c
         // mmio_handle_subpage): only the identity model maps those pages (and the console, mmconfig) for good.
         if (layout == El2Layout.Identity)
@@ -458,6 +487,11 @@ public static class CellSetupBuilder
             + $"; PS=0b{Convert.ToString(s2.Ps, 2).PadLeft(3, '0')}.");
         w.Comment($"EL2 stage 1: {el2.VaBits}-bit VA (T0SZ={el2.T0Sz}), start level {el2.StartLevel}. Table pool {Sizes.Range(plan.Pool.Base, plan.Pool.Size)}.");
         bool jhEl2 = plan.El2Layout == El2Layout.Jailhouse;
+        bool hvEl2 = plan.El2Layout == El2Layout.Hvisor;
+        if (hvEl2)
+        {
+            w.Comment("EL2 map as hvisor's aarch64 boot code builds it: BOARD_PHYSMEM_LIST identity mapped, 1 GiB and 2 MiB blocks, no execute-never.");
+        }
         if (jhEl2)
         {
             w.Comment($"EL2 map as jailhouse's arm64 hypervisor builds it: itself at JAILHOUSE_BASE 0x{JailhouseEl2Map.JailhouseBase:x}, the console at UART_BASE 0x{JailhouseEl2Map.UartBase:x},");
@@ -531,7 +565,15 @@ public static class CellSetupBuilder
         w.Comment($"EL2 stage 1: the hypervisor's own map ({plan.El2Items.Count} ranges it must reach).");
         foreach (var it in plan.El2Items)
         {
-            w.Comment($"  {it.Name}: VA {Sizes.Range(it.Va, it.Size)} -> PA 0x{it.Pa:x}, {(jhEl2 ? JailhouseKindText(it.Kind) : KindText(it.Kind))}");
+            w.Comment($"  {it.Name}: VA {Sizes.Range(it.Va, it.Size)} -> PA 0x{it.Pa:x}, {(jhEl2 || hvEl2 ? JailhouseKindText(it.Kind) : KindText(it.Kind))}");
+        }
+        if (hvEl2)
+        {
+            w.Comment("  hvisor maps, identity:");
+            foreach (var r in plan.El2Ranges)
+            {
+                w.Comment($"    {r.Name}: {Sizes.Range(r.Va, r.Size)}, {JailhouseKindText(r.Kind)}");
+            }
         }
         var el2b = new PageTableBuilder(mem, g, el2.VaBits, el2.StartLevel, frames) { OnWrite = capture.OnWrite };
         foreach (var it in plan.El2Ranges)
@@ -541,14 +583,18 @@ public static class CellSetupBuilder
             var kind = it.Kind;
             Guard(plan, () => el2b.MapRange(it.Va, it.Pa, it.Size, (oa, level) =>
             {
-                ulong d = jhEl2 ? JailhouseEl2Leaf(kind, oa, level, g) : El2Leaf(kind, oa, level, g);
+                ulong d = jhEl2 ? JailhouseEl2Leaf(kind, oa, level, g) : hvEl2 ? HvisorEl2Map.Leaf(kind, oa, level, g) : El2Leaf(kind, oa, level, g);
                 capture.BeforeLeaf(oa + delta, oa, level, d);
                 return d;
             }, allowBlocks: true, lpa: lpa));
             capture.Flush();
         }
         ulong ttbr0El2 = EncodeBaddr(el2b.Root);
-        if (jhEl2)
+        if (hvEl2)
+        {
+            Reg(SysReg.MAIR_EL2, HvisorEl2Map.Mair, "Attr0 Device-nGnRnE, Attr1 Normal WB RWA, Attr2 Normal NC");
+        }
+        else if (jhEl2)
         {
             Reg(SysReg.MAIR_EL2, JailhouseEl2Map.Mair, "DEFAULT_MAIR_EL2: Attr0 Normal WB RWA, Attr1 Device-nGnRE, Attr2 Normal NC");
         }
@@ -556,7 +602,7 @@ public static class CellSetupBuilder
         {
             Reg(SysReg.MAIR_EL2, El2Geometry.Mair, "Attr0 Normal WB RWA, Attr1 Device-nGnRE");
         }
-        Reg(SysReg.TCR_EL2, el2.Tcr, $"T0SZ={el2.T0Sz}, TG0={TranslationGeometry.Name(g)}, PS=0b{Convert.ToString(el2.Ps, 2).PadLeft(3, '0')}, walks WB inner shareable");
+        Reg(SysReg.TCR_EL2, hvEl2 ? HvisorEl2Map.Tcr : el2.Tcr, $"T0SZ={el2.T0Sz}, TG0={TranslationGeometry.Name(g)}, PS=0b{Convert.ToString(el2.Ps, 2).PadLeft(3, '0')}, walks WB inner shareable");
         Reg(SysReg.TTBR0_EL2, ttbr0El2, "EL2 root table");
         Reg(SysReg.SCTLR_EL2, El2Geometry.Sctlr, "M=1 C=1 I=1 (hypervisor MMU on)");
 

@@ -83,6 +83,22 @@ public static partial class HvisorConfig
             ulong gicc = GiccRegex().Match(text) is { Success: true } c ? Number(c.Groups[1].Value) : 0;
             arm = new ArmPlatform((byte)(gicr != 0 ? 3 : 2), 0, Number(gicd.Groups[1].Value), gicc, 0, 0, gicr, At(gicd.Index));
         }
+        // BOARD_PHYSMEM_LIST: what hvisor's boot page table maps at EL2 (src/arch/aarch64/mmu.rs boot_pt_init).
+        List<(ulong, ulong, bool, SourcePos)>? physmem = null;
+        if (PhysmemBlockRegex().Match(text) is { Success: true } pm)
+        {
+            physmem = [];
+            foreach (Match e in PhysmemEntryRegex().Matches(pm.Groups[1].Value))
+            {
+                int at = pm.Groups[1].Index + e.Index;
+                int lineStart = text.LastIndexOf('\n', at) + 1;
+                if (text.AsSpan(lineStart, at - lineStart).TrimStart().StartsWith("//", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+                physmem.Add((Number(e.Groups[1].Value), Number(e.Groups[2].Value), e.Groups[3].Value == "Device", At(at)));
+            }
+        }
         DebugConsole? console = UartRegex().Match(text) is { Success: true } u ? new DebugConsole(Number(u.Groups[1].Value), 0x1000, "BOARD_UART_BASE", At(u.Index)) : null;
 
         // The hypervisor's own memory: from its load address (linker.ld's BASE_ADDRESS) over what hvisor reserves past
@@ -120,6 +136,7 @@ public static partial class HvisorConfig
             RootCell = root,
             Arm = arm,
             Family = HypervisorFamily.Hvisor,
+            HvisorPhysmem = physmem,
         };
     }
 
@@ -276,6 +293,12 @@ public static partial class HvisorConfig
 
     [GeneratedRegex(@"BOARD_UART_BASE\s*:\s*u64\s*=\s*(\w+)\s*;")]
     private static partial Regex UartRegex();
+
+    [GeneratedRegex(@"BOARD_PHYSMEM_LIST\s*:[^=]*=\s*&?\[(.*?)\];", RegexOptions.Singleline)]
+    private static partial Regex PhysmemBlockRegex();
+
+    [GeneratedRegex(@"\(\s*(\w+)\s*,\s*(\w+)\s*,\s*MemoryType::(\w+)\s*\)")]
+    private static partial Regex PhysmemEntryRegex();
 
     [GeneratedRegex(@"BASE_ADDRESS\s*=\s*(\w+)\s*;")]
     private static partial Regex BaseAddressRegex();

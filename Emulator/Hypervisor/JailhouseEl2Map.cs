@@ -9,6 +9,51 @@ public enum El2Layout : byte
     Identity,
     /// <summary>jailhouse's arm64 layout: the hypervisor at JAILHOUSE_BASE, the console at UART_BASE, devices in the remap area.</summary>
     Jailhouse,
+    /// <summary>hvisor's aarch64 boot page table: BOARD_PHYSMEM_LIST identity mapped (<see cref="HvisorEl2Map"/>).</summary>
+    Hvisor,
+}
+
+/// <summary>
+/// The EL2 map hvisor's aarch64 boot code builds (hvisor: src/arch/aarch64/mmu.rs boot_pt_init, map_list, map_range,
+/// mmu_enable): BOARD_PHYSMEM_LIST identity mapped with 1 GiB blocks where a whole aligned GiB remains and 2 MiB
+/// blocks elsewhere, through a 39-bit VA (TCR_EL2.T0SZ = 25, start level 1), PS 48 bits, MAIR_EL2 Attr0 Device-nGnRnE,
+/// Attr1 Normal write-back, Attr2 Normal non-cacheable. Leaves: AF, AP 00, no execute-never; Device with AttrIndx 0
+/// and SH outer, Normal with AttrIndx 1 and SH inner.
+/// </summary>
+public static class HvisorEl2Map
+{
+    public const int VaBits = 39;
+    public const ulong Mair = 0x44ff00;
+    /// <summary>TCR_EL2 as mmu_enable writes it: T0SZ 25, IRGN0 = ORGN0 = 01, SH0 inner, TG0 4K, PS 48 bits (its write sets no RES1 bit).</summary>
+    public const ulong Tcr = 25 | (1UL << 8) | (1UL << 10) | (3UL << 12) | (5UL << 16);
+
+    /// <summary>
+    /// The ranges map_list maps. It merges an entry with the next when that one starts at its end with the same type,
+    /// but keeps the first entry's end, so the next entry is never mapped; each such entry is a finding.
+    /// </summary>
+    public static List<El2Item> Ranges(IReadOnlyList<(ulong Start, ulong End, bool Device, SourcePos Pos)> list, List<Finding> findings)
+    {
+        var ranges = new List<El2Item>();
+        int i = 0;
+        while (i < list.Count)
+        {
+            var (start, end, device, _) = list[i];
+            int first = i;
+            while (i + 1 < list.Count && list[i + 1].Start == end && list[i + 1].Device == device)
+            {
+                i++;
+                findings.Add(new Finding(Severity.Warning, "hypervisor-map", list[i].Pos,
+                    $"BOARD_PHYSMEM_LIST[{i}] [0x{list[i].Start:x}-0x{list[i].End - 1:x}] follows entry {first} with the same type: hvisor's map_list merges them but keeps entry {first}'s end, so this range is not mapped at EL2"));
+            }
+            ranges.Add(new El2Item($"BOARD_PHYSMEM_LIST[{first}]", start, start, end - start, device ? El2Kind.Device : El2Kind.Code));
+            i++;
+        }
+        return ranges;
+    }
+
+    /// <summary>The leaf PTEDescriptor::new writes for a block.</summary>
+    public static ulong Leaf(El2Kind kind, ulong oa, int level, Addressing.Granule g) =>
+        Building.Descriptors.Stage1Leaf(oa, level, g, attrIndx: kind == El2Kind.Device ? 0 : 1, ap: 0, sh: kind == El2Kind.Device ? 2 : 3, af: true);
 }
 
 /// <summary>
