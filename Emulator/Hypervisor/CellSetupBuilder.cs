@@ -488,6 +488,7 @@ public static class CellSetupBuilder
         w.Comment($"EL2 stage 1: {el2.VaBits}-bit VA (T0SZ={el2.T0Sz}), start level {el2.StartLevel}. Table pool {Sizes.Range(plan.Pool.Base, plan.Pool.Size)}.");
         bool jhEl2 = plan.El2Layout == El2Layout.Jailhouse;
         bool hvEl2 = plan.El2Layout == El2Layout.Hvisor;
+        w.HvisorMair = hvEl2;
         if (hvEl2)
         {
             w.Comment("EL2 map as hvisor's aarch64 boot code builds it: BOARD_PHYSMEM_LIST identity mapped, 1 GiB and 2 MiB blocks, no execute-never.");
@@ -565,14 +566,14 @@ public static class CellSetupBuilder
         w.Comment($"EL2 stage 1: the hypervisor's own map ({plan.El2Items.Count} ranges it must reach).");
         foreach (var it in plan.El2Items)
         {
-            w.Comment($"  {it.Name}: VA {Sizes.Range(it.Va, it.Size)} -> PA 0x{it.Pa:x}, {(jhEl2 || hvEl2 ? JailhouseKindText(it.Kind) : KindText(it.Kind))}");
+            w.Comment($"  {it.Name}: VA {Sizes.Range(it.Va, it.Size)} -> PA 0x{it.Pa:x}, {(hvEl2 ? HvisorKindText(it.Kind) : jhEl2 ? JailhouseKindText(it.Kind) : KindText(it.Kind))}");
         }
         if (hvEl2)
         {
             w.Comment("  hvisor maps, identity:");
             foreach (var r in plan.El2Ranges)
             {
-                w.Comment($"    {r.Name}: {Sizes.Range(r.Va, r.Size)}, {JailhouseKindText(r.Kind)}");
+                w.Comment($"    {r.Name}: {Sizes.Range(r.Va, r.Size)}, {HvisorKindText(r.Kind)}");
             }
         }
         var el2b = new PageTableBuilder(mem, g, el2.VaBits, el2.StartLevel, frames) { OnWrite = capture.OnWrite };
@@ -819,6 +820,8 @@ public static class CellSetupBuilder
             Descriptors = descriptors,
         };
     }
+
+    private static string HvisorKindText(El2Kind k) => k == El2Kind.Device ? "Device-nGnRnE, read/write/execute" : "Normal WB, read/write/execute";
 
     private static string JailhouseKindText(El2Kind k) => k == El2Kind.Device ? "Device-nGnRE, read/write/execute" : "Normal WB, read/write/execute";
 
@@ -1089,7 +1092,10 @@ public static class CellSetupBuilder
             _words.Clear();
         }
 
-        private static string LeafText(ulong d, int stage)
+        /// <summary>The EL2 leaves index hvisor's MAIR_EL2 (Attr0 Device-nGnRnE, Attr1 Normal), not this model's.</summary>
+        public bool HvisorMair { get; set; }
+
+        private string LeafText(ulong d, int stage)
         {
             bool af = BitOps.Bit(d, 10);
             if (stage == 2)
@@ -1102,7 +1108,9 @@ public static class CellSetupBuilder
             }
             bool ro = BitOps.Bit(d, 7);
             bool xnBit = BitOps.Bit(d, 54);
-            return $"{(ro ? "RO" : "RW")}{(xnBit ? ", XN" : ", executable")}, {(BitOps.Field(d, 4, 2) == El2Geometry.AttrDevice ? "Device-nGnRE" : "Normal WB")}, AF={(af ? 1 : 0)}";
+            int attrIndx = (int)BitOps.Field(d, 4, 2);
+            string memory = HvisorMair ? (attrIndx == 0 ? "Device-nGnRnE" : "Normal WB") : attrIndx == El2Geometry.AttrDevice ? "Device-nGnRE" : "Normal WB";
+            return $"{(ro ? "RO" : "RW")}{(xnBit ? ", XN" : ", executable")}, {memory}, AF={(af ? 1 : 0)}";
         }
     }
 }
