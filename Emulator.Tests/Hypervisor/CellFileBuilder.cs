@@ -31,13 +31,19 @@ internal sealed class CellFileBuilder
     public ulong ConsoleAddress { get; set; } = 0x09000000;
     public uint ConsoleSize { get; set; } = 0x1000;
     public ushort ConsoleType { get; set; } = 3;
+    /// <summary>debug_console.flags: JAILHOUSE_CON_ACCESS_MMIO is bit 0 (console.h).</summary>
+    public ushort ConsoleFlags { get; set; }
     public ulong MmconfigBase { get; set; }
     public byte MmconfigEndBus { get; set; }
     public byte PciIsVirtual { get; set; }
     public List<(uint Type, ulong Base, uint Size)> Iommus { get; } = [];
+    /// <summary>The union after an IOMMU unit's size, by unit index: TI PVU tipvu.tlb_base and tlb_size.</summary>
+    public Dictionary<int, (ulong TlbBase, uint TlbSize)> PvuTlbs { get; } = [];
     public byte GicVersion { get; set; } = 3;
     public ulong Gicd { get; set; } = 0x08000000;
     public ulong Gicr { get; set; } = 0x080a0000;
+    public ulong Gicc { get; set; }
+    public ulong Gich { get; set; }
 
     public byte[] System()
     {
@@ -45,15 +51,17 @@ internal sealed class CellFileBuilder
         Header(b, Revision == 13 ? "JHSYST" : "JHSYS");
         U32(b, 0); // flags
         U64(b, HvPhys); U64(b, 0); U64(b, HvSize); U64(b, 0); // hypervisor_memory
-        U64(b, ConsoleAddress); U32(b, ConsoleSize); U16(b, ConsoleType); U16(b, 0); U32(b, 0); U32(b, 0); U64(b, 0); // debug_console
+        U64(b, ConsoleAddress); U32(b, ConsoleSize); U16(b, ConsoleType); U16(b, ConsoleFlags); U32(b, 0); U32(b, 0); U64(b, 0); // debug_console
         U64(b, MmconfigBase); b.Add(MmconfigEndBus); b.Add(PciIsVirtual); U16(b, 0);
         for (int i = 0; i < 8; i++)
         {
             var (t, a, s) = i < Iommus.Count ? Iommus[i] : (0u, 0ul, 0u);
-            U32(b, t); U64(b, a); U32(b, s); b.AddRange(new byte[12]);
+            U32(b, t); U64(b, a); U32(b, s);
+            var (tlb, tlbSize) = PvuTlbs.GetValueOrDefault(i);
+            U64(b, tlb); U32(b, tlbSize);
         }
         b.Add(25); b.Add(GicVersion); b.Add(0); b.Add(0); // maintenance_irq, gic_version, padding
-        U64(b, Gicd); U64(b, 0); U64(b, 0); U64(b, 0); U64(b, Gicr);
+        U64(b, Gicd); U64(b, Gicc); U64(b, Gich); U64(b, 0); U64(b, Gicr);
         if (b.Count != JailhouseBinaryConfig.SystemRootCellOffset)
         {
             throw new InvalidOperationException($"system header is {b.Count} bytes");
@@ -139,7 +147,7 @@ internal sealed class CellFileBuilder
     /// </summary>
     public static CellFileBuilder Board()
     {
-        var b = new CellFileBuilder { Name = "board", Cpus = [0xf], MmconfigBase = 0x08e00000, PciIsVirtual = 1 };
+        var b = new CellFileBuilder { Name = "board", Cpus = [0xf], MmconfigBase = 0x08e00000, PciIsVirtual = 1, ConsoleFlags = 1 };
         b.Regions.Add((0x7faf0000, 0x7faf0000, 0x1000, 0x01));            // ivshmem state table: READ
         b.Regions.Add((0, 0, 0, 0));                                      // { 0 }: no read/write section
         b.Regions.Add((0x7faf1000, 0x7faf1000, 0x7f000, 0x03));           // output section of peer 0 (this cell): READ|WRITE

@@ -138,6 +138,14 @@ public class FaultsTests
         Assert.Equal("IPA 0xa003e10 is in sub-page MMIO region 4 'virtio-net', which stage 2 leaves unmapped: the hypervisor traps a 4-byte read at offset 0x10 and performs it for the guest (the region allows IO_32)", f.Cause);
     }
 
+    [Fact]
+    public async Task AnAccessInATrappedPageOutsideItsSubPageRegionHasNoHandler()
+    {
+        // The page of 'virtio-net' (0x0a003e00, 0x200 bytes) traps whole; jailhouse's find_region has nothing at 0x0a003c00.
+        var f = Assert.Single(await Faults(SetupPath, "el 1\nR 0x0a003c00 4\n"));
+        Assert.Equal($"IPA 0xa003c00 is {Sizes.Format(0x200)} below the start of region 4 'virtio-net' (IPA [0xa003e00-0xa003fff]), in the page it traps: jailhouse finds no region holding the access and stops the cell (\"Unhandled data read\")", f.Cause);
+    }
+
     [Theory]
     [InlineData("R 0x0a003e10 8", "the hypervisor traps an 8-byte read at offset 0x10; the region allows IO_32, so jailhouse refuses it (\"Invalid MMIO\") and stops the cell")]
     [InlineData("W 0x0a003e00 2", "the hypervisor traps a 2-byte write at offset 0x0; the region allows IO_32, so jailhouse refuses it (\"Invalid MMIO\") and stops the cell")]
@@ -159,6 +167,26 @@ public class FaultsTests
     {
         var r = new MappedRegion(0, "dev", 0x9040000, 0x9040000, 0x100, (MemFlags)flags, RegionMapping.Subpage, 0);
         Assert.Equal(verdict, FaultExplainer.SubpageVerdict(r, 0x9040000 + offset, size, type));
+    }
+
+    [Theory]
+    // mmio.c find_region: the whole access must lie in the region, checked before READ/WRITE and width.
+    [InlineData(0x9040000UL, 0x100UL, 0x40013UL, 0xfc, 4, AccessType.Read, "the hypervisor traps a 4-byte read at offset 0xfc and performs it for the guest (the region allows IO_32)")]
+    [InlineData(0x9040000UL, 0x100UL, 0x40013UL, 0xfe, 4, AccessType.Read, "the hypervisor traps a 4-byte read at offset 0xfe; it runs past the region's end (IPA [0x9040000-0x90400ff]), so no region holds all of it and jailhouse stops the cell (\"Unhandled data read\")")]
+    [InlineData(0x9040000UL, 0x100UL, 0x10011UL, 0xff, 2, AccessType.Write, "the hypervisor traps a 2-byte write at offset 0xff; it runs past the region's end (IPA [0x9040000-0x90400ff]), so no region holds all of it and jailhouse stops the cell (\"Unhandled data write\")")]
+    // Alignment is of the offset in the region (mmio->address after find_region subtracts the start), not of the IPA.
+    [InlineData(0x9040002UL, 0x10UL, 0x40013UL, 0x4, 4, AccessType.Read, "the hypervisor traps a 4-byte read at offset 0x4 and performs it for the guest (the region allows IO_32)")]
+    [InlineData(0x9040002UL, 0x10UL, 0x40013UL, 0x2, 4, AccessType.Read, "the hypervisor traps a 4-byte read at offset 0x2; it is not naturally aligned and the region lacks IO_UNALIGNED, so jailhouse refuses it (\"Invalid MMIO\") and stops the cell")]
+    // mmio_handle_subpage addresses TEMPORARY_MAPPING_BASE + (phys_start & 0xfff) + (offset & 0xfff): a carry leaves the mapped page.
+    [InlineData(0x9040f80UL, 0x100UL, 0x40013UL, 0x7c, 4, AccessType.Read, "the hypervisor traps a 4-byte read at offset 0x7c and performs it for the guest (the region allows IO_32)")]
+    [InlineData(0x9040f80UL, 0x100UL, 0x40013UL, 0x80, 4, AccessType.Read, "the hypervisor traps a 4-byte read at offset 0x80; the region allows it, but jailhouse maps PA page 0x9041000 at its temporary window and then addresses window offset 0x1000 (the region's page offset 0xf80 plus the access's 0x80), past that page: the access does not reach the device")]
+    [InlineData(0x9040000UL, 0x100UL, 0x40017UL, 0x0, 4, AccessType.Fetch, "the hypervisor traps a 4-byte instruction fetch at offset 0x0; instructions cannot come from emulated MMIO, so jailhouse refuses it (\"Invalid MMIO\") and stops the cell")]
+    [InlineData(0x9040000UL, 0x100UL, 0x80012UL, 0x8, 8, AccessType.Read, "the hypervisor traps an 8-byte read at offset 0x8; the region lacks READ, so jailhouse refuses it (\"Invalid MMIO\") and stops the cell")]
+    [InlineData(0x9040000UL, 0x100UL, 0x80013UL, 0x8, 8, AccessType.Write, "the hypervisor traps an 8-byte write at offset 0x8 and performs it for the guest (the region allows IO_64)")]
+    public void SubPageBoundsAlignmentAndTheTemporaryWindowFollowMmioC(ulong start, ulong size, ulong flags, ulong offset, int width, AccessType type, string verdict)
+    {
+        var r = new MappedRegion(0, "dev", start, start, size, (MemFlags)flags, RegionMapping.Subpage, 0);
+        Assert.Equal(verdict, FaultExplainer.SubpageVerdict(r, start + offset, width, type));
     }
 
     [Fact]

@@ -13,7 +13,7 @@ public sealed class JailhouseBinaryConfigTests
         Assert.Equal(0x7fc00000UL, sys.HypervisorMemory.PhysStart);
         Assert.Equal(0x7fc00000UL, sys.HypervisorMemory.VirtStart);
         Assert.Equal(0x400000UL, sys.HypervisorMemory.Size);
-        Assert.Equal(new DebugConsole(0x09000000, 0x1000, "PL011", SourcePos.AtByte("board.cell", 44)), sys.DebugConsole);
+        Assert.Equal(new DebugConsole(0x09000000, 0x1000, "PL011", SourcePos.AtByte("board.cell", 44), 1), sys.DebugConsole);
         Assert.Equal(0x08e00000UL, sys.Platform.PciMmconfigBase);
         Assert.True(sys.Platform.PciIsVirtual);
         Assert.Equal((byte)3, sys.Arm!.GicVersion);

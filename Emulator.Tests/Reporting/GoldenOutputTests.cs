@@ -38,6 +38,8 @@ public sealed class GoldenOutputTests
         // A jailhouse binary .cell pair (written by the tests' CellFileBuilder): every finding, and the JSON it converts to.
         { "cell-check-binary", ["cell", "--check", "traces/cells/board.cell", "traces/cells/guest.cell"] },
         { "cell-to-json", ["cell", "--to-json", "traces/cells/board.cell", "traces/cells/guest.cell"] },
+        // The same pair built as jailhouse builds it: its EL2 map (JAILHOUSE_BASE, UART_BASE, the remap area) and its stage-2 shape.
+        { "cell-jailhouse-tables", ["cell", "--jailhouse-tables", "traces/cells/board.cell", "traces/cells/guest.cell"] },
         // ESR decoding for every kind of exception class: hex without 0x, field by field.
         { "esr-data-abort", ["esr", "93830006", "--el2"] },
         { "esr-hvc", ["esr", "0x5a004a48", "--el2"] },

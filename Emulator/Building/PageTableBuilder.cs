@@ -378,8 +378,9 @@ public sealed class PageTableBuilder
     /// <summary>
     /// Maps [ia, ia+size) to [oa, oa+size) with the largest blocks alignment allows (unless
     /// <paramref name="allowBlocks"/> is false); <paramref name="leaf"/> makes the descriptor for (oa, level).
+    /// <paramref name="minBlockLevel"/> keeps blocks off the levels above it (a builder that avoids 1 GiB blocks passes 2).
     /// </summary>
-    public void MapRange(ulong ia, ulong oa, ulong size, Func<ulong, int, ulong> leaf, bool allowBlocks = true, bool lpa = true)
+    public void MapRange(ulong ia, ulong oa, ulong size, Func<ulong, int, ulong> leaf, bool allowBlocks = true, bool lpa = true, int minBlockLevel = 0)
     {
         ulong page = 1UL << (int)Granule;
         if (((ia | oa | size) & (page - 1)) != 0)
@@ -392,7 +393,7 @@ public sealed class PageTableBuilder
             int level = 3;
             if (allowBlocks)
             {
-                for (int l = Math.Max(StartLevel, 0); l < 3; l++)
+                for (int l = Math.Max(Math.Max(StartLevel, 0), minBlockLevel); l < 3; l++)
                 {
                     ulong blk = LevelSize(l);
                     if (TranslationGeometry.BlockAllowed(Granule, l, Ds, lpa) && ((ia + done) & (blk - 1)) == 0

@@ -25,10 +25,13 @@ public static class CellCommand
         var ignore = new Option<string[]>("--ignore") { Description = "Leave out warnings and notes of this kind (e.g. writable-executable); may be repeated or comma-separated. Errors cannot be ignored.", AllowMultipleArgumentsPerToken = true };
         var loading = new Option<bool>("--loading") { Description = "The loading phase: the root cell keeps the non-root cells' LOADABLE regions mapped (jailhouse's cell load), to replay the root writing the images." };
         var toJson = new Option<bool>("--to-json") { Description = "Write each configuration (jailhouse .cell or JSON) as this tool's JSON instead of building: to -o FILE for one input, into -o DIRECTORY (NAME.json each) for several, or to standard output." };
+        var jhTables = new Option<bool>("--jailhouse-tables") { Description = "Stage-2 tables shaped as jailhouse writes them (4K only: its start level and root tables, no 1 GiB blocks below 44-bit PAs, no SH or XN bits, the root's hypervisor_memory backed by an empty read-only page, the root's mmconfig trapped), so the descriptors can be compared with a live system." };
+        var el2Map = new Option<string?>("--el2-map") { Description = "The hypervisor's EL2 map: jailhouse (its arm64 layout: JAILHOUSE_BASE, UART_BASE, the remap area; the default for a jailhouse .cell) or identity (the default for JSON)." };
+        el2Map.CompletionSources.Add("jailhouse", "identity");
         var against = new Option<string?>("--against") { Description = "With --check: probe the hypervisor's EL2 map in this setup trace instead of the tables `cell` would build." };
         var cmd = new Command("cell", "Build the stage-2 and EL2 tables of a jailhouse-style cell configuration as a setup trace, or check the configuration.")
         {
-            system, cells, output, granule, vmid, compat, hwAf, pool, check, against, warningsAsErrors, ignore, toJson, loading,
+            system, cells, output, granule, vmid, compat, hwAf, pool, check, against, warningsAsErrors, ignore, toJson, loading, el2Map, jhTables,
         };
         cmd.SetAction(async (pr, ct) =>
         {
@@ -45,7 +48,17 @@ public static class CellCommand
                     JailhouseCompat = pr.GetValue(compat),
                     HardwareAf = pr.GetValue(hwAf),
                     Loading = pr.GetValue(loading),
+                    El2Map = ParseEl2Map(pr.GetValue(el2Map)),
+                    JailhouseTables = pr.GetValue(jhTables),
                 };
+                if (opt.JailhouseTables && opt.Granule != Granule.K4)
+                {
+                    throw new ArgumentException("--jailhouse-tables: jailhouse's arm64 paging uses the 4K granule only, not --granule " + pr.GetValue(granule));
+                }
+                if (opt.JailhouseTables && opt.HardwareAf)
+                {
+                    throw new ArgumentException("--jailhouse-tables and --hw-af: jailhouse writes every stage-2 leaf with AF=1 and never sets VTCR_EL2.HA");
+                }
                 if (pr.GetValue(pool) is { } p)
                 {
                     var (b, s) = ParsePool(p);
@@ -101,6 +114,14 @@ public static class CellCommand
         });
         return cmd;
     }
+
+    private static El2Layout? ParseEl2Map(string? v) => v switch
+    {
+        null => null,
+        "jailhouse" => El2Layout.Jailhouse,
+        "identity" => El2Layout.Identity,
+        _ => throw new ArgumentException($"--el2-map {v}: expected jailhouse or identity"),
+    };
 
     /// <summary>Kinds named by --ignore (repeated or comma-separated), each checked against the known kinds.</summary>
     private static HashSet<string> ParseIgnore(IEnumerable<string> values)

@@ -65,6 +65,21 @@ public sealed class CellConfig
 
     /// <summary>The cell's PCI devices (struct jailhouse_pci_device); ivshmem devices name their shared-memory regions.</summary>
     public IReadOnlyList<PciDevice> PciDevices { get; init; } = [];
+
+    /// <summary>hvisor's inter-VM communication channels of this zone (its zone JSON's `ivc_configs`).</summary>
+    public IReadOnlyList<IvcConfig> Ivcs { get; init; } = [];
+}
+
+/// <summary>
+/// One `ivc_configs` entry of an hvisor zone (hvisor: src/config.rs HvIvcConfig): the channel, this zone's peer
+/// number, the IPA of its control table (a trapped page) and of the shared memory, whose read/write section and
+/// `max_peers` output sections the hypervisor allocates once per `ivc_id` (src/arch/aarch64/ivc.rs).
+/// </summary>
+public sealed record IvcConfig(uint IvcId, uint PeerId, ulong ControlTableIpa, ulong SharedMemIpa, uint RwSecSize, uint OutSecSize,
+    uint InterruptNum, uint MaxPeers, SourcePos Pos)
+{
+    /// <summary>Bytes of the shared memory: the read/write section and one output section per peer.</summary>
+    public ulong SharedSize => RwSecSize + (ulong)OutSecSize * MaxPeers;
 }
 
 /// <summary>struct jailhouse_irqchip: the GIC distributor at <see cref="Address"/> and the pins (from PinBase) the cell owns.</summary>
@@ -88,8 +103,14 @@ public sealed record PciDevice(byte Type, ushort Domain, ushort Bdf, uint ShmemR
 public sealed record ArmPlatform(byte GicVersion, byte MaintenanceIrq, ulong GicdBase, ulong GiccBase, ulong GichBase, ulong GicvBase, ulong GicrBase, SourcePos Pos);
 
 /// <summary>struct jailhouse_iommu: an IOMMU/SMMU unit (type JAILHOUSE_IOMMU_*) and its MMIO range.</summary>
-public sealed record IommuUnit(uint Type, ulong Base, uint Size, SourcePos Pos)
+/// <param name="TlbBase">TI PVU units only: the TLB window (`tipvu.tlb_base` of cell-config.h's struct jailhouse_iommu).</param>
+/// <param name="TlbSize">TI PVU units only: `tipvu.tlb_size`.</param>
+public sealed record IommuUnit(uint Type, ulong Base, uint Size, SourcePos Pos, ulong TlbBase = 0, uint TlbSize = 0)
 {
+    public const uint TypeSmmuV3 = 3;
+    public const uint TypePvu = 4;
+    public const uint TypeMmu500 = 5;
+
     public string TypeName => Type switch
     {
         1 => "AMD IOMMU",
@@ -108,7 +129,12 @@ public sealed record HypervisorMemory(ulong PhysStart, ulong VirtStart, ulong Si
 }
 
 /// <summary>The debug console (jailhouse's struct jailhouse_console): an MMIO range the hypervisor writes to.</summary>
-public sealed record DebugConsole(ulong Address, ulong Size, string? Type, SourcePos Pos);
+/// <param name="Flags">`debug_console.flags` (console.h) when the input has them; bit 0 JAILHOUSE_CON_ACCESS_MMIO.</param>
+public sealed record DebugConsole(ulong Address, ulong Size, string? Type, SourcePos Pos, ushort? Flags = null)
+{
+    /// <summary>CON_IS_MMIO(flags) (console.h): the hypervisor maps the console; a console without flags is taken as MMIO, as every arm64 console is.</summary>
+    public bool IsMmio => Flags is not { } f || (f & 1) != 0;
+}
 
 /// <summary>platform_info: the PCI ECAM window, 1 MiB of configuration space per bus (buses 0..EndBus).</summary>
 /// <param name="PciMmconfigBase">null when there is no PCI window (jailhouse writes 0 for that).</param>
@@ -153,4 +179,10 @@ public sealed class SystemConfig
 
     /// <summary>platform_info.iommu_units with a non-zero base.</summary>
     public IReadOnlyList<IommuUnit> IommuUnits { get; init; } = [];
+
+    /// <summary>hvisor's BOARD_PHYSMEM_LIST (board.rs): the ranges its boot code maps at EL2, in order, Device or Normal.</summary>
+    public IReadOnlyList<(ulong Start, ulong End, bool Device, SourcePos Pos)>? HvisorPhysmem { get; init; }
+
+    /// <summary>Read from jailhouse's binary `.cell` (what jailhouse itself loads), not from JSON or hvisor's files.</summary>
+    public bool FromCellFile { get; init; }
 }

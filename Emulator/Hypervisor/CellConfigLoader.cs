@@ -29,7 +29,7 @@ public static class CellConfigLoader
         "iommu", "bar_mask", "caps_start", "num_caps", "num_msi_vectors", "msi_64bits", "msi_maskable", "num_msix_vectors",
         "msix_region_size", "msix_address",
     ];
-    private static readonly string[] IgnoredConsoleFields = ["flags", "divider", "gate_nr", "clock_reg"];
+    private static readonly string[] IgnoredConsoleFields = ["divider", "gate_nr", "clock_reg"];
 
     /// <summary>A system configuration: jailhouse's binary .cell when the file starts with its signature, JSON otherwise.</summary>
     public static SystemConfig LoadSystem(string path)
@@ -75,9 +75,10 @@ public static class CellConfigLoader
             ulong address = c.Number("address", required: true)!.Value;
             ulong size = c.Number("size", required: true)!.Value;
             string? type = c.String("type", required: false);
+            ulong? conFlags = c.Number("flags", required: false);
             c.Ignore(IgnoredConsoleFields);
             c.Finish();
-            console = new DebugConsole(address, size, type, cNode.Pos);
+            console = new DebugConsole(address, size, type, cNode.Pos, conFlags is { } cf ? (ushort)cf : null);
         }
 
         var platform = new PlatformInfo(null, 0, root.Pos);
@@ -121,11 +122,19 @@ public static class CellConfigLoader
                     uint type = (uint)(u.Number("type", required: false) ?? 0);
                     ulong b = u.Number("base", required: false) ?? 0;
                     ulong size = u.Number("size", required: false) ?? 0;
-                    u.Ignore(["amd", "tipvu"]);
+                    ulong tlbBase = 0, tlbSize = 0;
+                    if (u.Optional("tipvu") is { } tNode)
+                    {
+                        var t = new Fields(tNode, $"platform_info.iommu_units[{i}].tipvu", $"platform_info.iommu_units[{i}].tipvu");
+                        tlbBase = t.Number("tlb_base", required: false) ?? 0;
+                        tlbSize = t.Number("tlb_size", required: false) ?? 0;
+                        t.Finish();
+                    }
+                    u.Ignore(["amd"]);
                     u.Finish();
                     if (b != 0 || size != 0)
                     {
-                        iommus.Add(new IommuUnit(type, b, (uint)size, item.Pos));
+                        iommus.Add(new IommuUnit(type, b, (uint)size, item.Pos, tlbBase, (uint)tlbSize));
                     }
                 }
             }

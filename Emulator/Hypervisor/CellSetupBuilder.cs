@@ -27,6 +27,21 @@ public sealed record CellBuildOptions
     public bool Loading { get; init; }
     public ulong? PoolBase { get; init; }
     public ulong? PoolSize { get; init; }
+
+    /// <summary>
+    /// Stage-2 tables shaped as jailhouse's arm64 code writes them (its arm64 paging.c and mmu_cell.c): the start
+    /// level and root of <see cref="Stage2Geometry.DeriveJailhouse"/>, no 1 GiB blocks below 44-bit PAs, leaves
+    /// without shareability or execute-never bits, the root cell's view of hypervisor_memory backed by one empty
+    /// read-only page, and the root's PCI mmconfig window trapped. 4K granule only.
+    /// </summary>
+    public bool JailhouseTables { get; init; }
+
+    /// <summary>The hypervisor's EL2 map; null: jailhouse's layout for a jailhouse `.cell`, identity otherwise.</summary>
+    public El2Layout? El2Map { get; init; }
+
+    /// <summary>The EL2 layout used for <paramref name="sys"/>.</summary>
+    public El2Layout El2LayoutFor(SystemConfig sys) => El2Map
+        ?? (sys.FromCellFile ? El2Layout.Jailhouse : sys.Family == HypervisorFamily.Hvisor && sys.HvisorPhysmem is { Count: > 0 } ? El2Layout.Hvisor : El2Layout.Identity);
 }
 
 /// <summary>The result of building a configuration: the setup trace, the layout behind it and the warnings.</summary>
@@ -113,6 +128,28 @@ public static class CellSetupBuilder
         Descriptors.Stage1Leaf(oa, level, g, attrIndx: kind == El2Kind.Device ? El2Geometry.AttrDevice : El2Geometry.AttrNormal,
             ap: 0b01, sh: kind == El2Kind.Device ? 2 : 3, af: true, uxn: kind != El2Kind.Code);
 
+    /// <summary>
+    /// jailhouse's stage-2 leaf (arm-common mmu_cell.c arch_map_memory_region, arm64 paging.h): valid, AF,
+    /// S2_PTE_ACCESS_RO for READ and _WO for WRITE, MemAttr Device-nGnRE (0b0001) for IO or Normal write-back
+    /// (0b1111); SH = 00 ("the stage-1 attributes prevail", paging.h) and no XN (the EXECUTE test is commented out);
+    /// a block has bits [1:0] = 01, a page 11 (arm_set_l3_page adds PTE_FLAG_TERMINAL).
+    /// </summary>
+    public static ulong JailhouseStage2Leaf(MemFlags flags, ulong oa, int level, Granule g)
+    {
+        bool io = (flags & MemFlags.Io) != 0;
+        int s2ap = ((flags & MemFlags.Read) != 0 ? 1 : 0) | ((flags & MemFlags.Write) != 0 ? 2 : 0);
+        return Descriptors.Stage2Leaf(oa, level, g, memAttr: io ? MemAttrDevice : MemAttrNormal, s2ap: s2ap, sh: 0, af: true, xn: 0);
+    }
+
+    /// <summary>
+    /// jailhouse's EL2 leaf (arm64 paging.h PAGE_DEFAULT_FLAGS, | PAGE_FLAG_DEVICE for devices): valid, AF, SH inner
+    /// shareable, AP[2:1] = 01 (S1_PTE_ACCESS_EL0, RES1 at EL2, and read/write), AttrIndx 0 or 1; the upper attributes
+    /// stay zero, so nothing is execute-never.
+    /// </summary>
+    public static ulong JailhouseEl2Leaf(El2Kind kind, ulong oa, int level, Granule g) =>
+        Descriptors.Stage1Leaf(oa, level, g, attrIndx: kind == El2Kind.Device ? El2Geometry.AttrDevice : El2Geometry.AttrNormal,
+            ap: 0b01, sh: 3, af: true);
+
     /// <summary>The default table pool: the upper half of hypervisor_memory, in whole pages.</summary>
     public static ConfigValidator.Pool ChoosePool(SystemConfig sys, CellBuildOptions opt)
     {
@@ -168,6 +205,9 @@ public static class CellSetupBuilder
         public required List<El2Item> El2Items { get; init; }
         public required List<El2Item> El2Ranges { get; init; }
         public required Mmfr0 Mmfr0 { get; init; }
+        public required El2Layout El2Layout { get; init; }
+        /// <summary>The hvisor IVC channels hvisor accepts, by cell index, in creation order.</summary>
+        public required List<(int Cell, IvcConfig Ivc)> Ivcs { get; init; }
     }
 
     /// <summary>Validation plus every decision that does not need tables (geometry, pool, VMIDs, EL2 ranges).</summary>
@@ -180,14 +220,22 @@ public static class CellSetupBuilder
         var mmfr2 = new Mmfr2(sys.Cpu.Mmfr2);
         var findings = new List<Finding>();
         var cpuPos = sys.Cpu.Pos ?? new SourcePos(sys.File, 1, 1);
-        var s2 = Stage2Geometry.Derive(opt.Granule, mmfr0, out string? s2Error);
+        var s2 = opt.JailhouseTables ? Stage2Geometry.DeriveJailhouse(mmfr0, out string? s2Error) : Stage2Geometry.Derive(opt.Granule, mmfr0, out s2Error);
         if (s2Error is not null)
         {
             findings.Add(new Finding(Severity.Error, "cpu", cpuPos, s2Error));
         }
         var hv = sys.HypervisorMemory;
-        ulong highestVa = hv.Size == 0 || hv.VirtStart + hv.Size < hv.VirtStart ? hv.VirtStart : hv.VirtStart + hv.Size - 1;
+        var layout = opt.El2LayoutFor(sys);
+        ulong hvVa = layout == El2Layout.Jailhouse ? JailhouseEl2Map.JailhouseBase : hv.VirtStart;
+        ulong highestVa = hv.Size == 0 || hvVa + hv.Size < hvVa ? hvVa : hvVa + hv.Size - 1;
         var el2 = El2Geometry.Derive(opt.Granule, mmfr0, mmfr2, highestVa, out string? el2Error);
+        if (layout == El2Layout.Hvisor)
+        {
+            // hvisor's boot page table: 4K granule, 39-bit VA from level 1, PS 48 bits (mmu.rs mmu_enable).
+            el2 = new El2Geometry(Granule.K4, HvisorEl2Map.VaBits, 1, 5);
+            el2Error ??= opt.Granule == Granule.K4 ? null : "hvisor's EL2 page table uses the 4K granule (its mmu.rs): give --granule 4k";
+        }
         if (el2Error is not null)
         {
             findings.Add(new Finding(Severity.Error, "cpu", hv.Pos, el2Error));
@@ -221,7 +269,7 @@ public static class CellSetupBuilder
         }
         bool vmid16 = vmids.Any(x => x > 255);
 
-        var (items, ranges) = PlanEl2(sys, cells, s2, el2, pool, findings);
+        var (items, ranges) = PlanEl2(sys, cells, s2, el2, pool, findings, layout);
         return new BuildPlan
         {
             System = sys,
@@ -237,7 +285,73 @@ public static class CellSetupBuilder
             El2Items = items,
             El2Ranges = ranges,
             Mmfr0 = mmfr0,
+            El2Layout = layout,
+            Ivcs = PlanIvcs(cells, findings),
         };
+    }
+
+    /// <summary>
+    /// The IVC channels hvisor sets up, zone by zone in creation order (hvisor: src/arch/aarch64/ivc.rs ivc_init and
+    /// insert_ivc_record): the first zone naming an ivc_id creates the channel (its section sizes must be page
+    /// aligned), later ones join it with the same max_peers and section sizes while there is room. A refused entry
+    /// ends that zone's IVC setup: hvisor returns from ivc_init, so the zone is created without it and the entries
+    /// after it.
+    /// </summary>
+    private static List<(int Cell, IvcConfig Ivc)> PlanIvcs(List<CellConfig> cells, List<Finding> findings)
+    {
+        const uint hvPage = 0x1000;
+        var accepted = new List<(int, IvcConfig)>();
+        var records = new Dictionary<uint, (IvcConfig First, Dictionary<uint, string> Peers)>();
+        for (int c = 0; c < cells.Count; c++)
+        {
+            var cell = cells[c];
+            for (int i = 0; i < cell.Ivcs.Count; i++)
+            {
+                var ivc = cell.Ivcs[i];
+                string? refused = null;
+                bool known = records.TryGetValue(ivc.IvcId, out var rec);
+                if (known)
+                {
+                    if (rec.First.MaxPeers != ivc.MaxPeers || rec.First.RwSecSize != ivc.RwSecSize || rec.First.OutSecSize != ivc.OutSecSize)
+                    {
+                        refused = $"its max_peers and section sizes ({ivc.MaxPeers}, 0x{ivc.RwSecSize:x}, 0x{ivc.OutSecSize:x}) differ from the channel's ({rec.First.MaxPeers}, 0x{rec.First.RwSecSize:x}, 0x{rec.First.OutSecSize:x}): \"ivc config conflicts\"";
+                    }
+                    else if (rec.Peers.Count == ivc.MaxPeers)
+                    {
+                        refused = $"the channel already has its {ivc.MaxPeers} peers";
+                    }
+                }
+                else if (ivc.RwSecSize % hvPage != 0 || ivc.OutSecSize % hvPage != 0)
+                {
+                    refused = $"its section sizes (0x{ivc.RwSecSize:x}, 0x{ivc.OutSecSize:x}) are not multiples of 4 KiB: \"section size must be page aligned\"";
+                }
+                if (refused is not null)
+                {
+                    findings.Add(new Finding(Severity.Warning, "ivc", ivc.Pos,
+                        $"{cell.Label} ivc_configs[{i}] (ivc_id {ivc.IvcId}): hvisor refuses it, {refused}; the zone is created without it"
+                        + (i + 1 < cell.Ivcs.Count ? " and without the IVC entries after it" : "")));
+                    break;
+                }
+                if (!known)
+                {
+                    rec = (ivc, new Dictionary<uint, string>());
+                    records[ivc.IvcId] = rec;
+                }
+                if (rec.Peers.TryGetValue(ivc.PeerId, out string? other))
+                {
+                    findings.Add(new Finding(Severity.Warning, "ivc", ivc.Pos,
+                        $"{cell.Label} ivc_configs[{i}] (ivc_id {ivc.IvcId}): peer_id {ivc.PeerId} is already {other}'s; hvisor replaces that peer's record, and both zones write the same output section"));
+                }
+                if (ivc.PeerId >= ivc.MaxPeers)
+                {
+                    findings.Add(new Finding(Severity.Warning, "ivc", ivc.Pos,
+                        $"{cell.Label} ivc_configs[{i}] (ivc_id {ivc.IvcId}): peer_id {ivc.PeerId} is not below max_peers {ivc.MaxPeers}, so none of the output sections is this zone's to write"));
+                }
+                rec.Peers[ivc.PeerId] = cell.Label;
+                accepted.Add((c, ivc));
+            }
+        }
+        return accepted;
     }
 
     /// <summary>
@@ -246,36 +360,46 @@ public static class CellSetupBuilder
     /// the guest). Everything but hypervisor_memory is identity mapped. Ranges that touch are merged when they agree.
     /// </summary>
     private static (List<El2Item> Items, List<El2Item> Ranges) PlanEl2(SystemConfig sys, List<CellConfig> cells, in Stage2Geometry s2,
-        in El2Geometry el2, ConfigValidator.Pool pool, List<Finding> findings)
+        in El2Geometry el2, ConfigValidator.Pool pool, List<Finding> findings, El2Layout layout)
     {
         ulong page = 1UL << (int)s2.Granule;
         var hv = sys.HypervisorMemory;
-        var items = new List<El2Item> { new("hypervisor_memory", hv.VirtStart, hv.PhysStart, hv.Size, El2Kind.Code) };
         bool poolInside = pool.Base >= hv.PhysStart && pool.Base + pool.Size <= hv.PhysEnd;
+        var items = layout == El2Layout.Jailhouse
+            ? JailhouseEl2Map.Items(sys, findings)
+            : new List<El2Item> { new("hypervisor_memory", hv.VirtStart, hv.PhysStart, hv.Size, El2Kind.Code) };
         if (!poolInside && pool.Size != 0)
         {
+            // A --pool outside hypervisor_memory (this tool's option, not jailhouse's): reached identity mapped.
             items.Add(new El2Item("table pool", pool.Base, pool.Base, pool.Size, El2Kind.Data));
         }
-        if (sys.DebugConsole is { } con && con.Size != 0)
+        if (layout == El2Layout.Hvisor)
         {
-            ulong b = con.Address & ~(page - 1);
-            items.Add(new El2Item("debug_console", b, b, ConfigValidator.PageSpan(con.Address, con.Size, page), El2Kind.Device));
-        }
-        if (sys.Platform.PciMmconfigBase is { } m && !sys.Platform.PciIsVirtual)
-        {
-            // A virtual PCI host has nothing behind its window for the hypervisor to reach.
-            items.Add(new El2Item("pci_mmconfig", m, m, sys.Platform.MmconfigSize, El2Kind.Device));
-        }
-        foreach (var cell in cells)
-        {
-            foreach (var r in cell.Regions)
+            // What hvisor must reach (its memory, its UART), against what its boot page table maps.
+            if (sys.DebugConsole is { } hcon)
             {
-                if (r.Size != 0 && r.PhysStart + r.Size > r.PhysStart && ConfigValidator.IsSubpage(r, page) && !r.Has(MemFlags.Trapped))
-                {
-                    ulong b = r.PhysStart & ~(page - 1);
-                    items.Add(new El2Item($"cell '{cell.Name}' {r.Label} (sub-page MMIO)", b, b, ConfigValidator.PageSpan(r.PhysStart, r.Size, page), El2Kind.Device));
-                }
+                items.Add(new El2Item("BOARD_UART_BASE", hcon.Address & ~(page - 1), hcon.Address & ~(page - 1), page, El2Kind.Device));
             }
+            var hranges = HvisorEl2Map.Ranges(sys.HvisorPhysmem!, findings);
+            hranges.AddRange(items.Where(i => i.Name == "table pool"));
+            var fitting = new List<El2Item>();
+            foreach (var r in hranges)
+            {
+                if (el2.Covers(r.Va + r.Size - 1))
+                {
+                    fitting.Add(r);
+                    continue;
+                }
+                findings.Add(new Finding(Severity.Error, "hypervisor-map", hv.Pos,
+                    $"{r.Name} at VA {Sizes.Range(r.Va, r.Size)} does not fit hvisor's {el2.VaBits}-bit EL2 VA range"));
+            }
+            return (items, fitting);
+        }
+        // jailhouse reaches sub-page MMIO through its per-CPU temporary window, one access at a time (mmio.c
+        // mmio_handle_subpage): only the identity model maps those pages (and the console, mmconfig) for good.
+        if (layout == El2Layout.Identity)
+        {
+            AddIdentityItems(sys, cells, page, items);
         }
         var ranges = new List<El2Item>();
         foreach (var it in items.Where(i => i.Size != 0).OrderBy(i => i.Va))
@@ -309,6 +433,32 @@ public static class CellSetupBuilder
         return (items, ranges);
     }
 
+    /// <summary>The identity model: the console, the mmconfig window and every sub-page MMIO page, identity mapped.</summary>
+    private static void AddIdentityItems(SystemConfig sys, List<CellConfig> cells, ulong page, List<El2Item> items)
+    {
+        if (sys.DebugConsole is { } con && con.Size != 0)
+        {
+            ulong b = con.Address & ~(page - 1);
+            items.Add(new El2Item("debug_console", b, b, ConfigValidator.PageSpan(con.Address, con.Size, page), El2Kind.Device));
+        }
+        if (sys.Platform.PciMmconfigBase is { } m && !sys.Platform.PciIsVirtual)
+        {
+            // A virtual PCI host has nothing behind its window for the hypervisor to reach.
+            items.Add(new El2Item("pci_mmconfig", m, m, sys.Platform.MmconfigSize, El2Kind.Device));
+        }
+        foreach (var cell in cells)
+        {
+            foreach (var r in cell.Regions)
+            {
+                if (r.Size != 0 && r.PhysStart + r.Size > r.PhysStart && ConfigValidator.IsSubpage(r, page) && !r.Has(MemFlags.Trapped))
+                {
+                    ulong b = r.PhysStart & ~(page - 1);
+                    items.Add(new El2Item($"cell '{cell.Name}' {r.Label} (sub-page MMIO)", b, b, ConfigValidator.PageSpan(r.PhysStart, r.Size, page), El2Kind.Device));
+                }
+            }
+        }
+    }
+
     /// <summary>Builds the tables and writes the trace text.</summary>
     private static CellSetup Emit(BuildPlan plan, IReadOnlyList<string> inputFiles)
     {
@@ -331,11 +481,23 @@ public static class CellSetupBuilder
 
         // Header: what was built from what, in words.
         w.Comment($"Generated by `mmusim cell` from {string.Join(" + ", inputFiles)}: the tables a jailhouse-style hypervisor builds.");
-        w.Comment($"Stage 2: {TranslationGeometry.Name(g)} granule; PARange 0b{Convert.ToString(s2.PaRange, 2).PadLeft(4, '0')} = {s2.PaBits}-bit PA; "
+        w.Comment($"Stage 2: {TranslationGeometry.Name(g)} granule; PARange 0b{Convert.ToString(s2.PaRange, 2).PadLeft(4, '0')} = {plan.Mmfr0.PaMax}-bit PA{(s2.PaBits < plan.Mmfr0.PaMax ? $" (jailhouse caps it at {s2.PaBits} bits)" : "")}; "
             + $"{s2.IpaBits}-bit IPA (T0SZ={s2.T0Sz}); start level {s2.StartLevel} (SL0=0b{Convert.ToString(s2.Sl0, 2).PadLeft(2, '0')})"
             + (s2.ConcatenatedTables > 1 ? $" with {s2.ConcatenatedTables} concatenated root tables" : "")
             + $"; PS=0b{Convert.ToString(s2.Ps, 2).PadLeft(3, '0')}.");
         w.Comment($"EL2 stage 1: {el2.VaBits}-bit VA (T0SZ={el2.T0Sz}), start level {el2.StartLevel}. Table pool {Sizes.Range(plan.Pool.Base, plan.Pool.Size)}.");
+        bool jhEl2 = plan.El2Layout == El2Layout.Jailhouse;
+        bool hvEl2 = plan.El2Layout == El2Layout.Hvisor;
+        w.HvisorMair = hvEl2;
+        if (hvEl2)
+        {
+            w.Comment("EL2 map as hvisor's aarch64 boot code builds it: BOARD_PHYSMEM_LIST identity mapped, 1 GiB and 2 MiB blocks, no execute-never.");
+        }
+        if (jhEl2)
+        {
+            w.Comment($"EL2 map as jailhouse's arm64 hypervisor builds it: itself at JAILHOUSE_BASE 0x{JailhouseEl2Map.JailhouseBase:x}, the console at UART_BASE 0x{JailhouseEl2Map.UartBase:x},");
+            w.Comment($"devices in the remap area from REMAP_BASE 0x{JailhouseEl2Map.RemapBase:x}; leaves as PAGE_DEFAULT_FLAGS (no execute-never), MAIR_EL2 0x{JailhouseEl2Map.Mair:x}.");
+        }
         if (opt.JailhouseCompat)
         {
             w.Comment("--jailhouse-compat: JAILHOUSE_MEM_EXECUTE is ignored, as jailhouse does: no stage-2 descriptor is execute-never,");
@@ -346,6 +508,11 @@ public static class CellSetupBuilder
             : sys.Family == HypervisorFamily.Hvisor
                 ? "hvisor: every stage-2 leaf has AF=1, and VTCR_EL2.HA=1."
                 : "Access flag managed by software: every stage-2 leaf has AF=1 (VTCR_EL2.HA=0).");
+        if (opt.JailhouseTables)
+        {
+            w.Comment("--jailhouse-tables: stage 2 as jailhouse's arm64 code writes it: leaves with SH=00 and no XN, no 1 GiB blocks below 44-bit PAs,");
+            w.Comment("the root cell's hypervisor_memory on one empty read-only page, the root's PCI mmconfig window trapped.");
+        }
         if (opt.Loading)
         {
             w.Comment("--loading: the loading phase; the root cell keeps the non-root cells' LOADABLE regions mapped to write their images.");
@@ -399,7 +566,15 @@ public static class CellSetupBuilder
         w.Comment($"EL2 stage 1: the hypervisor's own map ({plan.El2Items.Count} ranges it must reach).");
         foreach (var it in plan.El2Items)
         {
-            w.Comment($"  {it.Name}: VA {Sizes.Range(it.Va, it.Size)} -> PA 0x{it.Pa:x}, {KindText(it.Kind)}");
+            w.Comment($"  {it.Name}: VA {Sizes.Range(it.Va, it.Size)} -> PA 0x{it.Pa:x}, {(hvEl2 ? HvisorKindText(it.Kind) : jhEl2 ? JailhouseKindText(it.Kind) : KindText(it.Kind))}");
+        }
+        if (hvEl2)
+        {
+            w.Comment("  hvisor maps, identity:");
+            foreach (var r in plan.El2Ranges)
+            {
+                w.Comment($"    {r.Name}: {Sizes.Range(r.Va, r.Size)}, {HvisorKindText(r.Kind)}");
+            }
         }
         var el2b = new PageTableBuilder(mem, g, el2.VaBits, el2.StartLevel, frames) { OnWrite = capture.OnWrite };
         foreach (var it in plan.El2Ranges)
@@ -409,21 +584,38 @@ public static class CellSetupBuilder
             var kind = it.Kind;
             Guard(plan, () => el2b.MapRange(it.Va, it.Pa, it.Size, (oa, level) =>
             {
-                ulong d = El2Leaf(kind, oa, level, g);
+                ulong d = jhEl2 ? JailhouseEl2Leaf(kind, oa, level, g) : hvEl2 ? HvisorEl2Map.Leaf(kind, oa, level, g) : El2Leaf(kind, oa, level, g);
                 capture.BeforeLeaf(oa + delta, oa, level, d);
                 return d;
             }, allowBlocks: true, lpa: lpa));
             capture.Flush();
         }
         ulong ttbr0El2 = EncodeBaddr(el2b.Root);
-        Reg(SysReg.MAIR_EL2, El2Geometry.Mair, "Attr0 Normal WB RWA, Attr1 Device-nGnRE");
-        Reg(SysReg.TCR_EL2, el2.Tcr, $"T0SZ={el2.T0Sz}, TG0={TranslationGeometry.Name(g)}, PS=0b{Convert.ToString(el2.Ps, 2).PadLeft(3, '0')}, walks WB inner shareable");
+        if (hvEl2)
+        {
+            Reg(SysReg.MAIR_EL2, HvisorEl2Map.Mair, "Attr0 Device-nGnRnE, Attr1 Normal WB RWA, Attr2 Normal NC");
+        }
+        else if (jhEl2)
+        {
+            Reg(SysReg.MAIR_EL2, JailhouseEl2Map.Mair, "DEFAULT_MAIR_EL2: Attr0 Normal WB RWA, Attr1 Device-nGnRE, Attr2 Normal NC");
+        }
+        else
+        {
+            Reg(SysReg.MAIR_EL2, El2Geometry.Mair, "Attr0 Normal WB RWA, Attr1 Device-nGnRE");
+        }
+        Reg(SysReg.TCR_EL2, hvEl2 ? HvisorEl2Map.Tcr : el2.Tcr, $"T0SZ={el2.T0Sz}, TG0={TranslationGeometry.Name(g)}, PS=0b{Convert.ToString(el2.Ps, 2).PadLeft(3, '0')}, walks WB inner shareable");
         Reg(SysReg.TTBR0_EL2, ttbr0El2, "EL2 root table");
         Reg(SysReg.SCTLR_EL2, El2Geometry.Sctlr, "M=1 C=1 I=1 (hypervisor MMU on)");
 
         // Each cell's stage 2.
         var cellMaps = new List<CellMap>();
-        var taken = TakenFromRoot(plan.Cells, page, opt.Loading);
+        var ivcPa = new Dictionary<uint, ulong>();
+        var taken = TakenFromRoot(plan.Cells, page, opt.Loading, opt.JailhouseTables);
+        bool jt = opt.JailhouseTables;
+        // jailhouse's cell_paging below 44 bits (arm_s2_paging_alt) has no level-1 block: 2 MiB blocks at most.
+        int minBlockLevel = jt && s2.PaBits < 44 ? 2 : 0;
+        ulong Leaf(MemFlags flags, ulong o, int level) =>
+            jt ? JailhouseStage2Leaf(flags, o, level, g) : Stage2Leaf(flags, o, level, g, opt.JailhouseCompat, opt.HardwareAf);
         for (int c = 0; c < plan.Cells.Count; c++)
         {
             var cell = plan.Cells[c];
@@ -432,6 +624,27 @@ public static class CellSetupBuilder
             var b = new PageTableBuilder(mem, g, s2.IpaBits, s2.StartLevel, frames) { OnWrite = capture.OnWrite };
             var mapped = new List<MappedRegion>();
             var given = new List<GivenAway>();
+            if (jt && cell.IsRoot && sys.HypervisorMemory.Size != 0)
+            {
+                // jailhouse's init_early backs the root cell's view of hypervisor_memory, page by page, with one
+                // empty page mapped read-only, so that Linux can still fault it in (setup.c); the root's regions
+                // are mapped after it (init_late).
+                var hvm = sys.HypervisorMemory;
+                ulong empty = Allocate(frames, page, page, plan);
+                mapped.Add(new MappedRegion(MappedRegion.HypervisorMemoryIndex, "hypervisor_memory", empty, hvm.PhysStart, hvm.Size, MemFlags.Read, RegionMapping.Stage2, 0));
+                capture.Begin($"'{cell.Name}' hypervisor_memory as one empty page, read-only", "IPA", 2);
+                for (ulong off = 0; off < (hvm.Size & ~(page - 1)); off += page)
+                {
+                    ulong ipa = hvm.PhysStart + off;
+                    Guard(plan, () => b.MapRange(ipa, empty, page, (o, level) =>
+                    {
+                        ulong d = JailhouseStage2Leaf(MemFlags.Read, o, level, g);
+                        capture.BeforeLeaf(ipa, o, level, d);
+                        return d;
+                    }, allowBlocks: false, lpa: lpa));
+                }
+                capture.Flush();
+            }
             foreach (var r in cell.Regions)
             {
                 RegionMapping how = r.Has(MemFlags.CommRegion) ? RegionMapping.Comm
@@ -458,12 +671,48 @@ public static class CellSetupBuilder
                     var flags = r.Flags;
                     Guard(plan, () => b.MapRange(ipa, pa, size, (o, level) =>
                     {
-                        ulong d = Stage2Leaf(flags, o, level, g, opt.JailhouseCompat, opt.HardwareAf);
+                        ulong d = Leaf(flags, o, level);
                         capture.BeforeLeaf(o + (ipa - pa), o, level, d);
                         return d;
-                    }, allowBlocks: !r.Has(MemFlags.NoHugepages), lpa: lpa));
+                    }, allowBlocks: !r.Has(MemFlags.NoHugepages), lpa: lpa, minBlockLevel: minBlockLevel));
                     capture.Flush();
                 }
+            }
+            // hvisor's IVC channels of this zone: shared sections mapped without execute-never (hvisor's stage 2 never
+            // sets XN), the control table a trapped page (mmio_ivc_handler).
+            int ivcIndex = MappedRegion.IvcIndexBase;
+            foreach (var (_, ivc) in plan.Ivcs.Where(x => x.Cell == c))
+            {
+                if (!ivcPa.TryGetValue(ivc.IvcId, out ulong shared))
+                {
+                    shared = Allocate(frames, ivc.SharedSize, page, plan);
+                    ivcPa[ivc.IvcId] = shared;
+                }
+                mapped.Add(new MappedRegion(ivcIndex++, $"IVC {ivc.IvcId} control table", ivc.ControlTableIpa, ivc.ControlTableIpa, 0x1000,
+                    MemFlags.Read | MemFlags.Write | MemFlags.Io | MemFlags.Trapped, RegionMapping.Subpage, 0));
+                var sections = new List<(string Name, ulong Offset, ulong Size, MemFlags Flags)>
+                {
+                    ($"IVC {ivc.IvcId} read/write section", 0, ivc.RwSecSize, MemFlags.Read | MemFlags.Write | MemFlags.Execute),
+                };
+                for (uint peer = 0; peer < ivc.MaxPeers; peer++)
+                {
+                    sections.Add(($"IVC {ivc.IvcId} output section of peer {peer}", ivc.RwSecSize + (ulong)peer * ivc.OutSecSize, ivc.OutSecSize,
+                        peer == ivc.PeerId ? MemFlags.Read | MemFlags.Write | MemFlags.Execute : MemFlags.Read | MemFlags.Execute));
+                }
+                foreach (var (name, offset, size, flags) in sections.Where(x => x.Size != 0))
+                {
+                    ulong ipa = ivc.SharedMemIpa + offset, pa = shared + offset;
+                    mapped.Add(new MappedRegion(ivcIndex++, name, pa, ipa, size, flags, RegionMapping.Stage2, 0));
+                    capture.Begin($"'{cell.Name}' {name}", "IPA", 2);
+                    Guard(plan, () => b.MapRange(ipa, pa, size, (o, level) =>
+                    {
+                        ulong d = Leaf(flags, o, level);
+                        capture.BeforeLeaf(o + (ipa - pa), o, level, d);
+                        return d;
+                    }, allowBlocks: true, lpa: lpa, minBlockLevel: minBlockLevel));
+                    capture.Flush();
+                }
+                w.Comment($"  IVC {ivc.IvcId} (peer {ivc.PeerId} of {ivc.MaxPeers}): shared memory at IPA 0x{ivc.SharedMemIpa:x} -> PA 0x{shared:x}, control table at IPA 0x{ivc.ControlTableIpa:x} trapped");
             }
             foreach (var gv in given)
             {
@@ -475,6 +724,13 @@ public static class CellSetupBuilder
                 // configuration space of its virtual devices (ivshmem), so every access traps.
                 mapped.Add(new MappedRegion(-1, "pci_mmconfig", vmmcfg, vmmcfg, sys.Platform.MmconfigSize, MemFlags.Read | MemFlags.Write | MemFlags.Io, RegionMapping.Subpage, 0));
                 w.Comment($"  the virtual PCI host's mmconfig window {Sizes.Range(vmmcfg, sys.Platform.MmconfigSize)} (pci_is_virtual): left unmapped, trapped and emulated");
+            }
+            else if (jt && cell.IsRoot && sys.Platform.PciMmconfigBase is { } tmmcfg)
+            {
+                // jailhouse maps no ECAM window into the root cell: pci_cell_init registers an MMIO handler that
+                // filters each configuration access and performs it through its own remap-area mapping (pci.c).
+                mapped.Add(new MappedRegion(MappedRegion.MmconfigIndex, MappedRegion.MmconfigFiltered, tmmcfg, tmmcfg, sys.Platform.MmconfigSize, MemFlags.Read | MemFlags.Write | MemFlags.Io, RegionMapping.Subpage, 0));
+                w.Comment($"  the PCI mmconfig window {Sizes.Range(tmmcfg, sys.Platform.MmconfigSize)}: left unmapped, trapped and filtered by the hypervisor");
             }
             else if (cell.IsRoot && sys.Platform.PciMmconfigBase is { } mmcfg)
             {
@@ -492,10 +748,10 @@ public static class CellSetupBuilder
                     capture.Begin($"'{cell.Name}' PCI mmconfig ({sys.Platform.PciMmconfigEndBus + 1} buses)", "IPA", 2);
                     Guard(plan, () => b.MapRange(mmcfg, mmcfg, size, (o, level) =>
                     {
-                        ulong d = Stage2Leaf(mmFlags, o, level, g, opt.JailhouseCompat, opt.HardwareAf);
+                        ulong d = Leaf(mmFlags, o, level);
                         capture.BeforeLeaf(o, o, level, d);
                         return d;
-                    }, allowBlocks: true, lpa: lpa));
+                    }, allowBlocks: true, lpa: lpa, minBlockLevel: minBlockLevel));
                     capture.Flush();
                 }
             }
@@ -565,6 +821,10 @@ public static class CellSetupBuilder
         };
     }
 
+    private static string HvisorKindText(El2Kind k) => k == El2Kind.Device ? "Device-nGnRnE, read/write/execute" : "Normal WB, read/write/execute";
+
+    private static string JailhouseKindText(El2Kind k) => k == El2Kind.Device ? "Device-nGnRE, read/write/execute" : "Normal WB, read/write/execute";
+
     private static string KindText(El2Kind k) => k switch
     {
         El2Kind.Code => "Normal WB, read/write/execute",
@@ -595,7 +855,10 @@ public static class CellSetupBuilder
 
     /// <summary>PA ranges of non-root cells that the root cell loses (not ROOTSHARED; sub-page regions cost their whole page).</summary>
     /// <param name="loading">The cells are being loaded: jailhouse's cell_load maps their LOADABLE regions back into the root cell.</param>
-    private static List<(ulong Pa, ulong Size, string Cell, int Region)> TakenFromRoot(List<CellConfig> cells, ulong page, bool loading)
+    /// <param name="jailhouseTables">jailhouse's own rule (control.c unmap_from_root_cell): a region whose phys_start or
+    /// size is not page aligned is sub-page as seen from the root, and taking it only unregisters the root's
+    /// sub-page handler there; the root's stage 2 keeps the page.</param>
+    private static List<(ulong Pa, ulong Size, string Cell, int Region)> TakenFromRoot(List<CellConfig> cells, ulong page, bool loading, bool jailhouseTables)
     {
         var taken = new List<(ulong, ulong, string, int)>();
         foreach (var cell in cells.Where(c => !c.IsRoot))
@@ -603,6 +866,10 @@ public static class CellSetupBuilder
             foreach (var r in cell.Regions)
             {
                 if (r.Has(MemFlags.RootShared) || r.Has(MemFlags.CommRegion) || (loading && r.Has(MemFlags.Loadable)))
+                {
+                    continue;
+                }
+                if (jailhouseTables && ((r.PhysStart | r.Size) & (page - 1)) != 0)
                 {
                     continue;
                 }
@@ -749,6 +1016,7 @@ public static class CellSetupBuilder
         private string _groupSpace = "";
         private int _groupStage;
         private ulong _groupDesc;
+        private bool _sameOa;
 
         public void Line(string s)
         {
@@ -774,10 +1042,20 @@ public static class CellSetupBuilder
         {
             ulong k = (ulong)_words.Count;
             if (k > 0 && k < MaxWords && tag == _groupTag && level == _groupLevel && space == _groupSpace
-                && pa == _groupPa + 8 * k && ia == _groupIa + span * k && oa == _groupOa + span * k && Attrs(value) == Attrs(_groupDesc))
+                && pa == _groupPa + 8 * k && ia == _groupIa + span * k && Attrs(value) == Attrs(_groupDesc))
             {
-                _words.Add(value);
-                return;
+                // Consecutive output, or (jailhouse's empty page) every entry on the same output page.
+                if (oa == _groupOa + span * k && !_sameOa)
+                {
+                    _words.Add(value);
+                    return;
+                }
+                if (oa == _groupOa && (k == 1 || _sameOa))
+                {
+                    _sameOa = true;
+                    _words.Add(value);
+                    return;
+                }
             }
             FlushGroup();
             _words.Add(value);
@@ -789,6 +1067,7 @@ public static class CellSetupBuilder
             _groupSpace = space;
             _groupStage = stage;
             _groupDesc = value;
+            _sameOa = false;
         }
 
         /// <summary>Everything but the address field (attributes and type bits must match to share a line).</summary>
@@ -808,12 +1087,15 @@ public static class CellSetupBuilder
             }
             int n = _words.Count;
             string kind = _groupLevel == 3 ? "page" : "block";
-            sb.Append(CultureInfo.InvariantCulture, $"   # {_groupTag}: L{_groupLevel} {(n > 1 ? $"{n} {kind}s" : kind)} {_groupSpace} 0x{_groupIa:x}.. -> PA 0x{_groupOa:x}.., {LeafText(_groupDesc, _groupStage)}");
+            sb.Append(CultureInfo.InvariantCulture, $"   # {_groupTag}: L{_groupLevel} {(n > 1 ? $"{n} {kind}s" : kind)} {_groupSpace} 0x{_groupIa:x}.. -> PA 0x{_groupOa:x}{(_sameOa ? " (each)" : "..")}, {LeafText(_groupDesc, _groupStage)}");
             Lines.Add(PrintableText.Escape(sb.ToString()));
             _words.Clear();
         }
 
-        private static string LeafText(ulong d, int stage)
+        /// <summary>The EL2 leaves index hvisor's MAIR_EL2 (Attr0 Device-nGnRnE, Attr1 Normal), not this model's.</summary>
+        public bool HvisorMair { get; set; }
+
+        private string LeafText(ulong d, int stage)
         {
             bool af = BitOps.Bit(d, 10);
             if (stage == 2)
@@ -826,7 +1108,9 @@ public static class CellSetupBuilder
             }
             bool ro = BitOps.Bit(d, 7);
             bool xnBit = BitOps.Bit(d, 54);
-            return $"{(ro ? "RO" : "RW")}{(xnBit ? ", XN" : ", executable")}, {(BitOps.Field(d, 4, 2) == El2Geometry.AttrDevice ? "Device-nGnRE" : "Normal WB")}, AF={(af ? 1 : 0)}";
+            int attrIndx = (int)BitOps.Field(d, 4, 2);
+            string memory = HvisorMair ? (attrIndx == 0 ? "Device-nGnRnE" : "Normal WB") : attrIndx == El2Geometry.AttrDevice ? "Device-nGnRE" : "Normal WB";
+            return $"{(ro ? "RO" : "RW")}{(xnBit ? ", XN" : ", executable")}, {memory}, AF={(af ? 1 : 0)}";
         }
     }
 }

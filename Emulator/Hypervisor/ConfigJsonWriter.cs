@@ -34,6 +34,10 @@ public static class ConfigJsonWriter
             {
                 w.WriteString("type", t);
             }
+            if (con.Flags is { } cf)
+            {
+                Hex(w, "flags", cf);
+            }
             w.WriteEndObject();
         }
         w.WriteStartObject("platform_info");
@@ -49,6 +53,13 @@ public static class ConfigJsonWriter
                 w.WriteNumber("type", u.Type);
                 Hex(w, "base", u.Base);
                 Hex(w, "size", u.Size);
+                if (u.TlbBase != 0 || u.TlbSize != 0)
+                {
+                    w.WriteStartObject("tipvu");
+                    Hex(w, "tlb_base", u.TlbBase);
+                    Hex(w, "tlb_size", u.TlbSize);
+                    w.WriteEndObject();
+                }
                 w.WriteEndObject();
             }
             w.WriteEndArray();

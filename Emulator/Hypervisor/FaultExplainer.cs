@@ -1,3 +1,4 @@
+using MmuSim.Addressing;
 using MmuSim.Bits;
 using MmuSim.Core;
 using MmuSim.Faults;
@@ -122,6 +123,14 @@ public static class FaultExplainer
         return $"{what} is {Sizes.Format(r.VirtStart - ipa)} below the start of {r.Label} (IPA {Sizes.Range(r.VirtStart, r.Size)})";
     }
 
+    /// <summary>Whether <paramref name="ipa"/> is in one of the pages sub-page region <paramref name="r"/> leaves unmapped.</summary>
+    private static bool SharesPage(MappedRegion r, ulong ipa, Granule g)
+    {
+        ulong page = 1UL << (int)g;
+        ulong first = r.VirtStart & ~(page - 1);
+        return ipa - first < ConfigValidator.PageSpan(r.VirtStart, r.Size, page);
+    }
+
     private static string AccessName(AccessType t) => t switch { AccessType.Write => "write", AccessType.Fetch => "instruction fetch", _ => "read" };
 
     /// <summary>
@@ -133,6 +142,10 @@ public static class FaultExplainer
     {
         string access = $"{(size == 8 ? "an" : "a")} {size}-byte {AccessName(type)} at offset 0x{ipa - r.VirtStart:x}";
         const string refused = "jailhouse refuses it (\"Invalid MMIO\") and stops the cell";
+        if (r.IsIvcControlTable)
+        {
+            return $"the hypervisor traps {access} and answers it from the IVC channel's control table (hvisor's mmio_ivc_handler: ivc_id at 0x0, max_peers 0x4, section sizes 0x8 and 0xc, peer_id 0x10; a write to 0x14 signals a peer)";
+        }
         if (r.Has(MemFlags.Trapped))
         {
             return $"the hypervisor traps {access} and forwards it to the virtio back-end (hvisor's virtio MMIO handler, any width and alignment)";
@@ -140,6 +153,12 @@ public static class FaultExplainer
         if (type == AccessType.Fetch)
         {
             return $"the hypervisor traps {access}; instructions cannot come from emulated MMIO, so {refused}";
+        }
+        // mmio.c find_region: a handler takes an access only when the whole access lies in its region.
+        ulong off = ipa - r.VirtStart;
+        if (off + (ulong)size > r.Size)
+        {
+            return $"the hypervisor traps {access}; it runs past the region's end (IPA {Sizes.Range(r.VirtStart, r.Size)}), so no region holds all of it and jailhouse stops the cell (\"Unhandled data {AccessName(type)}\")";
         }
         var perm = type == AccessType.Write ? MemFlags.Write : MemFlags.Read;
         if (!r.Has(perm))
@@ -155,6 +174,17 @@ public static class FaultExplainer
         if (((ipa - r.VirtStart) & (ulong)(size - 1)) != 0 && !r.Has(MemFlags.IoUnaligned))
         {
             return $"the hypervisor traps {access}; it is not naturally aligned and the region lacks IO_UNALIGNED, so {refused}";
+        }
+        // mmio_handle_subpage maps the page of phys_start + offset at TEMPORARY_MAPPING_BASE, then addresses it at
+        // TEMPORARY_MAPPING_BASE + (phys_start & 0xfff) + (offset & 0xfff): when those page offsets carry, the access
+        // lands in the next temporary page, not on the device.
+        const ulong jhPage = 0x1000;
+        if ((r.PhysStart & (jhPage - 1)) + (off & (jhPage - 1)) >= jhPage)
+        {
+            ulong pagePa = (r.PhysStart + off) & ~(jhPage - 1);
+            return $"the hypervisor traps {access}; the region allows it, but jailhouse maps PA page 0x{pagePa:x} at its temporary window and then addresses "
+                + $"window offset 0x{(r.PhysStart & (jhPage - 1)) + (off & (jhPage - 1)):x} (the region's page offset 0x{r.PhysStart & (jhPage - 1):x} plus the access's 0x{off & (jhPage - 1):x}), "
+                + "past that page: the access does not reach the device";
         }
         return $"the hypervisor traps {access} and performs it for the guest (the region allows {widths}{(r.Has(MemFlags.IoUnaligned) ? ", IO_UNALIGNED" : "")})";
     }
@@ -268,7 +298,16 @@ public static class FaultExplainer
                 }
                 if (!region!.Contains)
                 {
+                    if (r.Mapping == RegionMapping.Subpage && !r.Has(MemFlags.Trapped) && r.Index >= 0 && !f.S1Ptw && SharesPage(r, ipa, map.Granule))
+                    {
+                        // The page traps for the sub-page region beside it; jailhouse's dispatcher has no region here.
+                        return Position(what, ipa, r) + $", in the page it traps: jailhouse finds no region holding the access and stops the cell (\"Unhandled data {AccessName(type)}\")";
+                    }
                     return Position(what, ipa, r) + (f.S1Ptw ? ": the guest's stage-1 tables must live in its memory" : "");
+                }
+                if (r.Mapping == RegionMapping.Subpage && r.Name == MappedRegion.MmconfigFiltered)
+                {
+                    return $"{what} is in the PCI mmconfig window, which stage 2 leaves unmapped: jailhouse traps the root cell's configuration accesses and performs those its PCI filter allows";
                 }
                 if (r.Mapping == RegionMapping.Subpage && r.Index < 0)
                 {
@@ -276,7 +315,7 @@ public static class FaultExplainer
                 }
                 if (r.Mapping == RegionMapping.Subpage && !f.S1Ptw)
                 {
-                    return $"{what} is in {(r.Has(MemFlags.Trapped) ? "trapped (virtio)" : "sub-page")} MMIO {r.Label}, which stage 2 leaves unmapped: {SubpageVerdict(r, ipa, accessSize, type)}";
+                    return $"{what} is in {(r.IsIvcControlTable ? "hvisor's" : r.Has(MemFlags.Trapped) ? "trapped (virtio)" : "sub-page")} MMIO {r.Label}, which stage 2 leaves unmapped: {SubpageVerdict(r, ipa, accessSize, type)}";
                 }
                 if (r.Mapping == RegionMapping.Subpage)
                 {

@@ -34,7 +34,7 @@ public sealed record Finding(Severity Severity, string Kind, SourcePos? Pos, str
     {
         "overlap", "unaligned", "size", "beyond-parange", "writable-executable", "reaches-hypervisor", "reaches-private", "pool",
         "hypervisor-map", "hypervisor-map-gap", "subpage", "cpu", "vmid", "name", "placeholder", "gic", "iommu", "mmconfig",
-        "phys-alias", "cpu-set", "access-width", "ivshmem", "root-never-owned",
+        "phys-alias", "cpu-set", "access-width", "ivshmem", "root-never-owned", "ivc",
     };
 
     public static string SeverityName(Severity s) => s switch { Severity.Error => "error", Severity.Warning => "warning", _ => "note" };

@@ -83,6 +83,22 @@ public static partial class HvisorConfig
             ulong gicc = GiccRegex().Match(text) is { Success: true } c ? Number(c.Groups[1].Value) : 0;
             arm = new ArmPlatform((byte)(gicr != 0 ? 3 : 2), 0, Number(gicd.Groups[1].Value), gicc, 0, 0, gicr, At(gicd.Index));
         }
+        // BOARD_PHYSMEM_LIST: what hvisor's boot page table maps at EL2 (src/arch/aarch64/mmu.rs boot_pt_init).
+        List<(ulong, ulong, bool, SourcePos)>? physmem = null;
+        if (PhysmemBlockRegex().Match(text) is { Success: true } pm)
+        {
+            physmem = [];
+            foreach (Match e in PhysmemEntryRegex().Matches(pm.Groups[1].Value))
+            {
+                int at = pm.Groups[1].Index + e.Index;
+                int lineStart = text.LastIndexOf('\n', at) + 1;
+                if (text.AsSpan(lineStart, at - lineStart).TrimStart().StartsWith("//", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+                physmem.Add((Number(e.Groups[1].Value), Number(e.Groups[2].Value), e.Groups[3].Value == "Device", At(at)));
+            }
+        }
         DebugConsole? console = UartRegex().Match(text) is { Success: true } u ? new DebugConsole(Number(u.Groups[1].Value), 0x1000, "BOARD_UART_BASE", At(u.Index)) : null;
 
         // The hypervisor's own memory: from its load address (linker.ld's BASE_ADDRESS) over what hvisor reserves past
@@ -120,6 +136,7 @@ public static partial class HvisorConfig
             RootCell = root,
             Arm = arm,
             Family = HypervisorFamily.Hvisor,
+            HvisorPhysmem = physmem,
         };
     }
 
@@ -128,6 +145,7 @@ public static partial class HvisorConfig
     {
         string? name = null;
         var regions = new List<MemRegion>();
+        var ivcs = new List<IvcConfig>();
         List<int>? cpus = null;
         SourcePos? cpusPos = null;
         foreach (var p in node.Properties)
@@ -168,8 +186,14 @@ public static partial class HvisorConfig
                         regions.Add(Region(regions.Count, typeName, phys, virt, size, type, item.Pos, where));
                     }
                     break;
+                case "ivc_configs":
+                    foreach (var item in p.Value.Items)
+                    {
+                        ivcs.Add(ReadIvc(item, $"ivc_configs[{ivcs.Count}]"));
+                    }
+                    break;
                 default:
-                    // zone_id, interrupts, ivc_configs, kernel and dtb placement, arch_config, pci_config, ...: not modelled.
+                    // zone_id, interrupts, kernel and dtb placement, arch_config, pci_config, ...: not modelled.
                     break;
             }
         }
@@ -187,7 +211,34 @@ public static partial class HvisorConfig
             Placeholders = regions.Where(r => r.Size == 0).ToList(),
             Cpus = cpus,
             CpusPos = cpusPos,
+            Ivcs = ivcs,
         };
+    }
+
+    private static readonly string[] IvcFields = ["ivc_id", "peer_id", "control_table_ipa", "shared_mem_ipa", "rw_sec_size", "out_sec_size", "interrupt_num", "max_peers"];
+
+    /// <summary>An `ivc_configs` entry: every field of hvisor's HvIvcConfig (src/config.rs), none other.</summary>
+    private static IvcConfig ReadIvc(ConfigValue item, string where)
+    {
+        var v = new Dictionary<string, ulong>(StringComparer.Ordinal);
+        foreach (var f in item.Properties)
+        {
+            if (!IvcFields.Contains(f.Name))
+            {
+                throw new ConfigException(f.NamePos, $"{where}: unknown field \"{f.Name}\" (an hvisor IVC config has {string.Join(", ", IvcFields)})");
+            }
+            v[f.Name] = CellConfigLoader.ParseNumber(f.Value, $"{where}.{f.Name}");
+        }
+        foreach (string k in IvcFields)
+        {
+            if (!v.ContainsKey(k))
+            {
+                throw new ConfigException(item.Pos, $"{where}: \"{k}\" is missing");
+            }
+        }
+        uint U32(string k) => v[k] <= uint.MaxValue ? (uint)v[k] : throw new ConfigException(item.Pos, $"{where}.{k}: 0x{v[k]:x} does not fit hvisor's 32-bit field");
+        return new IvcConfig(U32("ivc_id"), U32("peer_id"), v["control_table_ipa"], v["shared_mem_ipa"], U32("rw_sec_size"), U32("out_sec_size"),
+            U32("interrupt_num"), U32("max_peers"), item.Pos);
     }
 
     /// <summary>hvisor's Zone::pt_init: ram and io are mapped read/write/execute (io as Device); virtio is an MMIO handler.</summary>
@@ -242,6 +293,12 @@ public static partial class HvisorConfig
 
     [GeneratedRegex(@"BOARD_UART_BASE\s*:\s*u64\s*=\s*(\w+)\s*;")]
     private static partial Regex UartRegex();
+
+    [GeneratedRegex(@"BOARD_PHYSMEM_LIST\s*:[^=]*=\s*&?\[(.*?)\];", RegexOptions.Singleline)]
+    private static partial Regex PhysmemBlockRegex();
+
+    [GeneratedRegex(@"\(\s*(\w+)\s*,\s*(\w+)\s*,\s*MemoryType::(\w+)\s*\)")]
+    private static partial Regex PhysmemEntryRegex();
 
     [GeneratedRegex(@"BASE_ADDRESS\s*=\s*(\w+)\s*;")]
     private static partial Regex BaseAddressRegex();

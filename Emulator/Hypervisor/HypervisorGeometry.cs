@@ -79,6 +79,30 @@ public readonly record struct Stage2Geometry(
     }
 
     /// <summary>
+    /// The layout jailhouse's arm64 code uses (its arm64 paging.h and paging.c): the 4K granule only, the PA size
+    /// of PARange capped at 48 bits (get_cpu_parange), T0SZ = 64 − PA bits, the walk starting at level 0 from 44
+    /// bits (SL0_CELL) and at level 1 below, with 2^(PA bits − 39) concatenated level-1 tables between 40 and 43
+    /// bits (CELL_ROOT_PT_PAGES) and a single level-1 table up to 39 bits.
+    /// </summary>
+    public static Stage2Geometry DeriveJailhouse(Mmfr0 mmfr0, out string? error)
+    {
+        error = null;
+        if (!mmfr0.Stage2(Granule.K4).Implemented)
+        {
+            error = $"jailhouse's stage-2 tables use the 4K granule, which the CPU does not implement at stage 2 (ID_AA64MMFR0_EL1 0x{mmfr0.Value:x})";
+        }
+        int paBits = Math.Min(mmfr0.PaMax, 48);
+        int start = paBits >= 44 ? 0 : 1;
+        int concat = paBits > 39 && paBits < 44 ? 1 << (paBits - 39) : 1;
+        var geo = new Stage2Geometry(Granule.K4, mmfr0.PaRange, paBits, paBits, EncodePs(paBits), start, EncodeSl0(Granule.K4, start), concat);
+        if (error is null && !WalkParamsBuilder.Stage2LevelConsistent(Granule.K4, start, paBits, paBits))
+        {
+            error = $"jailhouse's stage-2 layout (start level {start}, {paBits}-bit IPA) is not a consistent VTCR_EL2 for this CPU";
+        }
+        return geo;
+    }
+
+    /// <summary>
     /// VTCR_EL2: T0SZ [5:0], SL0 [7:6], IRGN0 [9:8] = ORGN0 [11:10] = 01 (write-back, write-allocate table walks),
     /// SH0 [13:12] = 11 (inner shareable), TG0 [15:14], PS [18:16], VS [19] for 16-bit VMIDs, HA [21], RES1 [31].
     /// </summary>

@@ -65,7 +65,8 @@ public static class JailhouseBinaryConfig
         uint conSize = r.U32(52, "debug_console.size");
         ushort conType = r.U16(56, "debug_console.type");
         // JAILHOUSE_CON_TYPE_NONE (0) or a size of 0: no console to map.
-        DebugConsole? console = conType == 0 || conSize == 0 ? null : new DebugConsole(conAddr, conSize, ConsoleTypeName(conType), r.At(44));
+        ushort conFlags = r.U16(58, "debug_console.flags");
+        DebugConsole? console = conType == 0 || conSize == 0 ? null : new DebugConsole(conAddr, conSize, ConsoleTypeName(conType), r.At(44), conFlags);
 
         var pPos = r.At(76);
         ulong mmcfg = r.U64(76, "platform_info.pci_mmconfig_base");
@@ -83,7 +84,11 @@ public static class JailhouseBinaryConfig
             uint size = r.U32(o + 12, $"platform_info.iommu_units[{i}].size");
             if (b != 0 || size != 0)
             {
-                iommus.Add(new IommuUnit(type, b, size, r.At(o)));
+                // The union after size: tipvu {tlb_base u64, tlb_size u32} for a TI PVU (type 4).
+                bool pvu = type == IommuUnit.TypePvu;
+                iommus.Add(new IommuUnit(type, b, size, r.At(o),
+                    pvu ? r.U64(o + 16, $"platform_info.iommu_units[{i}].tipvu.tlb_base") : 0,
+                    pvu ? r.U32(o + 24, $"platform_info.iommu_units[{i}].tipvu.tlb_size") : 0));
             }
         }
         const int armOffset = 88 + MaxIommuUnits * IommuSize;
@@ -101,6 +106,7 @@ public static class JailhouseBinaryConfig
         return new SystemConfig
         {
             File = file,
+            FromCellFile = true,
             HypervisorMemory = hv,
             DebugConsole = console,
             Platform = platform,

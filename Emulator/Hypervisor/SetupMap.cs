@@ -20,7 +20,26 @@ public enum RegionMapping : byte
 /// <remarks>Index −1 is the root cell's PCI mmconfig window, which comes from platform_info rather than mem_regions.</remarks>
 public sealed record MappedRegion(int Index, string? Name, ulong PhysStart, ulong VirtStart, ulong Size, MemFlags Flags, RegionMapping Mapping, ulong CommPa)
 {
-    public string Label => Index < 0 ? "the PCI mmconfig window" : Name is null ? $"region {Index}" : $"region {Index} '{Name}'";
+    /// <summary>Index of the pseudo-region for the PCI mmconfig window.</summary>
+    public const int MmconfigIndex = -1;
+    /// <summary>Index of the pseudo-region for the root cell's view of hypervisor_memory (jailhouse's empty page).</summary>
+    public const int HypervisorMemoryIndex = -2;
+    /// <summary>Name of the mmconfig pseudo-region when the hypervisor traps and filters it (jailhouse's root cell).</summary>
+    public const string MmconfigFiltered = "pci_mmconfig (filtered)";
+
+    /// <summary>First index of the regions hvisor adds for IVC channels (its control tables and shared sections).</summary>
+    public const int IvcIndexBase = 1000;
+
+    public string Label => Index switch
+    {
+        MmconfigIndex => "the PCI mmconfig window",
+        HypervisorMemoryIndex => "hypervisor_memory (backed by one empty read-only page)",
+        >= IvcIndexBase => Name ?? $"IVC region {Index}",
+        _ => Name is null ? $"region {Index}" : $"region {Index} '{Name}'",
+    };
+
+    /// <summary>An hvisor IVC control table: the hypervisor answers its reads (mmio_ivc_handler).</summary>
+    public bool IsIvcControlTable => Index >= IvcIndexBase && Mapping == RegionMapping.Subpage;
     public ulong VirtEnd => VirtStart + Size;
     public bool ContainsIpa(ulong ipa) => ipa - VirtStart < Size;
     public bool Has(MemFlags f) => (Flags & f) == f;
