@@ -13,13 +13,19 @@ public static class FaultsCommand
         var stop = new Option<bool>("--stop-on-fault") { Description = "Stop at the first fault." };
         var json = new Option<string?>("--json") { Description = "Also write {\"faults\": [...]} to this file, for tools." };
         var format = FormatOption.Create();
+        var maxMemory = new Option<string>("--max-memory") { Description = "Cap on simulated physical memory, as for replay (e.g. 512m, 4g); past it the faults found so far are printed and the exit code is 3.", DefaultValueFactory = _ => "4g" };
         var cmd = new Command("faults", "Replay a cell setup and guest traces; list every fault with ESR/FAR/HPFAR decoded, the cell region at or nearest the faulting IPA, the walk and a likely cause.")
         {
-            traces, stop, json, format,
+            traces, stop, json, format, maxMemory,
         };
         cmd.SetAction(async (pr, ct) =>
         {
             if (!FormatOption.TryRead(pr, format, out var inFormat, out string? error))
+            {
+                Console.Error.WriteLine($"mmusim faults: {error}");
+                return 1;
+            }
+            if (!ReplayCommand.TryReadMaxMemory(pr.GetValue(maxMemory)!, out ulong cap, out error))
             {
                 Console.Error.WriteLine($"mmusim faults: {error}");
                 return 1;
@@ -42,7 +48,7 @@ public static class FaultsCommand
             FaultRun run;
             try
             {
-                run = await FaultReplay.RunAsync(pr.GetValue(traces)!, pr.GetValue(stop), ct, inFormat);
+                run = await FaultReplay.RunAsync(pr.GetValue(traces)!, pr.GetValue(stop), ct, inFormat, maxMemory: (long)cap);
             }
             catch (IOException e)
             {
@@ -78,7 +84,7 @@ public static class FaultsCommand
             if (run.Error is not null)
             {
                 Console.Error.WriteLine($"mmusim faults: {run.Error}");
-                return 2;
+                return run.OverMemoryCap ? 3 : 2;
             }
             return 0;
         });

@@ -13,6 +13,9 @@ public sealed class FaultRun
     public bool StoppedOnFault { get; set; }
     /// <summary>Malformed input that stopped the replay (results before it are kept).</summary>
     public string? Error { get; set; }
+
+    /// <summary>The memory cap (`--max-memory`, the ram-region limit) stopped the replay: exit 3, results before it kept.</summary>
+    public bool OverMemoryCap { get; set; }
 }
 
 /// <summary>
@@ -45,20 +48,39 @@ public static class FaultReplay
     /// (<see cref="TraceInput"/>, the format registry: files or `-`, .gz/.xz, binary and foreign formats); the cell
     /// layout is read from the `#@mmusim-` lines of the text inputs.
     /// </summary>
+    /// <param name="maxMemory">Cap on simulated physical memory (`--max-memory`); past it the run stops with <see cref="FaultRun.OverMemoryCap"/>.</param>
     public static async Task<FaultRun> RunAsync(IReadOnlyList<string> traces, bool stopOnFault, CancellationToken ct = default,
-        TraceFormat format = TraceFormat.Auto, Stream? stdin = null)
+        TraceFormat format = TraceFormat.Auto, Stream? stdin = null, long maxMemory = 4L << 30)
     {
         var run = new FaultRun();
-        // Standard input is read once: kept in memory, for the layout scan and then the replay.
-        byte[]? stdinBytes = null;
+        // Standard input is read once, into a temporary file (deleted when the run ends) for the layout scan and
+        // then the replay: in memory, a long input would grow the process whatever --max-memory says.
+        string? stdinCopy = null;
         if (traces.Contains("-"))
         {
-            var copy = new MemoryStream();
+            stdinCopy = Path.GetTempFileName();
+            await using var copy = new FileStream(stdinCopy, FileMode.Create, FileAccess.Write);
             await (stdin ?? Console.OpenStandardInput()).CopyToAsync(copy, ct);
-            stdinBytes = copy.ToArray();
         }
+        try
+        {
+            return await RunAsync(traces, stopOnFault, format, stdinCopy, maxMemory, ct);
+        }
+        finally
+        {
+            if (stdinCopy is not null)
+            {
+                File.Delete(stdinCopy);
+            }
+        }
+    }
+
+    private static async Task<FaultRun> RunAsync(IReadOnlyList<string> traces, bool stopOnFault, TraceFormat format, string? stdinCopy,
+        long maxMemory, CancellationToken ct)
+    {
+        var run = new FaultRun();
         TraceInput Open(string path) => path == "-"
-            ? TraceInput.Open(new MemoryStream(stdinBytes!, writable: false), "-", format)
+            ? TraceInput.Open(new FileStream(stdinCopy!, FileMode.Open, FileAccess.Read, FileShare.Read), "-", format)
             : TraceInput.Open(path, format);
         try
         {
@@ -67,7 +89,7 @@ public static class FaultReplay
                 using var input = Open(path);
                 if (input.InputFormat.IsText)
                 {
-                    run.Map ??= SetupMap.FromTraceLines(Lines(input.Stream), path);
+                    run.Map ??= SetupMap.FromTraceStream(input.Stream, path, LineReader.MaxLineLength);
                 }
             }
         }
@@ -81,7 +103,7 @@ public static class FaultReplay
             run.Error = e.Message;
             return run;
         }
-        var core = new SimulatedCore();
+        var core = new SimulatedCore(new Memory.PhysicalMemory { MaxBytes = maxMemory });
         // The replay `replay` runs (every input format, compression, stdin), watched access by access; never demand
         // paging, which would map away the very faults the cell's configuration gives.
         var replayer = new Replayer(core, sink: null, new ReplayOptions { Format = format, DemandPaging = DemandPagingMode.Off }, new Watcher(run, traces, stopOnFault));
@@ -94,16 +116,12 @@ public static class FaultReplay
         {
             run.Error = e.Message;
         }
-        return run;
-    }
-
-    /// <summary>The lines of a (decompressed) text input.</summary>
-    private static IEnumerable<string> Lines(Stream text)
-    {
-        using var reader = new StreamReader(text, leaveOpen: true);
-        while (reader.ReadLine() is { } line)
+        catch (Memory.MemoryLimitException e)
         {
-            yield return line;
+            run.Error = e.Message;
+            run.OverMemoryCap = true;
+            run.StoppedOnFault = false;
         }
+        return run;
     }
 }
