@@ -86,6 +86,39 @@ public sealed class MemoryCapTests : IDisposable
         Assert.Equal($"mmusim {command}: bad --max-memory '9223372036854775808' (a size from 4m to 8388607t, e.g. 512m or 4g)\n", err.Replace("\r\n", "\n"));
     }
 
+    [Fact]
+    public async Task FaultsKeepsNoReportWhenItPrintsThemAsTheyCome()
+    {
+        // 20,000 writes to the read-only device tree, each a fault: handed out one by one, none kept.
+        var sb = new StringBuilder(File.ReadAllText(Path.Combine(Cells, "linux-demo.tlb-hit.guest.trace")));
+        for (int k = 0; k < 20_000; k++)
+        {
+            sb.Append($"W 0x{0x4f100000 + ((k * 8) & 0xfff):x}\n");
+        }
+        string guest = Path.Combine(_dir, "many.trace");
+        File.WriteAllText(guest, sb.ToString());
+        long handed = 0;
+        var run = await FaultReplay.RunAsync([Path.Combine(Cells, "linux-demo.setup.trace"), guest], false, onFault: (_, _) => handed++);
+        Assert.Null(run.Error);
+        Assert.Empty(run.Faults);
+        Assert.Equal(20_001, run.FaultCount);
+        Assert.Equal(run.FaultCount, handed);
+    }
+
+    [Fact]
+    public async Task FaultsJsonWrittenAsTheFaultsComeIsTheWholeRunsJson()
+    {
+        string setup = Path.Combine(Cells, "linux-demo.setup.trace"), guest = Path.Combine(Cells, "linux-demo.guest.trace");
+        string json = Path.Combine(_dir, "f.json");
+        var (exit, _, err) = Support.Cli.Run("faults", setup, guest, "--json", json);
+        Assert.Equal((0, ""), (exit, err));
+        var run = await FaultReplay.RunAsync([setup, guest], false);
+        var whole = new MemoryStream();
+        FaultReportWriter.WriteJson(whole, run.Faults);
+        Assert.True(run.Faults.Count > 1);
+        Assert.Equal(Encoding.UTF8.GetString(whole.ToArray()), File.ReadAllText(json));
+    }
+
     /// <summary>A stream of one comment line of <paramref name="length"/> bytes, then a command, made as it is read.</summary>
     private sealed class LongCommentStream(long length) : Stream
     {

@@ -36,7 +36,7 @@ public static class ReplayCommand
     private static async Task<int> Run(string[] traces, string? resultsPath, bool stopOnFault, string? findingsPath, InputOptions input, ModelOptions.Values model,
         ParseResult pr, CancellationToken commandToken, string? reportPath, string? plotDir)
     {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(commandToken, Interrupts.Token);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(commandToken, Interrupts.Observe());
         var ct = stop.Token;
         if (!input.TryRead(pr, out var settings, out string? error))
         {

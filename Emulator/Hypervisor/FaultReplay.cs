@@ -7,7 +7,18 @@ namespace MmuSim.Hypervisor;
 /// <summary>The outcome of `mmusim faults`: every fault explained, and how far the replay got.</summary>
 public sealed class FaultRun
 {
+    /// <summary>Every fault explained, in trace order, unless <see cref="OnFault"/> takes them as they come.</summary>
     public List<FaultReport> Faults { get; } = new();
+
+    /// <summary>
+    /// Given: each report is handed to it (with the run, whose <see cref="Map"/> is known by then) as the replay finds
+    /// it and not kept in <see cref="Faults"/>, so memory
+    /// does not grow with the number of faults (a trace can fault on every access).
+    /// </summary>
+    public Action<FaultRun, FaultReport>? OnFault { get; init; }
+
+    /// <summary>Faults found (those in <see cref="Faults"/> or handed to <see cref="OnFault"/>).</summary>
+    public long FaultCount { get; set; }
     public SetupMap? Map { get; set; }
     public long Accesses { get; set; }
     public bool StoppedOnFault { get; set; }
@@ -38,7 +49,16 @@ public static class FaultReplay
             {
                 return true;
             }
-            run.Faults.Add(FaultExplainer.Explain(traces[input], in outcome, core, core.Mmu.Record.Steps, run.Map, record.Size == 0 ? 8 : record.Size));
+            var report = FaultExplainer.Explain(traces[input], in outcome, core, core.Mmu.Record.Steps, run.Map, record.Size == 0 ? 8 : record.Size);
+            run.FaultCount++;
+            if (run.OnFault is { } onFault)
+            {
+                onFault(run, report);
+            }
+            else
+            {
+                run.Faults.Add(report);
+            }
             return !stopOnFault;
         }
     }
@@ -50,7 +70,7 @@ public static class FaultReplay
     /// </summary>
     /// <param name="maxMemory">Cap on simulated physical memory (`--max-memory`); past it the run stops with <see cref="FaultRun.OverMemoryCap"/>.</param>
     public static async Task<FaultRun> RunAsync(IReadOnlyList<string> traces, bool stopOnFault, CancellationToken ct = default,
-        TraceFormat format = TraceFormat.Auto, Stream? stdin = null, long maxMemory = 4L << 30)
+        TraceFormat format = TraceFormat.Auto, Stream? stdin = null, long maxMemory = 4L << 30, Action<FaultRun, FaultReport>? onFault = null)
     {
         var run = new FaultRun();
         // Standard input is read once, into a temporary file (deleted when the run ends) for the layout scan and
@@ -64,7 +84,7 @@ public static class FaultReplay
         }
         try
         {
-            return await RunAsync(traces, stopOnFault, format, stdinCopy, maxMemory, ct);
+            return await RunAsync(traces, stopOnFault, format, stdinCopy, maxMemory, onFault, ct);
         }
         finally
         {
@@ -76,9 +96,9 @@ public static class FaultReplay
     }
 
     private static async Task<FaultRun> RunAsync(IReadOnlyList<string> traces, bool stopOnFault, TraceFormat format, string? stdinCopy,
-        long maxMemory, CancellationToken ct)
+        long maxMemory, Action<FaultRun, FaultReport>? onFault, CancellationToken ct)
     {
-        var run = new FaultRun();
+        var run = new FaultRun { OnFault = onFault };
         TraceInput Open(string path) => path == "-"
             ? TraceInput.Open(new FileStream(stdinCopy!, FileMode.Open, FileAccess.Read, FileShare.Read), "-", format)
             : TraceInput.Open(path, format);
