@@ -51,6 +51,8 @@ public sealed class GoldenOutputTests
         { "esr-unknown", ["esr", "0d33554432"] },
         // The replay summary of the README's example.
         { "replay-example", ["replay", "traces/sample/example.trace", "--quiet"] },
+        // Accesses that cross a page: TLB hits per translation and per access, neither above 100 %.
+        { "replay-page-crossing", ["replay", "traces/sample/page-crossing.trace", "--quiet"] },
         { "replay-example-uncached", ["replay", "traces/sample/example.trace", "--quiet", "--preset", "uncached"] },
         // A TLB hit on PE 1 that PE 0's local TLBI did not reach: explained from PE 1's TLBs.
         { "explain-second-pe", ["explain", "traces/sample/two-pes.trace", "--line", "39"] },

@@ -61,7 +61,7 @@ public class BinaryFormatDocTests
             doc.Add(row.Groups["keyword"].Value, Convert.ToInt32(row.Groups["tag"].Value, 16));
         }
         var code = Enum.GetValues<TraceOp>().ToDictionary(Keyword, op => (int)op);
-        Assert.Equal(18, code.Count);
+        Assert.Equal(19, code.Count);
         Assert.Equal(code.OrderBy(kv => kv.Value), doc.OrderBy(kv => kv.Value));
     }
 

@@ -117,7 +117,9 @@ public static class SweepTable
             rows.Add([
                 name + (r.Error is null ? "" : " (stopped)"),
                 accesses.ToString(CultureInfo.InvariantCulture),
-                accesses == 0 ? "-" : (100.0 * hits / accesses).ToString("0.00", CultureInfo.InvariantCulture),
+                // Hits are per translation (a page-crossing access is translated twice): the rate is against
+                // translations, tlbHits + walks, which summaries before "translations" existed also give.
+                hits + walks == 0 ? "-" : (100.0 * hits / (hits + walks)).ToString("0.00", CultureInfo.InvariantCulture),
                 walks.ToString(CultureInfo.InvariantCulture),
                 reads.ToString(CultureInfo.InvariantCulture),
                 walks == 0 ? "-" : ((double)reads / walks).ToString("0.00", CultureInfo.InvariantCulture),

@@ -71,7 +71,10 @@ public static class ConvertCommand
             using TraceWriter writer = target.CreateWriter(new BufferedStream(sink, 1 << 16));
             if (input.IsForeign)
             {
-                // Foreign accesses run at EL0 of the guest: say so in the converted trace.
+                // A foreign trace replays under demand paging at EL0 of the guest: say both in the converted trace,
+                // so that it replays as the original does (docs/trace-format.md, "Demand paging carried by
+                // converted traces").
+                writer.OnRecord(new TraceRecord { Op = TraceOp.Paging });
                 writer.OnRecord(new TraceRecord { Op = TraceOp.El, Value = 0 });
             }
             int exit = 0;

@@ -24,11 +24,12 @@ public static class ExplainCommand
         var paging = new Option<string>("--demand-paging") { Description = "auto (foreign traces only), on (every trace) or off, as for replay (default page tables).", DefaultValueFactory = _ => "auto" };
         var regime = new Option<string>("--regime") { Description = "Demand paging: el10 (a guest OS's tables, two stages) or el20 (a VHE host's EL2&0 tables, one stage), as for replay.", DefaultValueFactory = _ => "el10" };
         var timing = ModelOptions.TimingOption();
+        var maxMemory = new Option<string>("--max-memory") { Description = "Cap on simulated physical memory and on each demand-paging RAM pool, as for replay (e.g. 512m, 4g); past it the exit code is 3.", DefaultValueFactory = _ => "4g" };
         paging.CompletionSources.Add("auto", "on", "off");
         regime.CompletionSources.Add("el10", "el20");
         var cmd = new Command("explain", "Show every step of one access's translation: TLB lookups, walk-cache hits, descriptors, nested walks, cycles, and the outcome with decoded syndromes.")
         {
-            traces, line, va, el, preset, config, format, paging, regime, timing,
+            traces, line, va, el, preset, config, format, paging, regime, timing, maxMemory,
         };
         cmd.SetAction(async (pr, ct) =>
         {
@@ -45,6 +46,11 @@ public static class ExplainCommand
             if (!DemandPagingOptions.TryParseRegime(pr.GetValue(regime)!, out var pagingRegime))
             {
                 Console.Error.WriteLine($"mmusim: bad --regime '{pr.GetValue(regime)}' ({string.Join(" or ", DemandPagingOptions.RegimeNames.Select(n => n.Name))})");
+                return 1;
+            }
+            if (!ReplayCommand.TryReadMaxMemory(pr.GetValue(maxMemory)!, out ulong cap, out error))
+            {
+                Console.Error.WriteLine($"mmusim explain: {error}");
                 return 1;
             }
             if (pr.GetValue(line) is null == pr.GetValue(va) is null)
@@ -66,7 +72,7 @@ public static class ExplainCommand
                 }
                 try
                 {
-                    var replayer = await SetupReplay.RunAsync(pr.GetValue(traces)!, inFormat, ct: ct);
+                    var replayer = await SetupReplay.RunAsync(pr.GetValue(traces)!, inFormat, (long)cap, ct: ct);
                     var pe = replayer.Core;
                     byte level = (byte)(pr.GetValue(el) ?? pe.CurrentEl);
                     Console.Out.Write(TranslationProbe.Text(pe, address, level, ipa: false, TranslationProbe.Accesses(pe, address, level)));
@@ -79,14 +85,19 @@ public static class ExplainCommand
                 }
             }
             // EL2&0 has no stage 2: its tables are one stage.
-            var pagingOptions = new DemandPagingOptions { Regime = pagingRegime, Stages = pagingRegime == TranslationRegime.El20 ? 1 : 2 };
+            var pagingOptions = new DemandPagingOptions { Regime = pagingRegime, Stages = pagingRegime == TranslationRegime.El20 ? 1 : 2, MaxBytes = Math.Min(cap, DemandPager.MaxPoolBytes) };
             try
             {
                 var model = new ModelOptions.Values(pr.GetValue(config), pr.GetValue(preset), null, false, false).Resolve();
                 // The explanation quotes the trace (its line, names of a setup trace): no byte of it may drive the terminal.
                 Console.Out.Write(PrintableText.EscapeKeepingLines(await Explainer.ExplainAsync(pr.GetValue(traces)!, pr.GetValue(line)!.Value, model, ct,
-                    new ReplayOptions { Format = inFormat, DemandPaging = mode, Paging = pagingOptions }, pr.GetValue(timing) == "timeline")));
+                    new ReplayOptions { Format = inFormat, DemandPaging = mode, Paging = pagingOptions }, pr.GetValue(timing) == "timeline", (long)cap)));
                 return 0;
+            }
+            catch (Memory.MemoryLimitException e)
+            {
+                Console.Error.WriteLine($"mmusim: {e.Message}");
+                return 3;
             }
             catch (Exception e) when (e is ArgumentException or TraceFormatException or IOException or ConfigException)
             {

@@ -12,9 +12,19 @@ public static class Interrupts
     private static readonly CancellationTokenSource Source = new();
     private static PosixSignalRegistration? _int, _term;
     private static int _signal;
+    private static volatile bool _observed;
 
-    /// <summary>Cancelled at the first SIGINT or SIGTERM.</summary>
-    public static CancellationToken Token => Source.Token;
+    /// <summary>
+    /// For a command that ends itself in order on a signal (`replay`): from now on the first SIGINT or SIGTERM cancels
+    /// the token returned instead of ending the process. Any other command is ended by the signal at once, as by
+    /// default: catching the signal for a command that never looks at the token kept it running to the end
+    /// (`cell` on 3,000 overlapping regions ignored SIGTERM).
+    /// </summary>
+    public static CancellationToken Observe()
+    {
+        _observed = true;
+        return Source.Token;
+    }
 
     /// <summary>The exit code for the signal received (130 SIGINT, 143 SIGTERM), 0 when none was.</summary>
     public static int ExitCode => _signal == 0 ? 0 : 128 + _signal;
@@ -28,6 +38,10 @@ public static class Interrupts
 
     private static void Received(PosixSignalContext context, int number)
     {
+        if (!_observed)
+        {
+            return; // context.Cancel left false: the default, the process ends now
+        }
         if (Interlocked.CompareExchange(ref _signal, number, 0) == 0)
         {
             context.Cancel = true; // the run ends itself, writing what it has

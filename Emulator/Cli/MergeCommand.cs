@@ -58,6 +58,12 @@ public static class MergeCommand
                 try
                 {
                     using var s = JsonDocument.Parse(bytes);
+                    if (s.RootElement.TryGetProperty("provenance", out _))
+                    {
+                        // A task's `replay --json` says what ran it; a sweep's runs carry the figures alone, so the
+                        // merge gives what the local sweep gives (docs/translation-cost.md, "Provenance").
+                        bytes = WithoutProvenance(s.RootElement);
+                    }
                 }
                 catch (JsonException e)
                 {
@@ -90,5 +96,24 @@ public static class MergeCommand
             return 2;
         }
         return 0;
+    }
+
+    /// <summary>A summary's JSON without its <c>provenance</c> member, indented as `replay --json` writes it.</summary>
+    private static byte[] WithoutProvenance(JsonElement summary)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            foreach (var p in summary.EnumerateObject())
+            {
+                if (p.Name != "provenance")
+                {
+                    p.WriteTo(w);
+                }
+            }
+            w.WriteEndObject();
+        }
+        return ms.ToArray();
     }
 }

@@ -36,7 +36,7 @@ public static class ReplayCommand
     private static async Task<int> Run(string[] traces, string? resultsPath, bool stopOnFault, string? findingsPath, InputOptions input, ModelOptions.Values model,
         ParseResult pr, CancellationToken commandToken, string? reportPath, string? plotDir)
     {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(commandToken, Interrupts.Token);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(commandToken, Interrupts.Observe());
         var ct = stop.Token;
         if (!input.TryRead(pr, out var settings, out string? error))
         {
@@ -128,32 +128,30 @@ public static class ReplayCommand
             Paging = settings.Paging,
         }, checker);
         int exit = 0;
-        using (var progress = settings.Quiet || Console.IsErrorRedirected ? null : new ProgressDisplay(EscapingWriter.Raw(Console.Error), () =>
-               {
-                   var cur = replayer.Current;
-                   return (cur?.RawBytesRead ?? 0, cur?.Length, replayer.Records);
-               }))
+        // The progress display only on an interactive terminal (Cli/ReplayProgress.cs); redirected or --quiet, none.
+        var progressConsole = ReplayProgress.OnStandardError(settings.Quiet);
         {
             try
             {
-                await replayer.ReplayFilesAsync(traces, ct);
+                await ReplayProgress.RunAsync(async () => await replayer.ReplayFilesAsync(traces, ct), () =>
+                {
+                    var cur = replayer.Current;
+                    return (cur?.RawBytesRead ?? 0, cur?.Length, replayer.Records);
+                }, progressConsole);
             }
             catch (TraceFormatException e)
             {
-                progress?.Dispose();
                 Console.Error.WriteLine($"mmusim: {e.Message}");
                 exit = 2;
             }
             catch (MemoryLimitException e)
             {
-                progress?.Dispose();
                 Console.Error.WriteLine($"mmusim: {e.Message}");
                 exit = 3;
             }
             catch (OperationCanceledException) when (Interrupts.ExitCode != 0)
             {
                 // SIGINT/SIGTERM: the records replayed so far are written and summarised below.
-                progress?.Dispose();
                 Console.Error.WriteLine($"mmusim: interrupted after {replayer.Records} records; writing what ran");
                 exit = Interrupts.ExitCode;
             }
@@ -161,18 +159,15 @@ public static class ReplayCommand
             {
                 // The results could not be written (disk full, a reader gone): the replay stops; what ran is
                 // summarised and the other outputs are still written.
-                progress?.Dispose();
                 exit = OutputFailed(e);
             }
             catch (IOException e)
             {
-                progress?.Dispose();
                 Console.Error.WriteLine($"mmusim: {e.Message}");
                 exit = 2;
             }
             catch (ArgumentException e)
             {
-                progress?.Dispose();
                 Console.Error.WriteLine($"mmusim: {e.Message}");
                 exit = 1;
             }
@@ -212,7 +207,17 @@ public static class ReplayCommand
         {
             try
             {
-                SummaryJson.Write(json.Stream, pes, replayer.StoppedOnFault);
+                SummaryJson.Write(json.Stream, pes, replayer.StoppedOnFault, new Provenance
+                {
+                    Command = "replay",
+                    Options = RunOptions.Of(pr),
+                    Inputs = replayer.Opened.Select(i => new InputRecord(i.Source, i.Bytes, i.Format, i.Compression)).ToList(),
+                    ModelSource = model.ConfigPath is not null ? "config" : model.Preset is not null ? "preset" : "default",
+                    ModelName = model.ConfigPath ?? model.Preset ?? config.Name,
+                    Model = config,
+                    DemandPaging = replayer.Pager is not null,
+                    SkippedLines = settings.Parse.BadLines,
+                });
                 json.Commit();
             }
             catch (PathIOException e)
@@ -302,9 +307,8 @@ public static class ReplayCommand
             {
                 return false;
             }
-            if (!TryParseSize(pr.GetValue(MaxMemory)!, out ulong max) || max < (4UL << 20) || max > long.MaxValue)
+            if (!TryReadMaxMemory(pr.GetValue(MaxMemory)!, out ulong max, out error))
             {
-                error = $"bad --max-memory '{Bits.PrintableText.Escape(pr.GetValue(MaxMemory)!)}' (a size from 4m to 8388607t, e.g. 512m or 4g)";
                 return false;
             }
             var mode = pr.GetValue(DemandPaging)!.ToLowerInvariant() switch
@@ -391,6 +395,18 @@ public static class ReplayCommand
     }
 
     /// <summary>Parses a byte count: digits with an optional k, m, g or t suffix (powers of 1024).</summary>
+    /// <summary>A `--max-memory` value: a size from 4 MiB to 2^63 − 1 bytes (the cap is a signed 64-bit count).</summary>
+    public static bool TryReadMaxMemory(string text, out ulong max, out string? error)
+    {
+        error = null;
+        if (!TryParseSize(text, out max) || max < (4UL << 20) || max > long.MaxValue)
+        {
+            error = $"bad --max-memory '{Bits.PrintableText.Escape(text)}' (a size from 4m to 8388607t, e.g. 512m or 4g)";
+            return false;
+        }
+        return true;
+    }
+
     public static bool TryParseSize(string s, out ulong bytes)
     {
         bytes = 0;

@@ -732,7 +732,11 @@ public sealed class SimulatedCore
             long first = o.Cycles;
             // The second part starts page-aligned, but a misaligned access touches its memory misaligned too.
             var rest = ctx with { Unaligned = type != AccessType.Fetch && AccessRequest.Misaligned(va, size) };
+            bool firstHit = _lastTlbHit;
             TranslatePage(line, (va | 0xFFF) + 1, type, in rest, ref o);
+            // Hits are counted per translation; these two let the summary count them per access too.
+            Stats.CrossingTlbHits += (firstHit ? 1 : 0) + (_lastTlbHit ? 1 : 0);
+            Stats.CrossingAccessTlbHits += firstHit && _lastTlbHit ? 1 : 0;
             o.Cycles += first;
             if (!o.IsFault)
             {

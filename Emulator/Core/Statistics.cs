@@ -78,6 +78,26 @@ public sealed class Statistics
     /// <summary>Accesses that crossed into the next 4 KiB page (translated twice).</summary>
     public long PageCrossings { get; internal set; }
 
+    /// <summary>Of the page-crossing accesses' translations, those a TLB hit made (each is also in <see cref="TlbHits"/>).</summary>
+    public long CrossingTlbHits { get; internal set; }
+
+    /// <summary>Page-crossing accesses whose two translations were both TLB hits.</summary>
+    public long CrossingAccessTlbHits { get; internal set; }
+
+    /// <summary>
+    /// Page translations that reached the TLBs (or the walker, without TLBs): one per access, two for an access that
+    /// crosses a page, none for an access refused before any lookup (alignment, input checks). Each ends either in a
+    /// TLB hit or in a walk, so it is <see cref="TlbHits"/> + <see cref="Walks"/>; <see cref="TlbHits"/> counts per
+    /// translation, and its rate is against this figure.
+    /// </summary>
+    public long Translations => TlbHits + Walks;
+
+    /// <summary>
+    /// Accesses every one of whose translations was a TLB hit: <see cref="TlbHits"/> per access, so a page-crossing
+    /// access counts once (and only when both its pages hit). Never more than <see cref="Accesses"/>.
+    /// </summary>
+    public long AccessTlbHits => TlbHits - CrossingTlbHits + CrossingAccessTlbHits;
+
     /// <summary>Hardware AF/dirty updates made by R/W/X accesses.</summary>
     public long HardwareUpdates { get; internal set; }
 
@@ -120,6 +140,8 @@ public sealed class Statistics
             t.DirtyWalks += s.DirtyWalks;
             t.InputFaults += s.InputFaults;
             t.PageCrossings += s.PageCrossings;
+            t.CrossingTlbHits += s.CrossingTlbHits;
+            t.CrossingAccessTlbHits += s.CrossingAccessTlbHits;
             t.HardwareUpdates += s.HardwareUpdates;
             for (int i = 0; i < t._faults.Length; i++)
             {

@@ -77,10 +77,47 @@ public static class FaultReportWriter
 
     public static void WriteJson(Stream stream, IReadOnlyList<FaultReport> reports)
     {
-        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
-        w.WriteStartObject();
-        w.WriteStartArray("faults");
+        using var json = new JsonStream(stream);
         foreach (var r in reports)
+        {
+            json.Add(r);
+        }
+    }
+
+    /// <summary>
+    /// `{"faults": [...]}` written one report at a time as the replay finds them, so a run with millions of faults
+    /// keeps none of them in memory; disposing closes the array and the object.
+    /// </summary>
+    public sealed class JsonStream : IDisposable
+    {
+        private readonly Utf8JsonWriter _w;
+
+        public JsonStream(Stream stream)
+        {
+            _w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+            _w.WriteStartObject();
+            _w.WriteStartArray("faults");
+        }
+
+        public void Add(FaultReport r)
+        {
+            Write(_w, r);
+            if (_w.BytesPending > (1 << 16))
+            {
+                _w.Flush();
+            }
+        }
+
+        public void Dispose()
+        {
+            _w.WriteEndArray();
+            _w.WriteEndObject();
+            _w.Dispose();
+        }
+    }
+
+    private static void Write(Utf8JsonWriter w, FaultReport r)
+    {
         {
             var o = r.Outcome;
             var f = o.Fault;
@@ -140,8 +177,6 @@ public static class FaultReportWriter
             w.WriteEndArray();
             w.WriteEndObject();
         }
-        w.WriteEndArray();
-        w.WriteEndObject();
     }
 
     private static void Hex(Utf8JsonWriter w, string name, ulong v) => w.WriteString(name, $"0x{v:x}");

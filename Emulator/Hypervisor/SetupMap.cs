@@ -207,6 +207,92 @@ public sealed class SetupMap
     private static void Hex(Utf8JsonWriter w, string name, ulong v) => w.WriteString(name, $"0x{v:x}");
 
     /// <summary>
+    /// <see cref="FromTraceLines"/> over the bytes of a (decompressed) text trace, in bounded memory: a comment line
+    /// that is not a directive is skipped byte by byte whatever its length (a 1.2 GB comment used to be read into
+    /// one string, 6.5 GB), and a directive longer than <paramref name="maxLine"/> bytes is an error naming its line
+    /// and the column where it went past the limit.
+    /// </summary>
+    public static SetupMap? FromTraceStream(Stream text, string source, int maxLine) => FromTraceLines(HeaderLines(text, source, maxLine), source);
+
+    /// <summary>
+    /// The lines of the header (comments and blank lines) and the first line after it, as <see cref="FromTraceLines"/>
+    /// reads them: a directive whole, any other comment as "#", a command line as "x" (where the scan stops).
+    /// </summary>
+    private static IEnumerable<string> HeaderLines(Stream text, string source, int maxLine)
+    {
+        var chunk = new byte[64 << 10];
+        var directive = new MemoryStream();
+        long n = 1;
+        // Per line: 0 = leading blanks, 1 = a comment being matched against "#@mmusim-", 2 = a directive being
+        // kept, 3 = a comment being skipped.
+        int state = 0;
+        long column = 0;
+        int read;
+        while ((read = text.Read(chunk, 0, chunk.Length)) > 0)
+        {
+            for (int i = 0; i < read; i++)
+            {
+                byte b = chunk[i];
+                if (b == (byte)'\n')
+                {
+                    if (state == 2 || state == 1)
+                    {
+                        yield return Encoding.UTF8.GetString(directive.GetBuffer(), 0, (int)directive.Length).TrimEnd('\r');
+                    }
+                    else
+                    {
+                        yield return state == 3 ? "#" : "";
+                    }
+                    directive.SetLength(0);
+                    state = 0;
+                    column = 0;
+                    n++;
+                    continue;
+                }
+                column++;
+                switch (state)
+                {
+                    case 0 when b is (byte)' ' or (byte)'\t' or (byte)'\r':
+                        break;
+                    case 0 when b == (byte)'#':
+                        state = 1;
+                        directive.WriteByte(b);
+                        break;
+                    case 0:
+                        yield return "x";
+                        yield break;
+                    case 1:
+                        directive.WriteByte(b);
+                        if (DirectivePrefix[(int)directive.Length - 1] != b)
+                        {
+                            state = 3;
+                            directive.SetLength(0);
+                        }
+                        else if (directive.Length == DirectivePrefix.Length)
+                        {
+                            state = 2;
+                        }
+                        break;
+                    case 2:
+                        if (column > maxLine)
+                        {
+                            throw new FormatException($"{source}:{n}:{column}: line is longer than {maxLine} bytes");
+                        }
+                        directive.WriteByte(b);
+                        break;
+                }
+            }
+        }
+        if (state is 1 or 2)
+        {
+            yield return Encoding.UTF8.GetString(directive.GetBuffer(), 0, (int)directive.Length);
+        }
+    }
+
+    /// <summary>What both directives start with.</summary>
+    private static readonly byte[] DirectivePrefix = "#@mmusim-"u8.ToArray();
+
+    /// <summary>
     /// Reads the directives of a setup trace (lines starting with <see cref="SetupDirective"/> or
     /// <see cref="CellDirective"/>) from the comment block before its first command, so a long guest trace costs
     /// one line. Null when there are none; throws <see cref="FormatException"/> naming the line when one is malformed.

@@ -150,6 +150,37 @@ public sealed class Replayer
         }
     }
 
+    /// <summary>Demand paging on every PE of the system, over the same tables (made at the first need).</summary>
+    private void StartDemandPaging()
+    {
+        Pager ??= new DemandPager(_first, _options.Paging);
+        foreach (var pe in _system.Pes)
+        {
+            if (pe.DemandPager is null)
+            {
+                Pager.Attach(pe);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The records that act on the replay rather than on a PE: `cpu N` chooses the PE the next records run on;
+    /// `paging demand` (a trace converted from a foreign format) asks for demand paging, which `--demand-paging auto`
+    /// then gives as it does to the foreign original (docs/trace-format.md, "Demand paging carried by converted
+    /// traces"); `on` has it already, `off` ignores it.
+    /// </summary>
+    private void Control(in TraceRecord record)
+    {
+        if (record.Op == TraceOp.Cpu)
+        {
+            SelectPe((int)record.Value);
+        }
+        else if (_options.DemandPaging == DemandPagingMode.Auto)
+        {
+            StartDemandPaging();
+        }
+    }
+
     /// <summary>
     /// `cpu N`: the next records run on PE N, made (with every missing lower number) as a copy of the first PE's
     /// model when it does not exist yet: the same configuration, checks, prefetching and record detail, the ID
@@ -192,6 +223,9 @@ public sealed class Replayer
     /// <summary>The demand pager, once one was needed.</summary>
     public DemandPager? Pager { get; private set; }
 
+    /// <summary>Each input <see cref="ReplayInputsAsync"/> opened, in order: its name, stored size, format and compression (for provenance).</summary>
+    public List<(string Source, long? Bytes, string Format, string Compression)> Opened { get; } = [];
+
     /// <summary>The input being replayed (for a progress display).</summary>
     public TraceInput? Current { get; private set; }
 
@@ -216,9 +250,9 @@ public sealed class Replayer
             owner._lastLine = record.Line;
             bool produced;
             AccessOutcome outcome;
-            if (record.Op == TraceOp.Cpu)
+            if (record.Op is TraceOp.Cpu or TraceOp.Paging)
             {
-                owner.SelectPe((int)record.Value);
+                owner.Control(in record);
                 produced = false;
                 outcome = default;
             }
@@ -280,9 +314,9 @@ public sealed class Replayer
         public void OnRecord(in TraceRecord record)
         {
             owner._lastLine = record.Line;
-            if (record.Op == TraceOp.Cpu)
+            if (record.Op is TraceOp.Cpu or TraceOp.Paging)
             {
-                owner.SelectPe((int)record.Value);
+                owner.Control(in record);
                 return;
             }
             var core = owner._core;
@@ -318,13 +352,13 @@ public sealed class Replayer
         public void OnRecord(in TraceRecord record)
         {
             owner._lastLine = record.Line;
-            if (record.Op != TraceOp.Cpu)
+            if (record.Op is not (TraceOp.Cpu or TraceOp.Paging))
             {
                 owner._core.ExecuteDiscarding(in record);
             }
             else
             {
-                owner.SelectPe((int)record.Value);
+                owner.Control(in record);
             }
         }
     }
@@ -343,14 +377,7 @@ public sealed class Replayer
         _core = _first; // every trace starts on PE 0
         if (_options.DemandPaging == DemandPagingMode.On || (foreign && _options.DemandPaging == DemandPagingMode.Auto))
         {
-            Pager ??= new DemandPager(_first, _options.Paging);
-            foreach (var pe in _system.Pes)
-            {
-                if (pe.DemandPager is null)
-                {
-                    Pager.Attach(pe); // every PE of the system, over the same tables
-                }
-            }
+            StartDemandPaging();
         }
         if (foreign)
         {
@@ -459,6 +486,7 @@ public sealed class Replayer
         {
             InputIndex++;
             await using var input = open(path);
+            Opened.Add((input.Source, input.Length, input.InputFormat.Name, input.Compression.ToString().ToLowerInvariant()));
             if (!await ReplayAsync(input, ct).ConfigureAwait(false))
             {
                 return false;

@@ -58,10 +58,10 @@ public static class Explainer
     /// <param name="options">The replay's input options (format, demand paging); a stop on a fault does not apply.</param>
     /// <param name="timeline">Time the replay on a timeline (<c>--timing timeline</c>) and show the access's timeline.</param>
     public static async Task<string> ExplainAsync(IReadOnlyList<string> traces, long line, ModelConfig? config = null, CancellationToken ct = default,
-        ReplayOptions? options = null, bool timeline = false)
+        ReplayOptions? options = null, bool timeline = false, long maxMemory = 4L << 30)
     {
         options = (options ?? new ReplayOptions()) with { StopOnFault = false };
-        var core = new SimulatedCore(config: config);
+        var core = new SimulatedCore(new Memory.PhysicalMemory { MaxBytes = maxMemory }, config);
         if (timeline)
         {
             core.StartTimeline(detailed: true);

@@ -1,52 +1,24 @@
-using System.Diagnostics;
+using System.Text;
 
 namespace MmuSim.Reporting;
 
 /// <summary>
-/// A one-line progress display for long replays: nothing for the first <see cref="Delay"/>, then every
-/// <see cref="Interval"/> the bytes read (with percentage and ETA when the size is known), the read rate and the
-/// records done, rewritten in place with '\r'. Cleared at the end. The caller decides whether it runs at all (only
-/// when stderr is a terminal, and not with --quiet).
+/// The text of the replay's progress line (drawn by Spectre.Console in `mmusim replay`, Cli/ReplayProgress.cs): a bar
+/// when the input's size is known, the bytes read with percentage and ETA, the read rate and the records done, cut to
+/// the terminal's width so that it never wraps (a wrapped line is redrawn below itself and piles up).
 /// </summary>
-public sealed class ProgressDisplay : IDisposable
+public static class ProgressDisplay
 {
+    /// <summary>Nothing is shown for a replay shorter than this.</summary>
     public static readonly TimeSpan Delay = TimeSpan.FromSeconds(2);
-    public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(500);
 
-    private readonly TextWriter _out;
-    private readonly Func<(long Bytes, long? Length, long Records)> _probe;
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private readonly Timer _timer;
-    private readonly Lock _lock = new();
-    private int _width;
-    private bool _disposed;
+    /// <summary>How often the line is redrawn.</summary>
+    public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(250);
 
-    /// <param name="output">Where to draw (stderr).</param>
-    /// <param name="probe">Reads the current counters; called from a timer thread.</param>
-    public ProgressDisplay(TextWriter output, Func<(long Bytes, long? Length, long Records)> probe)
-    {
-        _out = output;
-        _probe = probe;
-        _timer = new Timer(_ => Tick(), null, Delay, Interval);
-    }
+    /// <summary>Narrower than this, the line has no bar (the figures are worth more than a few cells of bar).</summary>
+    public const int MinimumBarWidth = 60;
 
-    private void Tick()
-    {
-        lock (_lock)
-        {
-            if (_disposed)
-            {
-                return;
-            }
-            var (bytes, length, records) = _probe();
-            string line = Format(bytes, length, records, _clock.Elapsed);
-            _out.Write('\r' + line.PadRight(_width));
-            _out.Flush();
-            _width = line.Length;
-        }
-    }
-
-    /// <summary>The text of one update.</summary>
+    /// <summary>The figures of one update.</summary>
     public static string Format(long bytes, long? length, long records, TimeSpan elapsed)
     {
         double seconds = Math.Max(elapsed.TotalSeconds, 1e-3);
@@ -66,23 +38,33 @@ public sealed class ProgressDisplay : IDisposable
         return s;
     }
 
-    private static string Mb(long bytes) => $"{bytes / 1e6:F1} MB";
-
-    public void Dispose()
+    /// <summary>
+    /// The whole line for a terminal <paramref name="width"/> columns wide: at most <c>width − 1</c> characters (a
+    /// character in the last column makes some terminals wrap at once), with a bar of a fifth of the width when the
+    /// size is known and the terminal is at least <see cref="MinimumBarWidth"/> wide; figures that do not fit are cut
+    /// and end with '…'. Empty when there is no room at all.
+    /// </summary>
+    public static string Line(long bytes, long? length, long records, TimeSpan elapsed, int width)
     {
-        lock (_lock)
+        int room = width - 1;
+        if (room <= 0)
         {
-            if (_disposed)
-            {
-                return;
-            }
-            _disposed = true;
-            _timer.Dispose();
-            if (_width > 0)
-            {
-                _out.Write('\r' + new string(' ', _width) + '\r');
-                _out.Flush();
-            }
+            return "";
         }
+        var sb = new StringBuilder();
+        if (length is long total && total > 0 && width >= MinimumBarWidth)
+        {
+            int cells = width / 5;
+            int done = (int)Math.Round(cells * Math.Min(1.0, (double)bytes / total));
+            sb.Append('[').Append('#', done).Append('-', cells - done).Append("] ");
+        }
+        sb.Append(Format(bytes, length, records, elapsed));
+        return Fit(sb.ToString(), room);
     }
+
+    /// <summary><paramref name="text"/> cut to <paramref name="room"/> characters, the last one '…' when cut.</summary>
+    public static string Fit(string text, int room) =>
+        room <= 0 ? "" : text.Length <= room ? text : text[..(room - 1)] + "…";
+
+    private static string Mb(long bytes) => $"{bytes / 1e6:F1} MB";
 }

@@ -24,17 +24,19 @@ public static class SummaryJson
     /// that PE's summary; for several, the counts of all PEs together and under <c>perPe</c> each PE's whole summary
     /// (with <c>cpu</c>, without schema and model).
     /// </summary>
-    public static void Write(Stream stream, IReadOnlyList<SimulatedCore> pes, bool stoppedOnFault)
+    /// <param name="provenance">What produced the run (`provenance`: tool version, options, inputs, model), or null.</param>
+    public static void Write(Stream stream, IReadOnlyList<SimulatedCore> pes, bool stoppedOnFault, Provenance? provenance = null)
     {
         using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
         if (pes.Count == 1)
         {
-            Write(w, pes[0], stoppedOnFault);
+            Write(w, pes[0], stoppedOnFault, provenance);
             return;
         }
         var total = Statistics.Total(pes.Select(pe => pe.Stats));
         w.WriteStartObject();
         w.WriteString("schema", Schema);
+        provenance?.Write(w);
         w.WritePropertyName("model");
         ModelConfigJson.Write(w, pes[0].Config);
         w.WriteNumber("pes", pes.Count);
@@ -53,11 +55,12 @@ public static class SummaryJson
         w.WriteEndObject();
     }
 
-    public static void Write(Utf8JsonWriter w, SimulatedCore core, bool stoppedOnFault)
+    public static void Write(Utf8JsonWriter w, SimulatedCore core, bool stoppedOnFault, Provenance? provenance = null)
     {
         var s = core.Stats;
         w.WriteStartObject();
         w.WriteString("schema", Schema);
+        provenance?.Write(w);
         w.WritePropertyName("model");
         ModelConfigJson.Write(w, core.Config);
         // Barrier counts appear when the trace has barriers, so a version-1 trace's summary stays as it was.
@@ -113,6 +116,9 @@ public static class SummaryJson
         w.WriteEndArray();
         w.WriteNumber("inputFaults", s.InputFaults);
         w.WriteNumber("tlbHits", s.TlbHits);
+        w.WriteNumber("translations", s.Translations);
+        w.WriteNumber("pageCrossings", s.PageCrossings);
+        w.WriteNumber("accessTlbHits", s.AccessTlbHits);
         w.WriteNumber("walks", s.Walks);
         w.WriteNumber("walks1D", s.Walks1D);
         w.WriteNumber("walks2D", s.Walks2D);

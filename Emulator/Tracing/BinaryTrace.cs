@@ -31,7 +31,7 @@ public static class BinaryTrace
     public const byte TagReg = (byte)TraceOp.Reg, TagMem = (byte)TraceOp.Mem, TagRam = (byte)TraceOp.Ram, TagEl = (byte)TraceOp.El,
         TagAt = (byte)TraceOp.At, TagDump = (byte)TraceOp.Dump, TagTlbi = (byte)TraceOp.Tlbi;
     public const byte TagLdtr = (byte)TraceOp.Ldtr, TagSttr = (byte)TraceOp.Sttr, TagPstate = (byte)TraceOp.Pstate;
-    public const byte TagCpu = (byte)TraceOp.Cpu, TagDsb = (byte)TraceOp.Dsb, TagIsb = (byte)TraceOp.Isb, TagInst = (byte)TraceOp.Inst;
+    public const byte TagCpu = (byte)TraceOp.Cpu, TagDsb = (byte)TraceOp.Dsb, TagIsb = (byte)TraceOp.Isb, TagInst = (byte)TraceOp.Inst, TagPaging = (byte)TraceOp.Paging;
     public const byte TagLoad = (byte)TraceOp.Load;
 
     /// <summary>Longest FILE a `load` record carries, in UTF-8 bytes.</summary>
@@ -459,6 +459,10 @@ public static class BinaryTraceReader
                 Expect(ref state, b1 == 0 && b2 == 0 && b3 == 0 && n == 0, "reserved fields of an inst record must be zero");
                 rec.Op = TraceOp.Inst;
                 rec.Value = x;
+                break;
+            case BinaryTrace.TagPaging:
+                Expect(ref state, b1 == 0 && b2 == 0 && b3 == 0 && n == 0 && x == 0, "reserved fields of a paging record must be zero");
+                rec.Op = TraceOp.Paging;
                 break;
             case BinaryTrace.TagReg:
                 Expect(ref state, b2 == 0 && b3 == 0 && n == 0, "reserved bytes of a reg record must be zero");

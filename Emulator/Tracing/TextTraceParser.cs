@@ -403,6 +403,18 @@ public static class TextTraceParser
                 rec.Op = TraceOp.Inst;
                 rec.Value = Number(ref t, source, line, "instruction count");
                 break;
+            case 6 when Is(keyword, "paging"u8):
+                // `paging demand` (docs/trace-format.md, "Demand paging carried by converted traces").
+                rec.Op = TraceOp.Paging;
+                if (!t.Next(out var mode))
+                {
+                    Fail.Missing(source, line, t.Column, "paging mode (demand)");
+                }
+                if (!Is(mode, "demand"u8))
+                {
+                    Fail.Unknown(source, line, t.Column, "paging mode (demand)", mode);
+                }
+                break;
             case 4 when Is(keyword, "dump"u8):
                 rec.Op = TraceOp.Dump;
                 rec.Address = Number(ref t, source, line, "physical address");

@@ -49,6 +49,8 @@ public enum TraceOp : byte
     Load = 0x1B,
     /// <summary>`inst N`: N instructions that access no memory run before the next line (Value = N); timing only.</summary>
     Inst = 0x20,
+    /// <summary>`paging demand`: the accesses below are meant for demand paging, as a foreign trace's (docs/trace-format.md).</summary>
+    Paging = 0x21,
 }
 
 /// <summary>
@@ -56,7 +58,7 @@ public enum TraceOp : byte
 /// Reg (Reg, Value); Mem (Address = PA, Value = word); Ram (Address = base, Value = size); El (Value = level);
 /// Read/Write/Ldtr/Sttr (Address = VA, Size); Fetch (Address = VA, Size = 4); At (At, Address = VA); Dump (Address = PA);
 /// Tlbi (Tlbi, Value = Xt, HasOperand); Pstate (Value = PSTATE.PAN); Cpu (Value = the PE's number); Dsb (Dsb); Isb;
-/// Load (Address = PA, Image); Inst (Value = instructions).
+/// Load (Address = PA, Image); Inst (Value = instructions); Paging (no field).
 /// </summary>
 public struct TraceRecord
 {

@@ -127,6 +127,7 @@ public sealed class BinaryTraceWriter : TraceWriter
             case TraceOp.Dsb: Put(BinaryTrace.TagDsb, WireCodes<DsbOption>.Code(r.Dsb), 0, 0, 0); break;
             case TraceOp.Isb: Put(BinaryTrace.TagIsb, 0, 0, 0, 0); break;
             case TraceOp.Inst: Put(BinaryTrace.TagInst, 0, 0, 0, r.Value); break;
+            case TraceOp.Paging: Put(BinaryTrace.TagPaging, 0, 0, 0, 0); break;
             case TraceOp.Reg: Put(BinaryTrace.TagReg, WireCodes<SysReg>.Code(r.Reg), 0, 0, r.Value); break;
             case TraceOp.El: Put(BinaryTrace.TagEl, (byte)r.Value, 0, 0, 0); break;
             case TraceOp.At: Put(BinaryTrace.TagAt, WireCodes<AtOp>.Code(r.At), 0, 0, r.Address); break;
@@ -244,6 +245,9 @@ public sealed class TextTraceWriter : TraceWriter
             case TraceOp.Inst:
                 Text("inst "u8);
                 Dec(r.Value);
+                break;
+            case TraceOp.Paging:
+                Text("paging demand"u8);
                 break;
             case TraceOp.Reg:
                 Text("reg "u8);
