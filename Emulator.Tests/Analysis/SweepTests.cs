@@ -122,6 +122,26 @@ public sealed class SweepTests : IDisposable
         Assert.Equal("", output);
     }
 
+    /// <summary>
+    /// A malformed line far into the input, found while the first runs already replay what came before it (the parse
+    /// overlaps the runs): the sweep stops with the parser's error and writes no table, and the runs stop with it.
+    /// </summary>
+    [Fact]
+    public void MalformedInputLateInTheTraceStopsTheRunsUnderWay()
+    {
+        string bad = Path.Combine(_dir, "late-bad.trace"), json = Path.Combine(_dir, "late.json");
+        string good = File.ReadAllText(Trace("traces/bench/mixed-2stage.trace"));
+        File.WriteAllText(bad, good + "R zz\n");
+        int line = good.Split('\n').Length;
+        var (exit, output, err) = Support.Cli.Run("sweep", Trace("traces/sample/example.trace"), bad, "--preset", "neoverse-n1", "--preset", "cortex-a55",
+            "--vary", "memoryLatency=100,200", "--jobs", "2", "--json", json, "--quiet");
+        Assert.Equal(2, exit);
+        Assert.StartsWith($"mmusim: {bad}:{line}:", err);
+        Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal("", output);
+        Assert.False(File.Exists(json));
+    }
+
     [Fact]
     public void MalformedInputStopsBeforeAnyRunNamingTheLine()
     {

@@ -67,6 +67,117 @@ public sealed partial class HtmlReportTests : IDisposable
         AssertGolden("report-sweep-mrc", TextStructure(File.ReadAllText(html)));
     }
 
+    [Fact]
+    public void MultiPeTimelineReportMatchesItsGoldenFile()
+    {
+        string html = Tmp("two-pes.html");
+        var r = Support.Cli.Run("replay", Trace("traces/sample/two-pes.trace"), "--quiet", "--timing", "timeline", "--report", html);
+        Assert.Equal(("", 0), (r.Err, r.Exit));
+        AssertGolden("report-replay-two-pes-timeline", TextStructure(File.ReadAllText(html)));
+    }
+
+    [Fact]
+    public void MultiPeColumnsAndTheirTotalHoldTheSummaryFigures()
+    {
+        string json = Tmp("two-pes.json"), html = Tmp("two-pes-total.html");
+        var r = Support.Cli.Run("replay", Trace("traces/sample/two-pes.trace"), "--quiet", "--preset", "neoverse-n1", "--timing", "timeline", "--json", json);
+        Assert.Equal(0, r.Exit);
+        r = Support.Cli.Run("report", json, "-o", html);
+        Assert.Equal(("", 0), (r.Err, r.Exit));
+        AssertMultiPeTablesEqualJson(File.ReadAllText(html), "two-pes", json);
+    }
+
+    /// <summary>
+    /// A multi-PE summary's report: each PE's column holds its perPe figures (timeline included), and the total
+    /// column the summary's whole-run figures, structures summed over the PEs, walk latency from the PEs' histograms
+    /// together (percentiles by the simulator's own <see cref="MmuSim.Core.CycleHistogram"/>), and the timeline's
+    /// counts added up.
+    /// </summary>
+    internal static void AssertMultiPeTablesEqualJson(string html, string run, string jsonPath)
+    {
+        var cells = Cells(html);
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(jsonPath));
+        var root = doc.RootElement;
+        var pes = root.GetProperty("perPe").EnumerateArray().ToList();
+        Assert.True(pes.Count > 1);
+        string Value(string table, string column, string? item, string field) => cells[(table, column, item, field)].Value;
+        string N(JsonElement e) => e.GetInt64().ToString(CultureInfo.InvariantCulture);
+        string total = $"{run} total";
+        foreach (string f in new[] { "lines", "accesses", "reads", "writes", "fetches", "faults", "tlbHits", "walks", "descriptorReads", "translationCycles" })
+        {
+            Assert.Equal(N(root.GetProperty(f)), Value("summary-table", total, null, f));
+        }
+        var merged = new MmuSim.Core.CycleHistogram();
+        foreach (var pe in pes)
+        {
+            string column = $"{run} PE {pe.GetProperty("cpu").GetInt32()}";
+            foreach (string f in new[] { "accesses", "walks", "descriptorReads", "translationCycles" })
+            {
+                Assert.Equal(N(pe.GetProperty(f)), Value("summary-table", column, null, f));
+            }
+            AssertTimelineEqualsJson(cells, column, pe.GetProperty("timeline"));
+            foreach (var b in pe.GetProperty("walkCycles").GetProperty("histogram").EnumerateArray())
+            {
+                for (long i = 0; i < b.GetProperty("count").GetInt64(); i++)
+                {
+                    merged.Add(b.GetProperty("cycles").GetInt64());
+                }
+            }
+        }
+        foreach (var name in pes[0].GetProperty("tlbs").EnumerateArray().Select(t => t.GetProperty("name").GetString()!))
+        {
+            foreach (string f in new[] { "lookups", "hits", "misses", "evictions" })
+            {
+                long sum = pes.Sum(pe => pe.GetProperty("tlbs").EnumerateArray().First(t => t.GetProperty("name").GetString() == name).GetProperty(f).GetInt64());
+                Assert.Equal(sum.ToString(CultureInfo.InvariantCulture), Value("structures-table", total, name, f));
+            }
+        }
+        Assert.Equal(merged.Count.ToString(CultureInfo.InvariantCulture), Value("latency-table", total, null, "count"));
+        Assert.Equal(merged.Sum.ToString(CultureInfo.InvariantCulture), Value("latency-table", total, null, "total"));
+        Assert.Equal(merged.Max.ToString(CultureInfo.InvariantCulture), Value("latency-table", total, null, "max"));
+        foreach (int p in new[] { 50, 90, 99 })
+        {
+            Assert.Equal(merged.Percentile(p).ToString(CultureInfo.InvariantCulture), Value("latency-table", total, null, $"p{p}"));
+        }
+        foreach (string f in new[] { "stalledCycles", "windowStallCycles", "queueStallCycles", "mergedMisses", "sharedLineWaits", "missBufferWaits", "memoryWaits" })
+        {
+            long sum = pes.Sum(pe => pe.GetProperty("timeline").GetProperty(f).GetInt64());
+            Assert.Equal(sum.ToString(CultureInfo.InvariantCulture), Value("timeline-table", total, null, f));
+        }
+        long waits = pes.Sum(pe => pe.GetProperty("timeline").GetProperty("walkWait").GetProperty("count").GetInt64());
+        Assert.Equal(waits.ToString(CultureInfo.InvariantCulture), Value("timeline-table", total, null, "walkWait.count"));
+        // What is each PE's own has no total.
+        foreach (string f in new[] { "totalCycles", "meanWalksInFlight", "walkerOccupancy", "descriptorMlp", "walkWait.p50", "walkService.p99" })
+        {
+            Assert.False(cells.ContainsKey(("timeline-table", total, null, f)), f);
+        }
+    }
+
+    /// <summary>The timeline table's column <paramref name="run"/> holds the figures of <paramref name="t"/> (a `timeline` object).</summary>
+    internal static void AssertTimelineEqualsJson(Dictionary<(string Table, string? Run, string? Item, string Field), (string Value, string Text)> cells,
+        string run, JsonElement t)
+    {
+        foreach (string f in new[] { "totalCycles", "stalledCycles", "windowStallCycles", "queueStallCycles", "mergedMisses", "sharedLineWaits", "missBufferWaits", "memoryWaits" })
+        {
+            var (value, text) = cells[("timeline-table", run, null, f)];
+            Assert.Equal(t.GetProperty(f).GetInt64().ToString(CultureInfo.InvariantCulture), value);
+            Assert.Equal(value, text.Replace(",", ""));
+        }
+        Assert.Equal(t.GetProperty("walkWait").GetProperty("count").GetInt64().ToString(CultureInfo.InvariantCulture), cells[("timeline-table", run, null, "walkWait.count")].Value);
+        foreach (string d in new[] { "walkWait", "walkService" })
+        {
+            foreach (string f in new[] { "p50", "p90", "p99", "max" })
+            {
+                Assert.Equal(t.GetProperty(d).GetProperty(f).GetInt64().ToString(CultureInfo.InvariantCulture), cells[("timeline-table", run, null, $"{d}.{f}")].Value);
+            }
+            Assert.Equal(t.GetProperty(d).GetProperty("mean").GetDouble(), double.Parse(cells[("timeline-table", run, null, $"{d}.mean")].Value, CultureInfo.InvariantCulture));
+        }
+        foreach (string f in new[] { "meanWalksInFlight", "walkerOccupancy", "meanQueue", "descriptorMlp" })
+        {
+            Assert.Equal(t.GetProperty(f).GetDouble(), double.Parse(cells[("timeline-table", run, null, f)].Value, CultureInfo.InvariantCulture));
+        }
+    }
+
     /// <summary>Each number cell of a table: (table id, run or null, item or null, field) → (data-value, text).</summary>
     internal static Dictionary<(string Table, string? Run, string? Item, string Field), (string Value, string Text)> Cells(string html)
     {

@@ -80,25 +80,41 @@ public sealed class ParquetResultWriterTests : IDisposable
     private static string Hex(object? v) => $"0x{(ulong)v!:x}";
 
     [Theory]
-    [InlineData("traces/qemu/p0001.trace")]
-    [InlineData("traces/qemu-v2/u0001.trace")]
-    [InlineData("traces/sample/two-pes.trace")]
-    [InlineData("traces/lackey/sumsort.lackey.gz")] // 255 429 results: two row groups
-    public async Task EveryRowEqualsItsJsonLinesResult(string trace)
+    [InlineData("traces/qemu/p0001.trace", "additive")]
+    [InlineData("traces/qemu-v2/u0001.trace", "additive")]
+    [InlineData("traces/sample/two-pes.trace", "additive")]
+    [InlineData("traces/sample/two-pes.trace", "timeline")] // issue and complete on every access
+    [InlineData("traces/lackey/sumsort.lackey.gz", "additive")] // 255 429 results: two row groups
+    public async Task EveryRowEqualsItsJsonLinesResult(string trace, string timing)
+    {
+        var (parquet, lines) = Results(_dir, trace, timing);
+        AssertRowsAreJsonLines(await ReadRows(parquet), lines);
+    }
+
+    /// <summary>Replays <paramref name="trace"/> twice, writing results as Parquet and as JSON Lines: the Parquet file and the lines.</summary>
+    internal static (string Parquet, string[] Lines) Results(string dir, string trace, string timing)
     {
         string path = Path.Combine(TestPaths.RepositoryRoot, trace);
-        string parquet = Path.Combine(_dir, "r.parquet"), jsonl = Path.Combine(_dir, "r.jsonl");
-        var (exit, _, err) = Support.Cli.Run("replay", path, "--results", parquet, "--quiet");
+        string parquet = Path.Combine(dir, "r.parquet"), jsonl = Path.Combine(dir, "r.jsonl");
+        var (exit, _, err) = Support.Cli.Run("replay", path, "--timing", timing, "--results", parquet, "--quiet");
         Assert.True(exit == 0, err);
-        (exit, _, err) = Support.Cli.Run("replay", path, "--results", jsonl, "--quiet");
+        (exit, _, err) = Support.Cli.Run("replay", path, "--timing", timing, "--results", jsonl, "--quiet");
         Assert.True(exit == 0, err);
-        var rows = await ReadRows(parquet);
         string[] lines = File.ReadAllLines(jsonl);
+        Assert.Equal(timing == "timeline", lines.Any(l => l.Contains("\"issue\":", StringComparison.Ordinal)));
+        return (parquet, lines);
+    }
+
+    /// <summary>
+    /// Each row, typed as the writer's columns (ulong, long, int, bool, string, or null), rebuilt as its JSON Lines
+    /// result: the same keys in the same order, the same values.
+    /// </summary>
+    internal static void AssertRowsAreJsonLines(List<Dictionary<string, object?>> rows, string[] lines)
+    {
         Assert.Equal(lines.Length, rows.Count);
         Assert.NotEmpty(rows);
         for (int i = 0; i < lines.Length; i++)
         {
-            // The row rebuilt as the JSON object: the same keys in the same order, the same values.
             var r = rows[i];
             var o = new Dictionary<string, object?>();
             foreach (var (k, v) in r)

@@ -74,13 +74,22 @@ public sealed partial class ReportBrowserTests : IDisposable
                 runs.Add((name, json));
             }
         }
+        // On the timeline: one PE under neoverse-n1 (several walkers), and two PEs, which the report shows with their total.
+        var timed = new List<(string Run, string Path)>();
+        foreach (var (trace, name) in new[] { ("traces/sample/example.trace", "example-n1-timeline"), ("traces/sample/two-pes.trace", "two-pes-timeline") })
+        {
+            string json = Path.Combine(_dir, name + ".json");
+            var r = Support.Cli.Run("replay", Path.Combine(TestPaths.RepositoryRoot, trace), "--quiet", "--preset", "neoverse-n1", "--timing", "timeline", "--json", json);
+            Assert.Equal(0, r.Exit);
+            timed.Add((name, json));
+        }
         string html = Path.Combine(_dir, "report.html");
-        var rep = Support.Cli.Run(["report", .. runs.Select(x => x.Path), HtmlReportTests.Fixture("mrc.json"), "-o", html]);
+        var rep = Support.Cli.Run(["report", .. runs.Select(x => x.Path), .. timed.Select(x => x.Path), HtmlReportTests.Fixture("mrc.json"), "-o", html]);
         Assert.Equal(("", 0), (rep.Err, rep.Exit));
 
         string dom = RunChromium(chromium!, "--dump-dom", new Uri(html).AbsoluteUri);
         // Every chart is in the DOM the browser built, as an SVG element with drawn paths and text.
-        foreach (string id in new[] { "hit-rates", "reads-per-walk", "served-by", "walk-latency-cdf", "faults", "mrc" })
+        foreach (string id in new[] { "hit-rates", "reads-per-walk", "served-by", "walk-latency-cdf", "walks-in-flight", "faults", "mrc" })
         {
             var figure = Regex.Match(dom, $"<figure id=\"chart-{id}\" class=\"chart\">(.*?)</figure>", RegexOptions.Singleline);
             Assert.True(figure.Success, $"chart {id} missing from the DOM");
@@ -94,7 +103,12 @@ public sealed partial class ReportBrowserTests : IDisposable
             Assert.Contains(run, Regex.Match(dom, "<figure id=\"chart-hit-rates\".*?</figure>", RegexOptions.Singleline).Value);
         }
         // The tables, as the browser parsed them, hold the JSON summaries' figures.
-        HtmlReportTests.AssertTablesEqualJson(dom, runs);
+        HtmlReportTests.AssertTablesEqualJson(dom, [.. runs, timed[0]]);
+        using (var single = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(timed[0].Path)))
+        {
+            HtmlReportTests.AssertTimelineEqualsJson(HtmlReportTests.Cells(dom), timed[0].Run, single.RootElement.GetProperty("timeline"));
+        }
+        HtmlReportTests.AssertMultiPeTablesEqualJson(dom, timed[1].Run, timed[1].Path);
 
         string png = Path.Combine(_dir, "report.png");
         RunChromium(chromium!, $"--screenshot={png}", "--window-size=1200,2400", new Uri(html).AbsoluteUri);

@@ -35,10 +35,11 @@ public static class MrcRun
 
     /// <summary>
     /// Replays <paramref name="traces"/> and returns the curves, with the error that stopped the replay early (bad
-    /// input, the memory cap): the curves then cover the lines before it.
+    /// input, the memory cap): the curves then cover the lines before it. <paramref name="started"/> is handed the
+    /// replayer before it starts (a progress display reads its input and position).
     /// </summary>
     public static async ValueTask<(MrcResult Result, Exception? Error)> RunAsync(IReadOnlyList<string> traces, ModelConfig basis, MrcOptions options,
-        ReplayOptions replay, ulong maxMemory, CancellationToken ct = default)
+        ReplayOptions replay, ulong maxMemory, CancellationToken ct = default, Action<Replayer>? started = null)
     {
         var core = new SimulatedCore(new PhysicalMemory { MaxBytes = (long)maxMemory }, ProbeModel(basis));
         core.Mmu.Record.Detailed = false;
@@ -47,6 +48,7 @@ public static class MrcRun
         // A sink makes the replay take the per-access path: the batched run loop commits a run's hits in the order of
         // each entry's last hit, which keeps LRU state but not each access's stack distance.
         var replayer = new Replayer(core, NullSink.Instance, replay);
+        started?.Invoke(replayer);
         Exception? error = null;
         try
         {

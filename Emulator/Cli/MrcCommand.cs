@@ -6,6 +6,7 @@ using MmuSim.Core;
 using MmuSim.Memory;
 using MmuSim.Replay;
 using MmuSim.Tracing;
+using Spectre.Console;
 
 namespace MmuSim.Cli;
 
@@ -74,7 +75,9 @@ public static class MrcCommand
             DemandPaging = settings.DemandPaging,
             Paging = settings.Paging,
         };
-        var (result, failure) = await MrcRun.RunAsync(traces, model, options, replay, settings.MaxMemory, ct);
+        var (result, failure) = settings.Quiet || Console.IsErrorRedirected
+            ? await MrcRun.RunAsync(traces, model, options, replay, settings.MaxMemory, ct)
+            : await RunWithProgress(traces, model, options, replay, settings.MaxMemory, ct);
         int exit = 0;
         if (failure is not null)
         {
@@ -97,5 +100,42 @@ public static class MrcCommand
             c.Commit();
         }
         return exit;
+    }
+
+    /// <summary>
+    /// The one pass with a progress bar on stderr (a terminal, without --quiet): the input bytes read of the
+    /// inputs' total, with the time left; a bar that only spins when an input's size is unknown (standard input).
+    /// </summary>
+    private static async Task<(MrcResult, Exception?)> RunWithProgress(string[] traces, ModelConfig model, MrcOptions options,
+        ReplayOptions replay, ulong maxMemory, CancellationToken ct)
+    {
+        long?[] sizes = traces.Select(t => t == "-" || !File.Exists(t) ? (long?)null : new FileInfo(t).Length).ToArray();
+        bool known = sizes.All(s => s is not null);
+        long total = sizes.Sum(s => s ?? 0);
+        Replayer? replayer = null;
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        (MrcResult, Exception?) outcome = default;
+        await console.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .StartAsync(async ctx =>
+            {
+                var task = ctx.AddTask($"mrc: {traces.Length} input(s)", maxValue: known ? Math.Max(1, total) : 100);
+                task.IsIndeterminate = !known;
+                // On a thread of its own: the replay completes most reads synchronously and would keep this loop from updating.
+                var run = Task.Run(() => MrcRun.RunAsync(traces, model, options, replay, maxMemory, ct, r => Volatile.Write(ref replayer, r)).AsTask(), ct);
+                while (!run.IsCompleted)
+                {
+                    await Task.WhenAny(run, Task.Delay(200, CancellationToken.None));
+                    if (known && Volatile.Read(ref replayer) is { } r)
+                    {
+                        int index = r.InputIndex;
+                        long done = sizes.Take(Math.Max(0, index)).Sum(s => s ?? 0) + (r.Current?.RawBytesRead ?? 0);
+                        task.Value = Math.Min(done, total);
+                    }
+                }
+                outcome = await run;
+                task.Value = task.MaxValue;
+            });
+        return outcome;
     }
 }

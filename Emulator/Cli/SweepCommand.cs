@@ -122,23 +122,73 @@ public static class SweepCommand
             DemandPaging = settings.DemandPaging,
             Paging = settings.Paging,
         };
-        // Each input is parsed once, before any run: a malformed line stops the sweep here, naming file, line and column.
+        // Each input is parsed once, on a thread of its own, while the first runs replay what it has parsed so far
+        // (RecordedTrace): the parse overlaps the runs instead of preceding them. A malformed line stops the sweep,
+        // naming file, line and column, and the runs under way stop with it.
         var parsed = new Dictionary<string, RecordedTrace>(StringComparer.Ordinal);
+        var inputs = new List<(TraceInput Input, RecordedTrace Trace)>();
         try
         {
             foreach (var t in traces.Distinct(StringComparer.Ordinal))
             {
-                await using var stream = TraceInput.Open(t, settings.Format);
-                parsed[t] = await RecordedTrace.RecordAsync(stream, settings.Parse, ct: ct);
+                var stream = TraceInput.Open(t, settings.Format);
+                var trace = RecordedTrace.Begin(stream);
+                inputs.Add((stream, trace));
+                parsed[t] = trace;
             }
         }
         catch (Exception e) when (e is TraceFormatException or IOException or ArgumentException)
         {
+            foreach (var (opened, _) in inputs)
+            {
+                await opened.DisposeAsync();
+            }
             Console.Error.WriteLine($"mmusim: {e.Message}");
             return 2;
         }
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var recording = Task.Run(async () =>
+        {
+            try
+            {
+                foreach (var (stream, trace) in inputs)
+                {
+                    await using (stream)
+                    {
+                        await trace.FillAsync(stream, settings.Parse, ct: stop.Token);
+                    }
+                }
+            }
+            catch (Exception e)
+            {
+                foreach (var (_, trace) in inputs)
+                {
+                    trace.Fail(e); // the inputs after the one that failed: their runs must not wait for them
+                }
+                throw;
+            }
+        }, CancellationToken.None);
         var work = groups.Select(g => (g, (IReadOnlyList<RecordedTrace>)g.Select(t => parsed[t]).ToArray())).ToList();
-        var runs = RunWithProgress(work, configs, options, settings.MaxMemory, jobs, settings.Quiet, ct);
+        var running = Task.Run(() => RunWithProgress(work, configs, options, settings.MaxMemory, jobs, settings.Quiet, stop.Token), CancellationToken.None);
+        try
+        {
+            await recording;
+        }
+        catch (Exception e) when (e is TraceFormatException or IOException or ArgumentException)
+        {
+            await stop.CancelAsync();
+            try
+            {
+                await running;
+            }
+            catch (Exception stopped) when (stopped is OperationCanceledException or AggregateException)
+            {
+                // The runs stopped with the recording they read; the parse error below says why.
+            }
+            Console.Error.WriteLine($"mmusim: {e.Message}");
+            return 2;
+        }
+        var runs = await running;
 
         var text = outputs.AnyStdout ? Console.Error : Console.Out;
         SweepTable.WriteText(text, runs);

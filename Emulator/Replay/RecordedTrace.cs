@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using MmuSim.Tracing;
 
 namespace MmuSim.Replay;
@@ -8,10 +9,19 @@ namespace MmuSim.Replay;
 /// record, in order, each with its line. A replay of it hands the same calls to the same handlers as a replay of
 /// the file (runs stay runs), so its figures are those of the file's replay.
 /// </summary>
+/// <remarks>
+/// Replays may start while the input is still being parsed (<see cref="Begin"/>, then <see cref="FillAsync"/> on
+/// another thread): a replay that catches up with the parser waits for the next call it records, so a sweep's
+/// first runs overlap the parse instead of following it. One thread fills; any number replay. The parser publishes
+/// each call only once its data is written (<see cref="Volatile"/>), and its chunks never move once published.
+/// </remarks>
 public sealed class RecordedTrace
 {
     private const int ChunkAccesses = 1 << 20;
     private const int ChunkWords = 1 << 18;
+    private const int ChunkRecords = 1 << 10;
+    private const int SegmentShift = 12;
+    private const int ChunkSegments = 1 << SegmentShift;
 
     private enum Kind : byte
     {
@@ -20,23 +30,33 @@ public sealed class RecordedTrace
         Record,
     }
 
-    /// <summary>One handler call: a run (chunk, start, count, first line), mem words (chunk, start, count, PA, line) or a record.</summary>
+    /// <summary>One handler call: a run or mem words (its chunk, start, count, first line, PA) or a record (its chunk and index).</summary>
     private struct Segment
     {
         public Kind Kind;
-        public int Chunk;
         public int Start;
         public int Count;
         public long Line;
         public ulong Pa;
+        /// <summary>The chunk that holds the call's data: a PlainAccess[], ulong[] or TraceRecord[].</summary>
+        public object Data;
     }
 
-    private readonly List<Segment> _segments = new();
-    private readonly List<PlainAccess[]> _accessChunks = new();
-    private readonly List<ulong[]> _wordChunks = new();
-    private readonly List<TraceRecord> _records = new();
+    // Segments in fixed chunks, so that what a replay has read never moves; the outer array is replaced (not
+    // changed) when it grows, and published with the count.
+    private Segment[][] _segments = new Segment[64][];
+    private int _published;
+    private PlainAccess[]? _accessChunk;
     private int _accessUsed = ChunkAccesses;
+    private ulong[]? _wordChunk;
     private int _wordUsed = ChunkWords;
+    private TraceRecord[]? _recordChunk;
+    private int _recordUsed = ChunkRecords;
+
+    private readonly object _gate = new();
+    private int _waiting;
+    private volatile bool _complete;
+    private Exception? _failure;
 
     /// <param name="source">The input's name (as errors and summaries name it).</param>
     /// <param name="foreign">A foreign format (lackey, ChampSim, QEMU mem): a replay runs it at EL0 under demand paging.</param>
@@ -50,7 +70,7 @@ public sealed class RecordedTrace
 
     public bool IsForeign { get; }
 
-    /// <summary>Lines the parser read (the summary's line count).</summary>
+    /// <summary>Lines the parser read (the summary's line count); set once the whole input is parsed.</summary>
     public long Lines { get; private set; }
 
     /// <summary>Malformed lines skipped so far under <see cref="ParseOptions.SkipBadLines"/> (counted across inputs, as a replay counts them).</summary>
@@ -59,16 +79,63 @@ public sealed class RecordedTrace
     /// <summary>Plain accesses held.</summary>
     public long Accesses { get; private set; }
 
+    /// <summary>Whether the whole input has been parsed.</summary>
+    public bool IsComplete => _complete;
+
     /// <summary>
     /// Parses <paramref name="input"/> whole into memory. Malformed input throws as a replay of it would
     /// (<see cref="TraceFormatException"/> with file, line and column), before any configuration runs.
     /// </summary>
     public static async ValueTask<RecordedTrace> RecordAsync(TraceInput input, ParseOptions parse, int bufferSize = 1 << 16, CancellationToken ct = default)
     {
-        var trace = new RecordedTrace(input.Source, input.IsForeign);
-        trace.Lines = await TraceReaders.ParseAsync(input, new Recorder(trace), parse, bufferSize, ct).ConfigureAwait(false);
-        trace.BadLines = parse.BadLines;
+        var trace = Begin(input);
+        await trace.FillAsync(input, parse, bufferSize, ct).ConfigureAwait(false);
         return trace;
+    }
+
+    /// <summary>An empty recording of <paramref name="input"/>, to be filled by <see cref="FillAsync"/> while replays of it run.</summary>
+    public static RecordedTrace Begin(TraceInput input) => new(input.Source, input.IsForeign);
+
+    /// <summary>
+    /// Parses <paramref name="input"/> into this recording, publishing each call as it is parsed. Malformed input
+    /// throws as a replay of it would (<see cref="TraceFormatException"/> with file, line and column); a replay
+    /// waiting for more then throws <see cref="RecordingFailedException"/>.
+    /// </summary>
+    public async ValueTask FillAsync(TraceInput input, ParseOptions parse, int bufferSize = 1 << 16, CancellationToken ct = default)
+    {
+        try
+        {
+            long lines = await TraceReaders.ParseAsync(input, new Recorder(this), parse, bufferSize, ct).ConfigureAwait(false);
+            lock (_gate)
+            {
+                Lines = lines;
+                BadLines = parse.BadLines;
+                _complete = true;
+                Monitor.PulseAll(_gate);
+            }
+        }
+        catch (Exception e)
+        {
+            Fail(e);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Ends a recording that will not be filled (its parse, or an earlier input's, failed with <paramref name="cause"/>):
+    /// a replay waiting for more throws <see cref="RecordingFailedException"/>. Nothing once it is complete.
+    /// </summary>
+    public void Fail(Exception cause)
+    {
+        lock (_gate)
+        {
+            if (!_complete)
+            {
+                _failure = cause;
+                _complete = true;
+                Monitor.PulseAll(_gate);
+            }
+        }
     }
 
     private readonly struct Recorder(RecordedTrace owner) : ITraceHandler
@@ -77,11 +144,7 @@ public sealed class RecordedTrace
 
         public void OnMemWords(ulong pa, ReadOnlySpan<ulong> words, long line) => owner.AddWords(pa, words, line);
 
-        public void OnRecord(in TraceRecord record)
-        {
-            owner._segments.Add(new Segment { Kind = Kind.Record, Start = owner._records.Count, Line = record.Line });
-            owner._records.Add(record);
-        }
+        public void OnRecord(in TraceRecord record) => owner.AddRecord(record);
     }
 
     private void AddRun(ReadOnlySpan<PlainAccess> run, long firstLine)
@@ -90,12 +153,12 @@ public sealed class RecordedTrace
         {
             if (_accessUsed == ChunkAccesses)
             {
-                _accessChunks.Add(new PlainAccess[ChunkAccesses]);
+                _accessChunk = GC.AllocateUninitializedArray<PlainAccess>(ChunkAccesses);
                 _accessUsed = 0;
             }
             int n = Math.Min(run.Length, ChunkAccesses - _accessUsed);
-            run[..n].CopyTo(_accessChunks[^1].AsSpan(_accessUsed));
-            _segments.Add(new Segment { Kind = Kind.Run, Chunk = _accessChunks.Count - 1, Start = _accessUsed, Count = n, Line = firstLine });
+            run[..n].CopyTo(_accessChunk.AsSpan(_accessUsed));
+            Publish(new Segment { Kind = Kind.Run, Data = _accessChunk!, Start = _accessUsed, Count = n, Line = firstLine });
             _accessUsed += n;
             Accesses += n;
             firstLine += n;
@@ -109,36 +172,118 @@ public sealed class RecordedTrace
         {
             if (_wordUsed == ChunkWords)
             {
-                _wordChunks.Add(new ulong[ChunkWords]);
+                _wordChunk = GC.AllocateUninitializedArray<ulong>(ChunkWords);
                 _wordUsed = 0;
             }
             int n = Math.Min(words.Length, ChunkWords - _wordUsed);
-            words[..n].CopyTo(_wordChunks[^1].AsSpan(_wordUsed));
-            _segments.Add(new Segment { Kind = Kind.Words, Chunk = _wordChunks.Count - 1, Start = _wordUsed, Count = n, Line = line, Pa = pa });
+            words[..n].CopyTo(_wordChunk.AsSpan(_wordUsed));
+            Publish(new Segment { Kind = Kind.Words, Data = _wordChunk!, Start = _wordUsed, Count = n, Line = line, Pa = pa });
             _wordUsed += n;
             pa += (ulong)n * 8;
             words = words[n..];
         }
     }
 
-    /// <summary>Hands every recorded call to <paramref name="handler"/>, in order.</summary>
+    private void AddRecord(in TraceRecord record)
+    {
+        if (_recordUsed == ChunkRecords)
+        {
+            _recordChunk = new TraceRecord[ChunkRecords];
+            _recordUsed = 0;
+        }
+        _recordChunk![_recordUsed] = record;
+        Publish(new Segment { Kind = Kind.Record, Data = _recordChunk, Start = _recordUsed, Line = record.Line });
+        _recordUsed++;
+    }
+
+    /// <summary>Appends <paramref name="s"/> (its data already written) and lets replays see it.</summary>
+    private void Publish(in Segment s)
+    {
+        int n = _published;
+        int c = n >> SegmentShift;
+        var outer = _segments;
+        if (c == outer.Length)
+        {
+            Array.Resize(ref outer, outer.Length * 2);
+            Volatile.Write(ref _segments, outer);
+        }
+        (outer[c] ??= new Segment[ChunkSegments])[n & (ChunkSegments - 1)] = s;
+        // A full fence (not only a release): a replay that is about to wait counts itself in _waiting before it
+        // reads _published again, so one of the two always sees the other and no wake-up is lost.
+        Interlocked.Exchange(ref _published, n + 1);
+        if (Volatile.Read(ref _waiting) != 0)
+        {
+            lock (_gate)
+            {
+                Monitor.PulseAll(_gate);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Waits until more than <paramref name="seen"/> calls are published (returns how many) or the input is
+    /// parsed to its end (returns <paramref name="seen"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int WaitForMore(int seen)
+    {
+        lock (_gate)
+        {
+            while (true)
+            {
+                Interlocked.Increment(ref _waiting);
+                int published = Volatile.Read(ref _published);
+                if (published != seen || _complete)
+                {
+                    Interlocked.Decrement(ref _waiting);
+                    if (_failure is not null)
+                    {
+                        throw new RecordingFailedException(Source, _failure);
+                    }
+                    return Volatile.Read(ref _published);
+                }
+                Monitor.Wait(_gate);
+                Interlocked.Decrement(ref _waiting);
+            }
+        }
+    }
+
+    /// <summary>Hands every recorded call to <paramref name="handler"/>, in order (waiting for the parser when it catches up with it).</summary>
     public void Replay<THandler>(ref THandler handler) where THandler : ITraceHandler
     {
-        foreach (var s in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_segments))
+        int pos = 0;
+        while (true)
         {
-            switch (s.Kind)
+            int end = Volatile.Read(ref _published);
+            if (end == pos)
             {
-                case Kind.Run:
-                    handler.OnAccessRun(_accessChunks[s.Chunk].AsSpan(s.Start, s.Count), s.Line);
-                    break;
-                case Kind.Words:
-                    handler.OnMemWords(s.Pa, _wordChunks[s.Chunk].AsSpan(s.Start, s.Count), s.Line);
-                    break;
-                default:
-                    var rec = _records[s.Start];
-                    handler.OnRecord(in rec);
-                    break;
+                end = WaitForMore(pos);
+                if (end == pos)
+                {
+                    return;
+                }
+            }
+            var outer = Volatile.Read(ref _segments);
+            for (; pos < end; pos++)
+            {
+                ref readonly Segment s = ref outer[pos >> SegmentShift][pos & (ChunkSegments - 1)];
+                switch (s.Kind)
+                {
+                    case Kind.Run:
+                        handler.OnAccessRun(Unsafe.As<PlainAccess[]>(s.Data).AsSpan(s.Start, s.Count), s.Line);
+                        break;
+                    case Kind.Words:
+                        handler.OnMemWords(s.Pa, Unsafe.As<ulong[]>(s.Data).AsSpan(s.Start, s.Count), s.Line);
+                        break;
+                    default:
+                        handler.OnRecord(in Unsafe.As<TraceRecord[]>(s.Data)[s.Start]);
+                        break;
+                }
             }
         }
     }
 }
+
+/// <summary>A replay of a <see cref="RecordedTrace"/> that was waiting for more input found that its parse failed.</summary>
+public sealed class RecordingFailedException(string source, Exception inner)
+    : Exception($"{source}: the recording this replay was reading stopped: {inner.Message}", inner);

@@ -7,8 +7,8 @@ namespace MmuSim.Reporting;
 /// <summary>
 /// The HTML report of one or several runs and miss-ratio curve files: one self-contained file (styles inline, charts
 /// as inline SVG, no script, nothing fetched), sections in a fixed order — summary, hit rates per structure, reads per
-/// walk, where descriptor reads were served, walk latency, faults, miss-ratio curves — each with its table and chart,
-/// runs side by side. Every text that comes from input (run, structure, model and file names) is HTML-escaped. Each
+/// walk, where descriptor reads were served, walk latency, the timeline (runs with --timing timeline), faults,
+/// miss-ratio curves — each with its table and chart, runs side by side; a multi-PE run shows each PE and its total. Every text that comes from input (run, structure, model and file names) is HTML-escaped. Each
 /// number cell carries its exact value in <c>data-value</c> (the summary's figure, unrounded) beside the text shown.
 /// Each chart's SVG is on a line of its own, so the text structure can be compared apart from the drawing.
 /// </summary>
@@ -43,6 +43,7 @@ public static class HtmlReport
             WalkSection(h, runs, chartById);
             ServedSection(h, runs, chartById);
             LatencySection(h, runs, chartById);
+            TimelineSection(h, runs, chartById);
             FaultSection(h, runs, chartById);
         }
         for (int i = 0; i < curves.Count; i++)
@@ -74,6 +75,7 @@ public static class HtmlReport
         public static Cell Ratio(double? v) => new('r', Fraction: v);
         public static Cell Percent(double? v) => new('%', Fraction: v);
         public static Cell Of(string text) => new('t', Text: text);
+        public static Cell Maybe(long? n) => n is { } v ? Of(v) : None;
         public static readonly Cell None = new('-');
     }
 
@@ -113,6 +115,7 @@ public static class HtmlReport
             new("descriptor reads", "descriptorReads", s => Cell.Of(s.DescriptorReads)),
             new("translation cycles", "translationCycles", s => Cell.Of(s.TranslationCycles)),
             new("cycles per access", "cyclesPerAccess", s => Cell.Ratio(s.CyclesPerAccess)),
+            new("timing", "timing", s => s.Timing is { } t ? Cell.Of(t) : Cell.None),
         ]);
         if (runs.Any(r => r.Summary.StoppedOnFault))
         {
@@ -198,13 +201,59 @@ public static class HtmlReport
             new("walks", "count", s => s.WalkCycles is { } c ? Cell.Of(c.Count) : Cell.None),
             new("total cycles", "total", s => s.WalkCycles is { } c ? Cell.Of(c.Total) : Cell.None),
             new("mean", "mean", s => Cell.Ratio(s.WalkCycles?.Mean)),
-            new("p50", "p50", s => s.WalkCycles is { } c ? Cell.Of(c.P50) : Cell.None),
-            new("p90", "p90", s => s.WalkCycles is { } c ? Cell.Of(c.P90) : Cell.None),
-            new("p99", "p99", s => s.WalkCycles is { } c ? Cell.Of(c.P99) : Cell.None),
+            new("p50", "p50", s => Cell.Maybe(s.WalkCycles?.P50)),
+            new("p90", "p90", s => Cell.Maybe(s.WalkCycles?.P90)),
+            new("p99", "p99", s => Cell.Maybe(s.WalkCycles?.P99)),
             new("max", "max", s => s.WalkCycles is { } c ? Cell.Of(c.Max) : Cell.None),
         ], "cycles per walk");
         h.W.WriteLine("<p class=\"note\">Cycles of each walk (walk-cache and IPA-cache lookups, descriptor reads, updates; no TLB lookups); nearest-rank percentiles.</p>");
         h.Chart(charts, "walk-latency-cdf", "fraction of walks that took at most x cycles");
+        h.SectionEnd();
+    }
+
+    /// <summary>
+    /// The timeline's figures (runs with --timing timeline; nothing when no run has them): stalls, walk wait and
+    /// service apart, walks in service, merged misses and descriptor-level parallelism, and a chart of how many walks
+    /// were in service over the cycles.
+    /// </summary>
+    private static void TimelineSection(Html h, IReadOnlyList<ReportRun> runs, Dictionary<string, ReportChart> charts)
+    {
+        if (runs.All(r => r.Summary.Timeline is null))
+        {
+            return;
+        }
+        h.Section("timeline", "Timeline");
+        static Func<RunSummary, Cell> Count(Func<TimelineFigures, long?> f) => s => s.Timeline is { } t ? Cell.Maybe(f(t)) : Cell.None;
+        static Func<RunSummary, Cell> Ratio(Func<TimelineFigures, double?> f) => s => s.Timeline is { } t ? Cell.Ratio(f(t)) : Cell.None;
+        SideBySide(h, "timeline-table", runs,
+        [
+            new("total cycles", "totalCycles", Count(t => t.TotalCycles)),
+            new("stalled cycles", "stalledCycles", Count(t => t.StalledCycles)),
+            new("window stall cycles", "windowStallCycles", Count(t => t.WindowStallCycles)),
+            new("queue stall cycles", "queueStallCycles", Count(t => t.QueueStallCycles)),
+            new("walk wait: walks", "walkWait.count", Count(t => t.WalkWait.Count)),
+            new("walk wait: mean", "walkWait.mean", Ratio(t => t.WalkWait.Mean)),
+            new("walk wait: p50", "walkWait.p50", Count(t => t.WalkWait.P50)),
+            new("walk wait: p90", "walkWait.p90", Count(t => t.WalkWait.P90)),
+            new("walk wait: p99", "walkWait.p99", Count(t => t.WalkWait.P99)),
+            new("walk wait: max", "walkWait.max", Count(t => t.WalkWait.Max)),
+            new("walk service: mean", "walkService.mean", Ratio(t => t.WalkService.Mean)),
+            new("walk service: p50", "walkService.p50", Count(t => t.WalkService.P50)),
+            new("walk service: p90", "walkService.p90", Count(t => t.WalkService.P90)),
+            new("walk service: p99", "walkService.p99", Count(t => t.WalkService.P99)),
+            new("walk service: max", "walkService.max", Count(t => t.WalkService.Max)),
+            new("mean walks in flight", "meanWalksInFlight", Ratio(t => t.MeanWalksInFlight)),
+            new("walker occupancy", "walkerOccupancy", s => s.Timeline is { } t ? Cell.Percent(t.WalkerOccupancy) : Cell.None),
+            new("mean queue", "meanQueue", Ratio(t => t.MeanQueue)),
+            new("merged misses", "mergedMisses", Count(t => t.MergedMisses)),
+            new("descriptor MLP", "descriptorMlp", Ratio(t => t.DescriptorMlp)),
+            new("shared-line waits", "sharedLineWaits", Count(t => t.SharedLineWaits)),
+            new("miss-buffer waits", "missBufferWaits", Count(t => t.MissBufferWaits)),
+            new("memory waits", "memoryWaits", Count(t => t.MemoryWaits)),
+        ], "on the timeline");
+        h.W.WriteLine("<p class=\"note\">Wait: cycles a walk queued for a walker; service: cycles from its start to its end; nearest-rank percentiles. "
+            + "Descriptor MLP: the mean number of descriptor reads in flight while at least one walk is in service. A multi-PE total adds up what adds up; a PE's own length, occupancy, queue, MLP and percentiles are left out (-).</p>");
+        h.Chart(charts, "walks-in-flight", "share of each run's cycles with 0, 1, 2, … walks in service");
         h.SectionEnd();
     }
 

@@ -10,7 +10,8 @@ namespace MmuSim.Reporting;
 /// Writes results as Apache Parquet (`replay --results FILE.parquet`): the fields of the JSON Lines results
 /// (<see cref="ResultWriter"/>), each a column, present where the JSON line has the key and null where it has not;
 /// the fault object's keys are columns `fault_type`, `fault_stage`, ... Addresses and syndrome values are unsigned
-/// 64-bit integers (the JSON's hex strings as numbers). Rows are buffered in preallocated columns and written a row
+/// 64-bit integers (the JSON's hex strings as numbers); `issue` and `complete` are set on a timeline run only, as in
+/// the JSON line. Rows are buffered in preallocated columns and written a row
 /// group at a time (Snappy-compressed), so a result costs stores into arrays and no allocation.
 /// </summary>
 public sealed class ParquetResultWriter : IOutcomeSink, IDisposable
@@ -29,6 +30,8 @@ public sealed class ParquetResultWriter : IOutcomeSink, IDisposable
     private static readonly DataField<ulong?> Ipa = new("ipa");
     private static readonly DataField<ulong?> Value = new("value");
     private static readonly DataField<long?> Cycles = new("cycles");
+    private static readonly DataField<long?> Issue = new("issue");
+    private static readonly DataField<long?> Complete = new("complete");
     private static readonly DataField<string> FaultType = new("fault_type", true);
     private static readonly DataField<int?> FaultStage = new("fault_stage");
     private static readonly DataField<int?> FaultLevel = new("fault_level");
@@ -39,7 +42,7 @@ public sealed class ParquetResultWriter : IOutcomeSink, IDisposable
     private static readonly DataField<ulong?> FaultHpfar = new("fault_hpfar");
 
     /// <summary>The columns, in order.</summary>
-    public static ParquetSchema Schema { get; } = new(Line, Op, Va, El, Cpu, Unpriv, At, Par, Pa, Ipa, Value, Cycles,
+    public static ParquetSchema Schema { get; } = new(Line, Op, Va, El, Cpu, Unpriv, At, Par, Pa, Ipa, Value, Cycles, Issue, Complete,
         FaultType, FaultStage, FaultLevel, FaultS1Ptw, FaultTargetEl, FaultEsr, FaultFar, FaultHpfar);
 
     // The names as strings, made once: a result stores a reference, never a new string.
@@ -63,6 +66,8 @@ public sealed class ParquetResultWriter : IOutcomeSink, IDisposable
     private readonly ulong?[] _ipa = new ulong?[RowGroupRows];
     private readonly ulong?[] _value = new ulong?[RowGroupRows];
     private readonly long?[] _cycles = new long?[RowGroupRows];
+    private readonly long?[] _issue = new long?[RowGroupRows];
+    private readonly long?[] _complete = new long?[RowGroupRows];
     private readonly string?[] _faultType = new string?[RowGroupRows];
     private readonly int?[] _faultStage = new int?[RowGroupRows];
     private readonly int?[] _faultLevel = new int?[RowGroupRows];
@@ -100,6 +105,9 @@ public sealed class ParquetResultWriter : IOutcomeSink, IDisposable
         _ipa[i] = !dump && !at && o.HasIpa ? o.Ipa : null;
         _value[i] = dump ? o.Value : null;
         _cycles[i] = !dump && !at ? o.Cycles : null;
+        // Only a run on the timeline (--timing timeline) times each access; the JSON line has the keys only then.
+        _issue[i] = !dump && !at && o.Timed ? o.Issue : null;
+        _complete[i] = !dump && !at && o.Timed ? o.Complete : null;
         _faultType[i] = fault ? FaultNames[(int)o.Fault.Type] : null;
         _faultStage[i] = fault ? o.Fault.Stage : null;
         _faultLevel[i] = fault && o.Fault.HasLevel ? o.Fault.Level : null;
@@ -136,6 +144,8 @@ public sealed class ParquetResultWriter : IOutcomeSink, IDisposable
             Column(g, Ipa, _ipa, n);
             Column(g, Value, _value, n);
             Column(g, Cycles, _cycles, n);
+            Column(g, Issue, _issue, n);
+            Column(g, Complete, _complete, n);
             g.WriteAsync(FaultType, new ArraySegment<string>(_faultType!, 0, n)).GetAwaiter().GetResult();
             Column(g, FaultStage, _faultStage, n);
             Column(g, FaultLevel, _faultLevel, n);

@@ -42,7 +42,7 @@ public sealed partial class ReportChart(string id, string title, Plot plot)
 
 /// <summary>
 /// The charts of a report (drawn with ScottPlot): per-structure hit rates, reads per walk, where descriptor reads were
-/// served, the walk-latency CDF, faults by kind, and each file's miss-ratio curves. Runs are the series of each chart,
+/// served, the walk-latency CDF, walks in service on the timeline, faults by kind, and each file's miss-ratio curves. Runs are the series of each chart,
 /// in the order given, in the same colours throughout.
 /// </summary>
 public static class ReportCharts
@@ -75,6 +75,18 @@ public static class ReportCharts
             {
                 charts.Add(WalkLatencyCdf(runs));
             }
+            var timed = runs.Where(r => r.Summary.Timeline is { WalksInFlight.Count: > 0 }).ToList();
+            if (timed.Count != 0)
+            {
+                int most = timed.Max(r => r.Summary.Timeline!.WalksInFlight.Count);
+                var inFlight = Enumerable.Range(0, most).Select(k => k.ToString(CultureInfo.InvariantCulture)).ToList();
+                // Only the runs that have a timeline (a legend entry without bars says nothing), each in its colour of every chart.
+                var chart = Grouped("walks-in-flight", "Walks in service (timeline)", "share of cycles (%)", timed, inFlight,
+                    (r, g) => WalksInFlightShare(r.Summary, int.Parse(g, CultureInfo.InvariantCulture)) * 100,
+                    timed.Select(t => IndexOf(runs, t)).ToList());
+                chart.Plot.XLabel("walks in service at once");
+                charts.Add(chart);
+            }
             var faults = Groups(runs, r => r.Summary.FaultsByKind.Select(FaultLabel));
             if (faults.Count != 0)
             {
@@ -101,6 +113,17 @@ public static class ReportCharts
         long total = s.ServedBy.Sum(x => x.Count);
         var e = s.ServedBy.FirstOrDefault(x => x.By == by);
         return e is null || total == 0 ? null : (double)e.Count / total;
+    }
+
+    /// <summary>The share (0 to 1) of a timeline run's cycles with <paramref name="k"/> walks in service; null without a timeline.</summary>
+    public static double? WalksInFlightShare(RunSummary s, int k)
+    {
+        if (s.Timeline is not { WalksInFlight.Count: > 0 } t)
+        {
+            return null;
+        }
+        long total = t.WalksInFlight.Sum();
+        return total == 0 ? null : k < t.WalksInFlight.Count ? (double)t.WalksInFlight[k] / total : 0;
     }
 
     /// <summary>The groups of a grouped chart: every name any run has, in the order they first appear.</summary>
@@ -134,9 +157,11 @@ public static class ReportCharts
     /// Bars in groups (one group per <paramref name="groups"/> entry, one bar per run in it); a run without a value
     /// for a group (null) has no bar there.
     /// </summary>
+    /// <param name="colours">Each run's colour index (default: its position), so that a chart of some of the runs keeps their colours.</param>
     private static ReportChart Grouped(string id, string title, string yLabel, IReadOnlyList<ReportRun> runs,
-        IReadOnlyList<string> groups, Func<ReportRun, string, double?> value)
+        IReadOnlyList<string> groups, Func<ReportRun, string, double?> value, IReadOnlyList<int>? colours = null)
     {
+        colours ??= Enumerable.Range(0, runs.Count).ToList();
         var plt = NewPlot(title, "", yLabel);
         double width = 0.8 / runs.Count;
         var bars = new List<Bar>();
@@ -151,7 +176,7 @@ public static class ReportCharts
                         Position = g - 0.4 + width * (r + 0.5),
                         Value = v,
                         Size = width * 0.9,
-                        FillColor = Colours.GetColor(r),
+                        FillColor = Colours.GetColor(colours[r]),
                         LineWidth = 0,
                     });
                 }
@@ -172,15 +197,27 @@ public static class ReportCharts
         }
         plt.Axes.Margins(bottom: 0);
         plt.Axes.SetLimitsX(-0.6, groups.Count - 0.4);
-        Legend(plt, runs);
+        Legend(plt, runs, colours);
         return new ReportChart(id, title, plt);
     }
 
-    private static void Legend(Plot plt, IReadOnlyList<ReportRun> runs)
+    private static int IndexOf(IReadOnlyList<ReportRun> runs, ReportRun run)
+    {
+        for (int i = 0; i < runs.Count; i++)
+        {
+            if (ReferenceEquals(runs[i], run))
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static void Legend(Plot plt, IReadOnlyList<ReportRun> runs, IReadOnlyList<int> colours)
     {
         for (int r = 0; r < runs.Count; r++)
         {
-            plt.Legend.ManualItems.Add(new LegendItem { LabelText = runs[r].Name, FillColor = Colours.GetColor(r) });
+            plt.Legend.ManualItems.Add(new LegendItem { LabelText = runs[r].Name, FillColor = Colours.GetColor(colours[r]) });
         }
         plt.ShowLegend(Edge.Right);
     }
@@ -204,6 +241,9 @@ public static class ReportCharts
             line.ConnectStyle = ConnectStyle.StepHorizontal;
             line.MarkerSize = 0;
             line.LineWidth = 2;
+            // Runs whose walks took the same cycles (the same model, additive and timeline) draw the same steps: a
+            // pattern per run keeps the one drawn first visible through the gaps of the next.
+            line.LinePattern = (r % 3) switch { 0 => LinePattern.Solid, 1 => LinePattern.Dashed, _ => LinePattern.Dotted };
             line.LegendText = runs[r].Name;
         }
         plt.Axes.SetLimitsY(0, 1.02);

@@ -41,7 +41,26 @@ public sealed record RunSummary
     public IReadOnlyList<StructureFigures> Structures { get; init; } = [];
     public IReadOnlyList<ServedFigure> ServedBy { get; init; } = [];
     public WalkCycleFigures? WalkCycles { get; init; }
+
+    /// <summary>"additive" or "timeline" (`timing`); null in older summaries and in a multi-PE summary's totals of mixed runs.</summary>
+    public string? Timing { get; init; }
+
+    /// <summary>The timeline's figures (`timeline`, with --timing timeline), or null.</summary>
+    public TimelineFigures? Timeline { get; init; }
 }
+
+/// <summary>
+/// A `timeline` object (docs/translation-cost.md): stalls, walk wait and service, walks in service over time, merged
+/// misses, descriptor-level parallelism. Figures a multi-PE total cannot be made from its PEs' are null.
+/// </summary>
+/// <param name="WalksInFlight">Cycles with 0, 1, 2, … walks in service.</param>
+public sealed record TimelineFigures(long? TotalCycles, long StalledCycles, long WindowStallCycles, long QueueStallCycles,
+    DistributionFigures WalkWait, DistributionFigures WalkService, IReadOnlyList<long> WalksInFlight, double? MeanWalksInFlight,
+    double? WalkerOccupancy, double? MeanQueue, long MergedMisses, double? DescriptorMlp, long SharedLineWaits, long MissBufferWaits,
+    long MemoryWaits);
+
+/// <summary>A distribution as the summary gives it (count, total, mean, nearest-rank percentiles, max); null where a total cannot know it.</summary>
+public sealed record DistributionFigures(long Count, long Total, double Mean, long? P50, long? P90, long? P99, long Max);
 
 /// <summary>A `faultsByKind` cell: type, stage, level (null: none, alignment), count and its first lines.</summary>
 public sealed record FaultCell(string Type, int Stage, int? Level, long Count, IReadOnlyList<FaultLineFigure> FirstLines);
@@ -60,8 +79,11 @@ public sealed record StructureFigures(string Name, string Kind, long Lookups, lo
 /// <summary>A `descriptorReadsServedBy` entry: where descriptor reads were served (or made unnecessary).</summary>
 public sealed record ServedFigure(string By, string Kind, long Count);
 
-/// <summary>`walkCycles`: the distribution of each walk's cycles; <see cref="Histogram"/> is empty in older summaries.</summary>
-public sealed record WalkCycleFigures(long Count, long Total, double Mean, long P50, long P90, long P99, long Max,
+/// <summary>
+/// `walkCycles`: the distribution of each walk's cycles; <see cref="Histogram"/> is empty in older summaries (and a
+/// multi-PE total made from such summaries has no percentiles).
+/// </summary>
+public sealed record WalkCycleFigures(long Count, long Total, double Mean, long? P50, long? P90, long? P99, long Max,
     IReadOnlyList<(long Cycles, long Count)> Histogram);
 
 /// <summary>The miss-ratio curves of one `mmusim mrc` JSON file.</summary>
@@ -191,13 +213,18 @@ public sealed class ReportInputs
         bool stopped = summary.TryGetProperty("stoppedOnFault", out var st) && st.ValueKind == JsonValueKind.True;
         if (summary.TryGetProperty("perPe", out var perPe) && perPe.ValueKind == JsonValueKind.Array)
         {
+            var pes = new List<RunSummary>();
             int i = 0;
             foreach (var pe in perPe.EnumerateArray())
             {
                 string peKey = Dot(key, $"perPe[{i++}]");
                 long cpu = r.Long(r.Get(pe, "cpu", peKey), peKey + ".cpu");
-                Runs.Add(new ReportRun($"{name} PE {cpu}", r.Source, r.Summary(pe, peKey, model, stopped)));
+                var run = new ReportRun($"{name} PE {cpu}", r.Source, r.Summary(pe, peKey, model, stopped));
+                Runs.Add(run);
+                pes.Add(run.Summary);
             }
+            // The whole run beside its PEs: the summary's own totals, and what adds up across PEs.
+            Runs.Add(new ReportRun($"{name} total", r.Source, MultiPeTotal.Of(r.Summary(summary, key, model, stopped), pes)));
             return;
         }
         Runs.Add(new ReportRun(name, r.Source, r.Summary(summary, key, model, stopped)));
@@ -332,8 +359,26 @@ public sealed class ReportInputs
                     mean.ValueKind == JsonValueKind.Number ? mean.GetDouble() : throw new ConfigException(Source, k + ".mean", "not a number"),
                     Long(wc, "p50", k), Long(wc, "p90", k), Long(wc, "p99", k), Long(wc, "max", k), histogram);
             }
+            string? timing = s.TryGetProperty("timing", out var tm) ? String(tm, Dot(key, "timing")) : null;
+            TimelineFigures? timeline = null;
+            if (s.TryGetProperty("timeline", out var tl) && tl.ValueKind != JsonValueKind.Null)
+            {
+                string k = Dot(key, "timeline");
+                var inFlight = new List<long>();
+                int j = 0;
+                foreach (var c in Array(tl, "walksInFlight", k).EnumerateArray())
+                {
+                    inFlight.Add(Long(c, $"{k}.walksInFlight[{j++}]"));
+                }
+                timeline = new TimelineFigures(Long(tl, "totalCycles", k), Long(tl, "stalledCycles", k), Long(tl, "windowStallCycles", k),
+                    Long(tl, "queueStallCycles", k), Distribution(tl, "walkWait", k), Distribution(tl, "walkService", k), inFlight,
+                    Ratio(tl, "meanWalksInFlight", k), Ratio(tl, "walkerOccupancy", k), Ratio(tl, "meanQueue", k), Long(tl, "mergedMisses", k),
+                    Ratio(tl, "descriptorMlp", k), Long(tl, "sharedLineWaits", k), Long(tl, "missBufferWaits", k), Long(tl, "memoryWaits", k));
+            }
             return new RunSummary
             {
+                Timing = timing,
+                Timeline = timeline,
                 Model = model,
                 Lines = s.TryGetProperty("lines", out _) ? Long(s, "lines", key) : null,
                 Accesses = Long(s, "accesses", key),
@@ -361,6 +406,16 @@ public sealed class ReportInputs
                 ServedBy = served,
                 WalkCycles = walk,
             };
+        }
+
+        private DistributionFigures Distribution(JsonElement o, string field, string key)
+        {
+            string k = Dot(key, field);
+            var d = Get(o, field, key);
+            var mean = Get(d, "mean", k);
+            return new DistributionFigures(Long(d, "count", k), Long(d, "total", k),
+                mean.ValueKind == JsonValueKind.Number ? mean.GetDouble() : throw new ConfigException(Source, k + ".mean", "not a number"),
+                Long(d, "p50", k), Long(d, "p90", k), Long(d, "p99", k), Long(d, "max", k));
         }
 
         private StructureFigures Structure(JsonElement o, string key, string kind) =>
@@ -392,5 +447,106 @@ public sealed class ReportInputs
             }
             return new MrcCurveSet(Source, inputs, pageSize, Long(root, "footprint", ""), curves);
         }
+    }
+}
+
+/// <summary>
+/// The total of a multi-PE run: the summary's own whole-run figures (accesses, walks, cycles, faults, …) with what
+/// only its PEs carry added up across them. Structures and where reads were served add up by name (each PE has its
+/// own). Walk latency merges the PEs' exact histograms, so its percentiles are exact; without histograms they stay
+/// unknown. On the timeline, stalls, waits, merges and walk wait and service add up, a distribution's mean is its
+/// total over its count and its maximum the largest; the run's length, walks in flight, occupancy, queue, MLP and
+/// percentiles are each PE's own and are left out.
+/// </summary>
+internal static class MultiPeTotal
+{
+    public static RunSummary Of(RunSummary top, IReadOnlyList<RunSummary> pes)
+    {
+        var structures = new List<StructureFigures>();
+        foreach (var st in pes.SelectMany(p => p.Structures))
+        {
+            int i = structures.FindIndex(x => x.Name == st.Name);
+            if (i < 0)
+            {
+                structures.Add(st);
+            }
+            else
+            {
+                var a = structures[i];
+                structures[i] = a with { Lookups = a.Lookups + st.Lookups, Hits = a.Hits + st.Hits, Misses = a.Misses + st.Misses, Evictions = a.Evictions + st.Evictions };
+            }
+        }
+        var served = new List<ServedFigure>();
+        foreach (var e in pes.SelectMany(p => p.ServedBy))
+        {
+            int i = served.FindIndex(x => x.By == e.By);
+            if (i < 0)
+            {
+                served.Add(e);
+            }
+            else
+            {
+                served[i] = served[i] with { Count = served[i].Count + e.Count };
+            }
+        }
+        string? timing = pes.Count != 0 && pes.All(p => p.Timing == pes[0].Timing) ? pes[0].Timing : null;
+        return top with
+        {
+            Structures = structures,
+            ServedBy = served,
+            WalkCycles = WalkCycles(pes.Select(p => p.WalkCycles).OfType<WalkCycleFigures>().ToList()),
+            Timing = timing,
+            Timeline = pes.Count != 0 && pes.All(p => p.Timeline is not null) ? Timeline(pes.Select(p => p.Timeline!).ToList()) : null,
+        };
+    }
+
+    private static WalkCycleFigures? WalkCycles(List<WalkCycleFigures> pes)
+    {
+        if (pes.Count == 0)
+        {
+            return null;
+        }
+        long count = pes.Sum(p => p.Count), total = pes.Sum(p => p.Total), max = pes.Max(p => p.Max);
+        double mean = count == 0 ? 0 : Math.Round((double)total / count, 4);
+        // An exact histogram each (a PE without walks has none): the merged one gives exact percentiles.
+        if (pes.Any(p => p.Count != 0 && p.Histogram.Count == 0))
+        {
+            return new WalkCycleFigures(count, total, mean, null, null, null, max, []);
+        }
+        var merged = pes.SelectMany(p => p.Histogram).GroupBy(b => b.Cycles).Select(g => (Cycles: g.Key, Count: g.Sum(b => b.Count)))
+            .OrderBy(b => b.Cycles).ToList();
+        return new WalkCycleFigures(count, total, mean, Percentile(merged, count, 50), Percentile(merged, count, 90), Percentile(merged, count, 99), max, merged);
+    }
+
+    /// <summary>Nearest rank, as the summary computes it: the smallest value with at least p% of the samples at or below it (0 when empty).</summary>
+    internal static long Percentile(IReadOnlyList<(long Cycles, long Count)> histogram, long count, double p)
+    {
+        if (count == 0)
+        {
+            return 0;
+        }
+        long rank = Math.Max(1, (long)Math.Ceiling(p / 100.0 * count));
+        long seen = 0;
+        foreach (var (cycles, n) in histogram)
+        {
+            seen += n;
+            if (seen >= rank)
+            {
+                return cycles;
+            }
+        }
+        return histogram.Count == 0 ? 0 : histogram[^1].Cycles;
+    }
+
+    private static TimelineFigures Timeline(List<TimelineFigures> pes) => new(null, pes.Sum(p => p.StalledCycles),
+        pes.Sum(p => p.WindowStallCycles), pes.Sum(p => p.QueueStallCycles), Distribution(pes.Select(p => p.WalkWait)),
+        Distribution(pes.Select(p => p.WalkService)), [], null, null, null, pes.Sum(p => p.MergedMisses), null,
+        pes.Sum(p => p.SharedLineWaits), pes.Sum(p => p.MissBufferWaits), pes.Sum(p => p.MemoryWaits));
+
+    private static DistributionFigures Distribution(IEnumerable<DistributionFigures> pes)
+    {
+        var all = pes.ToList();
+        long count = all.Sum(d => d.Count), total = all.Sum(d => d.Total);
+        return new DistributionFigures(count, total, count == 0 ? 0 : Math.Round((double)total / count, 4), null, null, null, all.Max(d => d.Max));
     }
 }
