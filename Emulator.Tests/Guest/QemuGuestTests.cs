@@ -100,6 +100,14 @@ public sealed class QemuGuestTests : IDisposable
             string setup = Path.Combine(_dir, "setup.trace");
             var (exit, _, err) = Support.Cli.Run("import", "qemu-gdb", $"127.0.0.1:{port}", "-o", setup, "--timeout", "20");
             Assert.True(exit == 0, err);
+            // Every translation and ID register by QEMU 7.2's names (ID_AA64MMFR3_EL1 as ID_AA64MMFR3_EL1_RESERVED);
+            // its description has no ID_AA64PFR0_EL1.
+            var vcpu0 = File.ReadLines(setup).SkipWhile(l => l != "cpu  0").TakeWhile(l => l != "cpu  1")
+                .Where(l => l.StartsWith("reg ", StringComparison.Ordinal)).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
+            Assert.Equal(["TCR_EL1", "TTBR0_EL1", "TTBR1_EL1", "MAIR_EL1", "HCR_EL2", "VTCR_EL2", "VTTBR_EL2", "TCR_EL2", "TTBR0_EL2", "TTBR1_EL2",
+                "MAIR_EL2", "ID_AA64MMFR0_EL1", "ID_AA64MMFR1_EL1", "ID_AA64MMFR2_EL1", "ID_AA64MMFR3_EL1", "ID_AA64PFR1_EL1", "ID_AA64ISAR0_EL1",
+                "ID_AA64ISAR1_EL1", "SCTLR_EL1", "SCTLR_EL2"], vcpu0);
+            Assert.EndsWith("; not in the target description: ID_AA64PFR0_EL1\n", err.Replace("\r\n", "\n"), StringComparison.Ordinal);
 
             // gva2gpa translates at the vCPU's EL as a data read (QEMU's get_phys_addr with MMU_DATA_LOAD): the R answer.
             int compared = 0, mapped = 0, accessFlagOnly = 0;
