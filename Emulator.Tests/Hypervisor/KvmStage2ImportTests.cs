@@ -212,6 +212,29 @@ public class KvmStage2ImportTests
     }
 
     [Fact]
+    public void ADumpWhoseTablesPassTheMemoryCapIsExitThreeAndWritesNothing()
+    {
+        // 16 GiB of 4 KiB pages (4M entries, 32 MiB of level-3 tables) against a 4 MiB cap.
+        string dir = Path.Combine(Path.GetTempPath(), $"kvm-{Guid.NewGuid():n}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string dump = Path.Combine(dir, "huge");
+            File.WriteAllText(dump, Header + "0x0000000000000000-0x0000000400000000          16G 3   R W px ux  AF    \n");
+            string output = Path.Combine(dir, "s2.trace");
+            var r = Support.Cli.Run("import", "kvm-stage2", dump, "-o", output, "--max-memory", "4m", "--ipa-bits", "40");
+            Assert.Equal((3, $"mmusim import kvm-stage2: {dump}: its stage-2 tables would take more than --max-memory 4m (4194304 bytes)\n"), (r.Exit, r.Err));
+            Assert.False(File.Exists(output));
+            r = Support.Cli.Run("import", "kvm-stage2", dump, "-o", output, "--max-memory", "1k");
+            Assert.Equal((1, "mmusim import kvm-stage2: --max-memory 1k: expected a size of at least 4m (e.g. 512m, 4g)\n"), (r.Exit, r.Err));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void BadOptionsAreExitOneAndBadInputExitTwo()
     {
         string dump = Path.Combine(Kvm, "stage2_page_tables");

@@ -27,10 +27,11 @@ public static class ImportKvmCommand
         var levels = new Option<int?>("--levels") { Description = "KVM's stage2_levels (default: the file stage2_levels beside the dump, else what KVM derives from the IPA size)." };
         var paOffset = new Option<string?>("--pa-offset") { Description = "Map each IPA to PA = IPA + OFFSET (default 0: PA = IPA); the setup's memory moves with it." };
         var hwAf = new Option<bool>("--hw-af") { Description = "Set VTCR_EL2.HA (hardware updates AF), so AF=0 entries do not fault." };
+        var maxMemory = new Option<string>("--max-memory") { Description = "Cap on the stage-2 tables built (e.g. 512m, 4g; default 1g): a larger dump is exit 3.", DefaultValueFactory = _ => "1g" };
         var cmd = new Command("kvm-stage2", "KVM's stage-2 dump (stage2_page_tables: IPA ranges, levels, permissions, no output addresses) as the stage 2 of a setup: "
             + "each IPA maps to itself (or + --pa-offset) with the dump's levels, S2AP, XN and AF, so a guest's stage-2 faults replay as on the host.")
         {
-            file, output, setup, granule, ipaBits, levels, paOffset, hwAf,
+            file, output, setup, granule, ipaBits, levels, paOffset, hwAf, maxMemory,
         };
         cmd.SetAction(async (pr, ct) =>
         {
@@ -51,6 +52,11 @@ public static class ImportKvmCommand
             if (pr.GetValue(paOffset) is { } off && (!TranslateCommand.TryNumber(off, out offset) || (offset & 0xFFF) != 0))
             {
                 Console.Error.WriteLine($"{me}: --pa-offset {off}: expected a 64-bit number, a multiple of 4 KiB");
+                return 1;
+            }
+            if (!ReplayCommand.TryParseSize(pr.GetValue(maxMemory)!, out ulong cap) || cap < (4UL << 20) || cap > long.MaxValue)
+            {
+                Console.Error.WriteLine($"{me}: --max-memory {pr.GetValue(maxMemory)}: expected a size of at least 4m (e.g. 512m, 4g)");
                 return 1;
             }
             string dumpPath = pr.GetValue(file)!;
@@ -123,16 +129,16 @@ public static class ImportKvmCommand
             KvmStage2Import.Result result;
             try
             {
-                result = KvmStage2Import.Build(dump, new KvmStage2Options { Granule = g.Value, IpaBits = ipa, Levels = lv, PaOffset = offset, HardwareAf = pr.GetValue(hwAf) }, pes, ram, paBits);
+                result = KvmStage2Import.Build(dump, new KvmStage2Options { Granule = g.Value, IpaBits = ipa, Levels = lv, PaOffset = offset, HardwareAf = pr.GetValue(hwAf), MaxTableBytes = (long)cap }, pes, ram, paBits);
             }
             catch (TraceFormatException e)
             {
                 Console.Error.WriteLine($"mmusim: {e.Message}");
                 return 2;
             }
-            catch (MemoryLimitException e)
+            catch (MemoryLimitException)
             {
-                Console.Error.WriteLine($"mmusim: {e.Message}");
+                Console.Error.WriteLine($"{me}: {dumpPath}: its stage-2 tables would take more than --max-memory {pr.GetValue(maxMemory)} ({cap} bytes)");
                 return 3;
             }
             try

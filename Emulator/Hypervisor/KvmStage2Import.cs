@@ -25,6 +25,9 @@ public sealed record KvmStage2Options
 
     /// <summary>VTCR_EL2.HA: hardware sets AF, so AF=0 entries do not fault.</summary>
     public bool HardwareAf { get; init; }
+
+    /// <summary>Cap on the tables built (a hostile dump can name 2^36 pages): beyond it, a <see cref="MemoryLimitException"/>.</summary>
+    public long MaxTableBytes { get; init; } = 1L << 30;
 }
 
 /// <summary>A PE of the guest setup the stage 2 is added to: its index and the HCR_EL2 it had.</summary>
@@ -81,12 +84,9 @@ public static class KvmStage2Import
         {
             throw new TraceFormatException(dump.Source, first.Line, 1, $"--pa-offset 0x{options.PaOffset:x} puts the IPA space past 2^64");
         }
-        var memory = new PhysicalMemory { MaxBytes = 1L << 34 };
-        const ulong pool = 1UL << 34;
-        var frames = new FrameAllocator(tableBase, pool);
+        var memory = new PhysicalMemory { MaxBytes = options.MaxTableBytes };
+        var frames = new FrameAllocator(tableBase, 1UL << 40);
         var builder = new PageTableBuilder(memory, g, ipaBits, start, frames);
-        var writes = new SortedDictionary<ulong, ulong>();
-        builder.OnWrite = (pa, v) => writes[pa] = v;
 
         int mapped = 0;
         long leaves = 0;
@@ -172,7 +172,7 @@ public static class KvmStage2Import
         {
             sb.AppendLine($"ram  0x{tableBase:x} 0x{(frames.Used + 0xFFF) & ~0xFFFUL:x}   # the stage-2 tables");
         }
-        WriteRuns(sb, writes);
+        WriteRuns(sb, memory, tableBase, frames.Used);
         var list = pes is { Count: > 0 } ? pes : [new KvmSetupPe(0, 1UL << 31)];
         foreach (var pe in list)
         {
@@ -189,29 +189,31 @@ public static class KvmStage2Import
         return new Result(sb.ToString(), dump.Ranges.Count, mapped, leaves, frames.Used, ipaBits, start);
     }
 
-    /// <summary>`mem` lines, one per run of consecutive non-zero words (zero is what unwritten memory holds).</summary>
-    private static void WriteRuns(StringBuilder sb, SortedDictionary<ulong, ulong> words)
+    /// <summary>`mem` lines for the tables, one per run of up to 8 consecutive non-zero words (zero is what unwritten memory holds).</summary>
+    private static void WriteRuns(StringBuilder sb, PhysicalMemory memory, ulong from, ulong bytes)
     {
-        ulong next = ulong.MaxValue;
         int inLine = 0;
-        foreach (var (pa, v) in words)
+        for (ulong pa = from; pa < from + bytes; pa += 8)
         {
-            if (v == 0)
-            {
-                continue;
-            }
-            if (pa != next || inLine == 8)
+            ulong v = memory.Peek64(new PhysicalAddress(pa));
+            if (v == 0 || inLine == 8)
             {
                 if (inLine > 0)
                 {
                     sb.AppendLine();
+                    inLine = 0;
                 }
+                if (v == 0)
+                {
+                    continue;
+                }
+            }
+            if (inLine == 0)
+            {
                 sb.Append(CultureInfo.InvariantCulture, $"mem  0x{pa:x}");
-                inLine = 0;
             }
             sb.Append(CultureInfo.InvariantCulture, $" 0x{v:x}");
             inLine++;
-            next = pa + 8;
         }
         if (inLine > 0)
         {
