@@ -26,6 +26,7 @@ public sealed class IoErrorTests : IDisposable
 
     private static string Example => Path.Combine(TestPaths.Traces, "sample", "example.trace");
     private static string System => Path.Combine(TestPaths.Traces, "cells", "qemu-virt.json");
+    private static string KvmDump => Path.Combine(TestPaths.Traces, "kvm", "stage2_page_tables");
 
     /// <summary>Inputs that cannot be read: (path, reason).</summary>
     private IEnumerable<(string Path, string Reason)> BadInputs() =>
@@ -48,6 +49,8 @@ public sealed class IoErrorTests : IDisposable
                 (["convert", path, Path.Combine(_dir, "out.trace")], "mmusim"),
                 (["replay", Example, "--quiet", "--config", path], "mmusim"),
                 (["cell", path], "mmusim cell"),
+                (["import", "kvm-stage2", path, "-o", Path.Combine(_dir, "out.trace")], "mmusim"),
+                (["import", "kvm-stage2", KvmDump, "--setup", path, "-o", Path.Combine(_dir, "out.trace")], "mmusim"),
             })
             {
                 var (exit, _, err) = Support.Cli.Run(args);
@@ -69,6 +72,7 @@ public sealed class IoErrorTests : IDisposable
                 (["faults", Example, "--json", path], "mmusim faults"),
                 (["convert", Example, path], "mmusim"),
                 (["cell", System, "-o", path], "mmusim cell"),
+                (["import", "kvm-stage2", KvmDump, "-o", path], "mmusim import kvm-stage2"),
             })
             {
                 var (exit, _, err) = Support.Cli.Run(args);

@@ -224,6 +224,28 @@ public sealed class MultiPeReplayTests
     }
 
     [Fact]
+    public void EveryIdRegisterThatDescribesTranslationIsTheSystems()
+    {
+        // docs/trace-format.md, "More ID registers": MMFR3, PFR0/1, ISAR0/1 as the others, QEMU 7.2's name of MMFR3.
+        var (replayer, _) = Replay("""
+            cpu 1
+            reg ID_AA64MMFR3_EL1_RESERVED 0x1
+            reg ID_AA64PFR0_EL1 0x1000000011111
+            reg id_aa64pfr1_el1 0x321
+            reg ID_AA64ISAR0_EL1 0x221100110212120
+            reg ID_AA64ISAR1_EL1 0x100000000000000
+            cpu 2
+            """);
+        var expected = new[]
+        {
+            (SysReg.ID_AA64MMFR3_EL1, 0x1UL), (SysReg.ID_AA64PFR0_EL1, 0x1000000011111UL), (SysReg.ID_AA64PFR1_EL1, 0x321UL),
+            (SysReg.ID_AA64ISAR0_EL1, 0x221100110212120UL), (SysReg.ID_AA64ISAR1_EL1, 0x100000000000000UL),
+        };
+        Assert.All(replayer.System.Pes, pe => Assert.Equal(expected, expected.Select(e => (e.Item1, pe.Registers[e.Item1]))));
+        Assert.Equal(SystemRegisters.IdRegisters.Length, Enum.GetValues<SysReg>().Count(SystemRegisters.IsIdRegister));
+    }
+
+    [Fact]
     public void APeMadeByACpuLineTakesTheFirstPesReplaySettings()
     {
         var core = new SimulatedCore(config: Presets.NeoverseN1) { CheckStale = true, PrefetchWalks = false };

@@ -76,6 +76,9 @@ public sealed class GoldenOutputTests
         // explain --va: no trace line, the translation of an address with the tables after the traces.
         { "explain-va", ["explain", "traces/guest/tables-demo.trace", "--va", "0xffffffff80001000"] },
         { "tables-two-stages", ["tables", "traces/sample/example.trace"] },
+        // KVM's stage-2 dump imported under a guest's setup: the rebuilt stage 2, and one IPA's read/write/fetch.
+        { "tables-kvm-stage2", ["tables", "traces/kvm/guest+stage2.trace", "--regime", "stage2"] },
+        { "translate-kvm-stage2", ["translate", "traces/kvm/guest+stage2.trace", "0x40600008"] },
         { "tables-diff", ["tables", "traces/guest/tables-demo.trace", "--diff", "traces/guest/tables-demo-changed.trace"] },
         // A stale translation on PE 1 after PE 0's local TLBI: the chain of events behind the finding.
         { "explain-maintenance-stale", ["explain", "traces/sample/maintenance-bugs.trace", "--line", "37"] },

@@ -167,7 +167,59 @@ public sealed class ElfCoreTests : IDisposable
 
         (exit, _, err) = Support.Cli.Run("import", "core", core, "-o", setup, "--reg", "TTBR9_EL1=1");
         Assert.Equal(1, exit);
-        Assert.Equal("mmusim import core: bad --reg 'TTBR9_EL1=1' (NAME=VALUE: a register of the trace format, a 64-bit number)\n", err.Replace("\r\n", "\n"));
+        Assert.Equal("mmusim import core: bad --reg 'TTBR9_EL1=1' ([cpuN:]NAME=VALUE: a vCPU number, a register of the trace format, a 64-bit number)\n", err.Replace("\r\n", "\n"));
+    }
+
+    [Fact]
+    public void RegTakesAVcpuAndTheFormWithoutOneMeansEveryVcpu()
+    {
+        string core = WriteCore(SampleCore());
+        string setup = Path.Combine(_dir, "per-vcpu.trace");
+        // Each vCPU's own TTBR0_EL1 (one process per vCPU); MAIR_EL1 for both, then vCPU 1's own, which wins there.
+        var (exit, _, err) = Support.Cli.Run("import", "core", core, "-o", setup, "--reg", "cpu0:TTBR0_EL1=0x40008000",
+            "--reg", "CPU1:ttbr0_el1=0x4000a000", "--reg", "MAIR_EL1=0xff", "--reg", "cpu1:MAIR_EL1=0x4ff");
+        Assert.Equal("mmusim import core: 1 memory segment(s), 2 vCPU(s); inferred from VMCOREINFO: TTBR1_EL1, TCR_EL1, MAIR_EL1, SCTLR_EL1\n", err.Replace("\r\n", "\n"));
+        Assert.Equal(0, exit);
+        Assert.Equal("""
+            # setup imported by `mmusim import core` from guest.core (69632 bytes): 1 PT_LOAD segment, 2 vCPU notes, a VMCOREINFO note
+            # OSRELEASE=6.1.0-test
+            ram  0x40000000 0x10000
+            load 0x40000000 guest.core 0x1000 0x10000
+            cpu  0
+            # vCPU 0 (pr_pid 0): PC 0xffff800008010000, SP 0xffff80000a00ff00, PSTATE 0x3c5
+            reg  SCTLR_EL1 0x1   # inferred: M=1: a running kernel has its MMU on
+            reg  TCR_EL1 0x5b5100090   # inferred: T1SZ=16, 4K granule (VMCOREINFO), EPD0=1, IPS=48 bits
+            reg  TTBR1_EL1 0x40000000   # inferred: swapper_pg_dir - kimage_voffset (VMCOREINFO)
+            reg  MAIR_EL1 0xff
+            reg  TTBR0_EL1 0x40008000
+            el   1
+            cpu  1
+            # vCPU 1 (pr_pid 1): PC 0xffff800008010400, SP 0xffff80000a00ff00, PSTATE 0x400005
+            reg  SCTLR_EL1 0x1   # inferred: M=1: a running kernel has its MMU on
+            reg  TCR_EL1 0x5b5100090   # inferred: T1SZ=16, 4K granule (VMCOREINFO), EPD0=1, IPS=48 bits
+            reg  TTBR1_EL1 0x40000000   # inferred: swapper_pg_dir - kimage_voffset (VMCOREINFO)
+            reg  TTBR0_EL1 0x4000a000
+            reg  MAIR_EL1 0x4ff
+            el   1
+            pstate PAN 1
+
+            """.Replace("\r\n", "\n"), File.ReadAllText(setup));
+
+        // Given for vCPU 0 alone, TTBR0_EL1 is still missing for vCPU 1, and the summary says which.
+        (exit, _, err) = Support.Cli.Run("import", "core", core, "-o", setup, "--reg", "cpu0:TTBR0_EL1=0x40008000");
+        Assert.Equal(0, exit);
+        Assert.Equal("mmusim import core: 1 memory segment(s), 2 vCPU(s); inferred from VMCOREINFO: TTBR1_EL1, TCR_EL1, MAIR_EL1, SCTLR_EL1; "
+            + "missing (give them with --reg NAME=VALUE): TTBR0_EL1 (vCPU 1)\n", err.Replace("\r\n", "\n"));
+
+        // A vCPU the core has no note for, and malformed prefixes, are bad options.
+        (exit, _, err) = Support.Cli.Run("import", "core", core, "-o", setup, "--reg", "cpu2:TTBR0_EL1=0x1");
+        Assert.Equal((1, "mmusim import core: --reg cpu2:TTBR0_EL1: the core has no vCPU 2 (its vCPUs: 0, 1)\n"), (exit, err.Replace("\r\n", "\n")));
+        foreach (string bad in new[] { "cpu:TTBR0_EL1=1", "cpux:TTBR0_EL1=1", "vcpu1:TTBR0_EL1=1", "cpu-1:TTBR0_EL1=1", "cpu1:=1", "cpu1:TTBR0_EL1" })
+        {
+            (exit, _, err) = Support.Cli.Run("import", "core", core, "-o", setup, "--reg", bad);
+            Assert.Equal((1, $"mmusim import core: bad --reg '{bad}' ([cpuN:]NAME=VALUE: a vCPU number, a register of the trace format, a 64-bit number)\n"),
+                (exit, err.Replace("\r\n", "\n")));
+        }
     }
 
     [Theory]

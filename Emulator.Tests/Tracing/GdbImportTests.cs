@@ -38,7 +38,8 @@ public sealed class GdbImportTests : IDisposable
     }
 
     /// <summary>System registers from number 100 on, in QEMU's spelling.</summary>
-    private static readonly string[] SysRegNames = ["SCTLR", "TCR_EL1", "TTBR0_EL1", "TTBR1_EL1", "MAIR_EL1", "HCR_EL2", "VTCR_EL2", "VTTBR_EL2", "ID_AA64MMFR0_EL1"];
+    private static readonly string[] SysRegNames = ["SCTLR", "TCR_EL1", "TTBR0_EL1", "TTBR1_EL1", "MAIR_EL1", "HCR_EL2", "VTCR_EL2", "VTTBR_EL2", "ID_AA64MMFR0_EL1",
+        "ID_AA64MMFR3_EL1_RESERVED", "ID_AA64PFR1_EL1", "ID_AA64ISAR0_EL1"];
 
     private static string SysXml() => """<?xml version="1.0"?><!DOCTYPE feature SYSTEM "gdb-target.dtd"><feature name="org.qemu.gdb.aarch64.sysregs">"""
         + string.Concat(SysRegNames.Select((n, i) => $"""<reg name="{n}" bitsize="64" regnum="{100 + i}" group="cp_regs" type="uint64"/>""")) + "</feature>";
@@ -51,12 +52,14 @@ public sealed class GdbImportTests : IDisposable
             [33] = 0x3c5, // EL1h
             [100] = 0x30d0199d, [101] = 0x0000000280803519, [102] = 0x40000000, [103] = 0, [104] = 0xff,
             [105] = 0x80000001, [106] = 0x80023558, [107] = 0x40010000, [108] = 0x0000000000101122,
+            [109] = 0, [110] = 0x0000000000000321, [111] = 0x0221100110212120,
         },
         ["2"] = new()
         {
             [33] = 0x400005, // EL1t, PAN
             [100] = 0x30d0199d, [101] = 0x0000000280803519, [102] = 0x40004000, [103] = 0, [104] = 0xff,
             [105] = 0x80000001, [106] = 0x80023558, [107] = 0x40010000, [108] = 0x0000000000101122,
+            [109] = 0, [110] = 0x0000000000000321, [111] = 0x0221100110212120,
         },
     };
 
@@ -245,12 +248,12 @@ public sealed class GdbImportTests : IDisposable
         var (exit, _, err) = Support.Cli.Run("import", "qemu-gdb", $"127.0.0.1:{stub.Port}", "-o", setup, "--timeout", "20");
         await serving.WaitAsync(TimeSpan.FromSeconds(30));
 
-        Assert.Equal("mmusim import qemu-gdb: 2 vCPU(s), 6 table(s), 28672 bytes of tables; not in the target description: SCTLR_EL2, TCR_EL2, TTBR0_EL2, TTBR1_EL2, MAIR_EL2, ID_AA64MMFR1_EL1, ID_AA64MMFR2_EL1\n",
+        Assert.Equal("mmusim import qemu-gdb: 2 vCPU(s), 6 table(s), 28672 bytes of tables; not in the target description: SCTLR_EL2, TCR_EL2, TTBR0_EL2, TTBR1_EL2, MAIR_EL2, ID_AA64MMFR1_EL1, ID_AA64MMFR2_EL1, ID_AA64PFR0_EL1, ID_AA64ISAR1_EL1\n",
             err.Replace("\r\n", "\n"));
         Assert.Equal(0, exit);
         Assert.Equal($"""
             # setup imported by `mmusim import qemu-gdb` from 127.0.0.1:{stub.Port}: 2 vCPUs, 6 translation tables read in physical-memory mode
-            # not in the target description (left at reset values): SCTLR_EL2, TCR_EL2, TTBR0_EL2, TTBR1_EL2, MAIR_EL2, ID_AA64MMFR1_EL1, ID_AA64MMFR2_EL1
+            # not in the target description (left at reset values): SCTLR_EL2, TCR_EL2, TTBR0_EL2, TTBR1_EL2, MAIR_EL2, ID_AA64MMFR1_EL1, ID_AA64MMFR2_EL1, ID_AA64PFR0_EL1, ID_AA64ISAR1_EL1
             mem  0x40000000 0x40001003
             mem  0x40001000 0x40002003
             mem  0x40002008 0x50000403
@@ -267,6 +270,9 @@ public sealed class GdbImportTests : IDisposable
             reg  VTCR_EL2 0x80023558
             reg  VTTBR_EL2 0x40010000
             reg  ID_AA64MMFR0_EL1 0x101122
+            reg  ID_AA64MMFR3_EL1 0x0
+            reg  ID_AA64PFR1_EL1 0x321
+            reg  ID_AA64ISAR0_EL1 0x221100110212120
             reg  SCTLR_EL1 0x30d0199d
             el   1
             cpu  1
@@ -279,6 +285,9 @@ public sealed class GdbImportTests : IDisposable
             reg  VTCR_EL2 0x80023558
             reg  VTTBR_EL2 0x40010000
             reg  ID_AA64MMFR0_EL1 0x101122
+            reg  ID_AA64MMFR3_EL1 0x0
+            reg  ID_AA64PFR1_EL1 0x321
+            reg  ID_AA64ISAR0_EL1 0x221100110212120
             reg  SCTLR_EL1 0x30d0199d
             el   1
             pstate PAN 1

@@ -13,23 +13,22 @@ public static class ImportCommand
         var import = new Command("import", "Make a setup trace from a guest's state: `import core` reads an ELF core (QEMU dump-guest-memory, Linux kdump vmcore).");
         var file = new Argument<string>("file") { Description = "The ELF core: QEMU's dump-guest-memory output (uncompressed ELF) or a kdump vmcore." };
         var output = new Option<string>("--output", "-o") { Description = "The setup trace to write ('-' for standard output).", Required = true };
-        var reg = new Option<string[]>("--reg") { Description = "A register the core does not hold, NAME=VALUE (e.g. TTBR1_EL1=0x40a1b000); repeatable.", AllowMultipleArgumentsPerToken = false };
+        var reg = new Option<string[]>("--reg") { Description = "A register the core does not hold, NAME=VALUE for every vCPU (e.g. TTBR1_EL1=0x40a1b000) or cpuN:NAME=VALUE for vCPU N alone (e.g. cpu1:TTBR0_EL1=0x4a000000); repeatable.", AllowMultipleArgumentsPerToken = false };
         var core = new Command("core", "An ELF core of an AArch64 guest as a setup trace: memory by `load` lines into the core file, one cpu block per vCPU (EL, PSTATE.PAN), registers from --reg or VMCOREINFO; says what is missing.")
         {
             file, output, reg,
         };
         core.SetAction(pr =>
         {
-            var given = new List<(SysReg, ulong)>();
+            var given = new List<(int?, SysReg, ulong)>();
             foreach (string r in pr.GetValue(reg) ?? [])
             {
-                int eq = r.IndexOf('=');
-                if (eq <= 0 || !SysRegNames.TryParse(Encoding.ASCII.GetBytes(r[..eq]), out var name) || !TranslateCommand.TryNumber(r[(eq + 1)..], out ulong value))
+                if (!TryRegOption(r, out int? vcpu, out var name, out ulong value))
                 {
-                    Console.Error.WriteLine($"mmusim import core: bad --reg '{r}' (NAME=VALUE: a register of the trace format, a 64-bit number)");
+                    Console.Error.WriteLine($"mmusim import core: bad --reg '{r}' ([cpuN:]NAME=VALUE: a vCPU number, a register of the trace format, a 64-bit number)");
                     return 1;
                 }
-                given.Add((name, value));
+                given.Add((vcpu, name, value));
             }
             string path = pr.GetValue(file)!;
             string outPath = pr.GetValue(output)!;
@@ -66,6 +65,11 @@ public static class ImportCommand
                 Console.Error.WriteLine($"mmusim: {e.Message}");
                 return 2;
             }
+            catch (ArgumentException e)
+            {
+                Console.Error.WriteLine($"mmusim import core: {e.Message}");
+                return 1;
+            }
             try
             {
                 using var o = OutputFile.Open(outPath, [path]);
@@ -89,7 +93,31 @@ public static class ImportCommand
         });
         import.Subcommands.Add(core);
         import.Subcommands.Add(QemuGdb());
+        import.Subcommands.Add(ImportKvmCommand.Create());
         return import;
+    }
+
+    /// <summary>`--reg [cpuN:]NAME=VALUE`: the vCPU (null: every vCPU), the register, the value.</summary>
+    internal static bool TryRegOption(string text, out int? cpu, out SysReg reg, out ulong value)
+    {
+        cpu = null;
+        reg = default;
+        value = 0;
+        int colon = text.IndexOf(':');
+        int eq = text.IndexOf('=');
+        if (colon >= 0 && (eq < 0 || colon < eq))
+        {
+            string prefix = text[..colon];
+            if (!prefix.StartsWith("cpu", StringComparison.OrdinalIgnoreCase)
+                || !int.TryParse(prefix.AsSpan(3), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) || n > 255)
+            {
+                return false;
+            }
+            cpu = n;
+            text = text[(colon + 1)..];
+            eq = text.IndexOf('=');
+        }
+        return eq > 0 && SysRegNames.TryParse(Encoding.ASCII.GetBytes(text[..eq]), out reg) && TranslateCommand.TryNumber(text[(eq + 1)..], out value);
     }
 
     private static Command QemuGdb()

@@ -70,7 +70,7 @@ public sealed class SimulatedCore
         {
             // The ID registers describe the implementation: a new PE takes them as the others have them.
             var first = system.Pes[0].Registers;
-            foreach (var reg in IdRegisters)
+            foreach (var reg in SystemRegisters.IdRegisters)
             {
                 Registers[reg] = first[reg];
             }
@@ -78,7 +78,6 @@ public sealed class SimulatedCore
         Index = system.Attach(this);
     }
 
-    private static readonly SysReg[] IdRegisters = [SysReg.ID_AA64MMFR0_EL1, SysReg.ID_AA64MMFR1_EL1, SysReg.ID_AA64MMFR2_EL1];
 
     /// <summary>The system this PE belongs to: the memory and the other PEs.</summary>
     public SimulatedSystem System { get; }

@@ -170,7 +170,7 @@ public sealed class StaleChecker
                 {
                     SysReg.VTTBR_EL2 or SysReg.VTCR_EL2 or SysReg.HCR_EL2 => "tlbi VMALLS12E1",
                     SysReg.TTBR0_EL2 or SysReg.TCR_EL2 or SysReg.SCTLR_EL2 or SysReg.MAIR_EL2 => "tlbi ALLE2",
-                    SysReg.ID_AA64MMFR0_EL1 or SysReg.ID_AA64MMFR1_EL1 or SysReg.ID_AA64MMFR2_EL1 => "tlbi ALLE1, then tlbi ALLE2",
+                    _ when SystemRegisters.IsIdRegister(reg) => "tlbi ALLE1, then tlbi ALLE2",
                     _ => "tlbi VMALLE1",
                 };
             }

@@ -23,6 +23,17 @@ public enum SysReg : byte
     ID_AA64MMFR2_EL1 = 14,
     /// <summary>FEAT_VHE: the upper VA range's table base and ASID of the EL2&amp;0 regime.</summary>
     TTBR1_EL2 = 15,
+    /// <summary>
+    /// The other ID registers whose fields describe translation features (carried so a setup records the
+    /// implementation it came from; the model reads only MMFR0–2): MMFR3 (FEAT_TCR2, FEAT_S1PIE/S2PIE, FEAT_S1POE,
+    /// FEAT_AIE, FEAT_D128...), PFR0 (EL2 implemented, FEAT_RME), PFR1 (FEAT_BTI's GP bit, FEAT_MTE's Tagged memory
+    /// type, FEAT_GCS), ISAR0 (TLB: FEAT_TLBIOS, FEAT_TLBIRANGE), ISAR1 (XS: FEAT_XS's TLBI nXS and XS attribute).
+    /// </summary>
+    ID_AA64MMFR3_EL1 = 16,
+    ID_AA64PFR0_EL1 = 17,
+    ID_AA64PFR1_EL1 = 18,
+    ID_AA64ISAR0_EL1 = 19,
+    ID_AA64ISAR1_EL1 = 20,
 }
 
 /// <summary>
@@ -31,7 +42,7 @@ public enum SysReg : byte
 /// </summary>
 public sealed class SystemRegisters
 {
-    public const int Count = (int)SysReg.TTBR1_EL2 + 1;
+    public const int Count = (int)SysReg.ID_AA64ISAR1_EL1 + 1;
 
     /// <summary>ID_AA64MMFR0_EL1 of QEMU 7.2 `-cpu max`: PARange 52, 16-bit ASID, all granules (with LPA2).</summary>
     public const ulong QemuMaxMmfr0 = 0x0000_0323_1020_1126;
@@ -72,10 +83,18 @@ public sealed class SystemRegisters
     }
 
     /// <summary>
-    /// An ID register (ID_AA64MMFR0..2_EL1): it describes the implementation, which every PE of a system shares, so a
-    /// write of one sets it on every PE.
+    /// An ID register (ID_AA64MMFR0..3_EL1, ID_AA64PFR0/1_EL1, ID_AA64ISAR0/1_EL1): it describes the implementation,
+    /// which every PE of a system shares, so a write of one sets it on every PE.
     /// </summary>
-    public static bool IsIdRegister(SysReg reg) => reg is SysReg.ID_AA64MMFR0_EL1 or SysReg.ID_AA64MMFR1_EL1 or SysReg.ID_AA64MMFR2_EL1;
+    public static bool IsIdRegister(SysReg reg) => reg is SysReg.ID_AA64MMFR0_EL1 or SysReg.ID_AA64MMFR1_EL1 or SysReg.ID_AA64MMFR2_EL1
+        or SysReg.ID_AA64MMFR3_EL1 or SysReg.ID_AA64PFR0_EL1 or SysReg.ID_AA64PFR1_EL1 or SysReg.ID_AA64ISAR0_EL1 or SysReg.ID_AA64ISAR1_EL1;
+
+    /// <summary>Every ID register (<see cref="IsIdRegister"/>).</summary>
+    public static readonly SysReg[] IdRegisters =
+    [
+        SysReg.ID_AA64MMFR0_EL1, SysReg.ID_AA64MMFR1_EL1, SysReg.ID_AA64MMFR2_EL1, SysReg.ID_AA64MMFR3_EL1,
+        SysReg.ID_AA64PFR0_EL1, SysReg.ID_AA64PFR1_EL1, SysReg.ID_AA64ISAR0_EL1, SysReg.ID_AA64ISAR1_EL1,
+    ];
 
     /// <summary>Looks a register name up, case-insensitively.</summary>
     public static bool TryParseName(ReadOnlySpan<char> name, out SysReg reg)

@@ -30,9 +30,10 @@ public static class CoreImport
 
     /// <summary>
     /// Writes the setup. <paramref name="fileInTrace"/> is how `load` lines name the core (relative to the output's
-    /// folder where possible); <paramref name="given"/> are `--reg` values, which win over anything inferred.
+    /// folder where possible); <paramref name="given"/> are `--reg` values, which win over anything inferred: with a
+    /// vCPU (`--reg cpu1:NAME=VALUE`) for that vCPU alone, without one for every vCPU (a vCPU's own value wins).
     /// </summary>
-    public static Result Build(ElfCore core, string fileInTrace, IReadOnlyList<(SysReg Reg, ulong Value)> given)
+    public static Result Build(ElfCore core, string fileInTrace, IReadOnlyList<(int? Cpu, SysReg Reg, ulong Value)> given)
     {
         var sb = new StringBuilder();
         var missing = new List<string>();
@@ -69,28 +70,47 @@ public static class CoreImport
 
         var regs = new Dictionary<SysReg, (ulong Value, string Why)>();
         Infer(core, regs, inferred);
-        foreach (var (reg, value) in given)
-        {
-            regs[reg] = (value, "--reg");
-        }
         var cpus = core.Cpus.Count > 0 ? core.Cpus : [new CoreCpu(0, 0, 0, 0, 0b0101)];
-        int el = cpus[0].El;
-        foreach (var reg in el == 2 ? El2Regs : El1Regs)
+        var own = cpus.ToDictionary(c => c.Index, _ => new Dictionary<SysReg, ulong>());
+        foreach (var (cpu, reg, value) in given)
         {
-            if (!regs.ContainsKey(reg))
+            if (cpu is not { } n)
+            {
+                regs[reg] = (value, "--reg");
+            }
+            else if (!own.TryGetValue(n, out var mine))
+            {
+                throw new ArgumentException($"--reg cpu{n}:{reg}: the core has no vCPU {n} (its vCPUs: {string.Join(", ", own.Keys)})");
+            }
+            else
+            {
+                mine[reg] = value;
+            }
+        }
+        int el = cpus[0].El;
+        bool Has(SysReg reg, CoreCpu c) => regs.ContainsKey(reg) || own[c.Index].ContainsKey(reg);
+        void Need(SysReg reg, Func<CoreCpu, bool> needs)
+        {
+            var lacking = cpus.Where(c => needs(c) && !Has(reg, c)).Select(c => c.Index).ToList();
+            if (lacking.Count == cpus.Count)
             {
                 missing.Add(reg.ToString());
             }
-        }
-        if (el == 2 || regs.ContainsKey(SysReg.HCR_EL2))
-        {
-            foreach (var reg in new[] { SysReg.VTCR_EL2, SysReg.VTTBR_EL2 })
+            else if (lacking.Count > 0)
             {
-                if (!regs.ContainsKey(reg) && (regs.TryGetValue(SysReg.HCR_EL2, out var hcr) ? (hcr.Value & 1) != 0 : el == 2))
-                {
-                    missing.Add(reg.ToString());
-                }
+                missing.Add($"{reg} (vCPU {string.Join(", ", lacking)})");
             }
+        }
+        foreach (var reg in el == 2 ? El2Regs : El1Regs)
+        {
+            Need(reg, _ => true);
+        }
+        foreach (var reg in new[] { SysReg.VTCR_EL2, SysReg.VTTBR_EL2 })
+        {
+            // Stage 2 is needed where HCR_EL2.VM is set, or at EL2 when nobody said what HCR_EL2 holds.
+            Need(reg, c => regs.TryGetValue(SysReg.HCR_EL2, out var hcr) || own[c.Index].ContainsKey(SysReg.HCR_EL2)
+                ? ((own[c.Index].TryGetValue(SysReg.HCR_EL2, out ulong h) ? h : hcr.Value) & 1) != 0
+                : el == 2);
         }
         if (missing.Count > 0)
         {
@@ -103,9 +123,14 @@ public static class CoreImport
             {
                 sb.AppendLine($"# vCPU {cpu.Index} (pr_pid {cpu.Pid}): PC 0x{cpu.Pc:x}, SP 0x{cpu.Sp:x}, PSTATE 0x{cpu.Pstate:x}");
             }
-            foreach (var (reg, (value, why)) in regs.OrderBy(kv => WireCodes<SysReg>.Code(kv.Key)))
+            var mine = own[cpu.Index];
+            foreach (var (reg, (value, why)) in regs.Where(kv => !mine.ContainsKey(kv.Key)).OrderBy(kv => WireCodes<SysReg>.Code(kv.Key)))
             {
                 sb.AppendLine($"reg  {reg} 0x{value:x}{(why == "--reg" ? "" : $"   # inferred: {why}")}");
+            }
+            foreach (var (reg, value) in mine.OrderBy(kv => WireCodes<SysReg>.Code(kv.Key)))
+            {
+                sb.AppendLine($"reg  {reg} 0x{value:x}");
             }
             if (cpu.AArch32)
             {

@@ -37,6 +37,12 @@ public static class GdbImport
         (SysReg.ID_AA64MMFR0_EL1, ["ID_AA64MMFR0_EL1"]),
         (SysReg.ID_AA64MMFR1_EL1, ["ID_AA64MMFR1_EL1"]),
         (SysReg.ID_AA64MMFR2_EL1, ["ID_AA64MMFR2_EL1"]),
+        (SysReg.ID_AA64MMFR3_EL1, ["ID_AA64MMFR3_EL1", "ID_AA64MMFR3_EL1_RESERVED"]),
+        // QEMU 7.2's system-registers.xml has no ID_AA64PFR0_EL1 (the import then lists it as not described).
+        (SysReg.ID_AA64PFR0_EL1, ["ID_AA64PFR0_EL1"]),
+        (SysReg.ID_AA64PFR1_EL1, ["ID_AA64PFR1_EL1"]),
+        (SysReg.ID_AA64ISAR0_EL1, ["ID_AA64ISAR0_EL1"]),
+        (SysReg.ID_AA64ISAR1_EL1, ["ID_AA64ISAR1_EL1"]),
     ];
 
     /// <summary>What was imported: the trace text, the registers the target did not describe, and counts.</summary>

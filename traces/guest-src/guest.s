@@ -3,7 +3,10 @@
 // 2 MiB blocks, pages, a contiguous group of 16 pages and one of 16 2 MiB blocks, read-only, execute-never, EL0,
 // nG and access-flag-clear entries -- and, when QEMU starts it at EL2 (-M virt,virtualization=on), a stage 2 that
 // remaps some IPAs, then drops to EL1. It enables the EL1 MMU, runs AT S1E1R on each VA of probe_vas (PAR_EL1
-// into probe_pars: real translations, where QEMU's gva2gpa is a debug walk), writes DONE_MAGIC at DONE_PA and spins.
+// into probe_pars: real translations, where QEMU's gva2gpa is a debug walk), then makes the real accesses of
+// access_probes -- loads, stores, instruction fetches, and unprivileged (EL0) loads and stores -- recording each
+// exception's syndrome (ESR_EL1/FAR_EL1, or ESR_EL2/FAR_EL2/HPFAR_EL2 for stage-2 faults) into access_results,
+// writes DONE_MAGIC at DONE_PA and spins.
 // The tables are static data: their descriptors are link-time addresses (the MMU is off while QEMU loads them).
 // Built by Emulator.Tests/Guest/QemuGuestTests.cs with aarch64-linux-gnu-as and -ld (link.ld).
 
@@ -45,7 +48,9 @@ _start:
     mrs     x0, CurrentEL
     cmp     x0, #(2 << 2)
     b.ne    el1
-    // At EL2: stage 2 for EL1&0, then EL1h with interrupts masked.
+    // At EL2: the vectors that record stage-2 faults, stage 2 for EL1&0, then EL1h with interrupts masked.
+    ldr     x0, =vectors_el2
+    msr     VBAR_EL2, x0
     ldr     x0, =s2_l1
     msr     VTTBR_EL2, x0
     ldr     x0, =VTCR
@@ -79,18 +84,67 @@ el1:
     msr     SCTLR_EL1, x0
     isb
     // Real translations (not QEMU's debug walk): AT S1E1R on each VA of probe_vas, PAR_EL1 into probe_pars.
+    // An AT at EL1 whose stage-1 walk meets a stage-2 fault is not a PAR result but an exception to EL2: the EL2
+    // vectors record it in the probe's slot of probe_at_exceptions (x20) and skip the AT.
     ldr     x2, =probe_vas
     ldr     x3, =probe_pars
+    ldr     x20, =probe_at_exceptions
     ldr     x4, [x2], #8
 1:  cbz     x4, 2f
     ldr     x5, [x2], #8
+    stp     xzr, xzr, [x20]
+    stp     xzr, xzr, [x20, #16]
     at      s1e1r, x5
     isb
     mrs     x6, PAR_EL1
     str     x6, [x3], #8
+    add     x20, x20, #32
     sub     x4, x4, #1
     b       1b
 2:
+    // Real accesses: for each (kind, VA) of access_probes, an exception's ESR, FAR, HPFAR and the EL it was taken to
+    // go into the probe's 32-byte slot of access_results (x20); a slot of zeros is an access that completed. Kinds:
+    // 0 LDR, 1 LDR then STR of the value read (the store is the probe), 2 BLR (a fetch; the target holds zeros, so a
+    // fetch that works takes an Unknown-reason exception, EC 0, at the target), 3 LDTR, 4 LDTR then STTR (EL0 access).
+    ldr     x0, =vectors_el1
+    msr     VBAR_EL1, x0
+    isb
+    ldr     x2, =access_probes
+    ldr     x20, =access_results
+    ldr     x4, [x2], #8
+3:  cbz     x4, 9f
+    ldr     x3, [x2], #8
+    ldr     x5, [x2], #8
+    stp     xzr, xzr, [x20]
+    stp     xzr, xzr, [x20, #16]
+    mov     x7, #0
+    cmp     x3, #0
+    b.eq    4f
+    cmp     x3, #1
+    b.eq    5f
+    cmp     x3, #2
+    b.eq    6f
+    cmp     x3, #3
+    b.eq    7f
+    ldtr    x7, [x5]
+    stp     xzr, xzr, [x20]
+    stp     xzr, xzr, [x20, #16]
+    sttr    x7, [x5]
+    b       8f
+4:  ldr     x7, [x5]
+    b       8f
+5:  ldr     x7, [x5]
+    stp     xzr, xzr, [x20]
+    stp     xzr, xzr, [x20, #16]
+    str     x7, [x5]
+    b       8f
+6:  blr     x5
+    b       8f
+7:  ldtr    x7, [x5]
+8:  add     x20, x20, #32
+    sub     x4, x4, #1
+    b       3b
+9:
     // DONE_PA is identity-mapped by both stages.
     ldr     x1, =DONE_PA
     ldr     x0, =DONE_MAGIC
@@ -102,7 +156,66 @@ spin:
 
     .ltorg
 
+    // EL1's synchronous exceptions from EL1 (offset 0x200; the others never happen): record, then resume after the
+    // access -- at the BLR's return address for a fetch (an instruction abort, or EC 0 from the zeros it ran).
+    .balign 2048
+vectors_el1:
+    .rept 4
+    b       .
+    .balign 128
+    .endr
+    mrs     x9, ESR_EL1
+    mrs     x10, FAR_EL1
+    mov     x12, #1
+    stp     x9, x10, [x20]
+    stp     xzr, x12, [x20, #16]
+    lsr     x11, x9, #26
+    cmp     x11, #0x21
+    b.eq    1f
+    cbz     x11, 1f
+    mrs     x11, ELR_EL1
+    add     x11, x11, #4
+    msr     ELR_EL1, x11
+    eret
+1:  msr     ELR_EL1, x30
+    eret
+    .balign 128
+    .rept 11
+    b       .
+    .balign 128
+    .endr
+
+    // EL2's synchronous exceptions from EL1 (offset 0x400): stage-2 faults. EL2 runs with its MMU off, and x20 is
+    // both a VA and its PA (identity in both stages).
+    .balign 2048
+vectors_el2:
+    .rept 8
+    b       .
+    .balign 128
+    .endr
+    mrs     x9, ESR_EL2
+    mrs     x10, FAR_EL2
+    mrs     x11, HPFAR_EL2
+    mov     x12, #2
+    stp     x9, x10, [x20]
+    stp     x11, x12, [x20, #16]
+    lsr     x11, x9, #26
+    cmp     x11, #0x20
+    b.eq    1f
+    mrs     x11, ELR_EL2
+    add     x11, x11, #4
+    msr     ELR_EL2, x11
+    eret
+1:  msr     ELR_EL2, x30
+    eret
+    .balign 128
+    .rept 7
+    b       .
+    .balign 128
+    .endr
+
     // At PROBE_PA (link.ld): the number of VAs, the VAs, and at PROBE_PA + 0x1000 their PAR_EL1 after AT S1E1R.
+    // (At most 64 VAs: the exception slots of the ATs follow at PROBE_PA + 0x1800.)
     .section .probe, "aw"
 probe_vas:
     .quad (probe_end - probe_vas) / 8 - 1
@@ -119,6 +232,36 @@ probe_vas:
 probe_end:
     .balign 4096
 probe_pars:
+    .fill 256, 8, 0
+probe_at_exceptions:                              // PROBE_PA + 0x1800: 32 bytes a probe (ESR, FAR, HPFAR, EL)
+    .fill 256, 8, 0
+
+    // At PROBE_PA + 0x2000: the number of accesses, then (kind, VA) pairs (kinds above); results at + 0x3000.
+    // Stores write back the value just read; fetch targets map zeroed RAM (0x400f1000, 0x44001000, 0x47e00000, ...).
+access_probes:
+    .quad (access_end - access_probes - 8) / 16
+    .quad 0, 0x40090000,   1, 0x400f0000,   2, 0x400f1000                          // RAM blocks: EL1 RWX
+    .quad 1, 0x80000000,   0, 0x80001000,   2, 0x80002000                          // RAM read-only, XN
+    .quad 0, 0x8000000000, 2, 0x8000003000, 3, 0x8000000008, 4, 0x80000f0000       // NC, EL0 read/write
+    .quad 0, 0x48000000,   1, 0x48000008,   2, 0x48001000                          // contiguous pages
+    .quad 0, 0x48005000,   1, 0x48006000,   0, 0x48006008,   2, 0x48007000        // stage 2: hole, read-only
+    .quad 0, 0x48010000,   1, 0x48020000,   0, 0x48020008,   3, 0x48020010        // RO page, EL1 only
+    .quad 3, 0x48021000,   4, 0x48021008,   2, 0x48021010                          // EL0 RW page, UXN
+    .quad 0, 0x48023000,   1, 0x48023008                                           // AF clear
+    .quad 0, 0x48024000,   0, 0x48025000,   0, 0x48026000,   0, 0x48027000        // invalid, reserved, nG, past the end
+    .quad 0, 0x48200000,   1, 0x48200008,   0, 0x48400000,   0, 0x48600000        // remapped RO block, AF clear, hole
+    .quad 0, 0x7ffff000,   0, 0xc0000000,   0, 0x8040000000, 0, 0x10000000000     // holes at levels 2, 1, 1 (S1PTW), 0
+    .quad 0, 0x1000000000000                                                       // not canonical
+    .quad 0, 0x44005000,   1, 0x44006000,   2, 0x44006008,   1, 0x46200008        // stage 2 under an identity block
+    .quad 0, 0x46000000,   3, 0x40090000
+    .quad 0, 0xffffff8000000000, 2, 0xffffff80000f1000, 3, 0xffffff8000000008     // TTBR1: the image block
+    .quad 1, 0xffffff8000200000, 1, 0xffffff8000210000, 0, 0xffffff8000220000     // contiguous pages, RO group
+    .quad 0, 0xffffff8000260000, 0, 0xffffff8002000000, 2, 0xffffff8002001000     // past the pages; PXN blocks
+    .quad 1, 0xffffffffc0000000, 2, 0xffffffffc00f1000, 0, 0xffffffbfc0000000     // the top RO block; a hole
+    .quad 0, 0xffff000000000000
+access_end:
+    .balign 4096
+access_results:
     .fill 512, 8, 0
 
     .data
@@ -139,7 +282,8 @@ lo_l1a:
     .balign 4096
 lo_l1b:
     .quad 0x40000000 + VALID_BLOCK + NC + ISH + AF + AP_EL0 + NG    // VA 0x80_0000_0000: RAM, non-cacheable, EL0
-    .fill 511, 8, 0
+    .quad 0x44005000 + TABLE                      // VA 0x80_4000_0000: a table at an IPA stage 2 leaves unmapped
+    .fill 510, 8, 0
 
     .balign 4096
 lo_l2:                                            // VA 0x4000_0000 + n * 2 MiB
