@@ -88,6 +88,29 @@ public static class KvmStage2Import
         var frames = new FrameAllocator(tableBase, 1UL << 40);
         var builder = new PageTableBuilder(memory, g, ipaBits, start, frames);
 
+        // The last-level tables the ranges need, counted before any is built: a hostile dump (one line of 2^36 pages)
+        // is refused at once instead of after filling the cap.
+        // The ranges come in address order, so a table shared with the range before is the last one counted at its level.
+        ulong granuleBytes = 1UL << (int)g;
+        ulong limit = (ulong)options.MaxTableBytes / granuleBytes;
+        ulong estimate = 0;
+        var lastCounted = new ulong?[4];
+        foreach (var r in dump.Ranges)
+        {
+            if (r.Level > start && r.Level <= 3)
+            {
+                int shift = TranslationGeometry.LevelShift(g, r.Level - 1);
+                ulong firstTable = r.Start >> shift, lastTable = (r.End - 1) >> shift;
+                ulong tables = lastTable - firstTable + (lastCounted[r.Level] == firstTable ? 0UL : 1UL);
+                lastCounted[r.Level] = lastTable;
+                estimate = tables > limit || estimate + tables > limit ? limit + 1 : estimate + tables;
+            }
+        }
+        if (estimate > limit)
+        {
+            throw new MemoryLimitException($"the stage-2 tables would take more than {options.MaxTableBytes} bytes");
+        }
+
         int mapped = 0;
         long leaves = 0;
         ulong maxOa = 0;
