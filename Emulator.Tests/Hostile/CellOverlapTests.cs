@@ -60,6 +60,21 @@ public sealed class CellOverlapTests
     }
 
     [Fact]
+    public async Task ManyRegionsOnOneMemoryAreOneAliasFindingEach()
+    {
+        // 1,000 regions on one PA at 1,000 IPAs: 499,500 aliasing pairs, reported as one finding per region.
+        var regions = Enumerable.Range(0, 1000).Select(i => Region($"m{i}", 0x60000000, (ulong)i << 21, 0x200000));
+        var findings = (await Check(Cell(regions))).Where(f => f.Kind == "phys-alias").ToList();
+        Assert.Equal(999, findings.Count);
+        Assert.DoesNotContain(await Check(Cell(regions)), f => f.Kind == "overlap");
+        Assert.Equal("cell 'g' mem_regions[999] 'm999': PA [0x60000000-0x601fffff] is also mapped by mem_regions[0] 'm0' (PA [0x60000000-0x601fffff]),"
+            + " mem_regions[1] 'm1' (PA [0x60000000-0x601fffff]), mem_regions[2] 'm2' (PA [0x60000000-0x601fffff]), mem_regions[3] 'm3' (PA [0x60000000-0x601fffff])"
+            + " and 995 more regions at another IPA: one memory, two guest addresses", findings.Single(f => f.RegionIndex == 999).Message);
+        Assert.Equal("cell 'g' mem_regions[1] 'm1': PA [0x60000000-0x601fffff] is also mapped by mem_regions[0] 'm0' (PA [0x60000000-0x601fffff]) at another IPA: one memory, two guest addresses",
+            findings.Single(f => f.RegionIndex == 1).Message);
+    }
+
+    [Fact]
     public void CellCheckOfThreeThousandCopiesWritesAFewLines()
     {
         string dir = Directory.CreateTempSubdirectory("mmusim-overlap").FullName;
