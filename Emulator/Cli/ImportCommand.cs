@@ -70,16 +70,8 @@ public static class ImportCommand
                 Console.Error.WriteLine($"mmusim import core: {e.Message}");
                 return 1;
             }
-            try
+            if (!WriteSetup("mmusim import core", outPath, [path], result.Text))
             {
-                using var o = OutputFile.Open(outPath, [path]);
-                o.Stream.Write(Encoding.UTF8.GetBytes(result.Text));
-                o.Stream.Flush();
-                o.Commit();
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                Console.Error.WriteLine($"mmusim import core: {e.Message}");
                 return 1;
             }
             if (elf.Repaired is { } fix)
@@ -95,6 +87,30 @@ public static class ImportCommand
         import.Subcommands.Add(QemuGdb());
         import.Subcommands.Add(ImportKvmCommand.Create());
         return import;
+    }
+
+    /// <summary>
+    /// Writes an import's setup trace (its parts in order) through OutputFile: nothing is replaced until the whole text
+    /// is written, and an output naming one of the inputs is refused. False after a one-line error (exit 1).
+    /// </summary>
+    internal static bool WriteSetup(string me, string outPath, string[] inputs, params string[] parts)
+    {
+        try
+        {
+            using var o = OutputFile.Open(outPath, inputs);
+            foreach (string part in parts)
+            {
+                o.Stream.Write(Encoding.UTF8.GetBytes(part));
+            }
+            o.Stream.Flush();
+            o.Commit();
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"{me}: {e.Message}");
+            return false;
+        }
     }
 
     /// <summary>`--reg [cpuN:]NAME=VALUE`: the vCPU (null: every vCPU), the register, the value.</summary>
@@ -163,16 +179,8 @@ public static class ImportCommand
                 Console.Error.WriteLine($"mmusim import qemu-gdb: {where}: {(e is AggregateException a ? a.InnerException?.Message : e.Message)}");
                 return 2;
             }
-            try
+            if (!WriteSetup("mmusim import qemu-gdb", pr.GetValue(output)!, [], result.Text))
             {
-                using var o = OutputFile.Open(pr.GetValue(output)!, []);
-                o.Stream.Write(Encoding.UTF8.GetBytes(result.Text));
-                o.Stream.Flush();
-                o.Commit();
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                Console.Error.WriteLine($"mmusim import qemu-gdb: {e.Message}");
                 return 1;
             }
             Console.Error.WriteLine($"mmusim import qemu-gdb: {result.Cpus} vCPU(s), {result.Tables} table(s), {result.Bytes} bytes of tables"

@@ -141,17 +141,8 @@ public static class ImportKvmCommand
                 Console.Error.WriteLine($"{me}: {dumpPath}: its stage-2 tables would take more than --max-memory {pr.GetValue(maxMemory)} ({cap} bytes)");
                 return 3;
             }
-            try
+            if (!ImportCommand.WriteSetup(me, outPath, setupPath is null ? [dumpPath] : [dumpPath, setupPath], setupText, result.Text))
             {
-                using var o = OutputFile.Open(outPath, setupPath is null ? [dumpPath] : [dumpPath, setupPath]);
-                o.Stream.Write(Encoding.UTF8.GetBytes(setupText));
-                o.Stream.Write(Encoding.UTF8.GetBytes(result.Text));
-                o.Stream.Flush();
-                o.Commit();
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                Console.Error.WriteLine($"{me}: {e.Message}");
                 return 1;
             }
             Console.Error.WriteLine($"{me}: {result.Ranges} range(s), {result.Mapped} mapped ({result.Leaves} leaf entries), {result.IpaBits}-bit IPA from level {result.StartLevel}, {result.TablesBytes} bytes of tables"
