@@ -135,7 +135,7 @@ public sealed class QemuGuestTests : IDisposable
                 mapped += qemuSays == "fault" ? 0 : 1;
                 if (accessFlag && qemuSays != "fault")
                 {
-                    // QEMU's debug walk (gva2gpa, the gdbstub) skips the access flag check (ptw.c: `!ptw->in_debug`);
+                    // QEMU's debug walk (gva2gpa, the gdbstub) skips the access flag check (QEMU 7.2's walker checks the flag only outside its debug mode);
                     // a real access faults, which the AT S1E1R probes below check.
                     accessFlagOnly++;
                 }

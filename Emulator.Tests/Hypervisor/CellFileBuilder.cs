@@ -5,7 +5,7 @@ using MmuSim.Hypervisor;
 namespace MmuSim.Tests.Hypervisor;
 
 /// <summary>
-/// Writes jailhouse's binary configuration layout (include/jailhouse/cell-config.h, packed little-endian) from the
+/// Writes jailhouse's binary configuration layout (its packed little-endian configuration structures; docs/cells.md) from the
 /// tests' own values, field by field, independently of the reader: a C compiler building configs/arm64/*.c and
 /// objcopy -O binary make the same bytes.
 /// </summary>
@@ -31,7 +31,7 @@ internal sealed class CellFileBuilder
     public ulong ConsoleAddress { get; set; } = 0x09000000;
     public uint ConsoleSize { get; set; } = 0x1000;
     public ushort ConsoleType { get; set; } = 3;
-    /// <summary>debug_console.flags: JAILHOUSE_CON_ACCESS_MMIO is bit 0 (console.h).</summary>
+    /// <summary>debug_console.flags: JAILHOUSE_CON_ACCESS_MMIO is bit 0 (jailhouse's console flags).</summary>
     public ushort ConsoleFlags { get; set; }
     public ulong MmconfigBase { get; set; }
     public byte MmconfigEndBus { get; set; }

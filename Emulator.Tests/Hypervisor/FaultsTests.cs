@@ -170,7 +170,7 @@ public class FaultsTests
     }
 
     [Theory]
-    // mmio.c find_region: the whole access must lie in the region, checked before READ/WRITE and width.
+    // jailhouse's find_region (docs/cells.md): the whole access must lie in the region, checked before READ/WRITE and width.
     [InlineData(0x9040000UL, 0x100UL, 0x40013UL, 0xfc, 4, AccessType.Read, "the hypervisor traps a 4-byte read at offset 0xfc and performs it for the guest (the region allows IO_32)")]
     [InlineData(0x9040000UL, 0x100UL, 0x40013UL, 0xfe, 4, AccessType.Read, "the hypervisor traps a 4-byte read at offset 0xfe; it runs past the region's end (IPA [0x9040000-0x90400ff]), so no region holds all of it and jailhouse stops the cell (\"Unhandled data read\")")]
     [InlineData(0x9040000UL, 0x100UL, 0x10011UL, 0xff, 2, AccessType.Write, "the hypervisor traps a 2-byte write at offset 0xff; it runs past the region's end (IPA [0x9040000-0x90400ff]), so no region holds all of it and jailhouse stops the cell (\"Unhandled data write\")")]

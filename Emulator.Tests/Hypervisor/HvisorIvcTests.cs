@@ -5,7 +5,7 @@ using MmuSim.Registers;
 namespace MmuSim.Tests.Hypervisor;
 
 /// <summary>
-/// hvisor's inter-VM communication channels (its src/arch/aarch64/ivc.rs): the shared memory the hypervisor allocates
+/// hvisor's inter-VM communication channels (its ivc_init; docs/cells.md, "hvisor"): the shared memory the hypervisor allocates
 /// once per ivc_id, each zone's view of it, the trapped control table, and the entries hvisor refuses.
 /// </summary>
 public sealed class HvisorIvcTests : IDisposable
@@ -135,7 +135,7 @@ public sealed class HvisorIvcTests : IDisposable
     }
 }
 
-/// <summary>hvisor's EL2 map: its boot page table over BOARD_PHYSMEM_LIST (src/arch/aarch64/mmu.rs).</summary>
+/// <summary>hvisor's EL2 map: its boot page table over BOARD_PHYSMEM_LIST (its boot_pt_init; docs/cells.md).</summary>
 public sealed class HvisorEl2MapTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), $"hvisor-el2-{Guid.NewGuid():n}");

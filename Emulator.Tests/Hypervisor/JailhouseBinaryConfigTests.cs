@@ -3,7 +3,7 @@ using MmuSim.Hypervisor;
 
 namespace MmuSim.Tests.Hypervisor;
 
-/// <summary>jailhouse's binary .cell files: the layout of cell-config.h read field by field, and every way a file can be wrong.</summary>
+/// <summary>jailhouse's binary .cell files: the layout of jailhouse's configuration structures (docs/cells.md) read field by field, and every way a file can be wrong.</summary>
 public sealed class JailhouseBinaryConfigTests
 {
     [Fact]

@@ -11,8 +11,8 @@ using static MmuSim.Tests.Hypervisor.CellTestSupport;
 namespace MmuSim.Tests.Hypervisor;
 
 /// <summary>
-/// jailhouse's own EL2 map (its hypervisor/paging.c paging_init and paging_map_device, arm64 addresses) and its
-/// stage-2 table shape (`--jailhouse-tables`: arm64 paging.c, arm-common mmu_cell.c), against values computed by hand.
+/// jailhouse's own EL2 map (its paging_init and paging_map_device at its arm64 addresses; docs/cells.md) and its
+/// stage-2 table shape (`--jailhouse-tables`, docs/cells.md), against values computed by hand.
 /// </summary>
 public sealed class JailhouseLayoutTests
 {

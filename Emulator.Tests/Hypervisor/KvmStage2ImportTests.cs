@@ -11,7 +11,7 @@ namespace MmuSim.Tests.Hypervisor;
 
 /// <summary>
 /// `mmusim import kvm-stage2`: KVM's stage2_page_tables dump read in the kernel's exact line format (written here from
-/// arch/arm64/mm/ptdump.c's note_page and arch/arm64/kvm/ptdump.c's stage2_pte_bits), hostile lines, and a guest's
+/// Linux's ptdump note_page and KVM's stage2_pte_bits, as docs/guest.md describes them), hostile lines, and a guest's
 /// faults replayed against the imported stage 2.
 /// </summary>
 [Collection("Console")]

@@ -6,7 +6,7 @@ namespace MmuSim.Tests.Timing;
 
 /// <summary>
 /// The yardstick's model (preset "bench"): on its traces, per-access PA, IPA, fault and cycles, and the L1 hits,
-/// L2 hits, walks, descriptor reads, faults and cycles must equal what bench/replay.c produced (traces/bench).
+/// L2 hits, walks, descriptor reads, faults and cycles must equal what the native C yardstick produced (traces/bench/README.md).
 /// </summary>
 public class BenchParityTests
 {

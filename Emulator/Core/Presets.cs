@@ -105,7 +105,7 @@ public static class Presets
             MemoryLatency: 150, Timeline: SmallCoreTimeline));
 
     /// <summary>
-    /// The model of the native yardstick (bench/replay.c): one unified 64-entry 4-way L1 TLB (1 cycle), a unified
+    /// The model of the native yardstick (a hand-written C replay of the same traces; traces/bench/README.md): one unified 64-entry 4-way L1 TLB (1 cycle), a unified
     /// 1024-entry 8-way L2 TLB (6 cycles), true LRU, no walk caches, no IPA cache, no walker caches, 100 cycles
     /// per descriptor read, no contiguous coalescing.
     /// </summary>

@@ -71,9 +71,9 @@ public sealed class CellConfig
 }
 
 /// <summary>
-/// One `ivc_configs` entry of an hvisor zone (hvisor: src/config.rs HvIvcConfig): the channel, this zone's peer
+/// One `ivc_configs` entry of an hvisor zone (hvisor's HvIvcConfig; docs/cells.md, "hvisor"): the channel, this zone's peer
 /// number, the IPA of its control table (a trapped page) and of the shared memory, whose read/write section and
-/// `max_peers` output sections the hypervisor allocates once per `ivc_id` (src/arch/aarch64/ivc.rs).
+/// `max_peers` output sections the hypervisor allocates once per `ivc_id` (hvisor's ivc_init).
 /// </summary>
 public sealed record IvcConfig(uint IvcId, uint PeerId, ulong ControlTableIpa, ulong SharedMemIpa, uint RwSecSize, uint OutSecSize,
     uint InterruptNum, uint MaxPeers, SourcePos Pos)
@@ -103,7 +103,7 @@ public sealed record PciDevice(byte Type, ushort Domain, ushort Bdf, uint ShmemR
 public sealed record ArmPlatform(byte GicVersion, byte MaintenanceIrq, ulong GicdBase, ulong GiccBase, ulong GichBase, ulong GicvBase, ulong GicrBase, SourcePos Pos);
 
 /// <summary>struct jailhouse_iommu: an IOMMU/SMMU unit (type JAILHOUSE_IOMMU_*) and its MMIO range.</summary>
-/// <param name="TlbBase">TI PVU units only: the TLB window (`tipvu.tlb_base` of cell-config.h's struct jailhouse_iommu).</param>
+/// <param name="TlbBase">TI PVU units only: the TLB window (`tipvu.tlb_base` of jailhouse's struct jailhouse_iommu).</param>
 /// <param name="TlbSize">TI PVU units only: `tipvu.tlb_size`.</param>
 public sealed record IommuUnit(uint Type, ulong Base, uint Size, SourcePos Pos, ulong TlbBase = 0, uint TlbSize = 0)
 {
@@ -129,10 +129,10 @@ public sealed record HypervisorMemory(ulong PhysStart, ulong VirtStart, ulong Si
 }
 
 /// <summary>The debug console (jailhouse's struct jailhouse_console): an MMIO range the hypervisor writes to.</summary>
-/// <param name="Flags">`debug_console.flags` (console.h) when the input has them; bit 0 JAILHOUSE_CON_ACCESS_MMIO.</param>
+/// <param name="Flags">`debug_console.flags` (jailhouse's console flags) when the input has them; bit 0 JAILHOUSE_CON_ACCESS_MMIO.</param>
 public sealed record DebugConsole(ulong Address, ulong Size, string? Type, SourcePos Pos, ushort? Flags = null)
 {
-    /// <summary>CON_IS_MMIO(flags) (console.h): the hypervisor maps the console; a console without flags is taken as MMIO, as every arm64 console is.</summary>
+    /// <summary>jailhouse's CON_IS_MMIO(flags): the hypervisor maps the console; a console without flags is taken as MMIO, as every arm64 console is.</summary>
     public bool IsMmio => Flags is not { } f || (f & 1) != 0;
 }
 

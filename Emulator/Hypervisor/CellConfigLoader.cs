@@ -6,7 +6,7 @@ namespace MmuSim.Hypervisor;
 
 /// <summary>
 /// Loads system and cell configurations written in JSON with the field names of jailhouse's
-/// include/jailhouse/cell-config.h. Numbers are JSON integers or strings ("0x4000_0000", "1024"); flags are a list
+/// jailhouse's cell configuration structures (docs/cells.md, "Configuration format"). Numbers are JSON integers or strings ("0x4000_0000", "1024"); flags are a list
 /// of names, a "READ | WRITE" string, or the numeric value. Unknown fields are errors (a misspelt field must not be
 /// silently ignored); jailhouse fields this model does not use are accepted and listed in docs/cells.md.
 /// Every error names the file, line and column, and the field.

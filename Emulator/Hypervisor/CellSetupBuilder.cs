@@ -29,7 +29,7 @@ public sealed record CellBuildOptions
     public ulong? PoolSize { get; init; }
 
     /// <summary>
-    /// Stage-2 tables shaped as jailhouse's arm64 code writes them (its arm64 paging.c and mmu_cell.c): the start
+    /// Stage-2 tables shaped as jailhouse's arm64 code writes them (docs/cells.md, "`--jailhouse-tables`", cites its sources): the start
     /// level and root of <see cref="Stage2Geometry.DeriveJailhouse"/>, no 1 GiB blocks below 44-bit PAs, leaves
     /// without shareability or execute-never bits, the root cell's view of hypervisor_memory backed by one empty
     /// read-only page, and the root's PCI mmconfig window trapped. 4K granule only.
@@ -129,9 +129,9 @@ public static class CellSetupBuilder
             ap: 0b01, sh: kind == El2Kind.Device ? 2 : 3, af: true, uxn: kind != El2Kind.Code);
 
     /// <summary>
-    /// jailhouse's stage-2 leaf (arm-common mmu_cell.c arch_map_memory_region, arm64 paging.h): valid, AF,
+    /// jailhouse's stage-2 leaf (its arch_map_memory_region and arm64 paging constants; docs/cells.md, "`--jailhouse-tables`"): valid, AF,
     /// S2_PTE_ACCESS_RO for READ and _WO for WRITE, MemAttr Device-nGnRE (0b0001) for IO or Normal write-back
-    /// (0b1111); SH = 00 ("the stage-1 attributes prevail", paging.h) and no XN (the EXECUTE test is commented out);
+    /// (0b1111); SH = 00 ("the stage-1 attributes prevail", as jailhouse's own comment says) and no XN (the EXECUTE test is commented out);
     /// a block has bits [1:0] = 01, a page 11 (arm_set_l3_page adds PTE_FLAG_TERMINAL).
     /// </summary>
     public static ulong JailhouseStage2Leaf(MemFlags flags, ulong oa, int level, Granule g)
@@ -142,7 +142,7 @@ public static class CellSetupBuilder
     }
 
     /// <summary>
-    /// jailhouse's EL2 leaf (arm64 paging.h PAGE_DEFAULT_FLAGS, | PAGE_FLAG_DEVICE for devices): valid, AF, SH inner
+    /// jailhouse's EL2 leaf (its PAGE_DEFAULT_FLAGS, | PAGE_FLAG_DEVICE for devices): valid, AF, SH inner
     /// shareable, AP[2:1] = 01 (S1_PTE_ACCESS_EL0, RES1 at EL2, and read/write), AttrIndx 0 or 1; the upper attributes
     /// stay zero, so nothing is execute-never.
     /// </summary>
@@ -232,7 +232,7 @@ public static class CellSetupBuilder
         var el2 = El2Geometry.Derive(opt.Granule, mmfr0, mmfr2, highestVa, out string? el2Error);
         if (layout == El2Layout.Hvisor)
         {
-            // hvisor's boot page table: 4K granule, 39-bit VA from level 1, PS 48 bits (mmu.rs mmu_enable).
+            // hvisor's boot page table: 4K granule, 39-bit VA from level 1, PS 48 bits (its mmu_enable; docs/cells.md, "The hypervisor's EL2 map").
             el2 = new El2Geometry(Granule.K4, HvisorEl2Map.VaBits, 1, 5);
             el2Error ??= opt.Granule == Granule.K4 ? null : "hvisor's EL2 page table uses the 4K granule (its mmu.rs): give --granule 4k";
         }
@@ -291,7 +291,7 @@ public static class CellSetupBuilder
     }
 
     /// <summary>
-    /// The IVC channels hvisor sets up, zone by zone in creation order (hvisor: src/arch/aarch64/ivc.rs ivc_init and
+    /// The IVC channels hvisor sets up, zone by zone in creation order (hvisor's ivc_init and
     /// insert_ivc_record): the first zone naming an ivc_id creates the channel (its section sizes must be page
     /// aligned), later ones join it with the same max_peers and section sizes while there is room. A refused entry
     /// ends that zone's IVC setup: hvisor returns from ivc_init, so the zone is created without it and the entries
@@ -395,7 +395,7 @@ public static class CellSetupBuilder
             }
             return (items, fitting);
         }
-        // jailhouse reaches sub-page MMIO through its per-CPU temporary window, one access at a time (mmio.c
+        // jailhouse reaches sub-page MMIO through its per-CPU temporary window, one access at a time (its
         // mmio_handle_subpage): only the identity model maps those pages (and the console, mmconfig) for good.
         if (layout == El2Layout.Identity)
         {
@@ -627,7 +627,7 @@ public static class CellSetupBuilder
             if (jt && cell.IsRoot && sys.HypervisorMemory.Size != 0)
             {
                 // jailhouse's init_early backs the root cell's view of hypervisor_memory, page by page, with one
-                // empty page mapped read-only, so that Linux can still fault it in (setup.c); the root's regions
+                // empty page mapped read-only, so that Linux can still fault it in (jailhouse's init_early); the root's regions
                 // are mapped after it (init_late).
                 var hvm = sys.HypervisorMemory;
                 ulong empty = Allocate(frames, page, page, plan);
@@ -728,7 +728,7 @@ public static class CellSetupBuilder
             else if (jt && cell.IsRoot && sys.Platform.PciMmconfigBase is { } tmmcfg)
             {
                 // jailhouse maps no ECAM window into the root cell: pci_cell_init registers an MMIO handler that
-                // filters each configuration access and performs it through its own remap-area mapping (pci.c).
+                // filters each configuration access and performs it through its own remap-area mapping (jailhouse's PCI code; docs/cells.md, "The hypervisors' rules").
                 mapped.Add(new MappedRegion(MappedRegion.MmconfigIndex, MappedRegion.MmconfigFiltered, tmmcfg, tmmcfg, sys.Platform.MmconfigSize, MemFlags.Read | MemFlags.Write | MemFlags.Io, RegionMapping.Subpage, 0));
                 w.Comment($"  the PCI mmconfig window {Sizes.Range(tmmcfg, sys.Platform.MmconfigSize)}: left unmapped, trapped and filtered by the hypervisor");
             }
@@ -855,7 +855,7 @@ public static class CellSetupBuilder
 
     /// <summary>PA ranges of non-root cells that the root cell loses (not ROOTSHARED; sub-page regions cost their whole page).</summary>
     /// <param name="loading">The cells are being loaded: jailhouse's cell_load maps their LOADABLE regions back into the root cell.</param>
-    /// <param name="jailhouseTables">jailhouse's own rule (control.c unmap_from_root_cell): a region whose phys_start or
+    /// <param name="jailhouseTables">jailhouse's own rule (its unmap_from_root_cell; docs/cells.md, "`--jailhouse-tables`"): a region whose phys_start or
     /// size is not page aligned is sub-page as seen from the root, and taking it only unregisters the root's
     /// sub-page handler there; the root's stage 2 keeps the page.</param>
     private static List<(ulong Pa, ulong Size, string Cell, int Region)> TakenFromRoot(List<CellConfig> cells, ulong page, bool loading, bool jailhouseTables)

@@ -154,7 +154,7 @@ public static class FaultExplainer
         {
             return $"the hypervisor traps {access}; instructions cannot come from emulated MMIO, so {refused}";
         }
-        // mmio.c find_region: a handler takes an access only when the whole access lies in its region.
+        // jailhouse's find_region (docs/cells.md, "The hypervisors' rules"): a handler takes an access only when the whole access lies in its region.
         ulong off = ipa - r.VirtStart;
         if (off + (ulong)size > r.Size)
         {

@@ -83,7 +83,7 @@ public static partial class HvisorConfig
             ulong gicc = GiccRegex().Match(text) is { Success: true } c ? Number(c.Groups[1].Value) : 0;
             arm = new ArmPlatform((byte)(gicr != 0 ? 3 : 2), 0, Number(gicd.Groups[1].Value), gicc, 0, 0, gicr, At(gicd.Index));
         }
-        // BOARD_PHYSMEM_LIST: what hvisor's boot page table maps at EL2 (src/arch/aarch64/mmu.rs boot_pt_init).
+        // BOARD_PHYSMEM_LIST: what hvisor's boot page table maps at EL2 (its boot_pt_init; docs/cells.md, "The hypervisor's EL2 map").
         List<(ulong, ulong, bool, SourcePos)>? physmem = null;
         if (PhysmemBlockRegex().Match(text) is { Success: true } pm)
         {
@@ -102,7 +102,7 @@ public static partial class HvisorConfig
         DebugConsole? console = UartRegex().Match(text) is { Success: true } u ? new DebugConsole(Number(u.Groups[1].Value), 0x1000, "BOARD_UART_BASE", At(u.Index)) : null;
 
         // The hypervisor's own memory: from its load address (linker.ld's BASE_ADDRESS) over what hvisor reserves past
-        // its image (consts.rs: a 64 MiB pool, 1 MiB heap, 512 KiB per CPU), with 2 MiB for the image, in 2 MiB units.
+        // its image (hvisor's constants: a 64 MiB pool, 1 MiB heap, 512 KiB per CPU), with 2 MiB for the image, in 2 MiB units.
         string linker = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".", "linker.ld");
         if (!File.Exists(linker))
         {
@@ -217,7 +217,7 @@ public static partial class HvisorConfig
 
     private static readonly string[] IvcFields = ["ivc_id", "peer_id", "control_table_ipa", "shared_mem_ipa", "rw_sec_size", "out_sec_size", "interrupt_num", "max_peers"];
 
-    /// <summary>An `ivc_configs` entry: every field of hvisor's HvIvcConfig (src/config.rs), none other.</summary>
+    /// <summary>An `ivc_configs` entry: every field of hvisor's HvIvcConfig (docs/cells.md, "hvisor"), none other.</summary>
     private static IvcConfig ReadIvc(ConfigValue item, string where)
     {
         var v = new Dictionary<string, ulong>(StringComparer.Ordinal);

@@ -79,7 +79,7 @@ public readonly record struct Stage2Geometry(
     }
 
     /// <summary>
-    /// The layout jailhouse's arm64 code uses (its arm64 paging.h and paging.c): the 4K granule only, the PA size
+    /// The layout jailhouse's arm64 code uses (docs/cells.md, "`--jailhouse-tables`", cites its sources): the 4K granule only, the PA size
     /// of PARange capped at 48 bits (get_cpu_parange), T0SZ = 64 − PA bits, the walk starting at level 0 from 44
     /// bits (SL0_CELL) and at level 1 below, with 2^(PA bits − 39) concatenated level-1 tables between 40 and 43
     /// bits (CELL_ROOT_PT_PAGES) and a single level-1 table up to 39 bits.

@@ -7,7 +7,7 @@ namespace MmuSim.Hypervisor;
 /// <summary>
 /// Reads jailhouse's binary configurations (the <c>.cell</c> files its build makes from configs/&lt;arch&gt;/*.c): a packed,
 /// little-endian <c>struct jailhouse_system</c> ("JHSYS") or <c>struct jailhouse_cell_desc</c> ("JHCLL") followed by the
-/// cell's arrays in the order of include/jailhouse/cell-config.h: cpu set, memory regions, cache regions, irqchips, PIO
+/// cell's arrays in the order of jailhouse's configuration structures (docs/cells.md, "jailhouse's binary `.cell` files"): cpu set, memory regions, cache regions, irqchips, PIO
 /// regions, PCI devices, PCI capabilities, stream IDs.
 /// Supported revisions: 14 (signature of 5 bytes, then the architecture byte) and 13 (the same layout with the 6-byte
 /// signatures "JHSYST"/"JHCELL" and no architecture byte, read as arm64). Earlier revisions laid out platform_info
@@ -22,7 +22,7 @@ public static class JailhouseBinaryConfig
     /// <summary>JAILHOUSE_ARM64; JAILHOUSE_X86 is 0, JAILHOUSE_ARM (AArch32) 1.</summary>
     public const byte ArchitectureArm64 = 2;
 
-    // sizeof() of the packed structures of cell-config.h and console.h.
+    // sizeof() of jailhouse's packed configuration and console structures.
     public const int MemorySize = 32;
     public const int ConsoleSize = 32;
     public const int CacheSize = 12;

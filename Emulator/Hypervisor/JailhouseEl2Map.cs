@@ -14,7 +14,7 @@ public enum El2Layout : byte
 }
 
 /// <summary>
-/// The EL2 map hvisor's aarch64 boot code builds (hvisor: src/arch/aarch64/mmu.rs boot_pt_init, map_list, map_range,
+/// The EL2 map hvisor's aarch64 boot code builds (its boot_pt_init, map_list, map_range; docs/cells.md, "The hypervisor's EL2 map",
 /// mmu_enable): BOARD_PHYSMEM_LIST identity mapped with 1 GiB blocks where a whole aligned GiB remains and 2 MiB
 /// blocks elsewhere, through a 39-bit VA (TCR_EL2.T0SZ = 25, start level 1), PS 48 bits, MAIR_EL2 Attr0 Device-nGnRnE,
 /// Attr1 Normal write-back, Attr2 Normal non-cacheable. Leaves: AF, AP 00, no execute-never; Device with AttrIndx 0
@@ -57,12 +57,12 @@ public static class HvisorEl2Map
 }
 
 /// <summary>
-/// The EL2 stage-1 map jailhouse's arm64 hypervisor builds for itself, as data (jailhouse: hypervisor/paging.c
-/// paging_init and paging_map_device; arch/arm64/include/asm/paging.h and jailhouse_header.h for the addresses):
+/// The EL2 stage-1 map jailhouse's arm64 hypervisor builds for itself, as data (its
+/// paging_init and paging_map_device, and its arm64 constants for the addresses; docs/cells.md, "The hypervisor's EL2 map"):
 /// <list type="bullet">
 /// <item>hypervisor_memory, whole, at the link address JAILHOUSE_BASE (0xffffc0200000), Normal, read/write/execute;</item>
 /// <item>the debug console, when CON_IS_MMIO, at UART_BASE (0xffffc0000000) plus the console's offset in its 2 MiB
-/// page (arm64 entry.S sets debug_console_base so), Device;</item>
+/// page (jailhouse's arm64 entry code sets debug_console_base so), Device;</item>
 /// <item>the remap area from REMAP_BASE (0xff8000000000): paging_map_device hands out pages first-fit in the order
 /// the hypervisor initialises its devices: the GIC distributor (irqchip_cpu_init on the first CPU), GICC and GICH
 /// (GICv2) or the redistributors of CPUs 0..last (GICv3, 128 KiB each), then the units in link order: SMMUv3s,
@@ -77,15 +77,15 @@ public static class HvisorEl2Map
 /// </summary>
 public static class JailhouseEl2Map
 {
-    /// <summary>JAILHOUSE_BASE (arm64 jailhouse_header.h): the hypervisor's link address.</summary>
+    /// <summary>JAILHOUSE_BASE (jailhouse's arm64 header): the hypervisor's link address.</summary>
     public const ulong JailhouseBase = 0xffffc0200000;
-    /// <summary>UART_BASE (arm64 paging.h): the 2 MiB window of the debug console.</summary>
+    /// <summary>UART_BASE (jailhouse's arm64 paging constants): the 2 MiB window of the debug console.</summary>
     public const ulong UartBase = 0xffffc0000000;
-    /// <summary>REMAP_BASE (arm64 paging.h): the remap pool of paging_map_device.</summary>
+    /// <summary>REMAP_BASE (jailhouse's arm64 paging constants): the remap pool of paging_map_device.</summary>
     public const ulong RemapBase = 0xff8000000000;
-    /// <summary>Pages of the remap pool: BITS_PER_PAGE × NUM_REMAP_BITMAP_PAGES = 32768 × 4 (paging.c).</summary>
+    /// <summary>Pages of the remap pool: BITS_PER_PAGE × NUM_REMAP_BITMAP_PAGES = 32768 × 4 (jailhouse's paging code).</summary>
     public const ulong RemapPages = 32768 * 4;
-    /// <summary>DEFAULT_MAIR_EL2 (arm64 paging.h): Attr0 Normal WB RA/WA, Attr1 Device-nGnRE, Attr2 Normal non-cacheable.</summary>
+    /// <summary>DEFAULT_MAIR_EL2 (jailhouse's arm64 paging constants): Attr0 Normal WB RA/WA, Attr1 Device-nGnRE, Attr2 Normal non-cacheable.</summary>
     public const ulong Mair = 0x4404ff;
 
     /// <summary>irqchip.gicd_size: 4 KiB for GICv2 (gic-v2.c), 64 KiB for GICv3 (gic-v3.c).</summary>
@@ -106,7 +106,7 @@ public static class JailhouseEl2Map
         var items = new List<El2Item> { new("hypervisor_memory (JAILHOUSE_BASE)", JailhouseBase, hv.PhysStart, hv.Size, El2Kind.Code) };
         if (sys.DebugConsole is { IsMmio: true } con && con.Size != 0)
         {
-            // paging_create aligns the start down and the size up, separately (paging.c).
+            // paging_create aligns the start down and the size up, separately (jailhouse's paging_create; docs/cells.md, "The hypervisor's EL2 map").
             ulong va = UartBase + (con.Address & 0x1fffff);
             items.Add(new El2Item("debug_console (UART_BASE)", va & ~(page - 1), con.Address & ~(page - 1), (con.Size + page - 1) & ~(page - 1), El2Kind.Device));
         }

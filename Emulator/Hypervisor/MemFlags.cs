@@ -3,7 +3,7 @@ using System.Text;
 namespace MmuSim.Hypervisor;
 
 /// <summary>
-/// Memory-region flags with the values of jailhouse's include/jailhouse/cell-config.h (JAILHOUSE_MEM_*).
+/// Memory-region flags with the values of jailhouse's JAILHOUSE_MEM_* (docs/cells.md, "Flags").
 /// IO_UNALIGNED and IO_8/16/32/64 describe what a sub-page MMIO region lets the hypervisor's dispatcher do.
 /// </summary>
 [Flags]

@@ -30,10 +30,10 @@ internal static unsafe class NativeCodecs
         return 0;
     }
 
-    /// <summary>zlib's inflate entry points (zlib.h 1.2.x; the z_stream layout is that of an LP64 system).</summary>
+    /// <summary>zlib's inflate entry points (zlib 1.2.x's public API; the z_stream layout is that of an LP64 system).</summary>
     internal sealed class Zlib
     {
-        // Return codes (zlib.h).
+        // Return codes (zlib's public API).
         public const int Ok = 0, StreamEnd = 1, NeedDict = 2, DataError = -3, MemError = -4, BufError = -5;
 
         /// <summary>sizeof(z_stream) on LP64: 14 fields, pointers and uLong 8 bytes, uInt and int 4 (padded).</summary>
@@ -74,17 +74,17 @@ internal static unsafe class NativeCodecs
         }
     }
 
-    /// <summary>liblzma's decoder entry points (lzma/base.h, lzma/container.h, liblzma 5.x; lzma_stream on LP64).</summary>
+    /// <summary>liblzma's decoder entry points (liblzma 5.x's public API; lzma_stream on LP64).</summary>
     internal sealed class Lzma
     {
-        // lzma_ret (lzma/base.h).
+        // lzma_ret (liblzma's public API).
         public const int Ok = 0, StreamEnd = 1, NoCheck = 2, UnsupportedCheck = 3, GetCheck = 4, MemError = 5,
             MemlimitError = 6, FormatError = 7, OptionsError = 8, DataError = 9, BufError = 10, ProgError = 11;
 
         // lzma_action.
         public const int Run = 0, Finish = 3;
 
-        // lzma_stream_decoder flag (lzma/container.h).
+        // lzma_stream_decoder flag (liblzma's public API).
         public const uint TellUnsupportedCheck = 0x02;
 
         /// <summary>sizeof(lzma_stream) on LP64: 6 I/O fields, 6 pointers, 4 64-bit and 2 size_t reserved, 2 enums.</summary>

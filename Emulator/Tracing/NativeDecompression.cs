@@ -176,7 +176,7 @@ internal sealed unsafe class ZlibGzipStream : NativeDecompressStream
         ReadOnlySpan<byte> version = "1.2.11\0"u8; // zlib checks only that the major version is 1
         fixed (byte* v = version)
         {
-            // windowBits 15 + 16: a gzip wrapper only, with the largest window (zlib.h, inflateInit2).
+            // windowBits 15 + 16: a gzip wrapper only, with the largest window (zlib's documented inflateInit2 API).
             int r = z.InflateInit2(Strm, 15 + 16, v, NativeCodecs.Zlib.StreamSize);
             if (r != NativeCodecs.Zlib.Ok)
             {
@@ -261,7 +261,7 @@ internal sealed unsafe class ZlibGzipStream : NativeDecompressStream
         string msg = r == NativeCodecs.Zlib.MemError ? "out of memory"
             : Marshal.PtrToStringAnsi(*(nint*)(Strm + NativeCodecs.Zlib.Msg)) ?? $"zlib error {r}";
         string member = $"gzip member at byte {_memberStart}";
-        // zlib reads the 4-byte field, then compares (inflate.c, states CHECK and LENGTH): the field ends at Consumed.
+        // zlib reads the 4-byte field, then compares (its inflate states CHECK and LENGTH): the field ends at Consumed.
         (long at, reason) = msg switch
         {
             "incorrect data check" => (Consumed - 4,
