@@ -1,6 +1,7 @@
 using System.Text;
 using MmuSim.Hypervisor;
 using MmuSim.Tests.Support;
+using MmuSim.Tracing;
 
 namespace MmuSim.Tests.Hostile;
 
@@ -120,31 +121,23 @@ public sealed class MemoryCapTests : IDisposable
     }
 
     /// <summary>A stream of one comment line of <paramref name="length"/> bytes, then a command, made as it is read.</summary>
-    private sealed class LongCommentStream(long length) : Stream
+    private sealed class LongCommentStream(long length) : ReadOnlyStream(Null, ownsInner: false)
     {
         private long _pos;
         private static readonly byte[] Tail = "\nR 0x1000\n"u8.ToArray();
 
-        public override int Read(byte[] buffer, int offset, int count)
+        protected override long BytesRead => _pos;
+
+        public override int Read(Span<byte> buffer)
         {
             long total = length + Tail.Length;
-            int n = (int)Math.Min(count, total - _pos);
+            int n = (int)Math.Min(buffer.Length, total - _pos);
             for (int i = 0; i < n; i++, _pos++)
             {
-                buffer[offset + i] = _pos == 0 ? (byte)'#' : _pos < length ? (byte)'x' : Tail[_pos - length];
+                buffer[i] = _pos == 0 ? (byte)'#' : _pos < length ? (byte)'x' : Tail[_pos - length];
             }
             return n;
         }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => _pos; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     [Fact]

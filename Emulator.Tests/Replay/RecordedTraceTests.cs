@@ -13,28 +13,20 @@ namespace MmuSim.Tests.Replay;
 public sealed class RecordedTraceTests
 {
     /// <summary>A stream that hands out a few bytes at a time and yields the thread between reads, so replays catch up with the parser.</summary>
-    private sealed class TrickleStream(byte[] data, int chunk) : Stream
+    private sealed class TrickleStream(byte[] data, int chunk) : ReadOnlyStream(Null, ownsInner: false)
     {
         private int _pos;
 
-        public override int Read(byte[] buffer, int offset, int count)
+        protected override long BytesRead => _pos;
+
+        public override int Read(Span<byte> buffer)
         {
             Thread.Yield();
-            int n = Math.Min(Math.Min(count, chunk), data.Length - _pos);
-            Array.Copy(data, _pos, buffer, offset, n);
+            int n = Math.Min(Math.Min(buffer.Length, chunk), data.Length - _pos);
+            data.AsSpan(_pos, n).CopyTo(buffer);
             _pos += n;
             return n;
         }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => data.Length;
-        public override long Position { get => _pos; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     /// <summary>Writes down every call, with its data, as one line of text.</summary>

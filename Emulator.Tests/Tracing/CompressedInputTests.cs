@@ -274,20 +274,22 @@ public class CompressedInputTests
     }
 
     /// <summary>Gives <paramref name="data"/> in reads of at most 1000 bytes, then throws a format error.</summary>
-    private sealed class FailingSource(byte[] data) : Stream
+    private sealed class FailingSource(byte[] data) : ReadOnlyStream(Null, ownsInner: false)
     {
         private int _pos;
 
         public int Disposed { get; private set; }
 
-        public override int Read(byte[] buffer, int offset, int count)
+        protected override long BytesRead => _pos;
+
+        public override int Read(Span<byte> buffer)
         {
             if (_pos == data.Length)
             {
                 throw TraceFormatException.AtByte("s", _pos, "broken here");
             }
-            int n = Math.Min(Math.Min(count, 1000), data.Length - _pos);
-            data.AsSpan(_pos, n).CopyTo(buffer.AsSpan(offset));
+            int n = Math.Min(Math.Min(buffer.Length, 1000), data.Length - _pos);
+            data.AsSpan(_pos, n).CopyTo(buffer);
             _pos += n;
             return n;
         }
@@ -297,16 +299,6 @@ public class CompressedInputTests
             Disposed++;
             base.Dispose(disposing);
         }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => _pos; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     [Fact]
