@@ -22,15 +22,19 @@ public sealed class SweepTests : IDisposable
         JsonSerializer.Serialize(e.EnumerateObject().Where(p => p.Name != "provenance").ToDictionary(p => p.Name, p => p.Value));
 
     [Theory]
-    [InlineData("traces/bench/mixed-2stage.trace", new string[0])]
-    [InlineData("traces/analysis/zipf-asids.trace.xz", new string[0])]
-    [InlineData("traces/lackey/sumsort.lackey.gz", new[] { "--page-size", "mixed" })]
-    [InlineData("traces/sample/two-pes.trace", new string[0])]
-    public void EachRunEqualsASeparateReplay(string trace, string[] inputOptions)
+    [InlineData("traces/bench/mixed-2stage.trace", "off", new string[0])]
+    [InlineData("traces/analysis/zipf-asids.trace.xz", "off", new string[0])]
+    [InlineData("traces/lackey/sumsort.lackey.gz", "off", new[] { "--page-size", "mixed" })]
+    [InlineData("traces/sample/two-pes.trace", "off", new string[0])]
+    [InlineData("traces/bench/mixed-2stage.trace", "on", new string[0])]
+    [InlineData("traces/analysis/zipf-asids.trace.xz", "on", new string[0])]
+    [InlineData("traces/lackey/sumsort.lackey.gz", "on", new[] { "--page-size", "mixed" })]
+    [InlineData("traces/sample/two-pes.trace", "on", new string[0])]
+    public void EachRunEqualsASeparateReplay(string trace, string stream, string[] inputOptions)
     {
         string json = Path.Combine(_dir, "sweep.json");
         string[] args = ["sweep", Trace(trace), "--preset", "neoverse-n1", "--preset", "cortex-a53", "--preset", "uncached",
-            "--vary", "memoryLatency=100,250", "--json", json, "--quiet", "--jobs", "2", .. inputOptions];
+            "--vary", "memoryLatency=100,250", "--json", json, "--quiet", "--jobs", "2", "--stream", stream, .. inputOptions];
         var (exit, _, err) = Support.Cli.Run(args);
         Assert.True(exit == 0, err);
         using var sweep = JsonDocument.Parse(File.ReadAllBytes(json));
@@ -151,5 +155,69 @@ public sealed class SweepTests : IDisposable
         Assert.Equal(2, exit);
         Assert.StartsWith($"mmusim: {bad}:2:", err);
         Assert.Equal("", output);
+    }
+
+    /// <summary>
+    /// A streamed sweep (every run following the parser at once, each input held a few chunks at a time) gives the
+    /// JSON of a recorded one, byte for byte: traces as one stream, each trace alone, a trace named twice.
+    /// </summary>
+    [Theory]
+    [InlineData(new[] { "traces/sample/example.trace", "traces/bench/mixed-2stage.trace" }, new string[0])]
+    [InlineData(new[] { "traces/sample/example.trace", "traces/bench/mixed-2stage.trace", "traces/sample/two-pes.trace" }, new[] { "--each-trace" })]
+    [InlineData(new[] { "traces/sample/two-pes.trace", "traces/sample/two-pes.trace" }, new[] { "--each-trace" })]
+    [InlineData(new[] { "traces/lackey/sumsort.lackey.gz" }, new[] { "--page-size", "mixed", "--jobs", "1" })]
+    public void AStreamedSweepEqualsARecordedOne(string[] traces, string[] options)
+    {
+        string streamed = Path.Combine(_dir, "streamed.json"), recorded = Path.Combine(_dir, "recorded.json");
+        string[] common = ["sweep", .. traces.Select(Trace), "--preset", "neoverse-n1", "--preset", "cortex-a53", "--vary", "memoryLatency=100,250", "--quiet", .. options];
+        var (e1, out1, err1) = Support.Cli.Run([.. common, "--stream", "on", "--json", streamed]);
+        var (e2, out2, err2) = Support.Cli.Run([.. common, "--stream", "off", "--json", recorded]);
+        Assert.True(e1 == 0 && e2 == 0, err1 + err2);
+        Assert.Equal(out2, out1);
+        Assert.Equal(File.ReadAllText(recorded), File.ReadAllText(streamed));
+    }
+
+    /// <summary>Runs that reach the memory cap part-way stop at the same access, streamed or recorded, and the others go on.</summary>
+    [Fact]
+    public void RunsStoppedByTheMemoryCapStopAlikeStreamedOrRecorded()
+    {
+        string trace = Path.Combine(_dir, "pages.lackey");
+        // 3,000 loads on distinct pages: demand paging needs 12 MiB of frames, three times the cap.
+        File.WriteAllLines(trace, Enumerable.Range(0, 3000).Select(i => $" L {0x10000000 + i * 4096:x8},8"));
+        string streamed = Path.Combine(_dir, "streamed.json"), recorded = Path.Combine(_dir, "recorded.json");
+        string[] common = ["sweep", trace, Trace("traces/sample/example.trace"), "--each-trace", "--max-memory", "4m", "--vary", "memoryLatency=100,250", "--quiet"];
+        var (e1, out1, err1) = Support.Cli.Run([.. common, "--stream", "on", "--json", streamed]);
+        var (e2, out2, err2) = Support.Cli.Run([.. common, "--stream", "off", "--json", recorded]);
+        Assert.Equal((3, out2, err2), (e1, out1, err1));
+        Assert.Equal(File.ReadAllText(recorded), File.ReadAllText(streamed));
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(streamed));
+        Assert.Equal([true, true, false, false], doc.RootElement.GetProperty("runs").EnumerateArray().Select(r => r.TryGetProperty("error", out _)).ToArray());
+    }
+
+    [Fact]
+    public void StreamingWhatCannotBeStreamedIsAOneLineError()
+    {
+        var (exit, output, err) = Support.Cli.Run("sweep", Trace("traces/sample/example.trace"), Trace("traces/sample/example.trace"), "--stream", "on", "--quiet");
+        Assert.Equal((1, "", "mmusim: --stream on: a run reads the same input twice, which a streamed input (read once) cannot give\n"), (exit, output, err.ReplaceLineEndings("\n")));
+        (exit, output, err) = Support.Cli.Run("sweep", Trace("traces/sample/example.trace"), "--stream", "on", "--quiet",
+            "--vary", "memoryLatency=" + string.Join(",", Enumerable.Range(1, 65)));
+        Assert.Equal((1, "", "mmusim: --stream on: 65 runs are more than the 64 a streamed sweep runs at once\n"), (exit, output, err.ReplaceLineEndings("\n")));
+    }
+
+    /// <summary>A malformed line far into a streamed input stops the sweep as it stops a recorded one, with the parser's error.</summary>
+    [Fact]
+    public void MalformedInputLateInAStreamedTraceStopsTheRuns()
+    {
+        string bad = Path.Combine(_dir, "late-bad.trace"), json = Path.Combine(_dir, "late.json");
+        string good = File.ReadAllText(Trace("traces/bench/mixed-2stage.trace"));
+        File.WriteAllText(bad, good + "R zz\n");
+        int line = good.Split('\n').Length;
+        var (exit, output, err) = Support.Cli.Run("sweep", Trace("traces/sample/example.trace"), bad, "--preset", "neoverse-n1", "--preset", "cortex-a55",
+            "--vary", "memoryLatency=100,200", "--jobs", "2", "--json", json, "--quiet", "--stream", "on");
+        Assert.Equal(2, exit);
+        Assert.StartsWith($"mmusim: {bad}:{line}:", err);
+        Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal("", output);
+        Assert.False(File.Exists(json));
     }
 }

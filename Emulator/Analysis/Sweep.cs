@@ -160,22 +160,257 @@ public static class Sweep
     }
 
     /// <summary>
+    /// Most runs a sweep streams through bounded recordings (<see cref="StreamReaders"/>): they all run at once, each
+    /// with its own system, so past this many the sweep records its inputs whole and runs `--jobs` at a time instead.
+    /// </summary>
+    public const int MaxStreamedRuns = 64;
+
+    /// <summary>
+    /// Accesses a streamed run replays before its thread picks the run furthest behind. Long, because a run that
+    /// comes back finds its tables and TLBs gone from the host's caches: on the bench `large` sweep (16 runs, two
+    /// threads) turns of 2^18 accesses took 8.5 s of CPU, of 2^20 6.6 s, of 2^22 5.4 s, and the recorded sweep 5.2 s.
+    /// </summary>
+    private const long StreamBudget = 1 << 22;
+
+    /// <summary>Access chunks (2^20 accesses, 16 MiB each) a streamed input keeps: room for the runs to spread over a few turns.</summary>
+    public const int StreamRingChunks = 10;
+
+    /// <summary>
+    /// Whether an input of <paramref name="length"/> bytes (null: unknown, as standard input) could not be recorded
+    /// whole in a quarter of the memory available: a recorded access takes 16 bytes, about what a line of text or
+    /// lackey takes, and a compressed input is taken to grow tenfold.
+    /// </summary>
+    public static bool TooLargeToRecord(long? length, bool compressed)
+    {
+        if (length is not long bytes)
+        {
+            return true;
+        }
+        double recorded = (double)bytes * (compressed ? 10 : 1);
+        return recorded > GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4.0;
+    }
+
+    /// <summary>
+    /// The readers each input of a streamed sweep has (one per run that reads it), or null when the sweep cannot
+    /// stream: a group reads an input twice (the second pass would need what the first let go), or there are more
+    /// than <see cref="MaxStreamedRuns"/> runs.
+    /// </summary>
+    public static Dictionary<string, int>? StreamReaders(IReadOnlyList<IReadOnlyList<string>> groups, int configs)
+    {
+        if (groups.Count * configs > MaxStreamedRuns || groups.Any(g => g.Distinct(StringComparer.Ordinal).Count() != g.Count))
+        {
+            return null;
+        }
+        var readers = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var t in groups.SelectMany(g => g))
+        {
+            readers[t] = readers.GetValueOrDefault(t) + configs;
+        }
+        return readers;
+    }
+
+    /// <summary>
     /// Replays every (trace group, configuration) pair on up to <paramref name="jobs"/> threads, each run with a
     /// system of its own over the traces parsed once. Runs come back in input order: groups, then configurations.
-    /// <paramref name="progress"/> is told after each run (from the thread that ran it).
+    /// <paramref name="progress"/> is told the runs done so far, in fractions of a run (from the thread that ran it).
     /// </summary>
+    /// <remarks>
+    /// Inputs recorded whole (<see cref="RecordedTrace.Begin"/>) are replayed run by run, `jobs` runs at a time.
+    /// Bounded recordings (<see cref="RecordedTrace.BeginBounded"/>, with the readers <see cref="StreamReaders"/>
+    /// counts) are streamed: every run is under way at once, and the threads take turns replaying a slice of the run
+    /// furthest behind, so the runs follow the parser together and the memory an input holds is a few chunks of it,
+    /// however long it is.
+    /// </remarks>
     public static SweepRun[] Run(IReadOnlyList<(IReadOnlyList<string> Names, IReadOnlyList<RecordedTrace> Traces)> groups,
-        IReadOnlyList<SweepConfig> configs, ReplayOptions options, ulong maxMemory, int jobs, Action<SweepRun>? progress = null, CancellationToken ct = default)
+        IReadOnlyList<SweepConfig> configs, ReplayOptions options, ulong maxMemory, int jobs, Action<double>? progress = null, CancellationToken ct = default)
     {
         var work = groups.SelectMany(g => configs.Select(c => (Group: g, Config: c))).ToArray();
+        if (work.Length != 0 && work.All(w => w.Group.Traces.All(t => t.IsBounded)))
+        {
+            return RunStreamed(work, options, maxMemory, jobs, progress, ct);
+        }
         var runs = new SweepRun[work.Length];
+        int done = 0;
         Parallel.For(0, work.Length, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, jobs), CancellationToken = ct }, i =>
         {
             var (group, config) = work[i];
             runs[i] = RunOne(group.Names, group.Traces, config, options, maxMemory);
-            progress?.Invoke(runs[i]);
+            progress?.Invoke(Interlocked.Increment(ref done));
         });
         return runs;
+    }
+
+    /// <summary>One streamed run: its system (made on its first turn, dropped once it ends), the input it reads and its reader there.</summary>
+    private sealed class StreamedRun((IReadOnlyList<string> Names, IReadOnlyList<RecordedTrace> Traces) group, SweepConfig config, int[] readers)
+    {
+        public readonly (IReadOnlyList<string> Names, IReadOnlyList<RecordedTrace> Traces) Group = group;
+        public readonly SweepConfig Config = config;
+        /// <summary>This run's reader in each of its inputs.</summary>
+        public readonly int[] Readers = readers;
+        public Replayer? Replayer;
+        /// <summary>The input being read (-1 before the first turn; Traces.Count once ended).</summary>
+        public int Input = -1;
+        public bool Busy;
+        public SweepRun? Result;
+
+        public bool Ended => Result is not null;
+
+        /// <summary>Whether a turn now would do something: start, read what is parsed, or end its input.</summary>
+        public bool CanRun => !Busy && !Ended && Group.Traces[Math.Max(0, Input)].CanRead(Readers[Math.Max(0, Input)]);
+
+        /// <summary>How far behind the run is: its input, then its place in it.</summary>
+        public (int, int) Place => Input < 0 ? (0, 0) : (Input, Group.Traces[Input].PositionOf(Readers[Input]));
+
+        public double Fraction => Ended ? 1 : Input < 0 ? 0 : (Input + Group.Traces[Input].ReadFraction(Readers[Input])) / Group.Traces.Count;
+
+        /// <summary>Makes the run leave every input it has not finished reading, so that no parse waits for it.</summary>
+        public void LeaveAll()
+        {
+            for (int i = Math.Max(0, Input); i < Group.Traces.Count; i++)
+            {
+                Group.Traces[i].Leave(Readers[i]);
+            }
+        }
+    }
+
+    private static SweepRun[] RunStreamed(((IReadOnlyList<string> Names, IReadOnlyList<RecordedTrace> Traces) Group, SweepConfig Config)[] work,
+        ReplayOptions options, ulong maxMemory, int jobs, Action<double>? progress, CancellationToken ct)
+    {
+        var nextReader = new Dictionary<RecordedTrace, int>(ReferenceEqualityComparer.Instance);
+        var runs = work.Select(w => new StreamedRun(w.Group, w.Config, w.Group.Traces.Select(t =>
+        {
+            int r = nextReader.GetValueOrDefault(t);
+            nextReader[t] = r + 1;
+            return r;
+        }).ToArray())).ToArray();
+        var gate = new object();
+        int ended = 0;
+        Exception? failure = null;
+
+        void Worker()
+        {
+            while (true)
+            {
+                StreamedRun? run = null;
+                lock (gate)
+                {
+                    while (true)
+                    {
+                        if (ended == runs.Length || failure is not null)
+                        {
+                            return;
+                        }
+                        if (ct.IsCancellationRequested)
+                        {
+                            failure ??= new OperationCanceledException(ct);
+                            return;
+                        }
+                        foreach (var r in runs)
+                        {
+                            if (r.CanRun && (run is null || r.Place.CompareTo(run.Place) < 0))
+                            {
+                                run = r;
+                            }
+                        }
+                        if (run is not null)
+                        {
+                            run.Busy = true;
+                            break;
+                        }
+                        // Every run waits for its parser (or is on another thread): look again shortly.
+                        Monitor.Wait(gate, 1);
+                    }
+                }
+                try
+                {
+                    Turn(run, options, maxMemory);
+                }
+                catch (Exception e)
+                {
+                    lock (gate)
+                    {
+                        failure ??= e;
+                    }
+                }
+                lock (gate)
+                {
+                    run.Busy = false;
+                    if (run.Ended)
+                    {
+                        ended++;
+                    }
+                    Monitor.PulseAll(gate);
+                }
+                progress?.Invoke(runs.Sum(r => r.Fraction));
+            }
+        }
+
+        var threads = Enumerable.Range(0, Math.Clamp(jobs, 1, runs.Length)).Select(i => new Thread(Worker) { Name = $"sweep {i}", IsBackground = true }).ToArray();
+        foreach (var t in threads)
+        {
+            t.Start();
+        }
+        foreach (var t in threads)
+        {
+            t.Join();
+        }
+        if (failure is not null)
+        {
+            // No parse may wait for a run that will not read on.
+            foreach (var r in runs)
+            {
+                r.LeaveAll();
+            }
+            if (failure is OperationCanceledException)
+            {
+                throw failure;
+            }
+            throw new AggregateException(failure);
+        }
+        return runs.Select(r => r.Result!).ToArray();
+    }
+
+    /// <summary>One turn of a streamed run: a slice of its input, and the next input or its summary when it ends one.</summary>
+    private static void Turn(StreamedRun run, ReplayOptions options, ulong maxMemory)
+    {
+        if (run.Replayer is null)
+        {
+            var core = new SimulatedCore(new PhysicalMemory { MaxBytes = (long)maxMemory }, run.Config.Model);
+            core.Mmu.Record.Detailed = false;
+            run.Replayer = new Replayer(core, null, options);
+        }
+        var replayer = run.Replayer;
+        var traces = run.Group.Traces;
+        string? error = null;
+        try
+        {
+            if (run.Input < 0)
+            {
+                run.Input = 0;
+                replayer.BeginRecordedPart(traces[0], 0);
+            }
+            var part = replayer.ReplayRecordedPart(traces[run.Input], run.Readers[run.Input], StreamBudget);
+            if (part == RecordedPart.Paused)
+            {
+                return;
+            }
+            if (part == RecordedPart.Completed && run.Input + 1 < traces.Count)
+            {
+                run.Input++;
+                replayer.BeginRecordedPart(traces[run.Input], run.Input);
+                return;
+            }
+        }
+        catch (MemoryLimitException e)
+        {
+            error = e.Message;
+        }
+        // The run has ended: whole, stopped on a fault, or at the memory cap.
+        run.LeaveAll();
+        using var ms = new MemoryStream();
+        SummaryJson.Write(ms, replayer.ReportedPes, replayer.StoppedOnFault);
+        run.Result = new SweepRun(run.Config.Name, run.Group.Names, ms.ToArray(), error);
+        run.Replayer = null; // its system's memory goes back while the other runs go on
     }
 
     /// <summary>One configuration over one group of parsed traces: the summary `replay --json` would write.</summary>

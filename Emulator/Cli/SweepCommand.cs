@@ -32,21 +32,29 @@ public static class SweepCommand
         var report = new Option<string?>("--report") { Description = "Write an HTML report of every run side by side (as `mmusim report` makes from the --json file) to this file." };
         var plot = new Option<string?>("--plot") { Description = "With --report: also write each chart to this directory as ID.svg and ID.png." };
         var sbatch = new Option<string[]>("--sbatch") { Description = "With --slurm: an sbatch option for the job script without its dashes, e.g. --sbatch partition=sim for #SBATCH --partition=sim (repeatable)." };
+        var stream = new Option<string>("--stream")
+        {
+            Description = "on: every run follows the parser at once and each input holds only a few chunks of memory, however long it is; "
+                + "off: each input is recorded whole and the runs go --jobs at a time (faster: a run keeps the host's caches); "
+                + "auto (default): on for standard input and for inputs too large to record in a quarter of the memory available.",
+            DefaultValueFactory = _ => "auto",
+        };
+        stream.AcceptOnlyFromAmong("auto", "on", "off");
         var input = new ReplayCommand.InputOptions();
         var cmd = new Command("sweep", "Replay traces through many translation models (parsed once, replayed in parallel) and tabulate the figures per model.")
         {
-            traces, configs, presets, vary, each, json, csv, jobs, slurm, submit, wait, sbatch, report, plot,
+            traces, configs, presets, vary, each, json, csv, jobs, stream, slurm, submit, wait, sbatch, report, plot,
         };
         input.AddTo(cmd);
         cmd.SetAction((pr, ct) => Run(pr, traces, configs, presets, vary, each, json, csv, jobs, slurm, submit, wait, sbatch, input, ct,
-            pr.GetValue(report), pr.GetValue(plot)));
+            pr.GetValue(report), pr.GetValue(plot), pr.GetValue(stream)!));
         return cmd;
     }
 
     private static async Task<int> Run(ParseResult pr, Argument<string[]> tracesArg, Option<string[]> configsOpt, Option<string[]> presetsOpt,
         Option<string[]> varyOpt, Option<bool> eachOpt, Option<string?> jsonOpt, Option<string?> csvOpt, Option<int> jobsOpt, Option<string?> slurmOpt,
         Option<bool> submitOpt, Option<bool> waitOpt, Option<string[]> sbatchOpt, ReplayCommand.InputOptions input, CancellationToken ct,
-        string? reportPath, string? plotDir)
+        string? reportPath, string? plotDir, string streamMode)
     {
         string[] traces = pr.GetValue(tracesArg)!;
         if (plotDir is not null && reportPath is null)
@@ -110,6 +118,14 @@ public static class SweepCommand
                 pr.GetValue(submitOpt), pr.GetValue(waitOpt));
         }
 
+        var readers = Sweep.StreamReaders(groups, configs.Count);
+        if (streamMode == "on" && readers is null)
+        {
+            Console.Error.WriteLine(groups.Count * configs.Count > Sweep.MaxStreamedRuns
+                ? $"mmusim: --stream on: {groups.Count * configs.Count} runs are more than the {Sweep.MaxStreamedRuns} a streamed sweep runs at once"
+                : "mmusim: --stream on: a run reads the same input twice, which a streamed input (read once) cannot give");
+            return 1;
+        }
         using var outputs = AnalysisOutputs.Open(traces, pr.GetValue(jsonOpt), pr.GetValue(csvOpt), reportPath);
         if (outputs is null)
         {
@@ -127,24 +143,37 @@ public static class SweepCommand
         // naming file, line and column, and the runs under way stop with it.
         var parsed = new Dictionary<string, RecordedTrace>(StringComparer.Ordinal);
         var inputs = new List<(TraceInput Input, RecordedTrace Trace)>();
+        var opened = new List<TraceInput>();
+        var names = traces.Distinct(StringComparer.Ordinal).ToArray();
         try
         {
-            foreach (var t in traces.Distinct(StringComparer.Ordinal))
+            foreach (var t in names)
             {
-                var stream = TraceInput.Open(t, settings.Format);
-                var trace = RecordedTrace.Begin(stream);
-                inputs.Add((stream, trace));
-                parsed[t] = trace;
+                opened.Add(TraceInput.Open(t, settings.Format));
             }
         }
         catch (Exception e) when (e is TraceFormatException or IOException or ArgumentException)
         {
-            foreach (var (opened, _) in inputs)
+            foreach (var o in opened)
             {
-                await opened.DisposeAsync();
+                await o.DisposeAsync();
             }
             Console.Error.WriteLine($"mmusim: {e.Message}");
             return 2;
+        }
+        // Streamed (bounded recordings, every run at once) or recorded whole (runs --jobs at a time): see --stream.
+        bool streamed = streamMode switch
+        {
+            "on" => true,
+            "off" => false,
+            _ => readers is not null && opened.Any(o => Sweep.TooLargeToRecord(o.Length, o.Compression != TraceCompression.None)),
+        };
+        for (int i = 0; i < names.Length; i++)
+        {
+            var stream = opened[i];
+            var trace = streamed ? RecordedTrace.BeginBounded(stream, readers![names[i]], Sweep.StreamRingChunks) : RecordedTrace.Begin(stream);
+            inputs.Add((stream, trace));
+            parsed[names[i]] = trace;
         }
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var recording = Task.Run(async () =>
@@ -217,7 +246,7 @@ public static class SweepCommand
             .Start(ctx =>
             {
                 var task = ctx.AddTask($"sweep: {work.Count * configs.Count} runs", maxValue: work.Count * configs.Count);
-                runs = Sweep.Run(work, configs, options, maxMemory, jobs, _ => task.Increment(1), ct);
+                runs = Sweep.Run(work, configs, options, maxMemory, jobs, done => task.Value = done, ct);
             });
         return runs;
     }

@@ -18,7 +18,8 @@ namespace MmuSim.Replay;
 /// </remarks>
 public sealed class RecordedTrace
 {
-    private const int ChunkAccesses = 1 << 20;
+    private const int DefaultChunkAccesses = 1 << 20;
+    private readonly int _chunkAccesses = DefaultChunkAccesses;
     private const int ChunkWords = 1 << 18;
     private const int ChunkRecords = 1 << 10;
     private const int SegmentShift = 12;
@@ -51,11 +52,20 @@ public sealed class RecordedTrace
     // input (320 MB for 20 M accesses), and faulting that in 4 KiB at a time cost more than a run of the sweep
     // (measured: the sweep of the bench `large` trace took 3.7 s with arrays, 2.8-3.3 s with slabs).
     private FrameSlab? _accessChunk;
-    private int _accessUsed = ChunkAccesses;
+    private int _accessUsed = int.MaxValue; // no chunk yet
     private ulong[]? _wordChunk;
     private int _wordUsed = ChunkWords;
     private TraceRecord[]? _recordChunk;
     private int _recordUsed = ChunkRecords;
+
+    // A bounded recording (Begin with readers): each reader's position (the calls it has consumed; int.MaxValue once
+    // it has left), the full access chunks some reader may still read (with the call count when each was complete),
+    // and how many access chunks may be alive at once.
+    private readonly int[]? _readers;
+    private readonly Queue<(FrameSlab Slab, int End)> _fullChunks = new();
+    private readonly int _ringChunks;
+    private int _fillerWaiting;
+    private int _freedBlocks;
 
     private readonly object _gate = new();
     private int _waiting;
@@ -64,10 +74,16 @@ public sealed class RecordedTrace
 
     /// <param name="source">The input's name (as errors and summaries name it).</param>
     /// <param name="foreign">A foreign format (lackey, ChampSim, QEMU mem): a replay runs it at EL0 under demand paging.</param>
-    private RecordedTrace(string source, bool foreign)
+    private RecordedTrace(string source, bool foreign, int readers = 0, int ringChunks = 0, int chunkAccesses = DefaultChunkAccesses)
     {
+        _chunkAccesses = chunkAccesses;
         Source = source;
         IsForeign = foreign;
+        if (readers > 0)
+        {
+            _readers = new int[readers];
+            _ringChunks = Math.Max(2, ringChunks);
+        }
     }
 
     public string Source { get; }
@@ -99,6 +115,59 @@ public sealed class RecordedTrace
 
     /// <summary>An empty recording of <paramref name="input"/>, to be filled by <see cref="FillAsync"/> while replays of it run.</summary>
     public static RecordedTrace Begin(TraceInput input) => new(input.Source, input.IsForeign);
+
+    /// <summary>
+    /// An empty <em>bounded</em> recording of <paramref name="input"/> for exactly <paramref name="readers"/> readers,
+    /// each reading it once, in parts (<see cref="ReplayPart"/>): at most <paramref name="ringChunks"/> chunks of
+    /// 2^20 accesses are alive at once, the parser waiting (in <see cref="FillAsync"/>) for the slowest reader to
+    /// leave the oldest one, which it then reuses. Memory stays the same however long the input is, but every reader
+    /// must make progress (or <see cref="Leave"/>) for the parse to end.
+    /// </summary>
+    public static RecordedTrace BeginBounded(TraceInput input, int readers, int ringChunks = 4) =>
+        BeginBounded(input, readers, ringChunks, DefaultChunkAccesses);
+
+    /// <summary><see cref="BeginBounded(TraceInput, int, int)"/> with chunks of <paramref name="chunkAccesses"/> accesses (tests make them small).</summary>
+    internal static RecordedTrace BeginBounded(TraceInput input, int readers, int ringChunks, int chunkAccesses)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(readers, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunkAccesses, 1);
+        return new(input.Source, input.IsForeign, readers, ringChunks, chunkAccesses) { _input = input };
+    }
+
+    /// <summary>Access chunks allocated so far (a bounded recording allocates at most its ring's).</summary>
+    internal int AccessChunksAllocated { get; private set; }
+
+    private unsafe FrameSlab NewSlab()
+    {
+        AccessChunksAllocated++;
+        return new FrameSlab((nuint)_chunkAccesses * (nuint)sizeof(PlainAccess));
+    }
+
+    private TraceInput? _input;
+
+    /// <summary>
+    /// How far reader <paramref name="reader"/> of a bounded recording is through the input, 0 to 1 (for a progress
+    /// display): the part of the input parsed (its bytes read of its size; 0 when the size is unknown) times the part
+    /// of the parsed calls the reader has read.
+    /// </summary>
+    public double ReadFraction(int reader)
+    {
+        bool complete = _complete;
+        int pos = Volatile.Read(ref _readers![reader]);
+        int published = Volatile.Read(ref _published);
+        if (pos == int.MaxValue || (complete && pos >= published))
+        {
+            return 1;
+        }
+        double parsed = complete ? 1 : _input is { Length: long length and > 0 } i ? Math.Min(1, (double)i.RawBytesRead / length) : 0;
+        return published == 0 ? 0 : parsed * pos / published;
+    }
+
+    /// <summary>The calls reader <paramref name="reader"/> of a bounded recording has read (int.MaxValue once it has left).</summary>
+    public int PositionOf(int reader) => Volatile.Read(ref _readers![reader]);
+
+    /// <summary>Whether this recording keeps only a window of its input (<see cref="BeginBounded"/>).</summary>
+    public bool IsBounded => _readers is not null;
 
     /// <summary>
     /// Parses <paramref name="input"/> into this recording, publishing each call as it is parsed. Malformed input
@@ -155,12 +224,12 @@ public sealed class RecordedTrace
     {
         while (run.Length != 0)
         {
-            if (_accessUsed == ChunkAccesses)
+            if (_accessUsed >= _chunkAccesses)
             {
-                _accessChunk = new FrameSlab((nuint)ChunkAccesses * (nuint)sizeof(PlainAccess));
+                _accessChunk = NextAccessChunk();
                 _accessUsed = 0;
             }
-            int n = Math.Min(run.Length, ChunkAccesses - _accessUsed);
+            int n = Math.Min(run.Length, _chunkAccesses - _accessUsed);
             run[..n].CopyTo(new Span<PlainAccess>((PlainAccess*)_accessChunk!.Frames + _accessUsed, n));
             Publish(new Segment { Kind = Kind.Run, Data = _accessChunk!, Start = _accessUsed, Count = n, Line = firstLine });
             _accessUsed += n;
@@ -168,6 +237,136 @@ public sealed class RecordedTrace
             firstLine += n;
             run = run[n..];
         }
+    }
+
+    /// <summary>
+    /// A chunk for the next accesses: a new one, or in a bounded recording with its ring full, the oldest once every
+    /// reader has left it (waiting for them).
+    /// </summary>
+    private unsafe FrameSlab NextAccessChunk()
+    {
+        if (_readers is null)
+        {
+            return NewSlab();
+        }
+        if (_accessChunk is not null)
+        {
+            _fullChunks.Enqueue((_accessChunk, _published));
+        }
+        if (_fullChunks.Count < _ringChunks) // the full chunks are all that is alive: room for one more
+        {
+            return NewSlab();
+        }
+        var (slab, end) = _fullChunks.Dequeue();
+        WaitForReaders(end);
+        // Every reader is past the calls before `end`: the blocks of calls wholly before it are not read again.
+        var outer = _segments;
+        for (; _freedBlocks < (end >> SegmentShift); _freedBlocks++)
+        {
+            outer[_freedBlocks] = null!;
+        }
+        return slab;
+    }
+
+    /// <summary>Waits until every reader of a bounded recording has consumed the first <paramref name="end"/> calls (or left).</summary>
+    private void WaitForReaders(int end)
+    {
+        lock (_gate)
+        {
+            while (true)
+            {
+                // A full fence: a reader moving on reads _fillerWaiting after writing its position, so one of the two
+                // sees the other and no wake-up is lost.
+                Interlocked.Exchange(ref _fillerWaiting, 1);
+                int slowest = int.MaxValue;
+                foreach (ref int r in _readers.AsSpan())
+                {
+                    slowest = Math.Min(slowest, Volatile.Read(ref r));
+                }
+                if (slowest >= end)
+                {
+                    Interlocked.Exchange(ref _fillerWaiting, 0);
+                    return;
+                }
+                Monitor.Wait(_gate);
+            }
+        }
+    }
+
+    /// <summary>Moves reader <paramref name="reader"/> of a bounded recording to <paramref name="position"/>, waking the parser if it waits for readers.</summary>
+    private void MoveReader(int reader, int position)
+    {
+        Interlocked.Exchange(ref _readers![reader], position);
+        if (Volatile.Read(ref _fillerWaiting) != 0)
+        {
+            lock (_gate)
+            {
+                Monitor.PulseAll(_gate);
+            }
+        }
+    }
+
+    /// <summary>Reader <paramref name="reader"/> of a bounded recording reads no further (it ended, or stopped early): the parser no longer waits for it.</summary>
+    public void Leave(int reader) => MoveReader(reader, int.MaxValue);
+
+    /// <summary>Whether reader <paramref name="reader"/> of a bounded recording has something to do: calls it has not read, or the end of the input to reach.</summary>
+    public bool CanRead(int reader)
+    {
+        int pos = Volatile.Read(ref _readers![reader]);
+        return pos != int.MaxValue && (_complete || pos < Volatile.Read(ref _published));
+    }
+
+    /// <summary>
+    /// Hands reader <paramref name="reader"/> of a bounded recording the calls published after those it has read, in
+    /// order, until about <paramref name="budget"/> accesses are handed (never splitting a call) or it catches up with
+    /// the parser. Returns true once it has read the whole input (then it has left); false when there is more to come.
+    /// Never waits. A parse that failed throws <see cref="RecordingFailedException"/> once the reader has caught up.
+    /// </summary>
+    public unsafe bool ReplayPart<THandler>(ref THandler handler, int reader, long budget) where THandler : ITraceHandler
+    {
+        int pos = Volatile.Read(ref _readers![reader]);
+        if (pos == int.MaxValue)
+        {
+            return true;
+        }
+        bool complete = _complete; // read before the count: once complete, the count read after it is the last
+        int end = Volatile.Read(ref _published);
+        if (pos == end)
+        {
+            if (!complete)
+            {
+                return false;
+            }
+            if (_failure is not null)
+            {
+                throw new RecordingFailedException(Source, _failure);
+            }
+            Leave(reader);
+            return true;
+        }
+        var outer = Volatile.Read(ref _segments);
+        long handed = 0;
+        for (; pos < end && handed < budget; pos++)
+        {
+            ref readonly Segment s = ref outer[pos >> SegmentShift][pos & (ChunkSegments - 1)];
+            switch (s.Kind)
+            {
+                case Kind.Run:
+                    handler.OnAccessRun(new ReadOnlySpan<PlainAccess>((PlainAccess*)Unsafe.As<FrameSlab>(s.Data).Frames + s.Start, s.Count), s.Line);
+                    handed += s.Count;
+                    break;
+                case Kind.Words:
+                    handler.OnMemWords(s.Pa, Unsafe.As<ulong[]>(s.Data).AsSpan(s.Start, s.Count), s.Line);
+                    handed += s.Count;
+                    break;
+                default:
+                    handler.OnRecord(in Unsafe.As<TraceRecord[]>(s.Data)[s.Start]);
+                    handed++;
+                    break;
+            }
+        }
+        MoveReader(reader, pos);
+        return false;
     }
 
     private void AddWords(ulong pa, ReadOnlySpan<ulong> words, long line)
@@ -255,6 +454,10 @@ public sealed class RecordedTrace
     /// <summary>Hands every recorded call to <paramref name="handler"/>, in order (waiting for the parser when it catches up with it).</summary>
     public unsafe void Replay<THandler>(ref THandler handler) where THandler : ITraceHandler
     {
+        if (_readers is not null)
+        {
+            throw new InvalidOperationException("a bounded recording is read in parts (ReplayPart), by its readers");
+        }
         int pos = 0;
         while (true)
         {

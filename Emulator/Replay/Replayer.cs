@@ -65,6 +65,19 @@ public sealed record ReplayOptions
     public bool DirectFileReads { get; init; } = true;
 }
 
+/// <summary>How a part of a replay in parts ended (<see cref="Replayer.ReplayRecordedPart"/>).</summary>
+public enum RecordedPart
+{
+    /// <summary>More of the input is to come.</summary>
+    Paused,
+
+    /// <summary>The whole input is replayed.</summary>
+    Completed,
+
+    /// <summary>A fault (with stop-on-fault) or the observer stopped the replay.</summary>
+    Stopped,
+}
+
 /// <summary>
 /// Streams one or more traces, in order and as one stream, into the PEs of a <see cref="SimulatedSystem"/> (each
 /// trace starts on the PE the replayer was made with, PE 0; `cpu N` moves the following lines to PE N) and hands every
@@ -453,6 +466,70 @@ public sealed class Replayer
         {
             _first.Stats.Lines += completed ? trace.Lines : _lastLine;
             _first.Stats.BadLines = trace.BadLines;
+        }
+    }
+
+    /// <summary>
+    /// Starts a replay in parts of input <paramref name="inputIndex"/> (counted from 0), a bounded recording
+    /// (<see cref="RecordedTrace.BeginBounded"/>) read as reader <paramref name="reader"/>: the same start as
+    /// <see cref="ReplayRecorded(RecordedTrace)"/>. <see cref="ReplayRecordedPart"/> then goes on with it.
+    /// </summary>
+    public void BeginRecordedPart(RecordedTrace trace, int inputIndex)
+    {
+        InputIndex = inputIndex;
+        _core = _first;
+        if (_options.DemandPaging == DemandPagingMode.On || (trace.IsForeign && _options.DemandPaging == DemandPagingMode.Auto))
+        {
+            Pager ??= new DemandPager(_first, _options.Paging);
+        }
+        if (trace.IsForeign)
+        {
+            _core.CurrentEl = 0;
+        }
+        Current = null;
+        _lastLine = 0;
+    }
+
+    /// <summary>
+    /// Goes on with a replay in parts (<see cref="BeginRecordedPart"/>) for about <paramref name="budget"/> accesses, or
+    /// until it catches up with the parser. Returns <see cref="RecordedPart.Paused"/> (more to come),
+    /// <see cref="RecordedPart.Completed"/> (the input is replayed: the reader has left) or
+    /// <see cref="RecordedPart.Stopped"/> (a fault or the observer stopped it: the caller makes the reader leave).
+    /// The figures at the end equal those of <see cref="ReplayRecorded(RecordedTrace)"/>.
+    /// </summary>
+    public RecordedPart ReplayRecordedPart(RecordedTrace trace, int reader, long budget)
+    {
+        bool paused = false;
+        bool completed = false;
+        try
+        {
+            bool done;
+            if (_discardOutcomes)
+            {
+                var h = new DiscardingHandler(this);
+                done = trace.ReplayPart(ref h, reader, budget);
+            }
+            else
+            {
+                var h = new Handler(this);
+                done = trace.ReplayPart(ref h, reader, budget);
+            }
+            paused = !done;
+            completed = done;
+            return done ? RecordedPart.Completed : RecordedPart.Paused;
+        }
+        catch (StopSignal)
+        {
+            return RecordedPart.Stopped;
+        }
+        finally
+        {
+            // As ReplayRecorded counts them, once the part that ends the input has run (however it ended).
+            if (!paused)
+            {
+                _first.Stats.Lines += completed ? trace.Lines : _lastLine;
+                _first.Stats.BadLines = trace.BadLines;
+            }
         }
     }
 
