@@ -220,4 +220,23 @@ public sealed class SweepTests : IDisposable
         Assert.Equal("", output);
         Assert.False(File.Exists(json));
     }
+
+    /// <summary>`--stream auto`, case by case: what streams and what is recorded whole.</summary>
+    [Theory]
+    // Every run has a thread: streamed, whatever the input.
+    [InlineData(true, 2, 2, 100L, false, true)]
+    // More runs than threads, a small file: recorded (a run keeps the host's caches from start to end).
+    [InlineData(true, 16, 2, 100L, false, false)]
+    // Standard input (no length): streamed.
+    [InlineData(true, 16, 2, null, false, true)]
+    // A file whose recording would take more than a quarter of the memory (1 GB of 4 GB): streamed; 999 MB is not.
+    [InlineData(true, 16, 2, 1_000_000_001L, false, true)]
+    [InlineData(true, 16, 2, 999_000_000L, false, false)]
+    // Compressed: taken as ten times its size.
+    [InlineData(true, 16, 2, 100_000_001L, true, true)]
+    [InlineData(true, 16, 2, 99_000_000L, true, false)]
+    // A sweep that cannot stream (too many runs, an input read twice) is recorded, even from standard input.
+    [InlineData(false, 2, 2, null, false, false)]
+    public void AutoStreamsWhatItShould(bool streamable, int runs, int jobs, long? length, bool compressed, bool streams) =>
+        Assert.Equal(streams, MmuSim.Analysis.Sweep.StreamsByDefault(streamable, runs, jobs, [(length, compressed)], 4_000_000_000L));
 }

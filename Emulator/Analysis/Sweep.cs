@@ -176,18 +176,31 @@ public static class Sweep
     public const int StreamRingChunks = 10;
 
     /// <summary>
-    /// Whether an input of <paramref name="length"/> bytes (null: unknown, as standard input) could not be recorded
-    /// whole in a quarter of the memory available: a recorded access takes 16 bytes, about what a line of text or
+    /// Whether `--stream auto` streams: when the sweep can (<paramref name="streamable"/>, <see cref="StreamReaders"/>
+    /// not null) and either every run has a thread of its own (<paramref name="runs"/> at most
+    /// <paramref name="jobs"/>: nothing to gain from recording, and a run never loses its host caches), or an input
+    /// could not be recorded whole in a quarter of <paramref name="availableBytes"/>. An input's length is null when
+    /// unknown (standard input: taken as too large); a recorded access takes 16 bytes, about what a line of text or
     /// lackey takes, and a compressed input is taken to grow tenfold.
     /// </summary>
-    public static bool TooLargeToRecord(long? length, bool compressed)
+    public static bool StreamsByDefault(bool streamable, int runs, int jobs, IEnumerable<(long? Length, bool Compressed)> inputs, long availableBytes)
     {
-        if (length is not long bytes)
+        if (!streamable)
+        {
+            return false;
+        }
+        if (runs <= jobs)
         {
             return true;
         }
-        double recorded = (double)bytes * (compressed ? 10 : 1);
-        return recorded > GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4.0;
+        foreach (var (length, compressed) in inputs)
+        {
+            if (length is not long bytes || (double)bytes * (compressed ? 10 : 1) > availableBytes / 4.0)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>

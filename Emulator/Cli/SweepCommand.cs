@@ -36,7 +36,7 @@ public static class SweepCommand
         {
             Description = "on: every run follows the parser at once and each input holds only a few chunks of memory, however long it is; "
                 + "off: each input is recorded whole and the runs go --jobs at a time (faster: a run keeps the host's caches); "
-                + "auto (default): on for standard input and for inputs too large to record in a quarter of the memory available.",
+                + "auto (default): on when every run has a thread of its own (runs <= --jobs), for standard input, and for inputs too large to record in a quarter of the memory available.",
             DefaultValueFactory = _ => "auto",
         };
         stream.AcceptOnlyFromAmong("auto", "on", "off");
@@ -166,7 +166,8 @@ public static class SweepCommand
         {
             "on" => true,
             "off" => false,
-            _ => readers is not null && opened.Any(o => Sweep.TooLargeToRecord(o.Length, o.Compression != TraceCompression.None)),
+            _ => Sweep.StreamsByDefault(readers is not null, groups.Count * configs.Count, jobs,
+                opened.Select(o => (o.Length, o.Compression != TraceCompression.None)), GC.GetGCMemoryInfo().TotalAvailableMemoryBytes),
         };
         for (int i = 0; i < names.Length; i++)
         {
