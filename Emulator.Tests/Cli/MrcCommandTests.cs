@@ -70,7 +70,16 @@ public sealed class MrcCommandTests : IDisposable
         Assert.Equal(2, exit);
         Assert.StartsWith($"mmusim: {bad}:", err);
         Assert.Single(err.TrimEnd().Split('\n'));
+        // The curves are those of the lines before the bad one, exactly.
+        string good = Path.Combine(_dir, "good.trace"), goodJson = Path.Combine(_dir, "g.json");
+        File.WriteAllText(good, string.Join("\n", File.ReadAllLines(Trace("traces/bench/lru.trace"))) + "\n");
+        Assert.Equal(0, Support.Cli.Run("mrc", good, "--json", goodJson, "--quiet").Exit);
         using var doc = JsonDocument.Parse(File.ReadAllBytes(json));
+        using var whole = JsonDocument.Parse(File.ReadAllBytes(goodJson));
         Assert.True(doc.RootElement.GetProperty("footprint").GetInt32() > 0);
+        foreach (string key in new[] { "footprint", "removals", "curves" })
+        {
+            Assert.Equal(whole.RootElement.GetProperty(key).GetRawText(), doc.RootElement.GetProperty(key).GetRawText());
+        }
     }
 }

@@ -50,16 +50,78 @@ public static class MrcRun
         var replayer = new Replayer(core, NullSink.Instance, replay);
         started?.Invoke(replayer);
         Exception? error = null;
-        try
+        for (int i = 0; i < traces.Count && error is null; i++)
         {
-            await replayer.ReplayFilesAsync(traces, ct).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is TraceFormatException or MemoryLimitException or IOException)
-        {
-            error = e;
+            error = await PassAsync(replayer, traces[i], i, replay, ct).ConfigureAwait(false);
         }
         curves.Complete();
         return (new MrcResult(traces, curves.PageShifts, curves.Footprint, curves.Removals, curves.Curves(), core.Stats.Walks), error);
+    }
+
+    /// <summary>Parse chunks (2^20 accesses each) a pass keeps ahead of it: enough that the parser never waits long, little memory.</summary>
+    private const int PassRingChunks = 3;
+
+    /// <summary>Accesses the pass replays between looks at whether the parser has more.</summary>
+    private const long PassBudget = 1 << 20;
+
+    /// <summary>
+    /// Input <paramref name="index"/> through the pass, its parse on a thread of its own a few chunks ahead (a bounded
+    /// recording with one reader), so that parsing and the pass share the machine's cores instead of taking turns: the
+    /// same calls in the same order as a replay of the file (what the parser read before a malformed line, then its
+    /// error). Returns the error that ends the pass (bad input, the memory cap), or null.
+    /// </summary>
+    private static async ValueTask<Exception?> PassAsync(Replayer replayer, string path, int index, ReplayOptions replay, CancellationToken ct)
+    {
+        TraceInput input;
+        try
+        {
+            input = TraceInput.Open(path, replay.Format);
+        }
+        catch (Exception e) when (e is TraceFormatException or IOException)
+        {
+            return e;
+        }
+        await using (input.ConfigureAwait(false))
+        {
+            var recording = RecordedTrace.BeginBounded(input, readers: 1, PassRingChunks);
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var parse = Task.Run(async () => await recording.FillAsync(input, replay.Parse, ct: stop.Token).ConfigureAwait(false), CancellationToken.None);
+            Exception? error = null;
+            try
+            {
+                replayer.BeginRecordedPart(recording, index, input);
+                while (replayer.ReplayRecordedPart(recording, 0, PassBudget) == RecordedPart.Paused)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    recording.WaitToRead(0);
+                }
+            }
+            catch (RecordingFailedException e) when (e.InnerException is TraceFormatException or IOException)
+            {
+                error = e.InnerException; // the parser's own error: file, line and column
+            }
+            catch (MemoryLimitException e)
+            {
+                error = e;
+            }
+            finally
+            {
+                recording.Leave(0);
+                if (error is not null)
+                {
+                    await stop.CancelAsync().ConfigureAwait(false);
+                }
+            }
+            try
+            {
+                await parse.ConfigureAwait(false);
+            }
+            catch (Exception e) when (error is not null || e is TraceFormatException or IOException)
+            {
+                error ??= e; // already reported through the pass, or stopped with it
+            }
+            return error;
+        }
     }
 
     private sealed class NullSink : IOutcomeSink

@@ -306,6 +306,30 @@ public sealed class RecordedTrace
         }
     }
 
+    /// <summary>Waits until reader <paramref name="reader"/> of a bounded recording <see cref="CanRead"/> (or has left).</summary>
+    public void WaitToRead(int reader)
+    {
+        if (CanRead(reader))
+        {
+            return;
+        }
+        lock (_gate)
+        {
+            while (true)
+            {
+                // Counted in _waiting before looking again, as WaitForMore does, so that Publish wakes it.
+                Interlocked.Increment(ref _waiting);
+                if (CanRead(reader) || Volatile.Read(ref _readers![reader]) == int.MaxValue)
+                {
+                    Interlocked.Decrement(ref _waiting);
+                    return;
+                }
+                Monitor.Wait(_gate);
+                Interlocked.Decrement(ref _waiting);
+            }
+        }
+    }
+
     /// <summary>Reader <paramref name="reader"/> of a bounded recording reads no further (it ended, or stopped early): the parser no longer waits for it.</summary>
     public void Leave(int reader) => MoveReader(reader, int.MaxValue);
 

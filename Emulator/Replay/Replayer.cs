@@ -474,7 +474,8 @@ public sealed class Replayer
     /// (<see cref="RecordedTrace.BeginBounded"/>) read as reader <paramref name="reader"/>: the same start as
     /// <see cref="ReplayRecorded(RecordedTrace)"/>. <see cref="ReplayRecordedPart"/> then goes on with it.
     /// </summary>
-    public void BeginRecordedPart(RecordedTrace trace, int inputIndex)
+    /// <param name="input">The input the recording is parsed from, shown as <see cref="Current"/> (for a progress display), or null.</param>
+    public void BeginRecordedPart(RecordedTrace trace, int inputIndex, TraceInput? input = null)
     {
         InputIndex = inputIndex;
         _core = _first;
@@ -486,7 +487,7 @@ public sealed class Replayer
         {
             _core.CurrentEl = 0;
         }
-        Current = null;
+        Current = input;
         _lastLine = 0;
     }
 
