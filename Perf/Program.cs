@@ -10,7 +10,9 @@ public static class Program
 {
     /// <summary>
     /// `Perf time TRACE [PRESET] [RUNS]` times a whole replay (parse + translate, no result output) with a
-    /// Stopwatch, the way the yardstick times itself; anything else goes to BenchmarkDotNet.
+    /// Stopwatch, the way the yardstick times itself; `Perf analysis TRACE MMUSIM [ROUNDS] [YARDSTICK]` times the
+    /// sweep and the one-pass MRC against separate replays (<see cref="AnalysisTiming"/>); anything else goes to
+    /// BenchmarkDotNet.
     /// </summary>
     public static async Task<int> Main(string[] args)
     {
@@ -20,6 +22,11 @@ public static class Program
             int runs = args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 5;
             await ReplayTiming.Run(args[1], Presets.All[preset], runs);
             return 0;
+        }
+        if (args.Length >= 3 && args[0] == "analysis")
+        {
+            int rounds = args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 5;
+            return AnalysisTiming.Run(args[1], args[2], rounds, args.Length > 4 ? args[4] : null);
         }
         if (args.Length >= 2 && args[0] == "parse")
         {

@@ -272,9 +272,13 @@ public sealed class StackDistance
     private void Compact()
     {
         int capacity = Math.Max(_tree.Length - 1, 2 * _liveCount + 16);
-        var slotAt = new int[capacity + 1];
-        slotAt.AsSpan().Fill(-1);
+        // In place when the tree keeps its size (the usual case: a stack that stopped growing compacts every few
+        // hundred thousand accesses, and new arrays each time were most of an MRC pass's garbage); new arrays only
+        // when it grows.
+        var slotAt = capacity + 1 == _slotAt.Length ? _slotAt : new int[capacity + 1];
+        var tree = capacity + 1 == _tree.Length ? _tree : new int[capacity + 1];
         int n = 0;
+        // Moving each live time down to its rank reads _slotAt[t] before writing _slotAt[n], n <= t.
         for (int t = 1; t <= _time; t++)
         {
             int slot = _slotAt[t];
@@ -285,7 +289,12 @@ public sealed class StackDistance
                 _timeOf[slot] = n;
             }
         }
-        var tree = new int[capacity + 1];
+        // Every time above n is free: in place, those up to the old time held slots; above it they already read −1.
+        slotAt.AsSpan(n + 1, (slotAt == _slotAt ? _time : capacity) - n).Fill(-1);
+        if (tree == _tree)
+        {
+            Array.Clear(tree);
+        }
         // Linear build: each node adds its finished sum to its parent (every node up to the capacity, so sums reach
         // the parents above n too).
         for (int i = 1; i <= capacity; i++)
