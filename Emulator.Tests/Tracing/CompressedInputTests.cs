@@ -35,10 +35,20 @@ public class CompressedInputTests
     private static void NeedXz() =>
         Skip.If(!HaveXz && Environment.GetEnvironmentVariable("CI") != "true", "the xz command is not installed (.ci/install-xz.sh)");
 
+    private static bool HaveZstd => File.Exists("/usr/bin/zstd") || File.Exists("/bin/zstd");
+
+    private static void NeedZstd() =>
+        Skip.If(!HaveZstd && Environment.GetEnvironmentVariable("CI") != "true", "the zstd command is not installed (.ci/install-xz.sh)");
+
+    /// <summary>Compresses with the zstd command (`zstd -c -q ARGS`), as a user's files are made.</summary>
+    private static byte[] Zstd(byte[] data, params string[] args) => Compress("zstd", data, ["-q", .. args]);
+
     /// <summary>Compresses with the xz command (`xz -c ARGS`), as a user's files are made.</summary>
-    private static byte[] Xz(byte[] data, params string[] args)
+    private static byte[] Xz(byte[] data, params string[] args) => Compress("xz", data, args);
+
+    private static byte[] Compress(string command, byte[] data, string[] args)
     {
-        var psi = new ProcessStartInfo("xz") { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(command) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
         psi.ArgumentList.Add("-c");
         foreach (string a in args)
         {
@@ -346,5 +356,60 @@ public class CompressedInputTests
         byte[] copy = (byte[])data.Clone();
         copy[at] ^= 0x55;
         return copy;
+    }
+
+    [SkippableFact]
+    public void EveryZstdFrameIsReplayedAndItsChecksumChecked()
+    {
+        NeedZstd();
+        Assert.NotNull(NativeCodecs.ZstdOrNull);
+        // Concatenated files, a frame without a checksum, and a multi-threaded one.
+        byte[] a = Zstd(Text(0, 3000)), b = Zstd(Text(3000, 1000), "--no-check"), c = Zstd(Text(4000, 10), "-T2", "-19");
+        Assert.Equal(Pages(0, 4010), ReadWhole(Cat(a, b, c), "c.trace.zst"));
+        using (var input = TraceInput.Open(new MemoryStream(a), "a.trace.zst"))
+        {
+            Assert.Equal((TraceCompression.Zstd, TraceFormat.Text), (input.Compression, input.Format));
+        }
+        // A flipped byte in the checksum (the frame's last four bytes) is the frame's error, named at the checksum.
+        byte[] bad = (byte[])a.Clone();
+        bad[^2] ^= 0x40;
+        Assert.Equal($"bad.trace.zst:byte {a.Length - 4}: corrupt zstd input in the zstd frame that starts at byte 0: Restored data doesn't match checksum",
+            Fails(bad, "bad.trace.zst", Pages(0, 3000), prefix: false));
+    }
+
+    [SkippableFact]
+    public void EveryFlippedZstdByteIsAnErrorOrHarmless()
+    {
+        NeedZstd();
+        byte[] good = Zstd(Text(0, 40));
+        ulong[] whole = Pages(0, 40);
+        for (int at = 0; at < good.Length; at++)
+        {
+            var (pages, error) = Read(Flip(good, at), "f.trace.zst");
+            // With the content checksum on, a flipped byte is caught; the frame header's unused bits may be harmless.
+            // A flipped magic number is no zstd input at all: its bytes are read as text, and line 1 is the error.
+            Assert.True(error is not null || pages.SequenceEqual(whole), $"flip at {at}: no error and other records");
+            if (error is not null)
+            {
+                Assert.StartsWith(at < 4 ? "f.trace.zst:1:1: " : "f.trace.zst:byte ", error.Message);
+            }
+        }
+    }
+
+    [SkippableFact]
+    public void ZstdTruncationAtEveryLengthAndTrailingBytesAreReported()
+    {
+        NeedZstd();
+        byte[] text = Text(0, 40);
+        byte[] file = Zstd(text);
+        for (int cut = 1; cut < file.Length; cut++)
+        {
+            string message = Fails(file[..cut], "cut.trace.zst", Pages(0, 40));
+            Assert.True(message.StartsWith($"cut.trace.zst:byte {cut}: truncated zstd input: the input ends inside ", StringComparison.Ordinal),
+                $"cut at {cut} of {file.Length}: {message}");
+        }
+        Assert.Equal($"g.trace.zst:byte {file.Length}: trailing data after the last zstd frame (bytes 67 61 72 62 ...): not a zstd frame",
+            Fails(Cat(file, "garbage!"u8.ToArray()), "g.trace.zst", Pages(0, 40)));
+        Assert.Equal("t.trace.zst:byte 2: truncated zstd input: the input ends inside the magic number", Fails(file[..2], "t.trace.zst", Pages(0, 40)));
     }
 }

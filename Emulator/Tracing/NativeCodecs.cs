@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace MmuSim.Tracing;
 
 /// <summary>
-/// The system's zlib and liblzma, loaded when first needed: the same decoders `gzip -t`'s format and `xz -t` rely on
+/// The system's zlib, liblzma and libzstd, loaded when first needed: the same decoders `gzip -t`'s format and `xz -t` rely on
 /// (zlib checks each gzip member's CRC32 and ISIZE, RFC 1952 §2.3.1; liblzma checks each xz block's CRC32, CRC64 or
 /// SHA-256, the index against the blocks, the footer against the header and index, and stream padding, .xz file
 /// format 1.2.1 §2-§4). Both are on every Linux system (dpkg itself needs them); where one is missing the managed
@@ -13,10 +13,13 @@ internal static unsafe class NativeCodecs
 {
     private static readonly Lazy<Zlib?> ZlibLib = new(Zlib.Load);
     private static readonly Lazy<Lzma?> LzmaLib = new(Lzma.Load);
+    private static readonly Lazy<Zstd?> ZstdLib = new(Zstd.Load);
 
     public static Zlib? ZlibOrNull => ZlibLib.Value;
 
     public static Lzma? LzmaOrNull => LzmaLib.Value;
+
+    public static Zstd? ZstdOrNull => ZstdLib.Value;
 
     private static nint LoadFirst(params string[] names)
     {
@@ -113,6 +116,56 @@ internal static unsafe class NativeCodecs
             try
             {
                 return h == 0 ? null : new Lzma(h);
+            }
+            catch (EntryPointNotFoundException)
+            {
+                return null;
+            }
+        }
+    }
+
+    /// <summary>
+    /// libzstd's streaming decoder (zstd 1.4+'s stable API: ZSTD_createDStream, ZSTD_decompressStream over
+    /// ZSTD_inBuffer/ZSTD_outBuffer, ZSTD_isError, ZSTD_getErrorName). It checks each frame's content checksum
+    /// (XXH64) when the frame has one, as `zstd -t` does; the zstd command writes one by default.
+    /// </summary>
+    internal sealed class Zstd
+    {
+        /// <summary>sizeof(ZSTD_inBuffer) and of ZSTD_outBuffer: a pointer, then size_t size and size_t pos.</summary>
+        public const int BufferSize = 24;
+
+        public const int Src = 0, Size = 8, Pos = 16;
+
+        public readonly delegate* unmanaged<void*> CreateDStream;
+        public readonly delegate* unmanaged<void*, nuint> InitDStream;
+        public readonly delegate* unmanaged<void*, void*, void*, nuint> DecompressStream;
+        public readonly delegate* unmanaged<void*, nuint> FreeDStream;
+        public readonly delegate* unmanaged<nuint, uint> IsError;
+        public readonly delegate* unmanaged<nuint, byte*> GetErrorName;
+
+        private Zstd(nint h)
+        {
+            CreateDStream = (delegate* unmanaged<void*>)NativeLibrary.GetExport(h, "ZSTD_createDStream");
+            InitDStream = (delegate* unmanaged<void*, nuint>)NativeLibrary.GetExport(h, "ZSTD_initDStream");
+            DecompressStream = (delegate* unmanaged<void*, void*, void*, nuint>)NativeLibrary.GetExport(h, "ZSTD_decompressStream");
+            FreeDStream = (delegate* unmanaged<void*, nuint>)NativeLibrary.GetExport(h, "ZSTD_freeDStream");
+            IsError = (delegate* unmanaged<nuint, uint>)NativeLibrary.GetExport(h, "ZSTD_isError");
+            GetErrorName = (delegate* unmanaged<nuint, byte*>)NativeLibrary.GetExport(h, "ZSTD_getErrorName");
+        }
+
+        /// <summary>libzstd's words for an error code.</summary>
+        public string ErrorName(nuint code) => Marshal.PtrToStringUTF8((nint)GetErrorName(code)) ?? $"zstd error {code}";
+
+        internal static Zstd? Load()
+        {
+            if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS() || IntPtr.Size != 8)
+            {
+                return null;
+            }
+            nint h = LoadFirst("libzstd.so.1", "libzstd.so", "libzstd.1.dylib", "libzstd.dylib");
+            try
+            {
+                return h == 0 ? null : new Zstd(h);
             }
             catch (EntryPointNotFoundException)
             {

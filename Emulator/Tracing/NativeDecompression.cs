@@ -408,3 +408,101 @@ internal sealed unsafe class LzmaXzStream : NativeDecompressStream
 
     protected override void EndDecoder() => _l.End(Strm);
 }
+
+/// <summary>
+/// zstd through libzstd, frame after frame (RFC 8878 §3: a zstd file is a series of frames, zstd or skippable;
+/// `cat a.zst b.zst` and `zstd -T0` write several). libzstd checks each frame's content checksum when the frame has
+/// one. After the last frame the input must end: anything else is reported with its byte offset, as `zstd -t` reports
+/// it. A frame cut short is reported as truncated.
+/// </summary>
+internal sealed unsafe class ZstdStream : NativeDecompressStream
+{
+    private readonly NativeCodecs.Zstd _z;
+    private readonly void* _ds;
+    private long _frameStart;
+    private bool _inFrame;
+    private bool _done;
+
+    // The decoder's input is a ZSTD_inBuffer at the start of the stream block: src (the next unconsumed byte, which the
+    // base class moves), size (what is left there) and pos, which is folded back into src and size after every call so
+    // that the block reads as the base class expects (a pointer to the next byte, a count of bytes left).
+    public ZstdStream(Stream compressed, string source, NativeCodecs.Zstd z)
+        : base(compressed, source, NativeCodecs.Zstd.BufferSize, NativeCodecs.Zstd.Src, NativeCodecs.Zstd.Size)
+    {
+        _z = z;
+        _ds = z.CreateDStream();
+        if (_ds == null || _z.IsError(_z.InitDStream(_ds)) != 0)
+        {
+            throw Error(0, "out of memory decompressing zstd input");
+        }
+    }
+
+    protected override ulong AvailIn
+    {
+        get => *(ulong*)(Strm + NativeCodecs.Zstd.Size);
+        set => *(ulong*)(Strm + NativeCodecs.Zstd.Size) = value;
+    }
+
+    protected override int Decode(byte* output, int length)
+    {
+        DecodedSoFar = 0;
+        byte* outBuffer = stackalloc byte[NativeCodecs.Zstd.BufferSize];
+        while (DecodedSoFar == 0)
+        {
+            if (_done)
+            {
+                return 0;
+            }
+            if (AvailIn == 0)
+            {
+                Fill(1);
+            }
+            if (AvailIn == 0)
+            {
+                if (_inFrame)
+                {
+                    throw Error(Consumed, $"truncated zstd input: the input ends inside the zstd frame that starts at byte {_frameStart}");
+                }
+                _done = true;
+                return 0;
+            }
+            if (!_inFrame)
+            {
+                // Between frames: the next must be a zstd frame or a skippable one (RFC 8878 §3.1.1, §3.1.2).
+                Fill(4);
+                var next = Unconsumed;
+                bool frame = next.Length >= 4 && (next[..4].SequenceEqual((ReadOnlySpan<byte>)[0x28, 0xB5, 0x2F, 0xFD])
+                    || (next[0] & 0xF0) == 0x50 && next[1] == 0x2A && next[2] == 0x4D && next[3] == 0x18);
+                if (!frame)
+                {
+                    throw Error(Consumed, _frameStart == 0 && Consumed == 0
+                        ? "corrupt zstd input: not a zstd frame"
+                        : $"trailing data after the last zstd frame ({ZlibGzipStream.Describe(next)}): not a zstd frame");
+                }
+                _frameStart = Consumed;
+                _inFrame = true;
+            }
+            *(byte**)(outBuffer + NativeCodecs.Zstd.Src) = output + DecodedSoFar;
+            *(ulong*)(outBuffer + NativeCodecs.Zstd.Size) = (ulong)(length - DecodedSoFar);
+            *(ulong*)(outBuffer + NativeCodecs.Zstd.Pos) = 0;
+            *(ulong*)(Strm + NativeCodecs.Zstd.Pos) = 0;
+            nuint r = _z.DecompressStream(_ds, outBuffer, Strm);
+            ulong used = *(ulong*)(Strm + NativeCodecs.Zstd.Pos);
+            *(byte**)(Strm + NativeCodecs.Zstd.Src) += used;
+            AvailIn -= used;
+            *(ulong*)(Strm + NativeCodecs.Zstd.Pos) = 0;
+            DecodedSoFar += (int)*(ulong*)(outBuffer + NativeCodecs.Zstd.Pos);
+            if (_z.IsError(r) != 0)
+            {
+                throw Error(Consumed, $"corrupt zstd input in the zstd frame that starts at byte {_frameStart}: {_z.ErrorName(r)}");
+            }
+            if (r == 0)
+            {
+                _inFrame = false; // the frame is decoded, its checksum checked, and its output all handed out
+            }
+        }
+        return DecodedSoFar;
+    }
+
+    protected override void EndDecoder() => _z.FreeDStream(_ds);
+}

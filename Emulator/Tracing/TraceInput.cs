@@ -11,6 +11,7 @@ public enum TraceCompression : byte
     None,
     Gzip,
     Xz,
+    Zstd,
 }
 
 /// <summary>
@@ -62,6 +63,9 @@ public sealed class TraceInput : IAsyncDisposable, IDisposable
     public bool CanReadDirect => _file is not null;
 
     /// <summary>The xz stream header magic bytes (.xz file format 1.2.1 §2.1.1.1).</summary>
+    /// <summary>A zstd frame's magic number, 0xFD2FB528 little-endian (RFC 8878 §3.1.1).</summary>
+    private static ReadOnlySpan<byte> ZstdMagic => [0x28, 0xB5, 0x2F, 0xFD];
+
     private static ReadOnlySpan<byte> XzMagic => [0xFD, (byte)'7', (byte)'z', (byte)'X', (byte)'Z', 0x00];
 
     /// <summary>The UTF-8 byte order mark a text input may begin with.</summary>
@@ -125,11 +129,17 @@ public sealed class TraceInput : IAsyncDisposable, IDisposable
                 compression = TraceCompression.Xz;
                 s = NativeCodecs.LzmaOrNull is { } l ? new LzmaXzStream(s, source, l) : new XzErrorStream(new XZStream(s), source, raw);
             }
-            else if (magic is [0x1F] || magic.Length is >= 1 and < 6 && XzMagic.StartsWith(magic))
+            else if (magic.AsSpan().StartsWith(ZstdMagic))
+            {
+                compression = TraceCompression.Zstd;
+                s = NativeCodecs.ZstdOrNull is { } z ? new ZstdStream(s, source, z)
+                    : throw TraceFormatException.AtByte(source, 0, "zstd input needs the system's libzstd (libzstd.so.1), which is not installed: decompress it into a pipe, zstd -dc FILE | mmusim ... -");
+            }
+            else if (magic is [0x1F] || magic.Length is >= 1 and < 6 && XzMagic.StartsWith(magic) || magic.Length is >= 1 and < 4 && ZstdMagic.StartsWith(magic))
             {
                 // The whole input is the start of a magic number: a compressed file cut within its first bytes.
                 throw TraceFormatException.AtByte(source, magic.Length,
-                    $"truncated {(magic[0] == 0x1F ? "gzip" : "xz")} input: the input ends inside the magic number");
+                    $"truncated {(magic[0] == 0x1F ? "gzip" : magic[0] == 0x28 ? "zstd" : "xz")} input: the input ends inside the magic number");
             }
             if (compression != TraceCompression.None && file is not null)
             {
