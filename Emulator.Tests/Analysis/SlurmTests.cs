@@ -111,4 +111,33 @@ public sealed class SlurmTests : IDisposable
         using var doc = JsonDocument.Parse(File.ReadAllBytes(json));
         Assert.Equal("bench", doc.RootElement.GetProperty("runs")[0].GetProperty("config").GetString());
     }
+
+    /// <summary>
+    /// Tasks that read different bytes under one input name (the trace was rewritten while the job ran) are named by
+    /// merge from their summaries' input digests: the table is kept, and the exit code says something is wrong.
+    /// </summary>
+    [Fact]
+    public void MergeNamesTasksThatReadADifferentFileUnderOneName()
+    {
+        string trace = Path.Combine(_dir, "t.trace"), slurm = Path.Combine(_dir, "job");
+        File.Copy(Trace("traces/bench/lru.trace"), trace);
+        var (exit, _, err) = Support.Cli.Run("sweep", trace, "--preset", "bench", "--preset", "uncached", "--slurm", slurm);
+        Assert.True(exit == 0, err);
+        (exit, _, err) = Support.Cli.Run(["replay", .. File.ReadAllLines(Path.Combine(slurm, "tasks", "0.args"))]);
+        Assert.True(exit == 0, err);
+        string first = $"xxh3:{System.IO.Hashing.XxHash3.HashToUInt64(File.ReadAllBytes(trace)):x16}";
+        File.AppendAllText(trace, "R 0x1000\n");
+        string second = $"xxh3:{System.IO.Hashing.XxHash3.HashToUInt64(File.ReadAllBytes(trace)):x16}";
+        (exit, _, err) = Support.Cli.Run(["replay", .. File.ReadAllLines(Path.Combine(slurm, "tasks", "1.args"))]);
+        Assert.True(exit == 0, err);
+        var (mexit, mout, merr) = Support.Cli.Run("merge", slurm);
+        Assert.Equal(2, mexit);
+        Assert.Equal($"mmusim: {slurm}: the tasks read different bytes under one name (a file changed while the job ran?): {trace} was {first} for task 0 and {second} for task 1\n",
+            merr.Replace("\r\n", "\n"));
+        Assert.StartsWith("config", mout);
+        // Unchanged, the same job merges cleanly.
+        (exit, _, err) = Support.Cli.Run(["replay", .. File.ReadAllLines(Path.Combine(slurm, "tasks", "0.args"))]);
+        Assert.True(exit == 0, err);
+        Assert.Equal((0, ""), Support.Cli.Run("merge", slurm) is var (e, _, m) ? (e, m) : default);
+    }
 }

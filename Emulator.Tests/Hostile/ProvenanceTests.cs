@@ -71,4 +71,60 @@ public sealed class ProvenanceTests : IDisposable
         // MinVer: MAJOR.MINOR.PATCH[-PRERELEASE]+COMMIT (the commit is the build metadata).
         Assert.Matches(@"^\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?(\+[0-9a-f]{7,40})?$", Provenance.ToolVersion);
     }
+
+    /// <summary>The digests `replay --json` gives its inputs, in order (null where the input was not read to its end).</summary>
+    private string?[] Digests(params string[] args)
+    {
+        string json = Path.Combine(_dir, "d.json");
+        var (exit, _, err) = Support.Cli.Run(["replay", .. args, "--quiet", "--json", json]);
+        Assert.True(exit is 0 or 2, err);
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(json));
+        return doc.RootElement.GetProperty("provenance").GetProperty("inputs").EnumerateArray().Select(i => i.GetProperty("digest").GetString()).ToArray();
+    }
+
+    private static string Xxh3(string path) => $"xxh3:{System.IO.Hashing.XxHash3.HashToUInt64(File.ReadAllBytes(path)):x16}";
+
+    /// <summary>
+    /// Each input's digest is the XXH3 of its stored bytes, every byte once, in order, whichever way it was read: a
+    /// plain file read directly (with and without a byte order mark, which the direct reads skip and the digest does
+    /// not), and gzip, xz and zstd files, whose compressed bytes are hashed.
+    /// </summary>
+    [Fact]
+    public void EachInputsDigestIsTheHashOfItsBytes()
+    {
+        string bom = Path.Combine(_dir, "bom.trace");
+        File.WriteAllBytes(bom, [0xEF, 0xBB, 0xBF, .. File.ReadAllBytes(Path.Combine(TestPaths.Traces, "sample", "example.trace"))]);
+        string[] inputs = [Path.Combine(TestPaths.Traces, "sample", "example.trace"), bom, Path.Combine(TestPaths.Traces, "lackey", "sumsort.lackey.gz"),
+            Path.Combine(TestPaths.Traces, "analysis", "zipf-asids.trace.xz")];
+        Assert.Equal(inputs.Select(Xxh3).ToArray(), inputs.Select(i => Digests(i).Single()).ToArray());
+        // Several inputs: each its own.
+        Assert.Equal(new[] { Xxh3(inputs[0]), Xxh3(inputs[1]) }, Digests(inputs[0], inputs[1]));
+    }
+
+    /// <summary>An input read only in part (a stop on a fault, a malformed line) has no digest: its bytes were not all read.</summary>
+    [Fact]
+    public void AnInputNotReadToItsEndHasNoDigest()
+    {
+        string bad = Path.Combine(_dir, "bad.trace");
+        File.WriteAllText(bad, "R 0x1000\nR zz\nR 0x2000\n");
+        Assert.Equal(new[] { Xxh3(Path.Combine(TestPaths.Traces, "sample", "example.trace")), null },
+            Digests(Path.Combine(TestPaths.Traces, "sample", "example.trace"), bad));
+        Assert.Equal(new string?[] { null }, Digests(Path.Combine(TestPaths.Traces, "sample", "example.trace"), "--stop-on-fault"));
+    }
+
+    /// <summary>The digest is the one `xxhsum -H3` prints (xxHash's own command, an implementation apart from ours).</summary>
+    [SkippableFact]
+    public void DigestsAreWhatXxhsumPrints()
+    {
+        Skip.If(!File.Exists("/usr/bin/xxhsum") && Environment.GetEnvironmentVariable("CI") != "true", "xxhsum is not installed (.ci/install-xz.sh)");
+        string file = Path.Combine(TestPaths.Traces, "lackey", "sumsort.lackey.gz");
+        var psi = new System.Diagnostics.ProcessStartInfo("xxhsum") { RedirectStandardOutput = true, UseShellExecute = false };
+        psi.ArgumentList.Add("-H3");
+        psi.ArgumentList.Add(file);
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        string line = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        // "XXH3 (FILE) = HEX"
+        Assert.Equal(new string?[] { $"xxh3:{line.Trim().Split(" = ")[1]}" }, Digests(file));
+    }
 }

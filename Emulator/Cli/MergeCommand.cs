@@ -41,6 +41,10 @@ public static class MergeCommand
         }
         var runs = new List<SweepRun>();
         var missing = new List<string>();
+        // Each input's digest as the first task that read it whole saw it: a task that saw another has read other
+        // bytes under the same name (the file changed while the job ran, or differs between the nodes).
+        var digests = new Dictionary<string, (string Digest, int Task)>(StringComparer.Ordinal);
+        var changed = new List<string>();
         try
         {
             using var doc = JsonDocument.Parse(File.ReadAllBytes(manifest));
@@ -58,8 +62,27 @@ public static class MergeCommand
                 try
                 {
                     using var s = JsonDocument.Parse(bytes);
-                    if (s.RootElement.TryGetProperty("provenance", out _))
+                    if (s.RootElement.TryGetProperty("provenance", out var provenance))
                     {
+                        int number = task.GetProperty("task").GetInt32();
+                        if (provenance.TryGetProperty("inputs", out var inputs) && inputs.ValueKind == JsonValueKind.Array)
+                        {
+                            foreach (var input in inputs.EnumerateArray())
+                            {
+                                if (input.TryGetProperty("path", out var path) && input.TryGetProperty("digest", out var digest)
+                                    && path.GetString() is { } p && digest.ValueKind == JsonValueKind.String && digest.GetString() is { } d)
+                                {
+                                    if (!digests.TryGetValue(p, out var seen))
+                                    {
+                                        digests[p] = (d, number);
+                                    }
+                                    else if (seen.Digest != d)
+                                    {
+                                        changed.Add($"{p} was {seen.Digest} for task {seen.Task} and {d} for task {number}");
+                                    }
+                                }
+                            }
+                        }
                         // A task's `replay --json` says what ran it; a sweep's runs carry the figures alone, so the
                         // merge gives what the local sweep gives (docs/translation-cost.md, "Provenance").
                         bytes = WithoutProvenance(s.RootElement);
@@ -89,13 +112,18 @@ public static class MergeCommand
         {
             return 1;
         }
+        if (changed.Count != 0)
+        {
+            // The figures are kept above; which tasks read which bytes is for the user to sort out.
+            Console.Error.WriteLine($"mmusim: {dir}: the tasks read different bytes under one name (a file changed while the job ran?): {string.Join("; ", changed.Take(4))}{(changed.Count > 4 ? "; ..." : "")}");
+        }
         if (missing.Count != 0)
         {
             // The tasks that did write are kept above; the missing ones are named (still running, failed or not run).
             Console.Error.WriteLine($"mmusim: {dir}: {missing.Count} of {missing.Count + runs.Count} tasks wrote no summary: {string.Join(", ", missing.Take(10))}{(missing.Count > 10 ? ", ..." : "")} (see {Path.Combine(dir, "logs")})");
             return 2;
         }
-        return 0;
+        return changed.Count != 0 ? 2 : 0;
     }
 
     /// <summary>A summary's JSON without its <c>provenance</c> member, indented as `replay --json` writes it.</summary>

@@ -126,6 +126,8 @@ public static class ReplayCommand
             Parse = settings.Parse,
             DemandPaging = settings.DemandPaging,
             Paging = settings.Paging,
+            // The provenance of --json names each input by its digest: hashed as it is read, only when written.
+            DigestInputs = json is not null,
         }, checker);
         int exit = 0;
         // The progress display only on an interactive terminal (Cli/ReplayProgress.cs); redirected or --quiet, none.
@@ -211,7 +213,7 @@ public static class ReplayCommand
                 {
                     Command = "replay",
                     Options = RunOptions.Of(pr),
-                    Inputs = replayer.Opened.Select(i => new InputRecord(i.Source, i.Bytes, i.Format, i.Compression)).ToList(),
+                    Inputs = replayer.Opened.Select(i => new InputRecord(i.Source, i.Bytes, i.Format, i.Compression, i.Digest)).ToList(),
                     ModelSource = model.ConfigPath is not null ? "config" : model.Preset is not null ? "preset" : "default",
                     ModelName = model.ConfigPath ?? model.Preset ?? config.Name,
                     Model = config,

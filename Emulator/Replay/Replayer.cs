@@ -63,6 +63,9 @@ public sealed record ReplayOptions
     /// the stream and pipe, as standard input is).
     /// </summary>
     public bool DirectFileReads { get; init; } = true;
+
+    /// <summary>Hash each input's bytes as they are read (<see cref="TraceInput.Digest"/>, in <see cref="Replayer.Opened"/>).</summary>
+    public bool DigestInputs { get; init; }
 }
 
 /// <summary>How a part of a replay in parts ended (<see cref="Replayer.ReplayRecordedPart"/>).</summary>
@@ -237,7 +240,7 @@ public sealed class Replayer
     public DemandPager? Pager { get; private set; }
 
     /// <summary>Each input <see cref="ReplayInputsAsync"/> opened, in order: its name, stored size, format and compression (for provenance).</summary>
-    public List<(string Source, long? Bytes, string Format, string Compression)> Opened { get; } = [];
+    public List<(string Source, long? Bytes, string Format, string Compression, string? Digest)> Opened { get; } = [];
 
     /// <summary>The input being replayed (for a progress display).</summary>
     public TraceInput? Current { get; private set; }
@@ -551,7 +554,7 @@ public sealed class Replayer
 
     /// <summary>Replays files in order (`-` is standard input). Returns false when it stopped on a fault or was stopped by its observer.</summary>
     public ValueTask<bool> ReplayFilesAsync(IEnumerable<string> paths, CancellationToken ct = default) =>
-        ReplayInputsAsync(paths, path => TraceInput.Open(path, _options.Format), ct);
+        ReplayInputsAsync(paths, path => TraceInput.Open(path, _options.Format, digest: _options.DigestInputs), ct);
 
     /// <summary>
     /// Replays inputs in order, each opened by <paramref name="open"/> from its name (for a caller that has already
@@ -564,10 +567,18 @@ public sealed class Replayer
         {
             InputIndex++;
             await using var input = open(path);
-            Opened.Add((input.Source, input.Length, input.InputFormat.Name, input.Compression.ToString().ToLowerInvariant()));
-            if (!await ReplayAsync(input, ct).ConfigureAwait(false))
+            Opened.Add((input.Source, input.Length, input.InputFormat.Name, input.Compression.ToString().ToLowerInvariant(), null));
+            try
             {
-                return false;
+                if (!await ReplayAsync(input, ct).ConfigureAwait(false))
+                {
+                    return false;
+                }
+            }
+            finally
+            {
+                // Known once the input has been read to its end (not after a stop or an error part-way).
+                Opened[^1] = Opened[^1] with { Digest = input.Digest };
             }
         }
         return true;

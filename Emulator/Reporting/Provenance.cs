@@ -9,8 +9,9 @@ namespace MmuSim.Reporting;
 /// <param name="Path">The name given on the command line (`-` for standard input).</param>
 /// <param name="Bytes">Its size as stored (compressed), when it is a file; null for a pipe.</param>
 /// <param name="Format">The input format it was read as (the registry's name).</param>
-/// <param name="Compression">none, gzip or xz.</param>
-public sealed record InputRecord(string Path, long? Bytes, string Format, string Compression);
+/// <param name="Compression">none, gzip, xz or zstd.</param>
+/// <param name="Digest">`xxh3:` and the hash of the stored bytes, or null when the input was not read to its end.</param>
+public sealed record InputRecord(string Path, long? Bytes, string Format, string Compression, string? Digest = null);
 
 /// <summary>
 /// What produced a summary (the `provenance` object of `--json`, docs/translation-cost.md, "Provenance"): the tool
@@ -82,6 +83,14 @@ public sealed class Provenance
             }
             w.WriteString("format", i.Format);
             w.WriteString("compression", i.Compression);
+            if (i.Digest is { } d)
+            {
+                w.WriteString("digest", d);
+            }
+            else
+            {
+                w.WriteNull("digest");
+            }
             w.WriteEndObject();
         }
         w.WriteEndArray();

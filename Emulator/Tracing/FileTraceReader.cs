@@ -103,6 +103,7 @@ public static class FileTraceReader
                 Grow();
             }
             int n = RandomAccess.Read(file, Array.AsSpan(Length, Capacity - Length), _offset);
+            input.DirectRead(Array.AsSpan(Length, n));
             _offset += n;
             Length += n;
             input.SetDirectBytes(_offset);

@@ -1,3 +1,4 @@
+using System.IO.Hashing;
 using System.IO.Compression;
 using System.Text;
 using MmuSim.Bits;
@@ -82,6 +83,39 @@ public sealed class TraceInput : IAsyncDisposable, IDisposable
     /// <summary>The direct reader's progress: bytes of the file read so far (what <see cref="RawBytesRead"/> then shows).</summary>
     internal void SetDirectBytes(long n) => Interlocked.Exchange(ref _directBytes, n);
 
+    // The digest of a file read directly (FileTraceReader): its reads start again at the first byte after a byte
+    // order mark, past the bytes the stream sniffed, so they are hashed afresh from there (the mark first).
+    private XxHash3? _directHash;
+    private bool _directEnded;
+
+    /// <summary>A direct read of the file handed <paramref name="data"/> (empty: the end of the file).</summary>
+    internal void DirectRead(ReadOnlySpan<byte> data)
+    {
+        if (!_raw.Digesting)
+        {
+            return;
+        }
+        if (_directHash is null)
+        {
+            _directHash = new XxHash3();
+            _directHash.Append(Utf8Bom[..(int)DirectStart]);
+        }
+        if (data.IsEmpty)
+        {
+            _directEnded = true;
+        }
+        _directHash.Append(data);
+    }
+
+    /// <summary>
+    /// `xxh3:` and the XXH3 64-bit hash of the input's stored bytes (compressed, for a compressed input), once it has
+    /// been read to its end; null before that, or when it was not opened to be hashed. Two inputs with one digest are
+    /// the same bytes (XXH3 is not a cryptographic hash: it tells files apart, it does not stand up to forgery).
+    /// </summary>
+    public string? Digest => _directHash is not null
+        ? _directEnded ? $"xxh3:{_directHash.GetCurrentHashAsUInt64():x16}" : null
+        : _raw.Ended && _raw.Digesting ? $"xxh3:{_raw.HashValue:x16}" : null;
+
     /// <summary>The format's entry in the registry: its decoder, name and properties.</summary>
     public InputFormat InputFormat => InputFormats.Of(Format);
 
@@ -89,7 +123,8 @@ public sealed class TraceInput : IAsyncDisposable, IDisposable
     public bool IsForeign => InputFormat.IsForeign;
 
     /// <summary>Opens <paramref name="path"/> (`-` for standard input).</summary>
-    public static TraceInput Open(string path, TraceFormat format = TraceFormat.Auto, Stream? stdin = null)
+    /// <param name="digest">Hash the input's bytes as they are read (<see cref="Digest"/>; provenance asks for it).</param>
+    public static TraceInput Open(string path, TraceFormat format = TraceFormat.Auto, Stream? stdin = null, bool digest = false)
     {
         Stream file;
         try
@@ -104,16 +139,16 @@ public sealed class TraceInput : IAsyncDisposable, IDisposable
         }
         long? length = file.CanSeek ? file.Length : null;
         // A seekable FileStream is a regular file (pipes, FIFOs and terminals do not seek): it may be read directly.
-        return Open(file, path, format, length, file is FileStream { CanSeek: true } fs ? fs : null);
+        return Open(file, path, format, length, file is FileStream { CanSeek: true } fs ? fs : null, digest);
     }
 
     /// <summary>Wraps an already-open stream (tests, pipes). Takes ownership of it.</summary>
     public static TraceInput Open(Stream stream, string source, TraceFormat format = TraceFormat.Auto, long? length = null) =>
-        Open(stream, source, format, length, null);
+        Open(stream, source, format, length, null, false);
 
-    private static TraceInput Open(Stream stream, string source, TraceFormat format, long? length, FileStream? file)
+    private static TraceInput Open(Stream stream, string source, TraceFormat format, long? length, FileStream? file, bool digest)
     {
-        var raw = new CountingStream(stream);
+        var raw = new CountingStream(stream, digest);
         try
         {
             byte[] magic = ReadUpTo(raw, 6);
@@ -204,21 +239,38 @@ public sealed class TraceInput : IAsyncDisposable, IDisposable
     public ValueTask DisposeAsync() => Stream.DisposeAsync();
 }
 
-/// <summary>A read-only stream that counts the bytes read through it.</summary>
-internal sealed class CountingStream(Stream source) : ReadOnlyStream(source)
+/// <summary>A read-only stream that counts the bytes read through it, and hashes them when asked to.</summary>
+internal sealed class CountingStream(Stream source, bool digest = false) : ReadOnlyStream(source)
 {
     private long _count;
+    private readonly XxHash3? _hash = digest ? new XxHash3() : null;
 
     public long Count => Interlocked.Read(ref _count);
 
-    public override int Read(Span<byte> buffer) => Counted(Inner.Read(buffer));
+    public bool Digesting => _hash is not null;
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default) =>
-        Counted(await Inner.ReadAsync(buffer, ct).ConfigureAwait(false));
+    /// <summary>True once a read has returned 0: every byte has been counted (and hashed).</summary>
+    public bool Ended { get; private set; }
 
-    private int Counted(int n)
+    /// <summary>The hash of the bytes read so far.</summary>
+    public ulong HashValue => _hash?.GetCurrentHashAsUInt64() ?? 0;
+
+    public override int Read(Span<byte> buffer) => Counted(buffer, Inner.Read(buffer));
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
+    {
+        int n = await Inner.ReadAsync(buffer, ct).ConfigureAwait(false);
+        return Counted(buffer.Span, n);
+    }
+
+    private int Counted(Span<byte> buffer, int n)
     {
         Interlocked.Add(ref _count, n);
+        _hash?.Append(buffer[..n]);
+        if (n == 0 && !buffer.IsEmpty)
+        {
+            Ended = true;
+        }
         return n;
     }
 
