@@ -8,13 +8,17 @@ namespace MmuSim.Replay;
 /// A trace parsed once and kept in memory, to be replayed many times (a sweep replays one input through many
 /// configurations): runs of plain accesses in 16-byte <see cref="PlainAccess"/> form, `mem` words, and every other
 /// record, in order, each with its line. A replay of it hands the same calls to the same handlers as a replay of
-/// the file (runs stay runs), so its figures are those of the file's replay.
+/// the file (a run may be split where a chunk ends, which replays the same), so its figures are those of the file's
+/// replay.
 /// </summary>
 /// <remarks>
 /// Replays may start while the input is still being parsed (<see cref="Begin"/>, then <see cref="FillAsync"/> on
 /// another thread): a replay that catches up with the parser waits for the next call it records, so a sweep's
 /// first runs overlap the parse instead of following it. One thread fills; any number replay. The parser publishes
 /// each call only once its data is written (<see cref="Volatile"/>), and its chunks never move once published.
+/// A bounded recording (<see cref="BeginBounded(TraceInput, int, int)"/>) keeps only a ring of chunks: a fixed set
+/// of readers reads it once, in parts (<see cref="ReplayPart"/>), and the parser reuses a chunk once they have all
+/// left it, so an input of any length holds a few chunks of memory (a streamed sweep, the MRC pass).
 /// </remarks>
 public sealed class RecordedTrace
 {
