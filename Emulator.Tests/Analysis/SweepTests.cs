@@ -130,15 +130,17 @@ public sealed class SweepTests : IDisposable
     /// A malformed line far into the input, found while the first runs already replay what came before it (the parse
     /// overlaps the runs): the sweep stops with the parser's error and writes no table, and the runs stop with it.
     /// </summary>
-    [Fact]
-    public void MalformedInputLateInTheTraceStopsTheRunsUnderWay()
+    [Theory]
+    [InlineData("off")]
+    [InlineData("on")]
+    public void MalformedInputLateInTheTraceStopsTheRunsUnderWay(string stream)
     {
         string bad = Path.Combine(_dir, "late-bad.trace"), json = Path.Combine(_dir, "late.json");
         string good = File.ReadAllText(Trace("traces/bench/mixed-2stage.trace"));
         File.WriteAllText(bad, good + "R zz\n");
         int line = good.Split('\n').Length;
         var (exit, output, err) = Support.Cli.Run("sweep", Trace("traces/sample/example.trace"), bad, "--preset", "neoverse-n1", "--preset", "cortex-a55",
-            "--vary", "memoryLatency=100,200", "--jobs", "2", "--json", json, "--quiet");
+            "--vary", "memoryLatency=100,200", "--jobs", "2", "--json", json, "--quiet", "--stream", stream);
         Assert.Equal(2, exit);
         Assert.StartsWith($"mmusim: {bad}:{line}:", err);
         Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -202,23 +204,6 @@ public sealed class SweepTests : IDisposable
         (exit, output, err) = Support.Cli.Run("sweep", Trace("traces/sample/example.trace"), "--stream", "on", "--quiet",
             "--vary", "memoryLatency=" + string.Join(",", Enumerable.Range(1, 65)));
         Assert.Equal((1, "", "mmusim: --stream on: 65 runs are more than the 64 a streamed sweep runs at once\n"), (exit, output, err.ReplaceLineEndings("\n")));
-    }
-
-    /// <summary>A malformed line far into a streamed input stops the sweep as it stops a recorded one, with the parser's error.</summary>
-    [Fact]
-    public void MalformedInputLateInAStreamedTraceStopsTheRuns()
-    {
-        string bad = Path.Combine(_dir, "late-bad.trace"), json = Path.Combine(_dir, "late.json");
-        string good = File.ReadAllText(Trace("traces/bench/mixed-2stage.trace"));
-        File.WriteAllText(bad, good + "R zz\n");
-        int line = good.Split('\n').Length;
-        var (exit, output, err) = Support.Cli.Run("sweep", Trace("traces/sample/example.trace"), bad, "--preset", "neoverse-n1", "--preset", "cortex-a55",
-            "--vary", "memoryLatency=100,200", "--jobs", "2", "--json", json, "--quiet", "--stream", "on");
-        Assert.Equal(2, exit);
-        Assert.StartsWith($"mmusim: {bad}:{line}:", err);
-        Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.Equal("", output);
-        Assert.False(File.Exists(json));
     }
 
     /// <summary>`--stream auto`, case by case: what streams and what is recorded whole.</summary>

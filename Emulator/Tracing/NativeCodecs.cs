@@ -21,6 +21,28 @@ internal static unsafe class NativeCodecs
 
     public static Zstd? ZstdOrNull => ZstdLib.Value;
 
+    /// <summary>
+    /// The library under the first of <paramref name="names"/> that loads, bound by <paramref name="bind"/>; null where
+    /// none loads, where an entry point is missing, or off LP64 Linux and macOS (the layouts above are LP64's, and
+    /// Windows has no system zlib, liblzma or libzstd anyway).
+    /// </summary>
+    private static T? LoadLibrary<T>(Func<nint, T> bind, params string[] names) where T : class
+    {
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS() || IntPtr.Size != 8)
+        {
+            return null;
+        }
+        nint h = LoadFirst(names);
+        try
+        {
+            return h == 0 ? null : bind(h);
+        }
+        catch (EntryPointNotFoundException)
+        {
+            return null;
+        }
+    }
+
     private static nint LoadFirst(params string[] names)
     {
         foreach (string n in names)
@@ -58,23 +80,7 @@ internal static unsafe class NativeCodecs
             InflateEnd = (delegate* unmanaged<void*, int>)NativeLibrary.GetExport(h, "inflateEnd");
         }
 
-        internal static Zlib? Load()
-        {
-            // The layout above is LP64's (Linux, macOS); Windows (LLP64) has no system zlib anyway.
-            if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS() || IntPtr.Size != 8)
-            {
-                return null;
-            }
-            nint h = LoadFirst("libz.so.1", "libz.so", "libz.1.dylib", "libz.dylib");
-            try
-            {
-                return h == 0 ? null : new Zlib(h);
-            }
-            catch (EntryPointNotFoundException)
-            {
-                return null;
-            }
-        }
+        internal static Zlib? Load() => LoadLibrary(h => new Zlib(h), "libz.so.1", "libz.so", "libz.1.dylib", "libz.dylib");
     }
 
     /// <summary>liblzma's decoder entry points (liblzma 5.x's public API; lzma_stream on LP64).</summary>
@@ -106,22 +112,7 @@ internal static unsafe class NativeCodecs
             End = (delegate* unmanaged<void*, void>)NativeLibrary.GetExport(h, "lzma_end");
         }
 
-        internal static Lzma? Load()
-        {
-            if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS() || IntPtr.Size != 8)
-            {
-                return null;
-            }
-            nint h = LoadFirst("liblzma.so.5", "liblzma.so", "liblzma.5.dylib", "liblzma.dylib");
-            try
-            {
-                return h == 0 ? null : new Lzma(h);
-            }
-            catch (EntryPointNotFoundException)
-            {
-                return null;
-            }
-        }
+        internal static Lzma? Load() => LoadLibrary(h => new Lzma(h), "liblzma.so.5", "liblzma.so", "liblzma.5.dylib", "liblzma.dylib");
     }
 
     /// <summary>
@@ -156,21 +147,6 @@ internal static unsafe class NativeCodecs
         /// <summary>libzstd's words for an error code.</summary>
         public string ErrorName(nuint code) => Marshal.PtrToStringUTF8((nint)GetErrorName(code)) ?? $"zstd error {code}";
 
-        internal static Zstd? Load()
-        {
-            if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS() || IntPtr.Size != 8)
-            {
-                return null;
-            }
-            nint h = LoadFirst("libzstd.so.1", "libzstd.so", "libzstd.1.dylib", "libzstd.dylib");
-            try
-            {
-                return h == 0 ? null : new Zstd(h);
-            }
-            catch (EntryPointNotFoundException)
-            {
-                return null;
-            }
-        }
+        internal static Zstd? Load() => LoadLibrary(h => new Zstd(h), "libzstd.so.1", "libzstd.so", "libzstd.1.dylib", "libzstd.dylib");
     }
 }
