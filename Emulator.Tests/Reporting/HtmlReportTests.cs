@@ -330,6 +330,19 @@ public sealed partial class HtmlReportTests : IDisposable
     }
 
     [Fact]
+    public void CurvesOfAnMrcThatStoppedEarlySaySo()
+    {
+        // mrc keeps the curves of the lines before a malformed one, its JSON with "error"; the report showed them as
+        // if they were the whole input's.
+        string bad = Tmp("bad.trace"), json = Tmp("bad-mrc.json"), html = Tmp("bad-mrc.html");
+        File.WriteAllText(bad, string.Join("\n", File.ReadAllLines(Trace("traces/bench/lru.trace"))) + "\nR zz\n");
+        Assert.Equal(2, Support.Cli.Run("mrc", bad, "--json", json, "--quiet").Exit);
+        Assert.Equal(("", 0), (Support.Cli.Run("report", json, "-o", html).Err, 0));
+        Assert.Equal($"<p class=\"note stopped\">Stopped early: {bad}:51:3: bad virtual address &#39;zz&#39;: &#39;z&#39; is not a decimal digit. These curves cover only the lookups before it.</p>",
+            File.ReadAllLines(html).Single(l => l.Contains("Stopped early", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public void EveryChartIsInlineSvgWithIdsOfItsOwn()
     {
         string html = Tmp("sweep.html");

@@ -294,6 +294,11 @@ public static class HtmlReport
     {
         h.Section(chart.Id, $"Miss-ratio curves: {Path.GetFileName(set.Source)}");
         h.W.WriteLine($"<p class=\"note\">Traces: {string.Join(", ", set.Inputs.Select(Html.Escape))}; page size {Html.Escape(set.PageSize)}; footprint {set.Footprint.ToString("N0", CultureInfo.InvariantCulture)} pages. LRU replacement.</p>");
+        if (set.Error is not null)
+        {
+            // An mrc stopped early writes its curves with "error": they must not pass for the whole input's.
+            h.W.WriteLine($"<p class=\"note stopped\">Stopped early: {Html.Escape(set.Error)}. These curves cover only the lookups before it.</p>");
+        }
         h.TableStart(chart.Id + "-table", "curve", "entries", "misses", "accesses", "miss ratio");
         foreach (var c in set.Curves)
         {
