@@ -65,11 +65,13 @@ public sealed class MrcCommandTests : IDisposable
     {
         string bad = Path.Combine(_dir, "bad.trace");
         File.WriteAllText(bad, string.Join("\n", File.ReadAllLines(Trace("traces/bench/lru.trace"))) + "\nR zz\n");
-        string json = Path.Combine(_dir, "m.json");
-        var (exit, _, err) = Support.Cli.Run("mrc", bad, "--json", json, "--quiet");
+        string json = Path.Combine(_dir, "m.json"), csv = Path.Combine(_dir, "m.csv");
+        var (exit, _, err) = Support.Cli.Run("mrc", bad, "--json", json, "--csv", csv, "--quiet");
         Assert.Equal(2, exit);
-        Assert.StartsWith($"mmusim: {bad}:", err);
-        Assert.Single(err.TrimEnd().Split('\n'));
+        // One line: the error, and that the curves (text, JSON) are of the lines before it; the CSV, which has no
+        // place to say so, is not written rather than left looking complete.
+        Assert.Equal($"mmusim: {bad}:51:3: bad virtual address 'zz': 'z' is not a decimal digit (the curves cover the 21 lookups before it; {csv} not written)\n", err.Replace("\r\n", "\n"));
+        Assert.False(File.Exists(csv));
         // The curves are those of the lines before the bad one, exactly.
         string good = Path.Combine(_dir, "good.trace"), goodJson = Path.Combine(_dir, "g.json");
         File.WriteAllText(good, string.Join("\n", File.ReadAllLines(Trace("traces/bench/lru.trace"))) + "\n");
@@ -77,6 +79,8 @@ public sealed class MrcCommandTests : IDisposable
         using var doc = JsonDocument.Parse(File.ReadAllBytes(json));
         using var whole = JsonDocument.Parse(File.ReadAllBytes(goodJson));
         Assert.True(doc.RootElement.GetProperty("footprint").GetInt32() > 0);
+        Assert.StartsWith($"{bad}:", doc.RootElement.GetProperty("error").GetString());
+        Assert.False(whole.RootElement.TryGetProperty("error", out _));
         foreach (string key in new[] { "footprint", "removals", "curves" })
         {
             Assert.Equal(whole.RootElement.GetProperty(key).GetRawText(), doc.RootElement.GetProperty(key).GetRawText());

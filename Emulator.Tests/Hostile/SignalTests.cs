@@ -77,4 +77,76 @@ public sealed partial class SignalTests
         Assert.Matches($@"^lines +{records:N0}$", err[1]);
         p.StandardInput.Close();
     }
+
+    /// <summary>
+    /// `sweep` (streamed and recorded) and `mrc` on a pipe held open, so they are still reading when SIGINT comes: they
+    /// used to die at once, silently. Now: one line, exit 130; a sweep writes no table and no file (runs cut short at
+    /// different points would read as the whole input's); mrc keeps the curves of what it read, its JSON marked with
+    /// "error", its CSV (which cannot say it is partial) not written.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("sweep", "on")]
+    [InlineData("sweep", "off")]
+    [InlineData("mrc", null)]
+    public void SweepAndMrcStopOnSigintWithOneLineAndNoFileLeftLookingComplete(string command, string? stream)
+    {
+        Skip.If(OperatingSystem.IsWindows(), "POSIX signals");
+        string dir = Directory.CreateTempSubdirectory("mmusim-signal-").FullName;
+        try
+        {
+            string json = Path.Combine(dir, "out.json"), csv = Path.Combine(dir, "out.csv");
+            string dll = typeof(MmuSim.Cli.Program).Assembly.Location;
+            var psi = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+            var args = new List<string> { dll, command, "-", "--json", json, "--csv", csv, "--quiet" };
+            if (stream is not null)
+            {
+                args.AddRange(["--stream", stream]);
+            }
+            foreach (string a in args)
+            {
+                psi.ArgumentList.Add(a);
+            }
+            using var p = Process.Start(psi)!;
+            var stdout = p.StandardOutput.ReadToEndAsync();
+            var stderr = p.StandardError.ReadToEndAsync();
+            for (int i = 0; i < 5_000; i++)
+            {
+                p.StandardInput.Write($"R 0x{(ulong)i << 12:x}\n");
+            }
+            p.StandardInput.Flush();
+            // The pipe stays open: the command is certainly still waiting for input. Its first read shows it started.
+            Thread.Sleep(TimeSpan.FromSeconds(3));
+            using (var kill = Process.Start("kill", ["-INT", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                kill.WaitForExit();
+            }
+            if (!p.WaitForExit(TimeSpan.FromMinutes(1)))
+            {
+                p.Kill();
+                Assert.Fail($"{command} did not end within a minute of SIGINT");
+            }
+            Assert.Equal(130, p.ExitCode);
+            string err = stderr.Result.Replace("\r\n", "\n");
+            Assert.False(File.Exists(csv));
+            if (command == "sweep")
+            {
+                Assert.Equal("mmusim: interrupted by SIGINT: the sweep stopped before its runs ended; no table or file written\n", err);
+                Assert.Equal("", stdout.Result);
+                Assert.False(File.Exists(json));
+                Assert.Empty(Directory.GetFiles(dir)); // no temporary file left either
+            }
+            else
+            {
+                Assert.Equal($"mmusim: interrupted by SIGINT after 5000 lookups (the curves cover the 5000 lookups before it; {csv} not written)\n", err);
+                using var doc = JsonDocument.Parse(File.ReadAllBytes(json));
+                Assert.Equal("interrupted by SIGINT after 5000 lookups", doc.RootElement.GetProperty("error").GetString());
+                Assert.StartsWith("inputs: -\n", stdout.Result.Replace("\r\n", "\n"));
+            }
+            p.StandardInput.Close();
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }

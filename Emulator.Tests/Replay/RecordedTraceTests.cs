@@ -175,6 +175,24 @@ public sealed class RecordedTraceTests
     }
 
     [Fact]
+    public async Task ABoundedRecordingOfManyRecordsAndFewAccessesHoldsOnlyARingOfThem()
+    {
+        // Lackey's shape at its extreme: instruction counts (`inst`, a record each) and hardly an access. The ring
+        // counted accesses only, so every record stayed until 1,000 accesses came: here, all 40,000 (10 blocks).
+        byte[] data = Encoding.ASCII.GetBytes("R 0x1000\n" + string.Concat(Enumerable.Repeat("inst 1\n", 40_000)) + "W 0x2000\n");
+        await using var whole = TraceInput.Open(new TrickleStream(data, 4096), "inst.trace");
+        string expected = ReplayAccesses(await RecordedTrace.RecordAsync(whole, new ParseOptions()));
+
+        await using var input = TraceInput.Open(new TrickleStream(data, 4096), "inst.trace");
+        var bounded = RecordedTrace.BeginBounded(input, readers: 1, ringChunks: 2, chunkAccesses: 1000);
+        var read = Task.Run(() => ReadInParts(bounded, 0, 100));
+        await Task.Run(async () => await bounded.FillAsync(input, new ParseOptions()));
+        Assert.Equal(expected, await read);
+        Assert.Equal(2, bounded.AccessChunksAllocated);
+        Assert.InRange(bounded.CallBlocksHeld, 1, 2);
+    }
+
+    [Fact]
     public async Task AReaderThatLeavesNoLongerHoldsTheParserBack()
     {
         byte[] data = ManyAccesses(20_000);

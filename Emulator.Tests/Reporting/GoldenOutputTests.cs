@@ -94,6 +94,8 @@ public sealed class GoldenOutputTests
         { "mrc-mixed-2stage", ["mrc", "traces/bench/mixed-2stage.trace", "--sets", "16", "--l1", "8", "--quiet"] },
         // A trace whose TLBIs remove live entries: the curves say they are approximate.
         { "mrc-tlbi", ["mrc", "traces/sample/example.trace", "--quiet"] },
+        // An input with no accesses: no page size to name (it said "(none pages)").
+        { "mrc-empty", ["mrc", "traces/sample/empty.trace", "--quiet"] },
         // Two summaries of one trace under two models, side by side.
         { "compare-n1-a55", ["compare", "traces/analysis/mixed-2stage.neoverse-n1.json", "traces/analysis/mixed-2stage.cortex-a55.json"] },
         // A sweep: two presets, the L2 TLB's size varied.

@@ -299,6 +299,50 @@ public sealed partial class HtmlReportTests : IDisposable
     }
 
     [Fact]
+    public void MissRatioChartHasALogPercentAxisAndLegendsThatNameEachCurvesLookups()
+    {
+        // Looked at on sort under lackey: on a 0-1 linear axis every size past 32 entries lay on zero, and the L2's
+        // curve (a ratio of the L1's misses) looked worse than the L1's, both labelled "miss ratio".
+        var inputs = new ReportInputs();
+        inputs.Load(Fixture("mrc.json"));
+        var chart = Assert.Single(ReportCharts.Build([], inputs.Curves));
+        Assert.Equal("miss ratio (%, log scale)", chart.Plot.Axes.Left.Label.Text);
+        Assert.Equal(["fully-associative (of 1,000 lookups)", "sets=4 (of 1,000 lookups)", "l2-of-l1-misses (of 952 lookups)"],
+            chart.Plot.Legend.GetItems().Select(i => i.LabelText));
+        _ = chart.Svg(); // the tick generator hands out its ticks once the chart is laid out
+        var ticks = ((ScottPlot.TickGenerators.NumericManual)chart.Plot.Axes.Left.TickGenerator).Ticks.Where(t => t.IsMajor);
+        Assert.Equal(["10 %", "100 %"], ticks.OrderBy(t => t.Position).Select(t => t.Label).TakeLast(2));
+        Assert.Equal(["0.1 %", "0.001 %", "1000 %"], new[] { -1, -3, 3 }.Select(ReportCharts.PercentLabel));
+        // Every point sits at log10 of its ratio in percent: the first of the fully associative curve is 952 / 1000.
+        var first = ((ScottPlot.Plottables.Scatter)chart.Plot.GetPlottables().First()).Data.GetScatterPoints()[0];
+        Assert.Equal((0.0, Math.Log10(95.2)), (first.X, first.Y));
+    }
+
+    [Fact]
+    public void RunNamesMayBreakAfterColonsAndCommasButNotInsideAValue()
+    {
+        // Six runs named `PRESET:memoryLatency=V` overran a 1400-pixel window; breaking anywhere split `100` in two.
+        string json = Tmp("vary.json"), html = Tmp("vary.html");
+        Assert.Equal(0, Support.Cli.Run("sweep", Trace("traces/sample/example.trace"), "--vary", "memoryLatency=50,100", "--vary", "tlbs[2].ways=5", "--quiet", "--json", json).Exit);
+        Assert.Equal(0, Support.Cli.Run("report", json, "-o", html).Exit);
+        string summaryHead = File.ReadAllLines(html).First(l => l.StartsWith("<thead><tr><th></th>", StringComparison.Ordinal));
+        Assert.Equal("<thead><tr><th></th><th>neoverse-n1:<wbr>memoryLatency=50,<wbr>tlbs[2].ways=5</th><th>neoverse-n1:<wbr>memoryLatency=100,<wbr>tlbs[2].ways=5</th></tr></thead>", summaryHead);
+    }
+
+    [Fact]
+    public void CurvesOfAnMrcThatStoppedEarlySaySo()
+    {
+        // mrc keeps the curves of the lines before a malformed one, its JSON with "error"; the report showed them as
+        // if they were the whole input's.
+        string bad = Tmp("bad.trace"), json = Tmp("bad-mrc.json"), html = Tmp("bad-mrc.html");
+        File.WriteAllText(bad, string.Join("\n", File.ReadAllLines(Trace("traces/bench/lru.trace"))) + "\nR zz\n");
+        Assert.Equal(2, Support.Cli.Run("mrc", bad, "--json", json, "--quiet").Exit);
+        Assert.Equal(("", 0), (Support.Cli.Run("report", json, "-o", html).Err, 0));
+        Assert.Equal($"<p class=\"note stopped\">Stopped early: {bad}:51:3: bad virtual address &#39;zz&#39;: &#39;z&#39; is not a decimal digit. These curves cover only the lookups before it.</p>",
+            File.ReadAllLines(html).Single(l => l.Contains("Stopped early", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public void EveryChartIsInlineSvgWithIdsOfItsOwn()
     {
         string html = Tmp("sweep.html");

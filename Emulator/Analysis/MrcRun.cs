@@ -104,6 +104,11 @@ public static class MrcRun
             {
                 error = e;
             }
+            catch (Exception e) when (ct.IsCancellationRequested && e is OperationCanceledException or RecordingFailedException { InnerException: OperationCanceledException })
+            {
+                // Interrupted (SIGINT): the curves keep what the pass read, as after a malformed line.
+                error = new OperationCanceledException("interrupted", e, ct);
+            }
             finally
             {
                 recording.Leave(0);

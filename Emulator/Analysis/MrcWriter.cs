@@ -24,7 +24,11 @@ public static class MrcWriter
         }
     }
 
-    public static void WriteJson(Stream stream, MrcResult r)
+    /// <summary>
+    /// The curves as JSON; <paramref name="error"/> (bad input, an interrupt, the memory cap) is written as "error":
+    /// the curves then cover only the accesses before it, and a reader must not take them for the whole input's.
+    /// </summary>
+    public static void WriteJson(Stream stream, MrcResult r, string? error = null)
     {
         using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
         w.WriteStartObject();
@@ -38,6 +42,10 @@ public static class MrcWriter
         WritePageSize(w, r);
         w.WriteNumber("footprint", r.Footprint);
         w.WriteNumber("removals", r.Removals);
+        if (error is not null)
+        {
+            w.WriteString("error", error);
+        }
         w.WriteStartArray("curves");
         foreach (var c in r.Curves)
         {
@@ -94,8 +102,9 @@ public static class MrcWriter
     public static void WriteText(TextWriter w, MrcResult r)
     {
         w.WriteLine($"inputs: {string.Join(", ", r.Inputs)}");
-        string sizes = r.PageShifts.Count == 0 ? "none" : string.Join(", ", r.PageShifts.Select(MissRatioCurves.PageSizeName));
-        w.WriteLine($"footprint: {r.Footprint} entries ({sizes} pages)");
+        // No page size when nothing was translated (an empty input): "(none pages)" read as nonsense.
+        w.WriteLine(r.PageShifts.Count == 0 ? $"footprint: {r.Footprint} entries"
+            : $"footprint: {r.Footprint} entries ({string.Join(", ", r.PageShifts.Select(MissRatioCurves.PageSizeName))} pages)");
         w.WriteLine(r.Removals == 0
             ? "exact for LRU: no entry was removed by TLB maintenance"
             : $"approximate: TLB maintenance removed {r.Removals} live entries (a smaller TLB may have evicted them first)");

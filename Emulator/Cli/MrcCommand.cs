@@ -75,23 +75,37 @@ public static class MrcCommand
             DemandPaging = settings.DemandPaging,
             Paging = settings.Paging,
         };
+        using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(ct, Interrupts.Observe());
+        ct = interrupt.Token;
         var (result, failure) = settings.Quiet || Console.IsErrorRedirected
             ? await MrcRun.RunAsync(traces, model, options, replay, settings.MaxMemory, ct)
             : await RunWithProgress(traces, model, options, replay, settings.MaxMemory, ct);
         int exit = 0;
+        string? stopped = null;
         if (failure is not null)
         {
-            // What was read before the error is kept: the curves below cover it.
-            Console.Error.WriteLine($"mmusim: {failure.Message}");
-            exit = failure is MemoryLimitException ? 3 : 2;
+            // What was read before the error is kept: the text and the JSON (with its "error") cover it. The CSV has
+            // no place to say it is partial, so it is not written rather than left looking complete.
+            long lookups = result.Curves.Count == 0 ? 0 : result.Curves[0].Accesses;
+            stopped = failure is OperationCanceledException
+                ? $"interrupted by {(Interrupts.ExitCode == 143 ? "SIGTERM" : "SIGINT")} after {lookups} lookups"
+                : failure.Message;
+            string csvNote = outputs[1] is not null ? $"; {csvPath} not written" : "";
+            Console.Error.WriteLine($"mmusim: {stopped} (the curves cover the {lookups} lookups before it{csvNote})");
+            exit = failure switch
+            {
+                OperationCanceledException => Interrupts.ExitCode == 0 ? 130 : Interrupts.ExitCode,
+                MemoryLimitException => 3,
+                _ => 2,
+            };
         }
         MrcWriter.WriteText(text, result);
         if (outputs[0] is { } j)
         {
-            MrcWriter.WriteJson(j.Stream, result);
+            MrcWriter.WriteJson(j.Stream, result, stopped);
             j.Commit();
         }
-        if (outputs[1] is { } c)
+        if (outputs[1] is { } c && failure is null)
         {
             using (var w = new StreamWriter(c.Stream, new UTF8Encoding(false), 1 << 16, leaveOpen: true))
             {

@@ -176,7 +176,9 @@ public static class SweepCommand
             inputs.Add((stream, trace));
             parsed[names[i]] = trace;
         }
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        // SIGINT/SIGTERM stop the parse and the runs in order: one line, the signal's exit code, no table and no file
+        // (a table of runs cut short at different points would read as the whole input's).
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, Interrupts.Observe());
         var recording = Task.Run(async () =>
         {
             try
@@ -218,7 +220,19 @@ public static class SweepCommand
             Console.Error.WriteLine($"mmusim: {e.Message}");
             return 2;
         }
-        var runs = await running;
+        catch (OperationCanceledException) when (Interrupts.ExitCode != 0)
+        {
+            return await Interrupted(running);
+        }
+        SweepRun[] runs;
+        try
+        {
+            runs = await running;
+        }
+        catch (Exception e) when (Interrupts.ExitCode != 0 && e is OperationCanceledException or AggregateException or RecordingFailedException)
+        {
+            return await Interrupted(running);
+        }
 
         var text = outputs.AnyStdout ? Console.Error : Console.Out;
         SweepTable.WriteText(text, runs);
@@ -230,6 +244,21 @@ public static class SweepCommand
         }
         int written = outputs.WriteSweep(runs, traces, plotDir);
         return exit == 0 ? written : exit;
+    }
+
+    /// <summary>After SIGINT or SIGTERM: waits for the runs to stop, says so on one line, and returns the signal's exit code.</summary>
+    private static async Task<int> Interrupted(Task running)
+    {
+        try
+        {
+            await running;
+        }
+        catch (Exception e) when (e is OperationCanceledException or AggregateException or RecordingFailedException)
+        {
+            // The runs stopped with the signal.
+        }
+        Console.Error.WriteLine($"mmusim: interrupted by {(Interrupts.ExitCode == 143 ? "SIGTERM" : "SIGINT")}: the sweep stopped before its runs ended; no table or file written");
+        return Interrupts.ExitCode;
     }
 
     /// <summary>Runs the sweep; on a terminal (stderr) and without --quiet, with a progress bar and the time left.</summary>

@@ -68,6 +68,10 @@ public sealed class RecordedTrace
     private readonly int[]? _readers;
     private readonly Queue<(FrameSlab Slab, int End)> _fullChunks = new();
     private readonly int _ringChunks;
+    // The call count when the current access chunk was started: a chunk also ends after a quarter of its accesses'
+    // number of calls, so that records and one-access runs (lackey: an `inst` record and a run of one per access)
+    // count against the ring too; they were held until 2^20 accesses had come (a streamed sort under lackey: 1.1 GB).
+    private int _chunkStartCall;
     private int _fillerWaiting;
     private int _freedBlocks;
 
@@ -137,6 +141,9 @@ public sealed class RecordedTrace
         ArgumentOutOfRangeException.ThrowIfLessThan(chunkAccesses, 1);
         return new(input.Source, input.IsForeign, readers, ringChunks, chunkAccesses) { _input = input };
     }
+
+    /// <summary>Blocks of calls (4096 each) still held: a bounded recording drops those every reader is past.</summary>
+    internal int CallBlocksHeld => Volatile.Read(ref _segments).Count(b => b is not null);
 
     /// <summary>Access chunks allocated so far (a bounded recording allocates at most its ring's).</summary>
     internal int AccessChunksAllocated { get; private set; }
@@ -224,11 +231,21 @@ public sealed class RecordedTrace
         public void OnRecord(in TraceRecord record) => owner.AddRecord(record);
     }
 
+    /// <summary>Whether a bounded recording's current chunk has had its share of calls (see <see cref="_chunkStartCall"/>): the next call starts a chunk.</summary>
+    private bool ChunkCallsFull => _readers is not null && _published - _chunkStartCall >= Math.Max(1, _chunkAccesses / 4);
+
+    /// <summary>Ends the current chunk of a bounded recording early (its calls are many, its accesses few).</summary>
+    private void RotateChunk()
+    {
+        _accessChunk = NextAccessChunk();
+        _accessUsed = 0;
+    }
+
     private unsafe void AddRun(ReadOnlySpan<PlainAccess> run, long firstLine)
     {
         while (run.Length != 0)
         {
-            if (_accessUsed >= _chunkAccesses)
+            if (_accessUsed >= _chunkAccesses || ChunkCallsFull)
             {
                 _accessChunk = NextAccessChunk();
                 _accessUsed = 0;
@@ -253,6 +270,7 @@ public sealed class RecordedTrace
         {
             return NewSlab();
         }
+        _chunkStartCall = _published;
         if (_accessChunk is not null)
         {
             _fullChunks.Enqueue((_accessChunk, _published));
@@ -401,6 +419,10 @@ public sealed class RecordedTrace
     {
         while (words.Length != 0)
         {
+            if (ChunkCallsFull)
+            {
+                RotateChunk();
+            }
             if (_wordUsed == ChunkWords)
             {
                 _wordChunk = GC.AllocateUninitializedArray<ulong>(ChunkWords);
@@ -417,6 +439,10 @@ public sealed class RecordedTrace
 
     private void AddRecord(in TraceRecord record)
     {
+        if (ChunkCallsFull)
+        {
+            RotateChunk();
+        }
         if (_recordUsed == ChunkRecords)
         {
             _recordChunk = new TraceRecord[ChunkRecords];

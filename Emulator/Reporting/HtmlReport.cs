@@ -57,7 +57,7 @@ public static class HtmlReport
     private const string Style = """
         body { font-family: "DejaVu Sans", sans-serif; margin: 1.5em; color: #222; }
         h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 1.6em; border-bottom: 1px solid #ccc; }
-        table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
+        table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; display: block; overflow-x: auto; max-width: 100%; }
         th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; }
         th { background: #f0f0f0; text-align: left; }
         td.n { text-align: right; font-variant-numeric: tabular-nums; }
@@ -294,6 +294,11 @@ public static class HtmlReport
     {
         h.Section(chart.Id, $"Miss-ratio curves: {Path.GetFileName(set.Source)}");
         h.W.WriteLine($"<p class=\"note\">Traces: {string.Join(", ", set.Inputs.Select(Html.Escape))}; page size {Html.Escape(set.PageSize)}; footprint {set.Footprint.ToString("N0", CultureInfo.InvariantCulture)} pages. LRU replacement.</p>");
+        if (set.Error is not null)
+        {
+            // An mrc stopped early writes its curves with "error": they must not pass for the whole input's.
+            h.W.WriteLine($"<p class=\"note stopped\">Stopped early: {Html.Escape(set.Error)}. These curves cover only the lookups before it.</p>");
+        }
         h.TableStart(chart.Id + "-table", "curve", "entries", "misses", "accesses", "miss ratio");
         foreach (var c in set.Curves)
         {
@@ -331,7 +336,10 @@ public static class HtmlReport
         public void TableStart(string id, params string[] headers)
         {
             W.WriteLine($"<table id=\"{Escape(id)}\">");
-            W.WriteLine("<thead><tr>" + string.Concat(headers.Select(x => $"<th>{Escape(x)}</th>")) + "</tr></thead>");
+            // A sweep's run names (`neoverse-n1:memoryLatency=100`) may break after ':' and ',' as well as at '-': six of
+            // them overran a 1400-pixel window, the last columns cut off. Never inside a value ("10" + "0" misleads);
+            // a table still too wide scrolls by itself (the style's overflow-x).
+            W.WriteLine("<thead><tr>" + string.Concat(headers.Select(x => $"<th>{Escape(x).Replace(":", ":<wbr>", StringComparison.Ordinal).Replace(",", ",<wbr>", StringComparison.Ordinal)}</th>")) + "</tr></thead>");
             W.WriteLine("<tbody>");
         }
 

@@ -88,7 +88,8 @@ public sealed record WalkCycleFigures(long Count, long Total, double Mean, long?
 
 /// <summary>The miss-ratio curves of one `mmusim mrc` JSON file.</summary>
 /// <param name="PageSize">4096, … or "mixed", as the file writes it.</param>
-public sealed record MrcCurveSet(string Source, IReadOnlyList<string> Inputs, string PageSize, long Footprint, IReadOnlyList<MrcCurve> Curves);
+/// <param name="Error">The file's "error" (mrc stopped early: bad input, the memory cap, a signal): the curves cover only what came before it.</param>
+public sealed record MrcCurveSet(string Source, IReadOnlyList<string> Inputs, string PageSize, long Footprint, IReadOnlyList<MrcCurve> Curves, string? Error = null);
 
 /// <summary>One curve: its name ("fully-associative", "sets=64", "l2-of-l1-misses"), sets, and misses per size.</summary>
 public sealed record MrcCurve(string Name, long Sets, IReadOnlyList<MrcPoint> Points);
@@ -445,7 +446,8 @@ public sealed class ReportInputs
                 }
                 curves.Add(new MrcCurve(String(Get(c, "name", k), k + ".name"), Long(c, "sets", k), points));
             }
-            return new MrcCurveSet(Source, inputs, pageSize, Long(root, "footprint", ""), curves);
+            string? error = root.TryGetProperty("error", out var err) ? String(err, "error") : null;
+            return new MrcCurveSet(Source, inputs, pageSize, Long(root, "footprint", ""), curves, error);
         }
     }
 }
