@@ -77,6 +77,15 @@ public sealed class RecordedTrace
 
     private readonly object _gate = new();
     private int _waiting;
+
+    // Waiting replays are woken in batches, not at every call: a lackey input is two calls per access, and waking the
+    // replay for each cost a thread switch per call (an mrc of `sort` under lackey took 6.8 s instead of 0.6 s). A
+    // waiting replay goes on once WakeCalls calls or WakeWeight accesses and words have come since the last wake,
+    // once the parser is about to wait for the replays (a bounded ring full), or at the end of the input.
+    private const int WakeCalls = 1024;
+    private const long WakeWeight = 1 << 16;
+    private int _signaledAt;
+    private long _sinceSignal;
     private volatile bool _complete;
     private Exception? _failure;
 
@@ -285,6 +294,12 @@ public sealed class RecordedTrace
         var outer = _segments;
         for (; _freedBlocks < (end >> SegmentShift); _freedBlocks++)
         {
+            // Readers only ever index calls at or after their own position: a block wholly before all of them is
+            // free to hold later calls.
+            if (outer[_freedBlocks] is { } block)
+            {
+                _spareBlocks.Push(block);
+            }
             outer[_freedBlocks] = null!;
         }
         return slab;
@@ -300,15 +315,14 @@ public sealed class RecordedTrace
                 // A full fence: a reader moving on reads _fillerWaiting after writing its position, so one of the two
                 // sees the other and no wake-up is lost.
                 Interlocked.Exchange(ref _fillerWaiting, 1);
-                int slowest = int.MaxValue;
-                foreach (ref int r in _readers.AsSpan())
-                {
-                    slowest = Math.Min(slowest, Volatile.Read(ref r));
-                }
-                if (slowest >= end)
+                if (SlowestReader() >= end)
                 {
                     Interlocked.Exchange(ref _fillerWaiting, 0);
                     return;
+                }
+                if (Volatile.Read(ref _signaledAt) != _published)
+                {
+                    Signal(_published); // the readers must see all there is before the parser waits for them
                 }
                 Monitor.Wait(_gate);
             }
@@ -359,7 +373,7 @@ public sealed class RecordedTrace
     public bool CanRead(int reader)
     {
         int pos = Volatile.Read(ref _readers![reader]);
-        return pos != int.MaxValue && (_complete || pos < Volatile.Read(ref _published));
+        return pos != int.MaxValue && (_complete || pos < Volatile.Read(ref _signaledAt));
     }
 
     /// <summary>
@@ -425,7 +439,7 @@ public sealed class RecordedTrace
             }
             if (_wordUsed == ChunkWords)
             {
-                _wordChunk = GC.AllocateUninitializedArray<ulong>(ChunkWords);
+                _wordChunk = Reuse(_fullWordChunks, _wordChunk) ?? GC.AllocateUninitializedArray<ulong>(ChunkWords);
                 _wordUsed = 0;
             }
             int n = Math.Min(words.Length, ChunkWords - _wordUsed);
@@ -445,12 +459,68 @@ public sealed class RecordedTrace
         }
         if (_recordUsed == ChunkRecords)
         {
-            _recordChunk = new TraceRecord[ChunkRecords];
+            _recordChunk = Reuse(_fullRecordChunks, _recordChunk) ?? NewRecordChunk();
             _recordUsed = 0;
         }
         _recordChunk![_recordUsed] = record;
         Publish(new Segment { Kind = Kind.Record, Data = _recordChunk, Start = _recordUsed, Line = record.Line });
         _recordUsed++;
+    }
+
+    // A bounded recording reuses what its readers have left: blocks of calls, and chunks of words and records (new
+    // arrays for each cost a collection of large objects every few thousand calls on a lackey input, which is two
+    // calls per access: most of an mrc pass's time).
+    private readonly Stack<Segment[]> _spareBlocks = new();
+    private readonly Queue<(ulong[] Chunk, int End)> _fullWordChunks = new();
+    private readonly Queue<(TraceRecord[] Chunk, int End)> _fullRecordChunks = new();
+
+    /// <summary>
+    /// In a bounded recording, queues the chunk just filled (<paramref name="full"/>, read by the calls before the
+    /// current count) and hands back the oldest queued one if every reader has left it; never waits. Null otherwise.
+    /// </summary>
+    private T[]? Reuse<T>(Queue<(T[] Chunk, int End)> queue, T[]? full)
+    {
+        if (_readers is null)
+        {
+            return null;
+        }
+        if (full is not null)
+        {
+            queue.Enqueue((full, _published));
+        }
+        if (queue.TryPeek(out var oldest) && SlowestReader() >= oldest.End)
+        {
+            return queue.Dequeue().Chunk;
+        }
+        return null;
+    }
+
+    /// <summary>Record chunks (1,024 records each) allocated so far: a bounded recording reuses those its readers left.</summary>
+    internal int RecordChunksAllocated { get; private set; }
+
+    /// <summary>Blocks of calls allocated so far: a bounded recording reuses those its readers left.</summary>
+    internal int CallBlocksAllocated { get; private set; }
+
+    private TraceRecord[] NewRecordChunk()
+    {
+        RecordChunksAllocated++;
+        return new TraceRecord[ChunkRecords];
+    }
+
+    private Segment[] NewBlock()
+    {
+        CallBlocksAllocated++;
+        return new Segment[ChunkSegments];
+    }
+
+    private int SlowestReader()
+    {
+        int slowest = int.MaxValue;
+        foreach (ref int r in _readers.AsSpan())
+        {
+            slowest = Math.Min(slowest, Volatile.Read(ref r));
+        }
+        return slowest;
     }
 
     /// <summary>Appends <paramref name="s"/> (its data already written) and lets replays see it.</summary>
@@ -464,10 +534,22 @@ public sealed class RecordedTrace
             Array.Resize(ref outer, outer.Length * 2);
             Volatile.Write(ref _segments, outer);
         }
-        (outer[c] ??= new Segment[ChunkSegments])[n & (ChunkSegments - 1)] = s;
+        (outer[c] ??= _spareBlocks.Count != 0 ? _spareBlocks.Pop() : NewBlock())[n & (ChunkSegments - 1)] = s;
+        Volatile.Write(ref _published, n + 1);
+        _sinceSignal += s.Kind == Kind.Record ? 1 : s.Count;
+        if (n + 1 - _signaledAt >= WakeCalls || _sinceSignal >= WakeWeight)
+        {
+            Signal(n + 1);
+        }
+    }
+
+    /// <summary>Lets waiting replays read the first <paramref name="count"/> calls (all published), waking them.</summary>
+    private void Signal(int count)
+    {
+        _sinceSignal = 0;
         // A full fence (not only a release): a replay that is about to wait counts itself in _waiting before it
-        // reads _published again, so one of the two always sees the other and no wake-up is lost.
-        Interlocked.Exchange(ref _published, n + 1);
+        // reads _signaledAt again, so one of the two always sees the other and no wake-up is lost.
+        Interlocked.Exchange(ref _signaledAt, count);
         if (Volatile.Read(ref _waiting) != 0)
         {
             lock (_gate)
@@ -489,8 +571,7 @@ public sealed class RecordedTrace
             while (true)
             {
                 Interlocked.Increment(ref _waiting);
-                int published = Volatile.Read(ref _published);
-                if (published != seen || _complete)
+                if (Volatile.Read(ref _signaledAt) > seen || _complete)
                 {
                     Interlocked.Decrement(ref _waiting);
                     if (_failure is not null)

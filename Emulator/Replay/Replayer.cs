@@ -386,6 +386,13 @@ public sealed class Replayer
         return await ReplayAsync(input, ct).ConfigureAwait(false);
     }
 
+    /// <summary>Replays an opened input as input <paramref name="inputIndex"/> (counted from 0) of several, as <see cref="ReplayInputsAsync"/> replays each.</summary>
+    public ValueTask<bool> ReplayAsync(TraceInput input, int inputIndex, CancellationToken ct = default)
+    {
+        InputIndex = inputIndex;
+        return ReplayAsync(input, ct);
+    }
+
     /// <summary>Replays an opened input. Returns false when it stopped on a fault or was stopped by its observer.</summary>
     public async ValueTask<bool> ReplayAsync(TraceInput input, CancellationToken ct = default)
     {
