@@ -45,9 +45,9 @@ public static class MrcRun
         core.Mmu.Record.Detailed = false;
         var curves = new MissRatioCurves(options);
         core.Caches.Tlbs[0].Observer = curves;
-        // A sink makes the replay take the per-access path: the batched run loop commits a run's hits in the order of
-        // each entry's last hit, which keeps LRU state but not each access's stack distance.
-        var replayer = new Replayer(core, NullSink.Instance, replay);
+        // Every access on its own, in order: the batched run loop commits a run's hits in the order of each entry's
+        // last hit, which keeps LRU state but not each access's stack distance.
+        var replayer = new Replayer(core, null, replay with { InOrder = true });
         started?.Invoke(replayer);
         Exception? error = null;
         for (int i = 0; i < traces.Count && error is null; i++)
@@ -146,15 +146,6 @@ public static class MrcRun
                 error ??= e; // already reported through the pass, or stopped with it
             }
             return error;
-        }
-    }
-
-    private sealed class NullSink : IOutcomeSink
-    {
-        public static readonly NullSink Instance = new();
-
-        public void OnOutcome(in AccessOutcome outcome)
-        {
         }
     }
 }

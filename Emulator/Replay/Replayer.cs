@@ -64,6 +64,13 @@ public sealed record ReplayOptions
     /// </summary>
     public bool DirectFileReads { get; init; } = true;
 
+    /// <summary>
+    /// Without results: replay each access on its own, in order, instead of through the PE's run loop (which commits a
+    /// run's TLB hits in the order of each entry's last hit: the same state, but a TLB observer would not see each
+    /// lookup in order). The one-pass miss-ratio curves need every lookup in order (Analysis/MrcRun).
+    /// </summary>
+    public bool InOrder { get; init; }
+
     /// <summary>Hash each input's bytes as they are read (<see cref="TraceInput.Digest"/>, in <see cref="Replayer.Opened"/>).</summary>
     public bool DigestInputs { get; init; }
 }
@@ -379,6 +386,24 @@ public sealed class Replayer
         }
     }
 
+    /// <summary>
+    /// <see cref="DiscardingHandler"/> with every access executed on its own, in order (<see cref="ReplayOptions.InOrder"/>):
+    /// the effects of <see cref="Handler"/> without an outcome to build and hand on.
+    /// </summary>
+    private readonly struct InOrderHandler(Replayer owner) : ITraceHandler
+    {
+        public void OnAccessRun(ReadOnlySpan<PlainAccess> run, long firstLine)
+        {
+            var self = this;
+            PlainAccess.EachRecord(ref self, run, firstLine);
+        }
+
+        public void OnMemWords(ulong pa, ReadOnlySpan<ulong> words, long line) => new DiscardingHandler(owner).OnMemWords(pa, words, line);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void OnRecord(in TraceRecord record) => new DiscardingHandler(owner).OnRecord(in record);
+    }
+
     /// <summary>Replays a stream (format per <see cref="ReplayOptions.Format"/>). Returns false when it stopped on a fault or was stopped by its observer.</summary>
     public async ValueTask<bool> ReplayAsync(Stream stream, string source, CancellationToken ct = default)
     {
@@ -415,6 +440,8 @@ public sealed class Replayer
         {
             lines = _discardOutcomes && _first.Timeline is not null
                 ? await TraceReaders.ParseAsync(input, new TimedHandler(this), parse, _options.BufferSize, ct, _options.DirectFileReads).ConfigureAwait(false)
+                : _discardOutcomes && _options.InOrder
+                ? await TraceReaders.ParseAsync(input, new InOrderHandler(this), parse, _options.BufferSize, ct, _options.DirectFileReads).ConfigureAwait(false)
                 : _discardOutcomes
                 ? await TraceReaders.ParseAsync(input, new DiscardingHandler(this), parse, _options.BufferSize, ct, _options.DirectFileReads).ConfigureAwait(false)
                 : await TraceReaders.ParseAsync(input, new Handler(this), parse, _options.BufferSize, ct, _options.DirectFileReads).ConfigureAwait(false);
@@ -455,7 +482,12 @@ public sealed class Replayer
         bool completed = false;
         try
         {
-            if (_discardOutcomes)
+            if (_discardOutcomes && _options.InOrder)
+            {
+                var h = new InOrderHandler(this);
+                trace.Replay(ref h);
+            }
+            else if (_discardOutcomes)
             {
                 var h = new DiscardingHandler(this);
                 trace.Replay(ref h);
@@ -515,7 +547,12 @@ public sealed class Replayer
         try
         {
             bool done;
-            if (_discardOutcomes)
+            if (_discardOutcomes && _options.InOrder)
+            {
+                var h = new InOrderHandler(this);
+                done = trace.ReplayPart(ref h, reader, budget);
+            }
+            else if (_discardOutcomes)
             {
                 var h = new DiscardingHandler(this);
                 done = trace.ReplayPart(ref h, reader, budget);
