@@ -83,6 +83,9 @@ public sealed class RecordedTrace
     // waiting replay goes on once WakeCalls calls or WakeWeight accesses and words have come since the last wake,
     // once the parser is about to wait for the replays (a bounded ring full), or at the end of the input.
     private const int WakeCalls = 1024;
+
+    /// <summary>Calls one recording holds at most (about a billion accesses of lackey, two calls each; runs of our formats hold many).</summary>
+    internal const int MaxCalls = int.MaxValue - 1;
     private const long WakeWeight = 1 << 16;
     private int _signaledAt;
     private long _sinceSignal;
@@ -527,6 +530,12 @@ public sealed class RecordedTrace
     private void Publish(in Segment s)
     {
         int n = _published;
+        if (n == MaxCalls)
+        {
+            // Positions are ints, and int.MaxValue marks a reader that has left: a clear stop, never a wrap-around.
+            throw new TraceFormatException(Source, s.Line, 1,
+                $"the input is more than {MaxCalls} records and runs long, more than one recording holds (split it, or replay it with mmusim replay)");
+        }
         int c = n >> SegmentShift;
         var outer = _segments;
         if (c == outer.Length)
