@@ -118,6 +118,9 @@ public sealed class SweepTests : IDisposable
     [InlineData(new[] { "--preset", "bench", "--preset", "bench" }, 2, "mmusim: --config: two configurations are named 'bench' (a sweep names each run by its configuration)\n")]
     [InlineData(new[] { "--submit" }, 1, "mmusim: --submit, --wait and --sbatch go with --slurm DIR\n")]
     [InlineData(new[] { "--jobs", "0" }, 1, "mmusim: bad --jobs 0 (at least 1)\n")]
+    [InlineData(new[] { "--vary", "tlbs[2].entries=512,1024;tlbs[2].ways=4" }, 2,
+        "mmusim: --vary: 'tlbs[2].entries=512,1024;tlbs[2].ways=4': paths joined by ';' change together, value by value, so each needs as many values (tlbs[2].entries: 2, tlbs[2].ways: 1)\n")]
+    [InlineData(new[] { "--vary", "memoryLatency=100;" }, 2, "mmusim: --vary: '' is not PATH=V1,V2,... (e.g. tlbs[2].entries=512,1024)\n")]
     public void BadOptionsAreOneLineErrors(string[] options, int code, string expected)
     {
         var (exit, output, err) = Support.Cli.Run(["sweep", Trace("traces/bench/lru.trace"), "--quiet", .. options]);
@@ -224,4 +227,20 @@ public sealed class SweepTests : IDisposable
     [InlineData(false, 2, 2, null, false, false)]
     public void AutoStreamsWhatItShould(bool streamable, int runs, int jobs, long? length, bool compressed, bool streams) =>
         Assert.Equal(streams, MmuSim.Analysis.Sweep.StreamsByDefault(streamable, runs, jobs, [(length, compressed)], 4_000_000_000L));
+
+    /// <summary>
+    /// Paths joined by ';' in one --vary change together (the L2 TLB's entries with its ways, which must divide them),
+    /// and each --vary multiplies the others: the configurations, their names and their models.
+    /// </summary>
+    [Fact]
+    public void PathsJoinedBySemicolonsChangeTogether()
+    {
+        var n1 = new MmuSim.Analysis.SweepConfig("neoverse-n1", Presets.All["neoverse-n1"]);
+        var configs = MmuSim.Analysis.Sweep.Expand([n1], ["tlbs[2].entries=512,1024;tlbs[2].ways=4,8", "memoryLatency=100,200"]);
+        Assert.Equal(["neoverse-n1:tlbs[2].entries=512,tlbs[2].ways=4,memoryLatency=100", "neoverse-n1:tlbs[2].entries=512,tlbs[2].ways=4,memoryLatency=200",
+            "neoverse-n1:tlbs[2].entries=1024,tlbs[2].ways=8,memoryLatency=100", "neoverse-n1:tlbs[2].entries=1024,tlbs[2].ways=8,memoryLatency=200"],
+            configs.Select(c => c.Name).ToArray());
+        Assert.Equal([(512, 4, 100), (512, 4, 200), (1024, 8, 100), (1024, 8, 200)],
+            configs.Select(c => (c.Model.Caching.Tlbs[2].Entries, c.Model.Caching.Tlbs[2].Ways, c.Model.Timing.MemoryLatency)).ToArray());
+    }
 }

@@ -28,32 +28,45 @@ public static class Sweep
     /// Every configuration of <paramref name="bases"/> × the values of each --vary (`PATH=V1,V2,...`, PATH in the
     /// model JSON's own syntax: `tlbs[2].entries`, `walkCaches[0].ways`, `memoryLatency`): the cross product, each
     /// checked as a configuration file is (<see cref="ConfigException"/> names the key), named `BASE` or
-    /// `BASE:PATH=V,PATH=V`.
+    /// `BASE:PATH=V,PATH=V`. Paths joined by `;` in one --vary change together, value by value
+    /// (`tlbs[2].entries=512,1024;tlbs[2].ways=4,8`: two configurations, not four), so that keys that must agree (the
+    /// ways must divide the entries) can be swept at once.
     /// </summary>
     public static IReadOnlyList<SweepConfig> Expand(IReadOnlyList<SweepConfig> bases, IReadOnlyList<string> vary)
     {
-        var axes = new List<(string Path, string[] Values)>();
+        // Each axis: its steps, each step the (path, value) pairs it sets.
+        var axes = new List<List<(string Path, string Value)>[]>();
         foreach (var v in vary)
         {
-            int eq = v.IndexOf('=');
-            if (eq <= 0 || eq == v.Length - 1)
+            var parts = new List<(string Path, string[] Values)>();
+            foreach (var part in v.Split(';'))
             {
-                throw new ConfigException(null, "--vary", $"'{PrintableText.Escape(v)}' is not PATH=V1,V2,... (e.g. tlbs[2].entries=512,1024)");
+                int eq = part.IndexOf('=');
+                if (eq <= 0 || eq == part.Length - 1)
+                {
+                    throw new ConfigException(null, "--vary", $"'{PrintableText.Escape(part)}' is not PATH=V1,V2,... (e.g. tlbs[2].entries=512,1024)");
+                }
+                string[] values = part[(eq + 1)..].Split(',', StringSplitOptions.TrimEntries);
+                if (values.Any(x => x.Length == 0))
+                {
+                    throw new ConfigException(null, "--vary", $"'{PrintableText.Escape(part)}' has an empty value");
+                }
+                parts.Add((part[..eq].Trim(), values));
             }
-            string[] values = v[(eq + 1)..].Split(',', StringSplitOptions.TrimEntries);
-            if (values.Any(x => x.Length == 0))
+            if (parts.Any(p => p.Values.Length != parts[0].Values.Length))
             {
-                throw new ConfigException(null, "--vary", $"'{PrintableText.Escape(v)}' has an empty value");
+                throw new ConfigException(null, "--vary", $"'{PrintableText.Escape(v)}': paths joined by ';' change together, value by value, "
+                    + $"so each needs as many values ({string.Join(", ", parts.Select(p => $"{PrintableText.Escape(p.Path)}: {p.Values.Length}"))})");
             }
-            axes.Add((v[..eq].Trim(), values));
+            axes.Add(Enumerable.Range(0, parts[0].Values.Length).Select(i => parts.Select(p => (p.Path, p.Values[i])).ToList()).ToArray());
         }
         var result = new List<SweepConfig>();
         foreach (var b in bases)
         {
             var combos = new List<List<(string Path, string Value)>> { new() };
-            foreach (var (path, values) in axes)
+            foreach (var steps in axes)
             {
-                combos = combos.SelectMany(c => values.Select(x => new List<(string, string)>(c) { (path, x) })).ToList();
+                combos = combos.SelectMany(c => steps.Select(step => new List<(string, string)>([.. c, .. step]))).ToList();
             }
             foreach (var combo in combos)
             {

@@ -21,7 +21,7 @@ public static class SweepCommand
         var traces = new Argument<string[]>("trace") { Description = "Trace files, replayed in order as one stream (with --each-trace: each alone).", Arity = ArgumentArity.OneOrMore };
         var configs = new Option<string[]>("--config") { Description = "A model JSON file (repeatable)." };
         var presets = new Option<string[]>("--preset") { Description = $"A named model (repeatable): {string.Join(", ", Presets.All.Keys)}." };
-        var vary = new Option<string[]>("--vary") { Description = "PATH=V1,V2,...: each configuration once per value of the key at PATH in its model JSON, e.g. 'tlbs[2].entries=512,1024,2048' (repeatable: the cross product)." };
+        var vary = new Option<string[]>("--vary") { Description = "PATH=V1,V2,...: each configuration once per value of the key at PATH in its model JSON, e.g. 'tlbs[2].entries=512,1024,2048' (repeatable: the cross product; paths joined by ';' change together, value by value: 'tlbs[2].entries=512,1024;tlbs[2].ways=4,8')." };
         var each = new Option<bool>("--each-trace") { Description = "One run per trace and configuration instead of the traces as one stream." };
         var json = new Option<string?>("--json") { Description = "Write {\"tool\":\"mmusim sweep\",\"runs\":[{config, trace, summary}]} to this file (each summary as replay --json writes it)." };
         var csv = new Option<string?>("--csv") { Description = "Write one row per run (config,trace,accesses,faults,tlbHits,walks,descriptorReads,...,translationCycles,cyclesPerAccess)." };
