@@ -30,6 +30,8 @@ public sealed class SweepTests : IDisposable
     [InlineData("traces/analysis/zipf-asids.trace.xz", "on", new string[0])]
     [InlineData("traces/lackey/sumsort.lackey.gz", "on", new[] { "--page-size", "mixed" })]
     [InlineData("traces/sample/two-pes.trace", "on", new string[0])]
+    [InlineData("traces/bench/mixed-2stage.trace", "off", new[] { "--timing", "timeline" })]
+    [InlineData("traces/bench/mixed-2stage.trace", "on", new[] { "--timing", "timeline" })]
     public void EachRunEqualsASeparateReplay(string trace, string stream, string[] inputOptions)
     {
         string json = Path.Combine(_dir, "sweep.json");

@@ -100,6 +100,7 @@ public sealed class GoldenOutputTests
         { "compare-n1-a55", ["compare", "traces/analysis/mixed-2stage.neoverse-n1.json", "traces/analysis/mixed-2stage.cortex-a55.json"] },
         // A sweep: two presets, the L2 TLB's size varied.
         { "sweep-mixed-2stage", ["sweep", "traces/bench/mixed-2stage.trace", "--preset", "neoverse-n1", "--preset", "cortex-a55", "--vary", "tlbs[2].entries=256,512", "--vary", "tlbs[2].ways=4", "--quiet"] },
+        { "sweep-timeline-walkers", ["sweep", "traces/bench/mixed-2stage.trace", "--preset", "neoverse-n1", "--vary", "timeline.walkers=1,2,4;timeline.walkQueue=2,4,8", "--timing", "timeline", "--quiet"] },
     };
 
     [Theory]

@@ -248,19 +248,20 @@ public static class Sweep
     /// however long it is.
     /// </remarks>
     public static SweepRun[] Run(IReadOnlyList<(IReadOnlyList<string> Names, IReadOnlyList<RecordedTrace> Traces)> groups,
-        IReadOnlyList<SweepConfig> configs, ReplayOptions options, ulong maxMemory, int jobs, Action<double>? progress = null, CancellationToken ct = default)
+        IReadOnlyList<SweepConfig> configs, ReplayOptions options, ulong maxMemory, int jobs, Action<double>? progress = null, CancellationToken ct = default,
+        bool timeline = false)
     {
         var work = groups.SelectMany(g => configs.Select(c => (Group: g, Config: c))).ToArray();
         if (work.Length != 0 && work.All(w => w.Group.Traces.All(t => t.IsBounded)))
         {
-            return RunStreamed(work, options, maxMemory, jobs, progress, ct);
+            return RunStreamed(work, options, maxMemory, jobs, progress, ct, timeline);
         }
         var runs = new SweepRun[work.Length];
         int done = 0;
         Parallel.For(0, work.Length, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, jobs), CancellationToken = ct }, i =>
         {
             var (group, config) = work[i];
-            runs[i] = RunOne(group.Names, group.Traces, config, options, maxMemory);
+            runs[i] = RunOne(group.Names, group.Traces, config, options, maxMemory, timeline);
             progress?.Invoke(Interlocked.Increment(ref done));
         });
         return runs;
@@ -300,7 +301,7 @@ public static class Sweep
     }
 
     private static SweepRun[] RunStreamed(((IReadOnlyList<string> Names, IReadOnlyList<RecordedTrace> Traces) Group, SweepConfig Config)[] work,
-        ReplayOptions options, ulong maxMemory, int jobs, Action<double>? progress, CancellationToken ct)
+        ReplayOptions options, ulong maxMemory, int jobs, Action<double>? progress, CancellationToken ct, bool timeline)
     {
         var nextReader = new Dictionary<RecordedTrace, int>(ReferenceEqualityComparer.Instance);
         var runs = work.Select(w => new StreamedRun(w.Group, w.Config, w.Group.Traces.Select(t =>
@@ -349,7 +350,7 @@ public static class Sweep
                 }
                 try
                 {
-                    Turn(run, options, maxMemory);
+                    Turn(run, options, maxMemory, timeline);
                 }
                 catch (Exception e)
                 {
@@ -397,14 +398,9 @@ public static class Sweep
     }
 
     /// <summary>One turn of a streamed run: a slice of its input, and the next input or its summary when it ends one.</summary>
-    private static void Turn(StreamedRun run, ReplayOptions options, ulong maxMemory)
+    private static void Turn(StreamedRun run, ReplayOptions options, ulong maxMemory, bool timeline)
     {
-        if (run.Replayer is null)
-        {
-            var core = new SimulatedCore(new PhysicalMemory { MaxBytes = (long)maxMemory }, run.Config.Model);
-            core.Mmu.Record.Detailed = false;
-            run.Replayer = new Replayer(core, null, options);
-        }
+        run.Replayer ??= NewReplayer(run.Config, options, maxMemory, timeline);
         var replayer = run.Replayer;
         var traces = run.Group.Traces;
         string? error = null;
@@ -440,11 +436,11 @@ public static class Sweep
     }
 
     /// <summary>One configuration over one group of parsed traces: the summary `replay --json` would write.</summary>
-    public static SweepRun RunOne(IReadOnlyList<string> names, IReadOnlyList<RecordedTrace> traces, SweepConfig config, ReplayOptions options, ulong maxMemory)
+    /// <param name="timeline">Time the accesses on the PE's timeline too (`--timing timeline`), as `replay --timing timeline` does.</param>
+    public static SweepRun RunOne(IReadOnlyList<string> names, IReadOnlyList<RecordedTrace> traces, SweepConfig config, ReplayOptions options, ulong maxMemory,
+        bool timeline = false)
     {
-        var core = new SimulatedCore(new PhysicalMemory { MaxBytes = (long)maxMemory }, config.Model);
-        core.Mmu.Record.Detailed = false;
-        var replayer = new Replayer(core, null, options);
+        var replayer = NewReplayer(config, options, maxMemory, timeline);
         string? error = null;
         try
         {
@@ -457,5 +453,17 @@ public static class Sweep
         using var ms = new MemoryStream();
         SummaryJson.Write(ms, replayer.ReportedPes, replayer.StoppedOnFault);
         return new SweepRun(config.Name, names, ms.ToArray(), error);
+    }
+
+    /// <summary>A run's system, as `replay --config` makes it: its own memory under the cap, counts only, the timeline when asked.</summary>
+    private static Replayer NewReplayer(SweepConfig config, ReplayOptions options, ulong maxMemory, bool timeline)
+    {
+        var core = new SimulatedCore(new PhysicalMemory { MaxBytes = (long)maxMemory }, config.Model);
+        core.Mmu.Record.Detailed = false;
+        if (timeline)
+        {
+            core.StartTimeline();
+        }
+        return new Replayer(core, null, options);
     }
 }

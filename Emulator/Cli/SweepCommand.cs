@@ -40,21 +40,22 @@ public static class SweepCommand
             DefaultValueFactory = _ => "auto",
         };
         stream.AcceptOnlyFromAmong("auto", "on", "off");
+        var timing = ModelOptions.TimingOption();
         var input = new ReplayCommand.InputOptions();
         var cmd = new Command("sweep", "Replay traces through many translation models (parsed once, replayed in parallel) and tabulate the figures per model.")
         {
-            traces, configs, presets, vary, each, json, csv, jobs, stream, slurm, submit, wait, sbatch, report, plot,
+            traces, configs, presets, vary, each, json, csv, jobs, stream, timing, slurm, submit, wait, sbatch, report, plot,
         };
         input.AddTo(cmd);
         cmd.SetAction((pr, ct) => Run(pr, traces, configs, presets, vary, each, json, csv, jobs, slurm, submit, wait, sbatch, input, ct,
-            pr.GetValue(report), pr.GetValue(plot), pr.GetValue(stream)!));
+            pr.GetValue(report), pr.GetValue(plot), pr.GetValue(stream)!, pr.GetValue(timing) == "timeline"));
         return cmd;
     }
 
     private static async Task<int> Run(ParseResult pr, Argument<string[]> tracesArg, Option<string[]> configsOpt, Option<string[]> presetsOpt,
         Option<string[]> varyOpt, Option<bool> eachOpt, Option<string?> jsonOpt, Option<string?> csvOpt, Option<int> jobsOpt, Option<string?> slurmOpt,
         Option<bool> submitOpt, Option<bool> waitOpt, Option<string[]> sbatchOpt, ReplayCommand.InputOptions input, CancellationToken ct,
-        string? reportPath, string? plotDir, string streamMode)
+        string? reportPath, string? plotDir, string streamMode, bool timeline)
     {
         string[] traces = pr.GetValue(tracesArg)!;
         if (plotDir is not null && reportPath is null)
@@ -114,7 +115,9 @@ public static class SweepCommand
         var groups = each ? traces.Select(t => (IReadOnlyList<string>)[t]).ToList() : [traces];
         if (slurmDir is not null)
         {
-            return SlurmJob.Write(slurmDir, groups, configs, InputArguments(pr, input), pr.GetValue(sbatchOpt) ?? [],
+            // Each task runs `replay` with the same input options and cycle model as the local runs.
+            List<string> taskArgs = [.. InputArguments(pr, input), .. timeline ? (string[])["--timing", "timeline"] : []];
+            return SlurmJob.Write(slurmDir, groups, configs, taskArgs, pr.GetValue(sbatchOpt) ?? [],
                 pr.GetValue(submitOpt), pr.GetValue(waitOpt));
         }
 
@@ -201,7 +204,7 @@ public static class SweepCommand
             }
         }, CancellationToken.None);
         var work = groups.Select(g => (g, (IReadOnlyList<RecordedTrace>)g.Select(t => parsed[t]).ToArray())).ToList();
-        var running = Task.Run(() => RunWithProgress(work, configs, options, settings.MaxMemory, jobs, settings.Quiet, stop.Token), CancellationToken.None);
+        var running = Task.Run(() => RunWithProgress(work, configs, options, settings.MaxMemory, jobs, settings.Quiet, timeline, stop.Token), CancellationToken.None);
         try
         {
             await recording;
@@ -263,11 +266,11 @@ public static class SweepCommand
 
     /// <summary>Runs the sweep; on a terminal (stderr) and without --quiet, with a progress bar and the time left.</summary>
     private static SweepRun[] RunWithProgress(List<(IReadOnlyList<string>, IReadOnlyList<RecordedTrace>)> work, IReadOnlyList<SweepConfig> configs,
-        ReplayOptions options, ulong maxMemory, int jobs, bool quiet, CancellationToken ct)
+        ReplayOptions options, ulong maxMemory, int jobs, bool quiet, bool timeline, CancellationToken ct)
     {
         if (quiet || Console.IsErrorRedirected)
         {
-            return Sweep.Run(work, configs, options, maxMemory, jobs, null, ct);
+            return Sweep.Run(work, configs, options, maxMemory, jobs, null, ct, timeline);
         }
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         SweepRun[] runs = [];
@@ -276,7 +279,7 @@ public static class SweepCommand
             .Start(ctx =>
             {
                 var task = ctx.AddTask($"sweep: {work.Count * configs.Count} runs", maxValue: work.Count * configs.Count);
-                runs = Sweep.Run(work, configs, options, maxMemory, jobs, done => task.Value = done, ct);
+                runs = Sweep.Run(work, configs, options, maxMemory, jobs, done => task.Value = done, ct, timeline);
             });
         return runs;
     }

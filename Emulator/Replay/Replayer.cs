@@ -482,7 +482,12 @@ public sealed class Replayer
         bool completed = false;
         try
         {
-            if (_discardOutcomes && _options.InOrder)
+            if (_discardOutcomes && _first.Timeline is not null)
+            {
+                var h = new TimedHandler(this);
+                trace.Replay(ref h);
+            }
+            else if (_discardOutcomes && _options.InOrder)
             {
                 var h = new InOrderHandler(this);
                 trace.Replay(ref h);
@@ -547,7 +552,12 @@ public sealed class Replayer
         try
         {
             bool done;
-            if (_discardOutcomes && _options.InOrder)
+            if (_discardOutcomes && _first.Timeline is not null)
+            {
+                var h = new TimedHandler(this);
+                done = trace.ReplayPart(ref h, reader, budget);
+            }
+            else if (_discardOutcomes && _options.InOrder)
             {
                 var h = new InOrderHandler(this);
                 done = trace.ReplayPart(ref h, reader, budget);
