@@ -267,12 +267,7 @@ public sealed class QemuGuestTests : IDisposable
             var (e2, coreTables, err2) = Support.Cli.Run("tables", fromCore);
             Assert.True(e1 == 0 && e2 == 0, err1 + err2);
             // What the guest built, as a person reads it (Golden/tables-qemu-guest.txt, as GoldenOutputTests keeps them).
-            string golden = Path.Combine(TestPaths.RepositoryRoot, "Emulator.Tests", "Golden", "tables-qemu-guest.txt");
-            if (Environment.GetEnvironmentVariable("MMUSIM_UPDATE_GOLDEN") == "1")
-            {
-                File.WriteAllText(golden, gdbTables);
-            }
-            Assert.Equal(File.ReadAllText(golden), gdbTables.Replace("\r\n", "\n"));
+            GoldenFile.AssertMatches("tables-qemu-guest.txt", gdbTables.Replace("\r\n", "\n"));
             Assert.Equal(gdbTables, coreTables);
         }
         finally

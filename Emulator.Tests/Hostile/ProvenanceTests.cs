@@ -31,16 +31,7 @@ public sealed class ProvenanceTests : IDisposable
             .Replace("\r\n", "\n");
     }
 
-    private static void Golden(string name, string actual)
-    {
-        string golden = Path.Combine(TestPaths.RepositoryRoot, "Emulator.Tests", "Golden", name + ".json.txt");
-        if (Environment.GetEnvironmentVariable("MMUSIM_UPDATE_GOLDEN") == "1")
-        {
-            File.WriteAllText(golden, actual);
-        }
-        Assert.True(File.Exists(golden), $"no golden file {golden}: run with MMUSIM_UPDATE_GOLDEN=1 and read it");
-        Assert.Equal(File.ReadAllText(golden), actual);
-    }
+    private static void Golden(string name, string actual) => GoldenFile.AssertMatches(name + ".json.txt", actual);
 
     [Fact]
     public void ATextTraceUnderAPreset()

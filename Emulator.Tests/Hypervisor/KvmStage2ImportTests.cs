@@ -161,12 +161,7 @@ public class KvmStage2ImportTests
         string root = TestPaths.RepositoryRoot;
         var r = Support.Cli.Run("faults", Path.Combine(Kvm, "guest+stage2.trace"), Path.Combine(Kvm, "guest-accesses.trace"));
         string actual = r.Out.Replace(root + Path.DirectorySeparatorChar, "").Replace("\r\n", "\n") + $"[exit {r.Exit}]\n";
-        string golden = Path.Combine(root, "Emulator.Tests", "Golden", "faults-kvm-stage2.txt");
-        if (Environment.GetEnvironmentVariable("MMUSIM_UPDATE_GOLDEN") == "1")
-        {
-            File.WriteAllText(golden, actual);
-        }
-        Assert.Equal(File.ReadAllText(golden), actual);
+        GoldenFile.AssertMatches("faults-kvm-stage2.txt", actual);
         // The setup names no cell, so `faults` says it cannot name regions (and nothing else).
         Assert.Equal("mmusim faults: note: no #@mmusim-setup line in the traces, so regions cannot be named (use a setup trace from `mmusim cell`)\n", r.Err);
     }

@@ -113,13 +113,7 @@ public sealed class GoldenOutputTests
         var result = Support.Cli.Run(absolute);
         result.Out = result.Out.Replace(root + Path.DirectorySeparatorChar, "");
         string actual = result.Out.Replace("\r\n", "\n") + $"[exit {result.Exit}]\n";
-        string golden = Path.Combine(root, "Emulator.Tests", "Golden", name + ".txt");
-        if (Environment.GetEnvironmentVariable("MMUSIM_UPDATE_GOLDEN") == "1")
-        {
-            File.WriteAllText(golden, actual);
-        }
-        Assert.True(File.Exists(golden), $"no golden file {golden}: run with MMUSIM_UPDATE_GOLDEN=1 and read it");
-        Assert.Equal(File.ReadAllText(golden), actual);
+        GoldenFile.AssertMatches(name + ".txt", actual);
         Assert.Equal("", result.Err);
     }
 }

@@ -37,16 +37,7 @@ public sealed partial class HtmlReportTests : IDisposable
     [GeneratedRegex("^<svg .*$", RegexOptions.Multiline)]
     private static partial Regex SvgLine();
 
-    private void AssertGolden(string name, string actual)
-    {
-        string golden = Path.Combine(TestPaths.RepositoryRoot, "Emulator.Tests", "Golden", name + ".html.txt");
-        if (Environment.GetEnvironmentVariable("MMUSIM_UPDATE_GOLDEN") == "1")
-        {
-            File.WriteAllText(golden, actual);
-        }
-        Assert.True(File.Exists(golden), $"no golden file {golden}: run with MMUSIM_UPDATE_GOLDEN=1 and read it");
-        Assert.Equal(File.ReadAllText(golden), actual);
-    }
+    private static void AssertGolden(string name, string actual) => GoldenFile.AssertMatches(name + ".html.txt", actual);
 
     [Fact]
     public void ReplayReportMatchesItsGoldenFile()
